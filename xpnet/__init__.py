@@ -1,0 +1,26 @@
+"""xpnet: a readable deep-learning framework written once against the Python Array API.
+
+The same code trains on NumPy (``cpu``), CuPy (``cuda``) and array-api-strict (``strict``):
+
+>>> import xpnet
+>>> x = xpnet.tensor([[1.0, -2.0]], requires_grad=True)
+>>> xpnet.functional.relu(x).sum().backward()
+>>> x.grad.tolist()
+[[1.0, 0.0]]
+"""
+from . import backend
+from .backend import (resolve as device, default_device, set_default_device, available_devices,
+                      to_numpy)
+from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
+from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like, randn, rand,
+                                arange, manual_seed, get_rng_state, set_rng_state)
+from . import ops, functional
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "backend", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
+    "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
+    "full", "zeros_like", "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng_state",
+    "set_rng_state", "ops", "functional", "__version__",
+]

@@ -1,0 +1,88 @@
+"""Reverse-mode differentiation: walk the graph of Functions in reverse topological order."""
+from __future__ import annotations
+
+from .grad_mode import no_grad
+from .tensor import Tensor
+from .function import sum_to_shape
+
+
+def _topological_order(root_fn):
+    """Functions reachable from ``root_fn``, each after every Function that consumes its outputs."""
+    order, visited = [], set()
+    stack = [(root_fn, False)]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        if id(fn) in visited:
+            continue
+        visited.add(id(fn))
+        if "inputs" not in fn.__dict__:
+            raise RuntimeError(
+                "backward: the graph was already released by an earlier backward(); call "
+                "backward(retain_graph=True) the first time to go through it twice")
+        stack.append((fn, True))
+        for x in fn.inputs:
+            if isinstance(x, Tensor) and x.creator is not None and id(x.creator) not in visited:
+                stack.append((x.creator, False))
+    order.reverse()  # root first
+    return order
+
+
+def backward(root: Tensor, grad=None, retain_graph=False):
+    if not root.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad; no input that it was "
+                           "computed from has requires_grad=True (or it was computed in no_grad())")
+    xp = root.xp
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(f"backward: grad can be omitted only for a one-element tensor, "
+                               f"got shape {root.shape}; pass grad= of the same shape")
+        grad = xp.ones_like(root.data)
+    elif isinstance(grad, Tensor):
+        grad = grad.data
+    if root.creator is None:  # a leaf: d(root)/d(root) = grad
+        _accumulate_leaf(root, grad)
+        return
+    order = _topological_order(root.creator)
+    pending = {id(root.creator): [None] * root.creator.n_outputs}
+    pending[id(root.creator)][root._output_index] = grad
+    with no_grad():
+        for fn in order:
+            grads = pending.pop(id(fn), None)
+            if grads is None:
+                continue
+            grads = [g if g is not None else xp.zeros(shape, dtype=dtype, device=_device(fn))
+                     for g, (shape, dtype) in zip(grads, fn.outputs_meta)]
+            for index, t in fn.__dict__.get("retained", {}).items():
+                t.grad = Tensor._wrap(grads[index], t.backend)
+            grad_inputs = fn.backward(*grads)
+            if not isinstance(grad_inputs, tuple):
+                grad_inputs = (grad_inputs,)
+            for x, g in zip(fn.inputs, grad_inputs):
+                if g is None or not isinstance(x, Tensor) or not x.requires_grad:
+                    continue
+                if tuple(g.shape) != x.data.shape:
+                    g = sum_to_shape(xp, g, x.data.shape)
+                if x.creator is None:
+                    _accumulate_leaf(x, g)
+                else:
+                    slots = pending.setdefault(id(x.creator), [None] * x.creator.n_outputs)
+                    old = slots[x._output_index]
+                    slots[x._output_index] = g if old is None else old + g
+            if not retain_graph:
+                fn.release()
+
+
+def _device(fn):
+    return fn.backend.device
+
+
+def _accumulate_leaf(x: Tensor, g):
+    if g.dtype != x.data.dtype:
+        g = x.xp.astype(g, x.data.dtype)
+    if x.grad is None:
+        x.grad = Tensor._wrap(g, x.backend)
+    else:
+        x.grad = Tensor._wrap(x.grad.data + g, x.backend)

@@ -1,0 +1,94 @@
+"""Function: one differentiable op, forward and backward on raw arrays."""
+from __future__ import annotations
+
+from .grad_mode import is_grad_enabled
+from .tensor import Tensor
+
+
+def sum_to_shape(xp, grad, shape):
+    """Undo broadcasting: sum ``grad`` down to ``shape`` (leading axes, then size-1 axes)."""
+    if tuple(grad.shape) == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead > 0:
+        grad = xp.sum(grad, axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = xp.sum(grad, axis=axes, keepdims=True)
+    return grad
+
+
+class Function:
+    """Base class of every op.
+
+    Subclasses implement ``forward(*inputs)`` and ``backward(*grad_outputs)`` on raw arrays of
+    the namespace ``self.xp``. Inputs may be Tensors, ``None`` (an absent optional input such as a
+    bias) or Python numbers (constants); forward receives the arrays, ``None`` or the number.
+    ``backward`` returns one gradient (or ``None``) per input; gradients whose shape differs from
+    their input's are summed back (broadcasting undone here, once, for every op).
+
+    A forward that returns a tuple makes an op with several outputs; backward then receives one
+    gradient per output (zeros for outputs that did not take part in the loss).
+    """
+
+    name: str | None = None            # the op's name in error messages; defaults to the class name
+    differentiable_outputs: tuple | None = None   # indices of outputs that carry gradient (None: all)
+
+    def __call__(self, *inputs):
+        backend = None
+        for x in inputs:
+            if isinstance(x, Tensor):
+                if backend is None:
+                    backend = x.backend
+                elif x.backend is not backend:
+                    self._raise_mixed(inputs)
+        if backend is None:
+            raise TypeError(f"{self.op_name}: expected at least one Tensor input, "
+                            f"got {[type(x).__name__ for x in inputs]}")
+        self.xp = backend.xp
+        self.backend = backend
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        outputs = self.forward(*arrays)
+        multiple = isinstance(outputs, tuple)
+        if not multiple:
+            outputs = (outputs,)
+        needs_grad = is_grad_enabled() and any(
+            isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        results = []
+        for i, y in enumerate(outputs):
+            carries = needs_grad and (self.differentiable_outputs is None
+                                      or i in self.differentiable_outputs)
+            t = Tensor._wrap(y, backend, carries)
+            if carries:
+                t.creator = self
+                t._output_index = i
+            results.append(t)
+        if needs_grad:
+            self.inputs = inputs
+            self.outputs_meta = [(tuple(y.shape), y.dtype) for y in outputs]
+            self.n_outputs = len(outputs)
+        return tuple(results) if multiple else results[0]
+
+    # -- to override --------------------------------------------------------------------------
+    def forward(self, *inputs):
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError
+
+    # -- helpers ------------------------------------------------------------------------------
+    @property
+    def op_name(self) -> str:
+        return self.name or type(self).__name__.lower()
+
+    def _raise_mixed(self, inputs):
+        names = [x.backend.name for x in inputs if isinstance(x, Tensor)]
+        libraries = {x.backend.library for x in inputs if isinstance(x, Tensor)}
+        kind = "array libraries" if len(libraries) > 1 else "devices"
+        exc = TypeError if len(libraries) > 1 else ValueError
+        raise exc(f"{self.op_name}: inputs are on different {kind} {names}; "
+                  f"move the model and the batch with .to(...)")
+
+    def release(self):
+        """Drop everything saved for backward (called once backward has passed through)."""
+        self.__dict__.clear()

@@ -1,0 +1,263 @@
+"""Tensor: an array of some backend, plus what autograd needs (grad, requires_grad, creator)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend as _backend
+
+
+def _ops():
+    from .. import ops  # ops import Tensor, so the import is deferred to the first operator call
+    return ops
+
+
+class Tensor:
+    """An n-dimensional array on some device, recording the ops applied to it.
+
+    Args:
+        data: an array of any supported library (kept as is), or anything NumPy accepts
+            (nested lists, scalars, NumPy arrays), which is copied onto ``device``.
+        requires_grad: record ops on this tensor so that ``backward()`` fills ``.grad``.
+        device: a device flag ('cpu', 'cuda', 'strict', ...); default: the data's own device for
+            arrays, else :func:`xpnet.default_device`.
+        dtype: e.g. 'float32'; Python floats default to float32, as in PyTorch.
+
+    >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad.tolist()
+    [[2.0, 4.0]]
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "creator", "backend", "_output_index", "__weakref__")
+    __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, *, device=None, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if device is None and _backend.is_array(data) and not isinstance(data, np.ndarray):
+            backend = _backend.backend_of(data)
+            if dtype is not None:
+                data = backend.xp.astype(data, backend.dtype(dtype))
+        else:
+            backend = _backend.resolve(device)
+            if _backend.is_array(data):
+                data = _backend.to_numpy(data)
+            host = np.asarray(data)
+            if dtype is None and host.dtype == np.float64 and not isinstance(data, np.ndarray):
+                dtype = "float32"  # Python floats and lists of them: float32, as in PyTorch
+            data = backend.asarray(host, dtype)
+        self.data = data
+        self.backend = backend
+        self.grad = None
+        self.creator = None
+        self._output_index = 0
+        self.requires_grad = bool(requires_grad)
+        if self.requires_grad and not _is_floating(backend, data.dtype):
+            raise TypeError(f"Tensor: only floating-point tensors can require gradients, "
+                            f"got dtype {_backend.dtype_name(data.dtype)}")
+
+    @classmethod
+    def _wrap(cls, data, backend, requires_grad=False):
+        """Fast constructor for op outputs (no conversion, no checks)."""
+        t = cls.__new__(cls)
+        t.data = data
+        t.backend = backend
+        t.grad = None
+        t.creator = None
+        t._output_index = 0
+        t.requires_grad = requires_grad
+        return t
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.data.shape, dtype=np.int64))
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        """The device flag, e.g. 'cpu' or 'cuda:0'."""
+        return self.backend.name
+
+    @property
+    def xp(self):
+        return self.backend.xp
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=20,
+                               prefix="Tensor(")
+        extra = f", device='{self.device}'" if self.device != "cpu" else ""
+        extra += f", dtype={_backend.dtype_name(self.dtype)}"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    # -- host access (these synchronise with the device) --------------------------------------
+    def numpy(self) -> np.ndarray:
+        """A NumPy copy of the data (a view for NumPy tensors; do not write to it)."""
+        return _backend.to_numpy(self.data)
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to a Python "
+                             f"number, got shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a.astype(dtype) if dtype is not None else a
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    # -- graph --------------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad."""
+        from .engine import backward
+        backward(self, grad, retain_graph=retain_graph)
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward (for inspecting gradients)."""
+        if self.creator is not None:
+            retained = self.creator.__dict__.setdefault("retained", {})
+            retained[self._output_index] = self
+        return self
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph."""
+        return Tensor._wrap(self.data, self.backend, False)
+
+    def requires_grad_(self, mode=True) -> "Tensor":
+        self.requires_grad = bool(mode)
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    def to(self, device=None, dtype=None) -> "Tensor":
+        """A copy on ``device`` (and/or cast to ``dtype``); the result is a leaf."""
+        target = _backend.resolve(device) if device is not None else self.backend
+        data = self.data
+        if target is not self.backend:
+            data = target.asarray(_backend.to_numpy(data))
+        if dtype is not None:
+            data = target.xp.astype(data, target.dtype(dtype))
+        if data is self.data:
+            return self
+        return Tensor._wrap(data, target, self.requires_grad)
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def astype(self, dtype) -> "Tensor":
+        return _ops().astype(self, dtype)
+
+    def float(self) -> "Tensor":
+        return self.astype("float32")
+
+    def double(self) -> "Tensor":
+        return self.astype("float64")
+
+    # -- operators ----------------------------------------------------------------------------
+    def __add__(self, other): return _ops().add(self, other)
+    def __radd__(self, other): return _ops().add(other, self)
+    def __sub__(self, other): return _ops().sub(self, other)
+    def __rsub__(self, other): return _ops().sub(other, self)
+    def __mul__(self, other): return _ops().mul(self, other)
+    def __rmul__(self, other): return _ops().mul(other, self)
+    def __truediv__(self, other): return _ops().div(self, other)
+    def __rtruediv__(self, other): return _ops().div(other, self)
+    def __neg__(self): return _ops().neg(self)
+    def __pos__(self): return self
+    def __pow__(self, exponent): return _ops().pow(self, exponent)
+    def __rpow__(self, base): return _ops().pow(base, self)
+    def __matmul__(self, other): return _ops().matmul(self, other)
+    def __rmatmul__(self, other): return _ops().matmul(other, self)
+    def __abs__(self): return _ops().abs(self)
+    def __getitem__(self, index): return _ops().getitem(self, index)
+
+    # comparisons give boolean tensors outside the graph
+    def _compare(self, other, fn):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(fn(self.data, other), self.backend, False)
+
+    def __eq__(self, other): return self._compare(other, lambda a, b: a == b)  # noqa: E731
+    def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
+    def __lt__(self, other): return self._compare(other, lambda a, b: a < b)
+    def __le__(self, other): return self._compare(other, lambda a, b: a <= b)
+    def __gt__(self, other): return self._compare(other, lambda a, b: a > b)
+    def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
+    __hash__ = object.__hash__
+
+    # -- methods mirroring xpnet.functional -----------------------------------------------------
+    def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops().mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops().max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _ops().min(self, axis, keepdims)
+    def reshape(self, *shape): return _ops().reshape(self, *shape)
+    def view(self, *shape): return _ops().reshape(self, *shape)
+    def flatten(self, start_dim=0): return _ops().flatten(self, start_dim)
+    def transpose(self, axis0=-2, axis1=-1): return _ops().transpose(self, axis0, axis1)
+    def permute(self, *axes): return _ops().permute(self, *axes)
+    def exp(self): return _ops().exp(self)
+    def log(self): return _ops().log(self)
+    def sqrt(self): return _ops().sqrt(self)
+    def abs(self): return _ops().abs(self)
+    def clip(self, min=None, max=None): return _ops().clip(self, min, max)  # noqa: A002
+    def relu(self): return _ops().relu(self)
+    def sigmoid(self): return _ops().sigmoid(self)
+    def tanh(self): return _ops().tanh(self)
+    def softmax(self, axis=-1): return _ops().softmax(self, axis)
+    def log_softmax(self, axis=-1): return _ops().log_softmax(self, axis)
+    def matmul(self, other): return _ops().matmul(self, other)
+
+    @property
+    def T(self):  # noqa: N802  (PyTorch's name)
+        if self.ndim != 2:
+            raise ValueError(f"Tensor.T: expects a 2-D tensor, got {self.ndim}-D; use permute")
+        return _ops().transpose(self, 0, 1)
+
+    def argmax(self, axis=None, keepdims=False) -> "Tensor":
+        """Indices of the maxima (no gradient)."""
+        return Tensor._wrap(self.xp.argmax(self.data, axis=axis, keepdims=keepdims),
+                            self.backend, False)
+
+
+def _is_floating(backend, dtype) -> bool:
+    xp = backend.xp
+    return dtype == xp.float32 or dtype == xp.float64 or \
+        _backend.dtype_name(dtype) in ("float16", "bfloat16")
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+

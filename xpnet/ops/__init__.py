@@ -1,0 +1,21 @@
+"""Differentiable ops, one Function per op; public as ``xpnet.functional`` (``F``).
+
+Every op is written once against the Array API: ``xp`` comes from the inputs.
+"""
+from .elementwise import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clip, maximum,
+                          minimum, where, astype)
+from .reduction import sum, mean, max, min
+from .shape import reshape, flatten, permute, transpose, getitem, concat, stack
+from .linalg import matmul, linear
+from .activation import relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, gelu
+from .dropout import dropout
+from .loss import (mse_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
+                   cross_entropy, nll_loss)
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "clip", "maximum",
+    "minimum", "where", "astype", "sum", "mean", "max", "min", "reshape", "flatten", "permute",
+    "transpose", "getitem", "concat", "stack", "matmul", "linear", "relu", "leaky_relu",
+    "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "dropout", "mse_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+]

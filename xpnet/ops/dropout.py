@@ -1,0 +1,34 @@
+"""Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from .. import backend as _backend
+
+
+class Dropout(Function):
+    name = "dropout"
+
+    def __init__(self, p):
+        self.p = p
+
+    def forward(self, x):
+        xp = self.xp
+        keep = _backend.rand(self.backend, x.shape, x.dtype) >= self.p
+        self.scale = xp.where(keep, xp.asarray(1.0 / (1.0 - self.p), dtype=x.dtype, device=x.device),
+                              xp.zeros((), dtype=x.dtype, device=x.device))
+        return x * self.scale
+
+    def backward(self, grad_y):
+        return grad_y * self.scale
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero elements with probability ``p`` while training (identity otherwise).
+
+    The noise comes from the device's generator (:func:`xpnet.manual_seed` seeds it).
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    return Dropout(float(p))(x)

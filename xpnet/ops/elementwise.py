@@ -1,0 +1,281 @@
+"""Elementwise arithmetic and math. Broadcasting is undone by Function, not here."""
+from __future__ import annotations
+
+import math
+import numbers
+
+from ..autograd import Function, Tensor
+from .. import backend as _backend
+
+
+def _check_operands(op, a, b):
+    if not isinstance(a, (Tensor, numbers.Number)) or not isinstance(b, (Tensor, numbers.Number)):
+        bad = a if not isinstance(a, (Tensor, numbers.Number)) else b
+        raise TypeError(f"{op}: operands must be Tensors or Python numbers, got "
+                        f"{type(bad).__name__}; wrap arrays with xpnet.tensor(...)")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.backend is b.backend and a.ndim and b.ndim:
+            _check_broadcast(op, a.shape, b.shape)
+
+
+def _check_broadcast(op, sa, sb):
+    for m, n in zip(reversed(sa), reversed(sb)):
+        if m != n and m != 1 and n != 1:
+            raise ValueError(f"{op}: shapes {sa} and {sb} cannot be broadcast together")
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad_y):
+        return grad_y, grad_y
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad_y):
+        return grad_y, -grad_y
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad_y):
+        return grad_y * self.b, grad_y * self.a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad_y):
+        grad_a = grad_y / self.b
+        if isinstance(self.b, numbers.Number):
+            return grad_a, None
+        return grad_a, -grad_a * self.a / self.b
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad_y):
+        return -grad_y
+
+
+class Pow(Function):
+    """y = base ** exponent; either may be a constant."""
+
+    def forward(self, base, exponent):
+        self.base, self.exponent = base, exponent
+        self.y = base ** exponent
+        return self.y
+
+    def backward(self, grad_y):
+        xp, base, exponent = self.xp, self.base, self.exponent
+        grad_base = grad_exponent = None
+        if not isinstance(base, numbers.Number):
+            grad_base = grad_y * exponent * base ** (exponent - 1)
+        if not isinstance(exponent, numbers.Number):
+            log_base = math.log(base) if isinstance(base, numbers.Number) else xp.log(base)
+            grad_exponent = grad_y * self.y * log_base
+        return grad_base, grad_exponent
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.y = self.xp.exp(x)
+        return self.y
+
+    def backward(self, grad_y):
+        return grad_y * self.y
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return self.xp.log(x)
+
+    def backward(self, grad_y):
+        return grad_y / self.x
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        self.y = self.xp.sqrt(x)
+        return self.y
+
+    def backward(self, grad_y):
+        return grad_y / (2 * self.y)
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.x = x
+        return self.xp.abs(x)
+
+    def backward(self, grad_y):
+        return grad_y * self.xp.sign(self.x)  # 0 at x = 0, the subgradient PyTorch uses
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi); gradient 1 inside [lo, hi], 0 outside."""
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        xp = self.xp
+        y = x
+        inside = None
+        if self.lo is not None:
+            inside = x >= self.lo
+            y = xp.where(inside, y, xp.asarray(self.lo, dtype=x.dtype, device=x.device))
+        if self.hi is not None:
+            below = x <= self.hi
+            inside = below if inside is None else xp.logical_and(inside, below)
+            y = xp.where(below, y, xp.asarray(self.hi, dtype=x.dtype, device=x.device))
+        self.inside = inside
+        return y
+
+    def backward(self, grad_y):
+        if self.inside is None:
+            return grad_y
+        return self.xp.where(self.inside, grad_y, self.xp.zeros_like(grad_y))
+
+
+class Maximum(Function):
+    """Elementwise maximum; ties send the gradient to the first input."""
+
+    def forward(self, a, b):
+        self.a_wins = a >= b
+        return self.xp.where(self.a_wins, a, b)
+
+    def backward(self, grad_y):
+        zero = self.xp.zeros_like(grad_y)
+        return (self.xp.where(self.a_wins, grad_y, zero), self.xp.where(self.a_wins, zero, grad_y))
+
+
+class Minimum(Function):
+    """Elementwise minimum; ties send the gradient to the first input."""
+
+    def forward(self, a, b):
+        self.a_wins = a <= b
+        return self.xp.where(self.a_wins, a, b)
+
+    def backward(self, grad_y):
+        zero = self.xp.zeros_like(grad_y)
+        return (self.xp.where(self.a_wins, grad_y, zero), self.xp.where(self.a_wins, zero, grad_y))
+
+
+class Where(Function):
+    def forward(self, condition, a, b):
+        self.condition = condition
+        return self.xp.where(condition, a, b)
+
+    def backward(self, grad_y):
+        zero = self.xp.zeros_like(grad_y)
+        return None, self.xp.where(self.condition, grad_y, zero), \
+            self.xp.where(self.condition, zero, grad_y)
+
+
+class AsType(Function):
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.in_dtype = x.dtype
+        return self.xp.astype(x, self.backend.dtype(self.dtype))
+
+    def backward(self, grad_y):
+        return self.xp.astype(grad_y, self.in_dtype)
+
+
+def _binary(cls, op, a, b):
+    _check_operands(op, a, b)
+    return cls()(a, b)
+
+
+def add(a, b) -> Tensor:
+    """a + b with broadcasting. >>> add(tensor([1.0]), 2.0).tolist() -> [3.0]"""
+    return _binary(Add, "add", a, b)
+
+
+def sub(a, b) -> Tensor:
+    """a - b with broadcasting."""
+    return _binary(Sub, "sub", a, b)
+
+
+def mul(a, b) -> Tensor:
+    """a * b with broadcasting."""
+    return _binary(Mul, "mul", a, b)
+
+
+def div(a, b) -> Tensor:
+    """a / b with broadcasting."""
+    return _binary(Div, "div", a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x."""
+    return Neg()(x)
+
+
+def pow(base, exponent) -> Tensor:  # noqa: A001  (the op's name)
+    """base ** exponent; d/d base = exponent·base^(exponent−1), d/d exponent = y·log(base)."""
+    return _binary(Pow, "pow", base, exponent)
+
+
+def exp(x: Tensor) -> Tensor:
+    """e**x; its gradient is itself."""
+    return Exp()(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm; gradient 1/x."""
+    return Log()(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root; gradient 1/(2·sqrt(x))."""
+    return Sqrt()(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    """|x|; gradient sign(x) (0 at 0)."""
+    return Abs()(x)
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    """Clamp x to [min, max] (either bound may be None); gradient 1 inside, 0 outside."""
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min must be <= max, got min={min}, max={max}")
+    return Clip(min, max)(x)
+
+
+def maximum(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise maximum of two tensors."""
+    return _binary(Maximum, "maximum", a, b)
+
+
+def minimum(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise minimum of two tensors."""
+    return _binary(Minimum, "minimum", a, b)
+
+
+def where(condition: Tensor, a, b) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b``; the condition carries no gradient."""
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where: condition must be a boolean Tensor, got {type(condition).__name__}")
+    return Where()(condition, a, b)
+
+
+def astype(x: Tensor, dtype) -> Tensor:
+    """Cast to ``dtype`` ('float32', 'float64', ...); the gradient is cast back."""
+    return AsType(_backend.dtype_name(dtype))(x)

@@ -1,0 +1,64 @@
+"""Matrix products: matmul and the affine map ``linear``."""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+
+
+class MatMul(Function):
+    """y = a @ b for a (..., n, k), b (..., k, m), batch axes broadcast."""
+
+    def forward(self, a, b):
+        if a.ndim < 2 or b.ndim < 2:
+            raise ValueError(f"matmul: both operands must be at least 2-D, got shapes "
+                             f"{tuple(a.shape)} and {tuple(b.shape)}")
+        if a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"matmul: a.shape[-1] must equal b.shape[-2], got a "
+                             f"{tuple(a.shape)} and b {tuple(b.shape)}")
+        self.a, self.b = a, b
+        return self.xp.matmul(a, b)
+
+    def backward(self, grad_y):
+        xp = self.xp
+        grad_a = xp.matmul(grad_y, xp.matrix_transpose(self.b))
+        grad_b = xp.matmul(xp.matrix_transpose(self.a), grad_y)
+        return grad_a, grad_b  # Function sums broadcast batch axes back
+
+
+class Linear(Function):
+    """y = x @ weight.T + bias, for x (..., in), weight (out, in), bias (out,) or None."""
+
+    name = "linear"
+
+    def forward(self, x, weight, bias):
+        if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: x.shape[-1] must equal weight.shape[1], got x "
+                             f"{tuple(x.shape)} and weight {tuple(weight.shape)}")
+        if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), "
+                             f"got {tuple(bias.shape)}")
+        xp = self.xp
+        self.x, self.weight, self.has_bias = x, weight, bias is not None
+        y = xp.matmul(x, xp.matrix_transpose(weight))
+        return y + bias if bias is not None else y
+
+    def backward(self, grad_y):
+        xp = self.xp
+        grad_x = xp.matmul(grad_y, self.weight)
+        g2 = xp.reshape(grad_y, (-1, grad_y.shape[-1]))
+        x2 = xp.reshape(self.x, (-1, self.x.shape[-1]))
+        grad_weight = xp.matmul(xp.matrix_transpose(g2), x2)
+        grad_bias = xp.sum(g2, axis=0) if self.has_bias else None
+        return grad_x, grad_weight, grad_bias
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product; grad_a = grad_y @ b.T, grad_b = a.T @ grad_y."""
+    return MatMul()(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Affine map ``x @ weight.T + bias``; x (..., in), weight (out, in), bias (out,).
+
+    >>> linear(x, w, b).shape    # x (N, in) -> (N, out)        # doctest: +SKIP
+    """
+    return Linear()(x, weight, bias)
