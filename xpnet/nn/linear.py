@@ -1,0 +1,70 @@
+"""Linear, Identity, Flatten."""
+from __future__ import annotations
+
+import math
+
+from .. import ops
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """Affine layer ``y = x @ weight.T + bias``.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        bias: learn an additive bias (default True).
+        device: where the parameters live (default: ``xpnet.default_device()``).
+        dtype: parameter dtype (default float32).
+
+    Shape: (*, in_features) -> (*, out_features)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, device=None,
+                 dtype=None):
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Linear: in_features and out_features must be positive, got "
+                             f"({in_features}, {out_features})")
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features)  # PyTorch's default init, so weights can be compared
+        self.weight = Parameter(init.uniform((out_features, in_features), -bound, bound, device,
+                                             dtype))
+        self.bias = Parameter(init.uniform((out_features,), -bound, bound, device, dtype)) \
+            if bias else None
+
+    def forward(self, x):
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self._name()}: input must be (*, {self.in_features}), got "
+                             f"{x.shape}")
+        return ops.linear(x, self.weight, self.bias)
+
+    def _name(self):
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Identity(Module):
+    """Returns its input. Shape: any -> same"""
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """Merge axes ``start_dim..end_dim`` (by default all but the batch axis).
+
+    Shape: (N, *) -> (N, prod(*))
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -1,0 +1,259 @@
+"""Module, Parameter, Buffer, Sequential, ModuleList."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import backend as _backend
+from ..autograd import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a learnable weight of a Module (``requires_grad`` is on)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, *, device=None, dtype=None):
+        super().__init__(data, requires_grad, device=device, dtype=dtype)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Buffer(Tensor):
+    """A tensor that is state of a Module but not learned (BatchNorm's running statistics)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, *, device=None, dtype=None):
+        super().__init__(data, False, device=device, dtype=dtype)
+
+
+def _move(t: Tensor, backend, dtype):
+    data = t.data
+    if backend is not t.backend:
+        data = backend.asarray(_backend.to_numpy(data))
+    if dtype is not None and backend.xp.isdtype(data.dtype, "real floating"):
+        data = backend.xp.astype(data, backend.dtype(dtype))
+    return data
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Parameters, buffers and sub-modules are found by walking the instance's attributes (also
+    inside lists and tuples), in the order they were assigned, so ``super().__init__()`` is
+    optional. Override ``forward``; call the module to run it.
+    """
+
+    training = True
+
+    def __init__(self):
+        pass
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- walking ------------------------------------------------------------------------------
+    def _members(self):
+        """(name, value) of direct Parameters, Buffers and Modules, lists flattened as name.i."""
+        for name, value in vars(self).items():
+            if isinstance(value, (Tensor, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, (Tensor, Module)):
+                        yield f"{name}.{i}", item
+
+    def named_children(self):
+        for name, value in self._members():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self):
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    def _named_tensors(self, kind, prefix=""):
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, value in module._members():
+                if isinstance(value, kind) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(self, prefix=""):
+        """(dotted name, Parameter) pairs, each parameter once, in definition order."""
+        return list(self._named_tensors(Parameter, prefix))
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        return list(self._named_tensors(Buffer, prefix))
+
+    def buffers(self):
+        return [b for _, b in self.named_buffers()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # -- state --------------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Parameters and buffers by dotted name (the live tensors; save() copies them)."""
+        state = OrderedDict(self.named_parameters())
+        state.update(self.named_buffers())
+        return state
+
+    def load_state_dict(self, state, strict: bool = True):
+        """Copy values (Tensors, NumPy or backend arrays) into this module's tensors, in place.
+
+        Shapes must match; values are placed on each tensor's own device and dtype. With
+        ``strict`` every key must match exactly. Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"{type(self).__name__}.load_state_dict: keys do not match; missing "
+                           f"{missing}, unexpected {unexpected}")
+        for key, target in own.items():
+            if key not in state:
+                continue
+            value = state[key]
+            host = value.numpy() if isinstance(value, Tensor) else _backend.to_numpy(value) \
+                if _backend.is_array(value) else np.asarray(value)
+            if tuple(host.shape) != target.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {key} must have shape "
+                                 f"{target.shape}, got {tuple(host.shape)}")
+            target.data = target.backend.asarray(host, _backend.dtype_name(target.dtype))
+        return missing, unexpected
+
+    # -- modes and placement ------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def to(self, device=None, dtype=None):
+        """Move (and/or cast) every parameter, gradient and buffer in place; returns self."""
+        backend = _backend.resolve(device) if device is not None else None
+        for t in self.parameters() + self.buffers():
+            target = backend or t.backend
+            t.data = _move(t, target, dtype)
+            if t.grad is not None:
+                t.grad = Tensor._wrap(_move(t.grad, target, dtype), target)
+            t.backend = target
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def double(self):
+        return self.to(dtype="float64")
+
+    def float(self):
+        return self.to(dtype="float32")
+
+    @property
+    def device(self) -> str:
+        """The device of the first parameter (or buffer); 'cpu' for a module with none."""
+        for t in self.parameters() + self.buffers():
+            return t.device
+        return _backend.default_device()
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def requires_grad_(self, mode: bool = True):
+        for p in self.parameters():
+            p.requires_grad = mode
+        return self
+
+    # -- printing -----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        children = self.named_children()
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))``."""
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: argument {i} must be a Module, got "
+                                f"{type(layer).__name__}")
+        self.layers = list(layers)
+
+    def _members(self):
+        for i, layer in enumerate(self.layers):  # named 0, 1, 2 ... as in PyTorch
+            yield str(i), layer
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def append(self, layer: Module):
+        self.layers.append(layer)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered so their parameters are found (names 0, 1, 2 ...)."""
+
+    def __init__(self, modules=()):
+        self.items = list(modules)
+
+    def _members(self):
+        for i, m in enumerate(self.items):
+            yield str(i), m
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def append(self, module: Module):
+        self.items.append(module)
+        return self
