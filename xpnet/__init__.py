@@ -14,7 +14,8 @@ from .backend import (resolve as device, default_device, set_default_device, ava
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
 from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like, randn, rand,
                                 arange, manual_seed, get_rng_state, set_rng_state)
-from . import ops, functional, nn
+from . import ops, functional, nn, models
+from .train import fit, evaluate, predict, History
 # optim, data, io, train (fit / evaluate / predict) are imported here
 
 __version__ = "0.1.0"
@@ -23,5 +24,6 @@ __all__ = [
     "backend", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
     "full", "zeros_like", "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng_state",
-    "set_rng_state", "ops", "functional", "nn", "__version__",
+    "set_rng_state", "ops", "functional", "nn", "models", "fit", "evaluate", "predict",
+    "History", "__version__",
 ]

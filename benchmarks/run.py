@@ -1,0 +1,293 @@
+"""Side-by-side training throughput: xpnet against PyTorch, same model, same machine, same run.
+
+    python -m benchmarks.run mlp --device cpu            # MLP 784-256-256-10, SGD momentum
+    python -m benchmarks.run cnn --device cuda --batch 64 256
+    python -m benchmarks.run rnn --device cpu            # LSTM/GRU/RNN classifiers, Adam
+    python -m benchmarks.run seed-cnn --device cpu       # the course's network vs a per-sample loop
+
+Synthetic batches live on the device for the whole run (no data loading is measured). xpnet and
+PyTorch alternate, ``--repeats`` times each (default 3); every timed run prints one JSON line,
+and a ``summary`` line per configuration gives both medians and their ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def _threads(n):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+
+
+# -- models, written twice: xpnet and torch --------------------------------------------------
+
+def xpnet_model(kind, device, **kw):
+    from xpnet import models, nn
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(784, 256, device=device), nn.ReLU(),
+                             nn.Linear(256, 256, device=device), nn.ReLU(),
+                             nn.Linear(256, 10, device=device))
+    if kind == "cnn":
+        return models.mnist_cnn(device=device)
+    if kind == "seed-cnn":
+        return models.mnist_seed_cnn(device=device)
+    if kind in ("lstm", "gru", "rnn"):
+        return models.SequenceClassifier(kw["input_size"], kw["hidden"], 10, kind, device=device)
+    raise ValueError(kind)
+
+
+def torch_model(kind, device, **kw):
+    import torch
+    from torch import nn
+    if kind == "mlp":
+        m = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                          nn.Linear(256, 10))
+    elif kind == "cnn":
+        m = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    elif kind == "seed-cnn":
+        m = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(196, 10))
+    elif kind in ("lstm", "gru", "rnn"):
+        layer = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = layer(kw["input_size"], kw["hidden"], batch_first=True)
+                self.head = nn.Linear(kw["hidden"], 10)
+
+            def forward(self, x):
+                out, _ = self.rnn(x)
+                return self.head(out[:, -1, :])
+        m = Classifier()
+    else:
+        raise ValueError(kind)
+    return m.to(torch.device("cuda" if device.startswith("cuda") else "cpu"))
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+def _input_shape(kind, batch, **kw):
+    if kind == "mlp":
+        return (batch, 784)
+    if kind in ("cnn", "seed-cnn"):
+        return (batch, 1, 28, 28)
+    return (batch, kw["seq_len"], kw["input_size"])
+
+
+def _sync_xpnet(device):
+    if device.startswith("cuda"):
+        import cupy
+        cupy.cuda.Device().synchronize()
+
+
+def time_xpnet(kind, device, batch, optimizer, steps, warmup, **kw):
+    import xpnet
+    import xpnet.functional as F
+    xpnet.manual_seed(0)
+    model = xpnet_model(kind, device, **kw)
+    rng = np.random.default_rng(0)
+    x = xpnet.tensor(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(np.float32),
+                     device=device)
+    y = xpnet.tensor(rng.integers(0, 10, batch), device=device)
+    opt = _xpnet_optimizer(model, optimizer)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(warmup):
+        step()
+    _sync_xpnet(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    _sync_xpnet(device)
+    elapsed = time.perf_counter() - t0
+    extra = {"final_loss": float(loss.item())}
+    if device.startswith("cuda"):
+        import cupy
+        extra["gpu_pool_bytes"] = int(cupy.get_default_memory_pool().total_bytes())
+    return elapsed, extra
+
+
+def _xpnet_optimizer(model, name):
+    import xpnet
+    if name == "sgd-momentum":
+        return xpnet.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    if name == "sgd":
+        return xpnet.optim.SGD(model.parameters(), lr=0.01)
+    return xpnet.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def time_torch(kind, device, batch, optimizer, steps, warmup, **kw):
+    import torch
+    torch.manual_seed(0)
+    model = torch_model(kind, device, **kw)
+    dev = next(model.parameters()).device
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(
+        np.float32)).to(dev)
+    y = torch.from_numpy(rng.integers(0, 10, batch)).to(dev)
+    if optimizer == "sgd-momentum":
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def step():
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    sync()
+    elapsed = time.perf_counter() - t0
+    extra = {"final_loss": float(loss.item())}
+    if dev.type == "cuda":
+        extra["gpu_peak_allocated_bytes"] = int(torch.cuda.max_memory_allocated())
+        extra["gpu_peak_reserved_bytes"] = int(torch.cuda.max_memory_reserved())
+    return elapsed, extra
+
+
+def environment(device):
+    import xpnet
+    env = {"python": platform.python_version(), "numpy": np.__version__,
+           "xpnet": xpnet.__version__, "machine": platform.machine(),
+           "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+    try:
+        import torch
+        env["torch"] = torch.__version__
+        env["torch_threads"] = torch.get_num_threads()
+        if device.startswith("cuda") and torch.cuda.is_available():
+            env["gpu"] = torch.cuda.get_device_name(0)
+            env["cudnn"] = torch.backends.cudnn.version()
+    except ImportError:
+        env["torch"] = None
+    try:
+        import cupy
+        env["cupy"] = cupy.__version__
+    except ImportError:
+        pass
+    return env
+
+
+def emit(record):
+    print(json.dumps(record), flush=True)
+
+
+def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch=True, **kw):
+    """Interleaved xpnet / torch runs; one JSON line each and a summary line per batch size."""
+    summaries = []
+    for batch in batches:
+        rates = {"xpnet": [], "torch": []}
+        extras = {"xpnet": {}, "torch": {}}
+        for r in range(repeats):
+            frameworks = [("xpnet", time_xpnet)] + ([("torch", time_torch)] if with_torch else [])
+            for name, fn in frameworks:
+                elapsed, extra = fn(kind, device, batch, optimizer, steps, warmup, **kw)
+                rate = steps * batch / elapsed
+                rates[name].append(rate)
+                extras[name] = extra
+                emit({"bench": kind, "framework": name, "device": device, "batch": batch,
+                      "repeat": r, "steps": steps, "samples_per_s": round(rate, 1),
+                      "step_ms": round(1000 * elapsed / steps, 3), **kw, **extra})
+        summary = {"bench": kind, "summary": True, "device": device, "batch": batch,
+                   "optimizer": optimizer, "repeats": repeats, **kw,
+                   "xpnet_samples_per_s": round(statistics.median(rates["xpnet"]), 1)}
+        if rates["torch"]:
+            summary["torch_samples_per_s"] = round(statistics.median(rates["torch"]), 1)
+            summary["ratio_xpnet_over_torch"] = round(
+                summary["xpnet_samples_per_s"] / summary["torch_samples_per_s"], 3)
+        for name in ("xpnet", "torch"):
+            for k, v in extras[name].items():
+                if "bytes" in k:
+                    summary[f"{name}_{k}"] = v
+        emit(summary)
+        summaries.append(summary)
+    return summaries
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bench", choices=["mlp", "cnn", "rnn", "seed-cnn"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, nargs="+", default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for both libraries")
+    parser.add_argument("--seq-len", type=int, nargs="+", default=[28, 100])
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args(argv)
+    _threads(args.threads)
+    try:
+        import torch
+        torch.set_num_threads(args.threads)
+        with_torch = not args.no_torch
+    except ImportError:
+        with_torch = False
+    emit({"environment": environment(args.device), "bench": args.bench,
+          "threads": args.threads})
+    cpu = not args.device.startswith("cuda")
+    if args.bench == "mlp":
+        compare("mlp", args.device, args.batch or [128], "sgd-momentum",
+                args.steps or (100 if cpu else 300), args.warmup, args.repeats, with_torch)
+    elif args.bench == "cnn":
+        compare("cnn", args.device, args.batch or [64, 256], "adam",
+                args.steps or (10 if cpu else 100), args.warmup, args.repeats, with_torch)
+    elif args.bench == "rnn":
+        for cell in args.cells:
+            for seq_len in args.seq_len:
+                compare(cell, args.device, args.batch or [64, 256], "adam",
+                        args.steps or (10 if cpu else 100), args.warmup, args.repeats,
+                        with_torch, seq_len=seq_len, input_size=28, hidden=128)
+    elif args.bench == "seed-cnn":
+        from benchmarks.student_loop import time_loop
+        summaries = compare("seed-cnn", args.device, args.batch or [1, 64], "sgd",
+                            args.steps or (200 if cpu else 300), args.warmup, args.repeats,
+                            with_torch)
+        loop_rates = []
+        for r in range(args.repeats):
+            rate = time_loop(samples=20)
+            loop_rates.append(rate)
+            emit({"bench": "seed-cnn", "framework": "per-sample-loop", "repeat": r,
+                  "samples_per_s": round(rate, 2)})
+        loop = statistics.median(loop_rates)
+        for s in summaries:
+            emit({"bench": "seed-cnn", "summary": True, "batch": s["batch"],
+                  "device": args.device, "per_sample_loop_samples_per_s": round(loop, 2),
+                  "xpnet_samples_per_s": s["xpnet_samples_per_s"],
+                  "speedup_over_loop": round(s["xpnet_samples_per_s"] / loop, 1)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
