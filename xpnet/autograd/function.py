@@ -25,7 +25,9 @@ class Function:
     the namespace ``self.xp``. Inputs may be Tensors, ``None`` (an absent optional input such as a
     bias) or Python numbers (constants); forward receives the arrays, ``None`` or the number.
     ``backward`` returns one gradient (or ``None``) per input; gradients whose shape differs from
-    their input's are summed back (broadcasting undone here, once, for every op).
+    their input's are summed back (broadcasting undone here, once, for every op). In backward,
+    ``self.needs_input_grad[i]`` tells whether input ``i`` wants a gradient at all, so costly
+    ones (the gradient of a data batch) can be skipped by returning ``None``.
 
     A forward that returns a tuple makes an op with several outputs; backward then receives one
     gradient per output (zeros for outputs that did not take part in the loss).
@@ -65,6 +67,9 @@ class Function:
             results.append(t)
         if needs_grad:
             self.inputs = inputs
+            # backward may skip work for inputs that take no gradient (e.g. the data batch)
+            self.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad
+                                          for x in inputs)
             self.outputs_meta = [(tuple(y.shape), y.dtype) for y in outputs]
             self.n_outputs = len(outputs)
         return tuple(results) if multiple else results[0]

@@ -10,11 +10,12 @@ class ReLU(Function):
     name = "relu"
 
     def forward(self, x):
-        self.positive = x > 0
-        return self.xp.where(self.positive, x, self.xp.zeros_like(x))
+        self.y = self.xp.maximum(x, 0.0)
+        return self.y
 
     def backward(self, grad_y):
-        return self.xp.where(self.positive, grad_y, self.xp.zeros_like(grad_y))
+        # multiply by the 0/1 mask: on NumPy, where() with a random mask is ~10x slower
+        return grad_y * self.xp.astype(self.y > 0, grad_y.dtype)
 
 
 class LeakyReLU(Function):
@@ -24,11 +25,13 @@ class LeakyReLU(Function):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        self.positive = x > 0
-        return self.xp.where(self.positive, x, x * self.negative_slope)
+        xp = self.xp
+        # slope where x <= 0, else 1: one multiply instead of a branchy where()
+        self.slope = 1.0 + (self.negative_slope - 1.0) * xp.astype(x <= 0, x.dtype)
+        return x * self.slope
 
     def backward(self, grad_y):
-        return self.xp.where(self.positive, grad_y, grad_y * self.negative_slope)
+        return grad_y * self.slope
 
 
 class Sigmoid(Function):

@@ -14,8 +14,7 @@ class Dropout(Function):
     def forward(self, x):
         xp = self.xp
         keep = _backend.rand(self.backend, x.shape, x.dtype) >= self.p
-        self.scale = xp.where(keep, xp.asarray(1.0 / (1.0 - self.p), dtype=x.dtype, device=x.device),
-                              xp.zeros((), dtype=x.dtype, device=x.device))
+        self.scale = xp.astype(keep, x.dtype) * (1.0 / (1.0 - self.p))
         return x * self.scale
 
     def backward(self, grad_y):

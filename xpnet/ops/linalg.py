@@ -19,8 +19,9 @@ class MatMul(Function):
 
     def backward(self, grad_y):
         xp = self.xp
-        grad_a = xp.matmul(grad_y, xp.matrix_transpose(self.b))
-        grad_b = xp.matmul(xp.matrix_transpose(self.a), grad_y)
+        need_a, need_b = self.needs_input_grad
+        grad_a = xp.matmul(grad_y, xp.matrix_transpose(self.b)) if need_a else None
+        grad_b = xp.matmul(xp.matrix_transpose(self.a), grad_y) if need_b else None
         return grad_a, grad_b  # Function sums broadcast batch axes back
 
 
@@ -43,7 +44,7 @@ class Linear(Function):
 
     def backward(self, grad_y):
         xp = self.xp
-        grad_x = xp.matmul(grad_y, self.weight)
+        grad_x = xp.matmul(grad_y, self.weight) if self.needs_input_grad[0] else None
         g2 = xp.reshape(grad_y, (-1, grad_y.shape[-1]))
         x2 = xp.reshape(self.x, (-1, self.x.shape[-1]))
         grad_weight = xp.matmul(xp.matrix_transpose(g2), x2)
