@@ -60,7 +60,7 @@ class Backend:
                 return self.xp.asarray(host)
         if self.library == "torch":
             import torch
-            return torch.from_numpy(np.ascontiguousarray(host)).to(self.device)
+            return torch.from_numpy(np.ascontiguousarray(host).reshape(host.shape)).to(self.device)
         return self.xp.asarray(host, device=self.device)
 
     def dtype(self, name):

@@ -1,6 +1,8 @@
 """Function: one differentiable op, forward and backward on raw arrays."""
 from __future__ import annotations
 
+import numpy as np
+
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
@@ -58,6 +60,8 @@ class Function:
             isinstance(x, Tensor) and x.requires_grad for x in inputs)
         results = []
         for i, y in enumerate(outputs):
+            if type(y) is not np.ndarray and isinstance(y, np.generic):
+                y = np.asarray(y)  # NumPy reductions give scalars; a Tensor holds an array
             carries = needs_grad and (self.differentiable_outputs is None
                                       or i in self.differentiable_outputs)
             t = Tensor._wrap(y, backend, carries)

@@ -55,8 +55,10 @@ class Div(Function):
         return a / b
 
     def backward(self, grad_y):
+        # needs_input_grad, not isinstance(Number): NumPy's 0-d results are np.float64 scalars,
+        # which are Numbers too
         grad_a = grad_y / self.b
-        if isinstance(self.b, numbers.Number):
+        if not self.needs_input_grad[1]:
             return grad_a, None
         return grad_a, -grad_a * self.a / self.b
 
@@ -80,9 +82,10 @@ class Pow(Function):
     def backward(self, grad_y):
         xp, base, exponent = self.xp, self.base, self.exponent
         grad_base = grad_exponent = None
-        if not isinstance(base, numbers.Number):
+        need_base, need_exponent = self.needs_input_grad  # (see Div for why not isinstance)
+        if need_base:
             grad_base = grad_y * exponent * base ** (exponent - 1)
-        if not isinstance(exponent, numbers.Number):
+        if need_exponent:
             log_base = math.log(base) if isinstance(base, numbers.Number) else xp.log(base)
             grad_exponent = grad_y * self.y * log_base
         return grad_base, grad_exponent

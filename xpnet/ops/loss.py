@@ -1,9 +1,12 @@
 """Losses: mse, binary cross-entropy (on probabilities and on logits), fused cross-entropy."""
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function, Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
+_TINY = 1e-44  # below e^-100 (also once rounded to float32), so the clip at -100 decides
 
 
 def _check_reduction(op, reduction):
@@ -23,7 +26,7 @@ class _Loss(Function):
                              f"input {tuple(x.shape)} and target {tuple(target.shape)}")
 
     def reduce(self, elementwise):
-        self.count = elementwise.size if hasattr(elementwise, "size") else 1
+        self.count = math.prod(elementwise.shape)  # not .size: a method on torch tensors
         if self.reduction == "mean":
             return self.xp.mean(elementwise)
         if self.reduction == "sum":
@@ -56,8 +59,9 @@ class BCELoss(_Loss):
         self.check_same_shape(p, target)
         xp = self.xp
         self.p, self.target = p, target
-        log_p = xp.clip(xp.log(p), -100.0, None)
-        log_1mp = xp.clip(xp.log(1.0 - p), -100.0, None)
+        # floor at _TINY before the log: the same result, without log(0)'s warning
+        log_p = xp.clip(xp.log(xp.maximum(p, _TINY)), -100.0, None)
+        log_1mp = xp.clip(xp.log(xp.maximum(1.0 - p, _TINY)), -100.0, None)
         return self.reduce(-(target * log_p + (1.0 - target) * log_1mp))
 
     def backward(self, grad_y):
@@ -106,7 +110,7 @@ class CrossEntropy(Function):
             if tuple(target.shape) != (n,):
                 raise ValueError(f"cross_entropy: integer labels must have shape ({n},) to match "
                                  f"logits {tuple(logits.shape)}, got {tuple(target.shape)}")
-            _check_label_range(self.backend, target, c)
+            _check_label_range(self.op_name, self.backend, target, c)
             classes = xp.arange(c, dtype=target.dtype, device=target.device)
             target = xp.astype(xp.reshape(target, (n, 1)) == classes, logits.dtype)
         elif tuple(target.shape) != (n, c):
@@ -147,7 +151,9 @@ class NLLLoss(Function):
             raise ValueError(f"nll_loss: expected log_probs (N, C) and labels (N,), got "
                              f"{tuple(log_probs.shape)} and {tuple(target.shape)}")
         n, c = log_probs.shape
-        _check_label_range(self.backend, target, c)
+        if not xp.isdtype(target.dtype, "integral"):
+            raise TypeError(f"nll_loss: labels must be integers, got dtype {target.dtype}")
+        _check_label_range(self.op_name, self.backend, target, c)
         classes = xp.arange(c, dtype=target.dtype, device=target.device)
         self.one_hot = xp.astype(xp.reshape(target, (n, 1)) == classes, log_probs.dtype)
         self.n = n
@@ -164,13 +170,15 @@ class NLLLoss(Function):
         return -self.one_hot * scale, None
 
 
-def _check_label_range(backend, labels, num_classes):
+def _check_label_range(op, backend, labels, num_classes):
     # Only where the labels live in host memory: on a GPU the check would stall the step.
-    if backend.library in ("numpy", "array_api_strict") and labels.size:
+    on_host = backend.library in ("numpy", "array_api_strict") or (
+        backend.library == "torch" and backend.device.type == "cpu")
+    if on_host and math.prod(labels.shape):
         xp = backend.xp
         lo, hi = int(xp.min(labels)), int(xp.max(labels))
         if lo < 0 or hi >= num_classes:
-            raise ValueError(f"cross_entropy: labels must be in [0, {num_classes}), got values "
+            raise ValueError(f"{op}: labels must be in [0, {num_classes}), got values "
                              f"from {lo} to {hi}")
 
 

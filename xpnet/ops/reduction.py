@@ -12,11 +12,15 @@ def normalize_axes(op, axis, ndim) -> tuple:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
+    # a 0-d tensor takes axis 0 or -1 (nothing to reduce), as in PyTorch; not max(ndim, 1):
+    # in this module max() is the op
+    bound = ndim or 1
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < max(ndim, 1):
+        if not isinstance(a, int) or isinstance(a, bool) or not -bound <= a < bound:
             raise ValueError(f"{op}: axis must be an int in [{-ndim}, {ndim}) for a "
                              f"{ndim}-D tensor, got {axis!r}")
-        out.append(a % ndim if ndim else 0)
+        if ndim:
+            out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: axis has repeated entries: {axis!r}")
     return tuple(sorted(out))
@@ -31,6 +35,7 @@ class _Reduction(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def prepare(self, x):
+        """The axes to reduce, or None when there are none (``axis=()``, 0-d input): identity."""
         self.axes = normalize_axes(self.op_name, self.axis, x.ndim)
         self.in_shape = tuple(x.shape)
         return self.axes if self.axes else None
@@ -73,6 +78,8 @@ class _Extremum(_Reduction):
         if any(self.in_shape[a] == 0 for a in self.axes):
             raise ValueError(f"{self.op_name}: cannot reduce over an empty axis, "
                              f"got shape {self.in_shape}")
+        if axes is None:  # axis=() reduces nothing; axis=None here would reduce everything
+            return x
         y = getattr(self.xp, self.reduce)(x, axis=axes, keepdims=True)
         self.x, self.y_kept = x, y
         return y if self.keepdims else self.xp.reshape(
@@ -80,6 +87,8 @@ class _Extremum(_Reduction):
 
     def backward(self, grad_y):
         xp = self.xp
+        if not self.axes:
+            return grad_y
         hit = xp.astype(self.x == self.y_kept, grad_y.dtype)
         count = xp.sum(hit, axis=self.axes, keepdims=True)
         return hit * (self.expand(grad_y) / count)

@@ -52,12 +52,42 @@ def _check_index(index, ndim):
                             f"product for gathers")
         if isinstance(p, slice) and p.step is not None and p.step <= 0:
             raise ValueError(f"getitem: slice steps must be positive, got {p.step}")
+    if parts.count(Ellipsis) > 1:
+        raise IndexError(f"getitem: an index can only have a single Ellipsis, got {index!r}")
     consumed = sum(1 for p in parts if p is not None and p is not Ellipsis)
     if consumed > ndim:
         raise IndexError(f"getitem: too many indices for a {ndim}-D tensor: {index!r}")
-    if Ellipsis not in parts and None not in parts:
+    if Ellipsis not in parts:
         parts = parts + (Ellipsis,)  # a full index tuple, as array-api-strict requires
     return parts
+
+
+def _axis_sizes(index, shape):
+    """(index part, size of the input axis it consumes) for every int or slice in ``index``."""
+    consumed = sum(1 for p in index if p is not None and p is not Ellipsis)
+    pairs, axis = [], 0
+    for p in index:
+        if p is Ellipsis:
+            axis += len(shape) - consumed
+        elif p is not None:
+            pairs.append((p, shape[axis]))
+            axis += 1
+    return pairs
+
+
+def _new_axes(index, ndim):
+    """Output axes that None inserted (size 1; dropped from the gradient before writing back)."""
+    consumed = sum(1 for p in index if p is not None and p is not Ellipsis)
+    axes, out = [], 0
+    for p in index:
+        if p is None:
+            axes.append(out)
+            out += 1
+        elif p is Ellipsis:
+            out += ndim - consumed
+        elif isinstance(p, slice):
+            out += 1
+    return axes
 
 
 class GetItem(Function):
@@ -69,7 +99,7 @@ class GetItem(Function):
     def forward(self, x):
         self.in_shape, self.dtype = tuple(x.shape), x.dtype
         index = _check_index(self.index, x.ndim)
-        for p, n in zip([p for p in index if p is not None and p is not Ellipsis], x.shape):
+        for p, n in _axis_sizes(index, self.in_shape):
             if isinstance(p, int) and not -n <= p < n:
                 raise IndexError(f"getitem: index {p} is out of range for an axis of size {n}")
         self.full_index = index
@@ -77,8 +107,14 @@ class GetItem(Function):
 
     def backward(self, grad_y):
         xp = self.xp
+        index = self.full_index
+        if None in index:  # array-api-strict's __setitem__ takes no None: drop those axes first
+            new = _new_axes(index, len(self.in_shape))
+            grad_y = xp.reshape(grad_y, tuple(n for i, n in enumerate(grad_y.shape)
+                                              if i not in new))
+            index = tuple(p for p in index if p is not None)
         grad_x = xp.zeros(self.in_shape, dtype=grad_y.dtype, device=grad_y.device)
-        grad_x[self.full_index] = grad_y
+        grad_x[index] = grad_y
         return grad_x
 
 
@@ -140,6 +176,10 @@ def reshape(x: Tensor, *shape) -> Tensor:
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes ``start_dim..end_dim`` into one (``flatten(x, 1)`` keeps the batch axis)."""
     ndim = x.ndim
+    for d in (start_dim, end_dim):
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise ValueError(f"flatten: dims must be in [{-max(ndim, 1)}, {max(ndim, 1)}) for a "
+                             f"{ndim}-D tensor, got start_dim={start_dim}, end_dim={end_dim}")
     s, e = start_dim % max(ndim, 1), end_dim % max(ndim, 1)
     if s > e:
         raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")

@@ -1,0 +1,206 @@
+import warnings
+
+import numpy as np
+import pytest
+
+import xpnet
+import xpnet.functional as F
+from xpnet.testing import assert_close, gradcheck, random_inputs
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def _reduce(elementwise, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": np.asarray}[reduction](elementwise)
+
+
+def _labels(device, values):
+    return xpnet.tensor(np.array(values, dtype=np.int64), device=device)
+
+
+def _log_softmax(a):
+    shifted = a - a.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse_loss_matches_numpy_and_finite_differences(device, reduction):
+    x, target = random_inputs(device, (2, 3), (2, 3))
+    expected = _reduce((x.numpy() - target.numpy()) ** 2, reduction)
+    assert_close(F.mse_loss(x, target, reduction), expected, rtol=1e-12)
+    gradcheck(F.mse_loss, x, target, reduction=reduction)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_matches_numpy_and_finite_differences(device, reduction):
+    p, = random_inputs(device, (2, 3), low=0.1, high=0.9)
+    target, = random_inputs(device, (2, 3), low=0.0, high=1.0, seed=1, requires_grad=False)
+    a, t = p.numpy(), target.numpy()
+    expected = _reduce(-(t * np.log(a) + (1 - t) * np.log(1 - a)), reduction)
+    assert_close(F.binary_cross_entropy(p, target, reduction), expected, rtol=1e-12)
+    gradcheck(F.binary_cross_entropy, p, target, reduction=reduction)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_cross_entropy_clamps_the_log_at_minus_100(device, dtype):
+    p = xpnet.tensor([0.0, 1.0, 0.5, 1e-45], device=device, dtype=dtype)
+    target = xpnet.tensor([1.0, 0.0, 1.0, 1.0], device=device, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no log(0) warning either
+        loss = F.binary_cross_entropy(p, target, "none")
+    assert_close(loss, np.array([100.0, 100.0, np.log(2.0), 100.0], dtype), rtol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_matches_numpy_and_finite_differences(device, reduction):
+    x, = random_inputs(device, (2, 3), low=-3.0, high=3.0)
+    target, = random_inputs(device, (2, 3), low=0.0, high=1.0, seed=1, requires_grad=False)
+    s, t = _sigmoid(x.numpy()), target.numpy()
+    expected = _reduce(-(t * np.log(s) + (1 - t) * np.log(1 - s)), reduction)
+    assert_close(F.binary_cross_entropy_with_logits(x, target, reduction), expected, rtol=1e-12)
+    gradcheck(F.binary_cross_entropy_with_logits, x, target, reduction=reduction)
+
+
+def test_bce_with_logits_is_stable_at_large_magnitudes(device):
+    x = xpnet.tensor([100.0, -100.0, 100.0, -100.0], device=device, dtype="float64",
+                     requires_grad=True)
+    target = xpnet.tensor([0.0, 1.0, 1.0, 0.0], device=device, dtype="float64")
+    loss = F.binary_cross_entropy_with_logits(x, target, "sum")
+    loss.backward()
+    assert_close(loss, 200.0, rtol=1e-12)
+    assert_close(x.grad, [1.0, -1.0, 0.0, 0.0], atol=1e-40)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_with_integer_labels_matches_numpy(device, reduction, label_smoothing):
+    logits, = random_inputs(device, (3, 4), low=-2.0, high=2.0)
+    labels = _labels(device, [2, 0, 3])
+    one_hot = np.eye(4)[[2, 0, 3]]
+    smooth = one_hot * (1 - label_smoothing) + label_smoothing / 4
+    expected = _reduce(-(smooth * _log_softmax(logits.numpy())).sum(axis=1), reduction)
+    loss = F.cross_entropy(logits, labels, reduction, label_smoothing=label_smoothing)
+    assert_close(loss, expected, rtol=1e-12)
+    gradcheck(F.cross_entropy, logits, labels, reduction=reduction,
+              label_smoothing=label_smoothing)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_with_probability_targets_matches_numpy(device, reduction):
+    logits, = random_inputs(device, (3, 4), low=-2.0, high=2.0)
+    raw, = random_inputs(device, (3, 4), low=0.0, high=1.0, seed=3, requires_grad=False)
+    probs = raw.numpy() / raw.numpy().sum(axis=1, keepdims=True)
+    target = xpnet.tensor(probs, device=device)
+    expected = _reduce(-(probs * _log_softmax(logits.numpy())).sum(axis=1), reduction)
+    assert_close(F.cross_entropy(logits, target, reduction), expected, rtol=1e-12)
+    gradcheck(F.cross_entropy, logits, target, reduction=reduction, label_smoothing=0.2)
+
+
+def test_cross_entropy_gradient_is_softmax_minus_one_hot_over_n(device):
+    logits, = random_inputs(device, (4, 3), low=-2.0, high=2.0)
+    labels = [1, 0, 2, 1]
+    F.cross_entropy(logits, _labels(device, labels)).backward()
+    a = logits.numpy()
+    softmax = np.exp(a - a.max(1, keepdims=True))
+    softmax /= softmax.sum(1, keepdims=True)
+    assert_close(logits.grad, (softmax - np.eye(3)[labels]) / 4, rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_matches_numpy_and_finite_differences(device, reduction):
+    x, = random_inputs(device, (3, 4))
+    log_probs = F.log_softmax(x)
+    labels = _labels(device, [3, 1, 1])
+    expected = _reduce(-log_probs.numpy()[[0, 1, 2], [3, 1, 1]], reduction)
+    assert_close(F.nll_loss(log_probs, labels, reduction), expected, rtol=1e-12)
+    gradcheck(F.nll_loss, x, labels, reduction=reduction)
+    # nll_loss(log_softmax(x)) is cross_entropy(x)
+    assert_close(F.nll_loss(F.log_softmax(x), labels, reduction),
+                 F.cross_entropy(x, labels, reduction), rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", [F.mse_loss, F.binary_cross_entropy,
+                                F.binary_cross_entropy_with_logits, F.cross_entropy, F.nll_loss],
+                         ids=lambda op: op.__name__)
+def test_losses_reject_an_unknown_reduction(device, op):
+    x, t = random_inputs(device, (2, 3), (2, 3), low=0.1, high=0.9)
+    with pytest.raises(ValueError, match=rf"{op.__name__}: reduction must be one of \('mean', "
+                                         rf"'sum', 'none'\), got 'avg'"):
+        op(x, t, reduction="avg")
+
+
+@pytest.mark.parametrize("op", [F.mse_loss, F.binary_cross_entropy,
+                                F.binary_cross_entropy_with_logits], ids=lambda op: op.__name__)
+def test_elementwise_losses_reject_mismatched_shapes_and_raw_targets(device, op):
+    x, t = random_inputs(device, (2, 3), (3, 2), low=0.1, high=0.9)
+    with pytest.raises(ValueError, match=rf"{op.__name__}: input and target must have the same "
+                                         rf"shape, got input \(2, 3\) and target \(3, 2\)"):
+        op(x, t)
+    with pytest.raises(TypeError, match=rf"{op.__name__}: target must be a Tensor, got ndarray"):
+        op(x, np.zeros((2, 3)))
+
+
+def test_cross_entropy_rejects_bad_shapes_labels_and_smoothing(device):
+    logits, = random_inputs(device, (3, 4))
+    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\), got values "
+                                         r"from 0 to 4"):
+        F.cross_entropy(logits, _labels(device, [0, 4, 1]))
+    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\), got values "
+                                         r"from -1 to 1"):
+        F.cross_entropy(logits, _labels(device, [0, -1, 1]))
+    with pytest.raises(ValueError, match=r"cross_entropy: integer labels must have shape \(3,\) "
+                                         r"to match logits \(3, 4\), got \(2,\)"):
+        F.cross_entropy(logits, _labels(device, [0, 1]))
+    with pytest.raises(ValueError, match=r"cross_entropy: probability targets must have the "
+                                         r"logits' shape \(3, 4\), got \(3, 3\)"):
+        F.cross_entropy(logits, random_inputs(device, (3, 3))[0])
+    with pytest.raises(ValueError,
+                       match=r"cross_entropy: logits must be \(N, C\), got \(3, 4, 1\)"):
+        F.cross_entropy(random_inputs(device, (3, 4, 1))[0], _labels(device, [0, 1, 2]))
+    with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\], "
+                                         r"got 1.5"):
+        F.cross_entropy(logits, _labels(device, [0, 1, 2]), label_smoothing=1.5)
+
+
+def test_nll_loss_rejects_bad_shapes_and_labels(device):
+    log_probs, = random_inputs(device, (3, 4))
+    with pytest.raises(ValueError, match=r"nll_loss: labels must be in \[0, 4\), got values "
+                                         r"from 0 to 7"):
+        F.nll_loss(log_probs, _labels(device, [0, 7, 1]))
+    with pytest.raises(ValueError, match=r"nll_loss: expected log_probs \(N, C\) and labels "
+                                         r"\(N,\), got \(3, 4\) and \(2,\)"):
+        F.nll_loss(log_probs, _labels(device, [0, 1]))
+    with pytest.raises(TypeError, match=r"nll_loss: labels must be integers, got dtype"):
+        F.nll_loss(log_probs, random_inputs(device, (3,))[0])
+
+
+def test_losses_match_torch(device):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x, t = random_inputs(device, (3, 4), (3, 4), low=-2.0, high=2.0)
+    labels = [1, 3, 0]
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    tt = torch.tensor(t.numpy())
+    probs = F.sigmoid(t).detach()
+    loss = (F.cross_entropy(x, _labels(device, labels), label_smoothing=0.1)
+            + F.cross_entropy(x, F.softmax(t).detach(), reduction="sum")
+            + F.nll_loss(F.log_softmax(x), _labels(device, labels))
+            + F.binary_cross_entropy_with_logits(x, probs)
+            + F.binary_cross_entropy(F.sigmoid(x), probs, reduction="sum")
+            + F.mse_loss(x, t))
+    tlabels = torch.tensor(labels)
+    tprobs = torch.sigmoid(tt)
+    tloss = (tf.cross_entropy(tx, tlabels, label_smoothing=0.1)
+             + tf.cross_entropy(tx, torch.softmax(tt, -1), reduction="sum")
+             + tf.nll_loss(torch.log_softmax(tx, -1), tlabels)
+             + tf.binary_cross_entropy_with_logits(tx, tprobs)
+             + tf.binary_cross_entropy(torch.sigmoid(tx), tprobs, reduction="sum")
+             + tf.mse_loss(tx, tt))
+    assert_close(loss, tloss.detach().numpy(), rtol=1e-12)
+    loss.backward()
+    tloss.backward()
+    assert_close(x.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-14)
