@@ -25,9 +25,12 @@ def _fans(shape):
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity, as in PyTorch."""
-    gains = {"linear": 1.0, "conv2d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0),
-             "selu": 0.75}
+    gains = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "conv_transpose1d": 1.0,
+             "conv_transpose2d": 1.0, "conv_transpose3d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3,
+             "relu": math.sqrt(2.0), "selu": 0.75}
     if nonlinearity == "leaky_relu":
+        if param is not None and (isinstance(param, bool) or not isinstance(param, (int, float))):
+            raise ValueError(f"calculate_gain: negative_slope must be a number, got {param!r}")
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity not in gains:
@@ -38,14 +41,17 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _tensor(host: np.ndarray, device, dtype) -> Tensor:
     backend = _backend.resolve(device)
-    return Tensor(backend.asarray(host, dtype or "float32"))
+    # _wrap, not Tensor(...): a NumPy array handed to Tensor() would land on the default device
+    return Tensor._wrap(backend.asarray(host, dtype or "float32"), backend)
 
 
 def uniform(shape, low=0.0, high=1.0, device=None, dtype=None) -> Tensor:
+    """U(low, high) samples of ``shape`` on ``device`` (default float32)."""
     return _tensor(host_rng().uniform(low, high, size=tuple(shape)), device, dtype)
 
 
 def normal(shape, mean=0.0, std=1.0, device=None, dtype=None) -> Tensor:
+    """N(mean, std²) samples of ``shape`` on ``device`` (default float32)."""
     return _tensor(host_rng().normal(mean, std, size=tuple(shape)), device, dtype)
 
 
@@ -109,48 +115,50 @@ def orthogonal(shape, gain=1.0, device=None, dtype=None) -> Tensor:
 # -- PyTorch's in-place spellings -------------------------------------------------------------
 
 def _fill(t: Tensor, new: Tensor) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"init: expected a Tensor to fill in place, got {type(t).__name__}")
     t.data = t.backend.asarray(new.numpy(), _backend.dtype_name(t.dtype))
     return t
 
 
 def uniform_(t, a=0.0, b=1.0):
-    return _fill(t, uniform(t.shape, a, b, 'cpu'))
+    return _fill(t, uniform(t.shape, a, b, 'cpu', 'float64'))
 
 
 def normal_(t, mean=0.0, std=1.0):
-    return _fill(t, normal(t.shape, mean, std, 'cpu'))
+    return _fill(t, normal(t.shape, mean, std, 'cpu', 'float64'))
 
 
 def zeros_(t):
-    return _fill(t, zeros(t.shape, 'cpu'))
+    return _fill(t, zeros(t.shape, 'cpu', 'float64'))
 
 
 def ones_(t):
-    return _fill(t, ones(t.shape, 'cpu'))
+    return _fill(t, ones(t.shape, 'cpu', 'float64'))
 
 
 def constant_(t, value):
-    return _fill(t, _tensor(np.full(t.shape, float(value)), 'cpu', None))
+    return _fill(t, _tensor(np.full(t.shape, float(value)), 'cpu', 'float64'))
 
 
 def xavier_uniform_(t, gain=1.0):
-    return _fill(t, xavier_uniform(t.shape, gain, 'cpu'))
+    return _fill(t, xavier_uniform(t.shape, gain, 'cpu', 'float64'))
 
 
 def xavier_normal_(t, gain=1.0):
-    return _fill(t, xavier_normal(t.shape, gain, 'cpu'))
+    return _fill(t, xavier_normal(t.shape, gain, 'cpu', 'float64'))
 
 
 def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
-    return _fill(t, kaiming_uniform(t.shape, a, mode, nonlinearity, 'cpu'))
+    return _fill(t, kaiming_uniform(t.shape, a, mode, nonlinearity, 'cpu', 'float64'))
 
 
 def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
-    return _fill(t, kaiming_normal(t.shape, a, mode, nonlinearity, 'cpu'))
+    return _fill(t, kaiming_normal(t.shape, a, mode, nonlinearity, 'cpu', 'float64'))
 
 
 def orthogonal_(t, gain=1.0):
-    return _fill(t, orthogonal(t.shape, gain, 'cpu'))
+    return _fill(t, orthogonal(t.shape, gain, 'cpu', 'float64'))
 
 
 glorot_uniform, glorot_normal, he_uniform, he_normal = (xavier_uniform, xavier_normal,

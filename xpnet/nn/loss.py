@@ -42,7 +42,14 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing}")
         self.label_smoothing = label_smoothing
+
+    def extra_repr(self):
+        smoothing = f", label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
+        return super().extra_repr() + smoothing
 
     def forward(self, input, target):  # noqa: A002
         return ops.cross_entropy(input, target, self.reduction, self.label_smoothing)

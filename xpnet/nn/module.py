@@ -9,13 +9,18 @@ from .. import backend as _backend
 from ..autograd import Tensor
 
 
+def _own_device(data, device):
+    # Tensor() would send a NumPy-backed tensor to the default device; keep the tensor's own
+    return data.backend if device is None and isinstance(data, Tensor) else device
+
+
 class Parameter(Tensor):
     """A tensor that is a learnable weight of a Module (``requires_grad`` is on)."""
 
     __slots__ = ()
 
     def __init__(self, data, requires_grad=True, *, device=None, dtype=None):
-        super().__init__(data, requires_grad, device=device, dtype=dtype)
+        super().__init__(data, requires_grad, device=_own_device(data, device), dtype=dtype)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -27,7 +32,14 @@ class Buffer(Tensor):
     __slots__ = ()
 
     def __init__(self, data, *, device=None, dtype=None):
-        super().__init__(data, False, device=device, dtype=dtype)
+        super().__init__(data, False, device=_own_device(data, device), dtype=dtype)
+
+
+class _KeyMismatch(KeyError):
+    """KeyError whose message prints as written (KeyError quotes its argument)."""
+
+    def __str__(self):
+        return str(self.args[0])
 
 
 def _move(t: Tensor, backend, dtype):
@@ -77,10 +89,15 @@ class Module:
     def children(self):
         return [m for _, m in self.named_children()]
 
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix="", _seen=None):
+        """(dotted name, Module) pairs, self first, each module once (under its first name)."""
+        seen = set() if _seen is None else _seen
+        if id(self) in seen:
+            return
+        seen.add(id(self))
         yield prefix, self
         for name, child in self.named_children():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name, seen)
 
     def modules(self):
         return [m for _, m in self.named_modules()]
@@ -94,7 +111,8 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def named_parameters(self, prefix=""):
-        """(dotted name, Parameter) pairs, each parameter once, in definition order."""
+        """(dotted name, Parameter) pairs, each parameter once: a module's own parameters in
+        assignment order, then its children's (PyTorch's order and names)."""
         return list(self._named_tensors(Parameter, prefix))
 
     def parameters(self):
@@ -126,9 +144,10 @@ class Module:
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"{type(self).__name__}.load_state_dict: keys do not match; missing "
-                           f"{missing}, unexpected {unexpected}")
-        for key, target in own.items():
+            raise _KeyMismatch(f"{type(self).__name__}.load_state_dict: keys do not match; "
+                               f"missing {missing}, unexpected {unexpected}")
+        hosts = {}
+        for key, target in own.items():  # check every shape before changing anything
             if key not in state:
                 continue
             value = state[key]
@@ -137,6 +156,9 @@ class Module:
             if tuple(host.shape) != target.shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {key} must have shape "
                                  f"{target.shape}, got {tuple(host.shape)}")
+            hosts[key] = host
+        for key, host in hosts.items():
+            target = own[key]
             target.data = target.backend.asarray(host, _backend.dtype_name(target.dtype))
         return missing, unexpected
 

@@ -1,0 +1,132 @@
+import math
+
+import numpy as np
+import pytest
+
+import xpnet
+import xpnet.functional as F
+from xpnet import nn
+from xpnet.testing import assert_close, gradcheck, random_inputs
+
+
+def affine(x, layer):
+    y = x @ layer.weight.numpy().T
+    return y + layer.bias.numpy() if layer.bias is not None else y
+
+
+@pytest.mark.parametrize("batch", [(5,), (2, 7), ()])
+def test_linear_maps_the_last_axis_of_any_batch_shape(device, batch, rng):
+    layer = nn.Linear(3, 4, device=device)
+    x = rng.standard_normal(batch + (3,)).astype(np.float32)
+    y = layer(xpnet.tensor(x, device=device))
+    assert y.shape == batch + (4,) and y.device == device
+    assert_close(y, affine(x, layer), rtol=1e-5, atol=1e-6)
+
+
+def test_linear_parameters_have_pytorchs_shapes_and_count(device):
+    layer = nn.Linear(3, 4, device=device)
+    assert layer.weight.shape == (4, 3) and layer.bias.shape == (4,)
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert layer.num_parameters() == 16
+    assert repr(layer) == "Linear(in_features=3, out_features=4, bias=True)"
+
+
+def test_linear_default_init_is_uniform_within_one_over_sqrt_in_features(device):
+    layer = nn.Linear(400, 300, device=device)
+    bound = 1 / math.sqrt(400)
+    weight, bias = layer.weight.numpy(), layer.bias.numpy()
+    assert np.abs(weight).max() <= bound and np.abs(bias).max() <= bound
+    assert np.abs(weight).max() > 0.999 * bound  # the whole interval is used
+    assert abs(weight.std() / (bound / math.sqrt(3)) - 1) < 0.05
+    assert abs(weight.mean()) < 0.01 * bound
+
+
+def test_linear_without_bias_is_a_plain_matrix_product(device, rng):
+    layer = nn.Linear(3, 2, bias=False, device=device)
+    assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
+    assert repr(layer) == "Linear(in_features=3, out_features=2, bias=False)"
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    assert_close(layer(xpnet.tensor(x, device=device)), x @ layer.weight.numpy().T, rtol=1e-5)
+
+
+def test_linear_float64_layer_passes_gradcheck_and_fills_weight_gradients(device):
+    layer = nn.Linear(3, 2, device=device, dtype="float64")
+    x, = random_inputs(device, (4, 3))
+    gradcheck(layer, x)
+    layer.zero_grad()  # gradcheck's own backward pass filled them
+    layer(x).sum().backward()
+    assert_close(layer.weight.grad, np.ones((4, 2)).T @ x.numpy(), rtol=1e-12)
+    assert_close(layer.bias.grad, np.full(2, 4.0), rtol=1e-12)
+
+
+def test_linear_rejects_a_wrong_feature_size_naming_the_layer_and_shapes(device):
+    layer = nn.Linear(3, 4, device=device)
+    message = r"Linear\(in_features=3, out_features=4\): input must be \(\*, 3\), got \(2, 5\)"
+    with pytest.raises(ValueError, match=message):
+        layer(xpnet.ones(2, 5, device=device))
+
+
+def test_linear_rejects_non_positive_sizes():
+    with pytest.raises(ValueError, match=r"Linear: in_features and out_features must be positive, "
+                                         r"got \(0, 4\)"):
+        nn.Linear(0, 4)
+
+
+def test_linear_matches_torch_with_the_same_weights(device, rng):
+    torch = pytest.importorskip("torch")
+    reference = torch.nn.Linear(3, 4, dtype=torch.float64)
+    layer = nn.Linear(3, 4, device=device, dtype="float64")
+    layer.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
+    x = rng.standard_normal((2, 5, 3))
+    x_torch = torch.tensor(x, requires_grad=True)
+    reference(x_torch).pow(2).sum().backward()
+    x_ours = xpnet.tensor(x, device=device, requires_grad=True)
+    (layer(x_ours) ** 2).sum().backward()
+    assert_close(layer(x_ours), reference(x_torch).detach().numpy(), rtol=1e-12)
+    assert_close(x_ours.grad, x_torch.grad.numpy(), rtol=1e-12)
+    assert_close(layer.weight.grad, reference.weight.grad.numpy(), rtol=1e-12)
+    assert_close(layer.bias.grad, reference.bias.grad.numpy(), rtol=1e-12)
+
+
+def test_identity_returns_its_input(device):
+    x = xpnet.ones(2, 3, device=device)
+    assert nn.Identity()(x) is x and repr(nn.Identity()) == "Identity()"
+
+
+@pytest.mark.parametrize("start_dim, end_dim, shape", [(1, -1, (2, 60)), (0, 1, (6, 4, 5)),
+                                                        (1, 2, (2, 12, 5)), (2, 3, (2, 3, 20))])
+def test_flatten_merges_the_chosen_axes(device, start_dim, end_dim, shape):
+    x = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5)
+    y = nn.Flatten(start_dim, end_dim)(xpnet.tensor(x, device=device))
+    assert_close(y, x.reshape(shape))
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+
+
+def test_flatten_passes_gradients_back_in_the_input_shape(device):
+    x, = random_inputs(device, (2, 3, 2))
+    gradcheck(nn.Flatten(), x)
+
+
+def test_mlp_trained_with_hand_written_sgd_reduces_the_loss(device):
+    rng = np.random.default_rng(0)
+    centres = np.array([[2.0, 2.0], [-2.0, -2.0]])
+    labels = np.arange(32) % 2
+    points = (centres[labels] + 0.5 * rng.standard_normal((32, 2))).astype(np.float32)
+    x, y = xpnet.tensor(points, device=device), xpnet.tensor(labels, device=device)
+    model = nn.Sequential(nn.Linear(2, 16, device=device), nn.ReLU(),
+                          nn.Linear(16, 2, device=device))
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    for _ in range(50):
+        loss = loss_fn(model(x), y)
+        model.zero_grad()
+        loss.backward()
+        with xpnet.no_grad():
+            for p in model.parameters():
+                p.data = p.data - 0.2 * p.grad.data
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 10, losses
+    assert all(p.device == device for p in model.parameters())
+    with xpnet.no_grad():
+        predicted = F.softmax(model(x)).argmax(axis=1).numpy()
+    assert (predicted == labels).all()

@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+
+import xpnet
+import xpnet.functional as F
+from xpnet import nn
+from xpnet.testing import assert_close
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def inputs(device, kind):
+    """(input, target) for a loss kind, float64, the input requiring grad."""
+    rng = np.random.default_rng(3)
+    if kind == "regression":
+        x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    elif kind == "probabilities":
+        x, t = rng.uniform(0.05, 0.95, (4, 3)), (rng.random((4, 3)) > 0.5).astype(np.float64)
+    elif kind == "logits":
+        x, t = 3 * rng.standard_normal((4, 3)), (rng.random((4, 3)) > 0.5).astype(np.float64)
+    else:  # classes
+        x, t = rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
+        if kind == "log_probs":
+            x = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    return xpnet.tensor(x, device=device, requires_grad=True), xpnet.tensor(t, device=device)
+
+
+CASES = [
+    (nn.MSELoss, F.mse_loss, "regression"),
+    (nn.BCELoss, F.binary_cross_entropy, "probabilities"),
+    (nn.BCEWithLogitsLoss, F.binary_cross_entropy_with_logits, "logits"),
+    (nn.CrossEntropyLoss, F.cross_entropy, "classes"),
+    (nn.NLLLoss, F.nll_loss, "log_probs"),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("layer, fn, kind", CASES, ids=[c[0].__name__ for c in CASES])
+def test_loss_layer_equals_its_functional_op_forward_and_backward(device, layer, fn, kind,
+                                                                  reduction):
+    x, target = inputs(device, kind)
+    loss = layer(reduction=reduction)
+    assert repr(loss) == f"{layer.__name__}(reduction={reduction!r})"
+    y = loss(x, target)
+    y.sum().backward()
+    grad_layer, x.grad = x.grad.numpy().copy(), None
+    expected = fn(x, target, reduction)
+    expected.sum().backward()
+    assert y.device == device and y.shape == expected.shape
+    assert y.shape == (() if reduction != "none" else (x.shape[0],) if kind in ("classes",
+                                                                                  "log_probs")
+                       else x.shape)
+    assert_close(y, expected, rtol=0, atol=0)
+    assert_close(grad_layer, x.grad, rtol=0, atol=0)
+
+
+def test_losses_match_numpy_references(device):
+    x, t = inputs(device, "regression")
+    assert_close(nn.MSELoss()(x, t), np.mean((x.numpy() - t.numpy()) ** 2), rtol=1e-12)
+    p, t = inputs(device, "probabilities")
+    bce = -(t.numpy() * np.log(p.numpy()) + (1 - t.numpy()) * np.log(1 - p.numpy()))
+    assert_close(nn.BCELoss(reduction="sum")(p, t), bce.sum(), rtol=1e-12)
+    z, t = inputs(device, "logits")
+    assert_close(nn.BCEWithLogitsLoss(reduction="none")(z, t),
+                 np.log1p(np.exp(z.numpy())) - z.numpy() * t.numpy(), rtol=1e-12)
+    logits, labels = inputs(device, "classes")
+    log_p = logits.numpy() - np.log(np.exp(logits.numpy()).sum(axis=1, keepdims=True))
+    picked = -log_p[np.arange(5), labels.numpy()]
+    assert_close(nn.CrossEntropyLoss()(logits, labels), picked.mean(), rtol=1e-12)
+    assert_close(nn.NLLLoss(reduction="none")(xpnet.tensor(log_p, device=device), labels),
+                 picked, rtol=1e-12)
+
+
+def test_cross_entropy_is_log_softmax_then_nll(device):
+    logits, labels = inputs(device, "classes")
+    model = nn.Sequential(nn.LogSoftmax(dim=1))
+    assert_close(nn.CrossEntropyLoss()(logits, labels), nn.NLLLoss()(model(logits), labels),
+                 rtol=1e-12)
+
+
+def test_bce_with_logits_is_sigmoid_then_bce(device):
+    z, t = inputs(device, "logits")
+    assert_close(nn.BCEWithLogitsLoss()(z, t), nn.BCELoss()(nn.Sigmoid()(z), t), rtol=1e-10)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_loss_matches_torch_on_a_tiny_batch(device, smoothing):
+    torch = pytest.importorskip("torch")
+    logits = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3], [-3.0, 4.0, 1.0], [0.0, 0.0, 9.0]])
+    labels = np.array([0, 2, 1, 0])
+    x = xpnet.tensor(logits, device=device, requires_grad=True)
+    ours = nn.CrossEntropyLoss(label_smoothing=smoothing)(x, xpnet.tensor(labels, device=device))
+    ours.backward()
+    x_torch = torch.tensor(logits, requires_grad=True)
+    theirs = torch.nn.CrossEntropyLoss(label_smoothing=smoothing)(x_torch,
+                                                                  torch.tensor(labels))
+    theirs.backward()
+    assert_close(ours, theirs.detach().numpy(), rtol=1e-12)
+    assert_close(x.grad, x_torch.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_loss_shows_label_smoothing_in_its_repr():
+    assert repr(nn.CrossEntropyLoss(label_smoothing=0.1)) == (
+        "CrossEntropyLoss(reduction='mean', label_smoothing=0.1)")
+
+
+@pytest.mark.parametrize("layer", [c[0] for c in CASES], ids=[c[0].__name__ for c in CASES])
+def test_loss_layer_rejects_an_unknown_reduction_when_built(layer):
+    with pytest.raises(ValueError, match=f"{layer.__name__}: reduction must be 'mean', 'sum' or "
+                                         f"'none', got 'avg'"):
+        layer(reduction="avg")
+
+
+def test_cross_entropy_loss_rejects_label_smoothing_outside_zero_to_one():
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss: label_smoothing must be in \[0, 1\], "
+                                         r"got 1.5"):
+        nn.CrossEntropyLoss(label_smoothing=1.5)
+
+
+def test_loss_layer_passes_on_the_ops_shape_errors(device):
+    x, _ = inputs(device, "regression")
+    with pytest.raises(ValueError, match=r"mse_loss: input and target must have the same shape"):
+        nn.MSELoss()(x, xpnet.zeros(4, device=device, dtype="float64"))

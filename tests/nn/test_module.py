@@ -1,0 +1,266 @@
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import nn
+from xpnet.testing import assert_close
+
+
+class Block(nn.Module):
+    """A module with a nested Sequential, a plain list of layers, a shared weight and buffers."""
+
+    def __init__(self, device):
+        self.body = nn.Sequential(nn.Linear(3, 4, device=device), nn.ReLU(),
+                                  nn.Linear(4, 4, device=device))
+        self.heads = [nn.Linear(4, 2, device=device), nn.Linear(4, 2, bias=False, device=device)]
+        self.tied = self.body[0].weight  # the same Parameter under a second name
+        self.scale = nn.Parameter(xpnet.ones(2, device=device))
+        self.running_mean = nn.Buffer(xpnet.zeros(4, device=device))
+        self.steps = nn.Buffer(xpnet.tensor([0], dtype="int64", device=device))
+
+    def forward(self, x):
+        h = self.body(x)
+        return (self.heads[0](h) + self.heads[1](h)) * self.scale
+
+
+def numpy_state(module):
+    return {k: v.numpy().copy() for k, v in module.state_dict().items()}
+
+
+BLOCK_NAMES = ["tied", "scale", "body.0.bias", "body.2.weight", "body.2.bias", "heads.0.weight",
+               "heads.0.bias", "heads.1.weight"]
+
+
+def test_named_parameters_list_own_tensors_then_children_in_assignment_order(device):
+    model = Block(device)
+    names = [name for name, _ in model.named_parameters()]
+    assert names == BLOCK_NAMES  # a shared tensor keeps its first name, as in PyTorch
+    assert all(p is q for p, (_, q) in zip(model.parameters(), model.named_parameters()))
+    assert model.tied is model.body[0].weight
+    assert all(p.requires_grad and p.device == device for p in model.parameters())
+
+
+def test_parameter_names_and_order_match_pytorch():
+    torch = pytest.importorskip("torch")
+
+    class TorchBlock(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+                                            torch.nn.Linear(4, 4))
+            self.heads = torch.nn.ModuleList([torch.nn.Linear(4, 2),
+                                              torch.nn.Linear(4, 2, bias=False)])
+            self.tied = self.body[0].weight
+            self.scale = torch.nn.Parameter(torch.ones(2))
+
+    assert [n for n, _ in TorchBlock().named_parameters()] == BLOCK_NAMES
+
+
+def test_a_shared_parameter_is_counted_once(device):
+    model = Block(device)
+    params = model.parameters()
+    assert len(params) == len({id(p) for p in params}) == 8
+    assert model.num_parameters() == (3 * 4 + 4) + (4 * 4 + 4) + (4 * 2 + 2) + 4 * 2 + 2
+
+
+def test_a_module_used_twice_is_walked_once(device):
+    layer = nn.Linear(2, 2, device=device)
+    model = nn.Sequential(layer, nn.ReLU(), layer)
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+    assert [n for n, _ in model.named_modules()] == ["", "0", "1"]
+
+
+def test_buffers_are_found_and_are_not_parameters(device):
+    model = Block(device)
+    assert [n for n, _ in model.named_buffers()] == ["running_mean", "steps"]
+    assert not any(b.requires_grad for b in model.buffers())
+    assert list(model.state_dict()) == [n for n, _ in model.named_parameters()] + [
+        "running_mean", "steps"]
+
+
+def test_state_dict_round_trips_through_tensors_and_numpy_onto_another_device(device):
+    source = Block("cpu")
+    source.running_mean.data = source.running_mean.xp.asarray([1.0, 2.0, 3.0, 4.0],
+                                                              dtype=source.running_mean.dtype)
+    expected = numpy_state(source)
+    for state in (source.state_dict(), expected):  # Tensors, then plain NumPy arrays
+        xpnet.manual_seed(1)
+        target = Block(device)
+        assert not np.allclose(target.body[0].weight.numpy(), expected["tied"])
+        missing, unexpected = target.load_state_dict(state)
+        assert missing == [] and unexpected == []
+        for key, tensor in target.state_dict().items():
+            assert tensor.device == device
+            assert tensor.numpy().dtype == expected[key].dtype
+            np.testing.assert_array_equal(tensor.numpy(), expected[key])
+    x = xpnet.tensor(np.ones((2, 3), np.float32), device=device)
+    assert_close(target(x), source(xpnet.tensor(np.ones((2, 3), np.float32))), rtol=1e-6)
+
+
+def test_load_state_dict_casts_values_to_each_tensors_own_dtype(device):
+    layer = nn.Linear(2, 3, device=device)
+    state = {k: v.numpy().astype(np.float64) + 1.0 for k, v in layer.state_dict().items()}
+    layer.load_state_dict(state)
+    assert str(layer.weight.numpy().dtype) == "float32"
+    assert_close(layer.weight, state["weight"].astype(np.float32))
+
+
+def test_strict_load_names_the_missing_and_unexpected_keys_and_changes_nothing(device):
+    layer = nn.Linear(2, 3, device=device)
+    before = numpy_state(layer)
+    state = {"weight": np.zeros((3, 2)), "bais": np.zeros(3)}
+    with pytest.raises(KeyError) as info:
+        layer.load_state_dict(state)
+    assert str(info.value) == ("Linear.load_state_dict: keys do not match; missing ['bias'], "
+                               "unexpected ['bais']")
+    np.testing.assert_array_equal(layer.weight.numpy(), before["weight"])
+
+
+def test_non_strict_load_copies_what_matches_and_reports_the_rest(device):
+    layer = nn.Linear(2, 3, device=device)
+    bias = layer.bias.numpy().copy()
+    missing, unexpected = layer.load_state_dict({"weight": np.ones((3, 2)), "extra": 1.0},
+                                                strict=False)
+    assert (missing, unexpected) == (["bias"], ["extra"])
+    assert_close(layer.weight, np.ones((3, 2), np.float32))
+    assert_close(layer.bias, bias)
+
+
+def test_shape_mismatch_names_the_key_and_changes_nothing(device):
+    model = nn.Sequential(nn.Linear(2, 3, device=device), nn.Linear(3, 1, device=device))
+    before = numpy_state(model)
+    state = {k: np.zeros(v.shape) for k, v in before.items()}
+    state["1.weight"] = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"Sequential.load_state_dict: 1.weight must have shape "
+                                         r"\(1, 3\), got \(2, 3\)"):
+        model.load_state_dict(state)
+    for key, value in numpy_state(model).items():  # 0.weight was not half-loaded
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_train_and_eval_reach_every_nested_module(device):
+    model = nn.Sequential(nn.Linear(2, 2, device=device),
+                          nn.Sequential(nn.Dropout(0.5), nn.ModuleList([nn.ReLU()])))
+    assert all(m.training for m in model.modules())
+    assert model.eval() is model
+    assert len(model.modules()) == 6 and not any(m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+    model[1].eval()
+    assert model.training and not model[1][0].training and not model[1][1][0].training
+
+
+def test_to_moves_parameters_gradients_and_buffers_and_keeps_values(device):
+    model = Block("cpu")
+    x = xpnet.tensor(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3))
+    model(x).sum().backward()
+    values, grads = numpy_state(model), {n: p.grad.numpy().copy()
+                                         for n, p in model.named_parameters()}
+    assert model.to(device) is model
+    assert model.device == device
+    for name, t in model.state_dict().items():
+        assert t.device == device
+        np.testing.assert_array_equal(t.numpy(), values[name])
+    for name, p in model.named_parameters():
+        assert p.grad.device == device
+        np.testing.assert_array_equal(p.grad.numpy(), grads[name])
+    assert model.tied is model.body[0].weight  # still shared after the move
+    y = model(xpnet.tensor(x.numpy(), device=device))
+    assert y.device == device
+    model.to("cpu")
+    for name, t in model.state_dict().items():
+        assert t.device == "cpu"
+        np.testing.assert_array_equal(t.numpy(), values[name])
+
+
+def test_double_casts_parameters_gradients_and_float_buffers_only(device):
+    model = Block(device)
+    model(xpnet.ones(2, 3, device=device)).sum().backward()
+    weight = model.body[0].weight.numpy().copy()
+    assert model.double() is model
+    for p in model.parameters():
+        assert str(p.numpy().dtype) == "float64" and str(p.grad.numpy().dtype) == "float64"
+    assert str(model.running_mean.numpy().dtype) == "float64"
+    assert str(model.steps.numpy().dtype) == "int64"
+    np.testing.assert_array_equal(model.body[0].weight.numpy(), weight.astype(np.float64))
+    y = model(xpnet.ones(2, 3, device=device, dtype="float64"))
+    assert str(y.numpy().dtype) == "float64"
+    model.float()
+    assert str(model.body[0].weight.numpy().dtype) == "float32"
+
+
+def test_repr_of_a_small_sequential_reads_like_pytorch():
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Sequential(nn.Dropout(0.25),
+                                                                    nn.Linear(8, 1, bias=False)))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=8, bias=True)\n"
+        "  (1): ReLU()\n"
+        "  (2): Sequential(\n"
+        "    (0): Dropout(p=0.25)\n"
+        "    (1): Linear(in_features=8, out_features=1, bias=False)\n"
+        "  )\n"
+        ")")
+
+
+def test_parameter_repr_says_what_it_is():
+    p = nn.Parameter(xpnet.tensor([1.0, 2.0]))
+    assert repr(p) == "Parameter containing:\nTensor([1., 2.], dtype=float32, requires_grad=True)"
+
+
+def test_zero_grad_clears_every_gradient(device):
+    model = Block(device)
+    model(xpnet.ones(1, 3, device=device)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_requires_grad_off_freezes_every_parameter(device):
+    model = nn.Linear(2, 2, device=device).requires_grad_(False)
+    assert not any(p.requires_grad for p in model.parameters())
+    assert not model(xpnet.ones(1, 2, device=device)).requires_grad
+
+
+def test_parameter_made_from_a_tensor_stays_on_its_device(device):
+    xpnet.set_default_device("strict" if device != "strict" else "cpu")
+    try:
+        p = nn.Parameter(xpnet.zeros(2, device=device))
+        b = nn.Buffer(xpnet.zeros(2, device=device))
+        layer = nn.Linear(2, 3, device=device)
+    finally:
+        xpnet.set_default_device(None)
+    assert p.device == b.device == layer.weight.device == layer.bias.device == device
+
+
+def test_sequential_indexing_slicing_len_and_iteration(device):
+    layers = [nn.Linear(2, 3, device=device), nn.Tanh(), nn.Linear(3, 1, device=device)]
+    model = nn.Sequential(*layers)
+    assert len(model) == 3 and list(model) == layers
+    assert model[0] is layers[0] and model[-1] is layers[2]
+    head = model[:2]
+    assert isinstance(head, nn.Sequential) and list(head) == layers[:2]
+    assert [n for n, _ in head.named_parameters()] == ["0.weight", "0.bias"]
+    x = xpnet.ones(4, 2, device=device)
+    assert_close(model(x), layers[2](layers[1](layers[0](x))))
+    assert list(nn.Sequential(layers)) == layers  # a list is accepted too
+    model.append(nn.Sigmoid())
+    assert len(model) == 4 and model(x).shape == (4, 1)
+
+
+def test_sequential_rejects_a_non_module():
+    with pytest.raises(TypeError, match="Sequential: argument 1 must be a Module, got function"):
+        nn.Sequential(nn.ReLU(), lambda x: x)
+
+
+def test_module_list_registers_its_modules(device):
+    blocks = nn.ModuleList([nn.Linear(2, 2, device=device) for _ in range(3)])
+    blocks.append(nn.Linear(2, 1, device=device))
+    assert len(blocks) == 4 and blocks[3].out_features == 1
+    assert [n for n, _ in blocks.named_parameters()][-2:] == ["3.weight", "3.bias"]
+    assert blocks.num_parameters() == 3 * 6 + 3
+
+
+def test_forward_must_be_implemented():
+    with pytest.raises(NotImplementedError, match="Module: forward"):
+        nn.Module()(1)
