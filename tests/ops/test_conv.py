@@ -1,0 +1,186 @@
+import numpy as np
+import pytest
+
+import xpnet
+import xpnet.functional as F
+from xpnet.testing import assert_close, gradcheck, random_inputs
+
+
+def _pads(padding, kernel, dilation):
+    if padding == "same":
+        out = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            out += [total // 2, total - total // 2]
+        return out
+    if padding == "valid":
+        return [0, 0, 0, 0]
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    return [ph, ph, pw, pw]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def conv2d_loops(x, w, b, stride, padding, dilation, groups, grad_y=None):
+    """Direct nested-loop conv2d (and, given grad_y, its gradients) in NumPy."""
+    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    top, bottom, left, right = _pads(padding, (kh, kw), (dh, dw))
+    xp = np.zeros((n, c, h + top + bottom, wd + left + right))
+    xp[:, :, top:top + h, left:left + wd] = x
+    ho = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    wo = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    og = o // groups
+    y = np.zeros((n, o, ho, wo))
+    gx, gw = np.zeros_like(xp), np.zeros_like(w)
+    for b_ in range(n):
+        for oc in range(o):
+            gi = oc // og
+            for i in range(ho):
+                for j in range(wo):
+                    for ci in range(cg):
+                        for p in range(kh):
+                            for q in range(kw):
+                                r, s = i * sh + p * dh, j * sw + q * dw
+                                y[b_, oc, i, j] += w[oc, ci, p, q] * xp[b_, gi * cg + ci, r, s]
+                                if grad_y is not None:
+                                    g = grad_y[b_, oc, i, j]
+                                    gw[oc, ci, p, q] += g * xp[b_, gi * cg + ci, r, s]
+                                    gx[b_, gi * cg + ci, r, s] += g * w[oc, ci, p, q]
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    if grad_y is None:
+        return y
+    gx = gx[:, :, top:top + h, left:left + wd]
+    return y, gx, gw, grad_y.sum(axis=(0, 2, 3))
+
+
+# (x shape, weight shape, stride, padding, dilation, groups)
+CASES = {
+    "basic": ((2, 3, 6, 6), (4, 3, 3, 3), 1, 0, 1, 1),
+    "batch1_odd": ((1, 2, 7, 5), (3, 2, 3, 3), 1, 1, 1, 1),
+    "stride2_pad1": ((2, 2, 7, 7), (3, 2, 3, 3), 2, 1, 1, 1),
+    "non_square_kernel": ((2, 2, 6, 7), (2, 2, 2, 3), (1, 2), (1, 0), 1, 1),
+    "dilation2": ((1, 2, 7, 8), (2, 2, 3, 2), 1, (2, 1), 2, 1),
+    "groups2": ((2, 4, 5, 5), (6, 2, 3, 3), 1, 1, 1, 2),
+    "depthwise": ((1, 3, 5, 6), (3, 1, 2, 2), 2, 0, 1, 3),
+    "same_even_kernel": ((1, 2, 5, 5), (2, 2, 2, 4), 1, "same", 1, 1),
+    "valid_1x1": ((2, 3, 4, 3), (5, 3, 1, 1), 1, "valid", 1, 1),
+    "kernel_equals_input": ((2, 1, 3, 3), (2, 1, 3, 3), 1, 0, 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_conv2d_matches_a_nested_loop_reference_with_gradients(device, name):
+    x_shape, w_shape, stride, padding, dilation, groups = CASES[name]
+    x, w, b = random_inputs(device, x_shape, w_shape, (w_shape[0],), seed=3)
+    y = F.conv2d(x, w, b, stride, padding, dilation, groups)
+    grad_y = np.random.default_rng(4).standard_normal(y.shape)
+    y_ref, gx, gw, gb = conv2d_loops(x.numpy(), w.numpy(), b.numpy(), stride, padding, dilation,
+                                     groups, grad_y)
+    assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
+    y.backward(xpnet.tensor(grad_y, device=device))
+    assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
+    assert_close(w.grad, gw, rtol=1e-10, atol=1e-12)
+    assert_close(b.grad, gb, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2", "same_even_kernel"])
+def test_conv2d_matches_finite_differences(device, name):
+    x_shape, w_shape, stride, padding, dilation, groups = CASES[name]
+    x_shape = (1,) + x_shape[1:]
+    x, w, b = random_inputs(device, x_shape, w_shape, (w_shape[0],), seed=5)
+    gradcheck(F.conv2d, x, w, b, stride=stride, padding=padding, dilation=dilation,
+              groups=groups)
+
+
+def test_conv2d_without_bias_matches_finite_differences(device):
+    x, w = random_inputs(device, (1, 2, 4, 4), (2, 2, 2, 2), seed=6)
+    gradcheck(F.conv2d, x, w, None, stride=1, padding=1)
+
+
+def test_conv2d_keeps_float32_and_skips_the_input_gradient_of_data(device):
+    x, = random_inputs(device, (2, 1, 6, 6), dtype="float32", requires_grad=False)
+    w, b = random_inputs(device, (3, 1, 3, 3), (3,), dtype="float32")
+    y = F.conv2d(x, w, b)
+    assert xpnet.backend.dtype_name(y.dtype) == "float32" and y.shape == (2, 3, 4, 4)
+    F.relu(y).sum().backward()
+    assert x.grad is None and w.grad.shape == (3, 1, 3, 3) and b.grad.shape == (3,)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")   # torch's note on its own copy
+@pytest.mark.parametrize("name", CASES)
+def test_conv2d_matches_torch(device, name):
+    torch = pytest.importorskip("torch")
+    x_shape, w_shape, stride, padding, dilation, groups = CASES[name]
+    x, w, b = random_inputs(device, x_shape, w_shape, (w_shape[0],), seed=7)
+    tx, tw, tb = (torch.tensor(t.numpy(), requires_grad=True) for t in (x, w, b))
+    y = F.conv2d(x, w, b, stride, padding, dilation, groups)
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride, padding, dilation, groups)
+    assert_close(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grad_y = np.random.default_rng(8).standard_normal(y.shape)
+    y.backward(xpnet.tensor(grad_y, device=device))
+    ty.backward(torch.tensor(grad_y))
+    for mine, theirs in ((x, tx), (w, tw), (b, tb)):
+        assert_close(mine.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_rejects_input_that_is_not_4d(device):
+    x, w = random_inputs(device, (3, 6, 6), (2, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: input must be 4-D \(N, C, H, W\), got shape "
+                                         r"\(3, 6, 6\)"):
+        F.conv2d(x, w)
+
+
+def test_conv2d_rejects_a_channel_mismatch(device):
+    x, w = random_inputs(device, (2, 1, 6, 6), (2, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: input must have weight.shape\[1\] \* groups = "
+                                         r"3 channels, got input \(2, 1, 6, 6\)"):
+        F.conv2d(x, w)
+
+
+def test_conv2d_rejects_a_kernel_larger_than_the_padded_input(device):
+    x, w = random_inputs(device, (1, 1, 3, 3), (1, 1, 5, 5))
+    with pytest.raises(ValueError, match=r"conv2d: the kernel must fit in the padded input, got "
+                                         r"kernel \(5, 5\) with dilation \(1, 1\) and padded "
+                                         r"input \(3, 3\)"):
+        F.conv2d(x, w)
+    assert F.conv2d(x, w, padding=1).shape == (1, 1, 1, 1)
+
+
+def test_conv2d_rejects_groups_that_do_not_divide_the_channels(device):
+    x, w = random_inputs(device, (1, 4, 5, 5), (3, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: groups must divide the input and output "
+                                         r"channels, got groups=2, 4 input and 3 output"):
+        F.conv2d(x, w, groups=2)
+
+
+def test_conv2d_rejects_same_padding_with_a_stride(device):
+    x, w = random_inputs(device, (1, 1, 5, 5), (1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: padding='same' needs stride 1"):
+        F.conv2d(x, w, stride=2, padding="same")
+
+
+def test_conv2d_rejects_a_bias_of_the_wrong_shape(device):
+    x, w, b = random_inputs(device, (1, 1, 5, 5), (2, 1, 3, 3), (3,))
+    with pytest.raises(ValueError, match=r"conv2d: bias must have shape \(2,\), got \(3,\)"):
+        F.conv2d(x, w, b)
+
+
+@pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2"])
+def test_conv2d_input_gradient_is_the_same_when_built_in_slabs_of_samples(device, name,
+                                                                          monkeypatch):
+    import xpnet.ops.conv as conv_module
+    monkeypatch.setattr(conv_module, "_SLAB_ELEMENTS", 1)    # one sample per slab
+    x_shape, w_shape, stride, padding, dilation, groups = CASES[name]
+    x, w = random_inputs(device, (3,) + x_shape[1:], w_shape, seed=9)
+    y = F.conv2d(x, w, None, stride, padding, dilation, groups)
+    grad_y = np.random.default_rng(10).standard_normal(y.shape)
+    _, gx, gw, _ = conv2d_loops(x.numpy(), w.numpy(), None, stride, padding, dilation, groups,
+                                grad_y)
+    y.backward(xpnet.tensor(grad_y, device=device))
+    assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
+    assert_close(w.grad, gw, rtol=1e-10, atol=1e-12)

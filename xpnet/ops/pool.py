@@ -1,0 +1,194 @@
+"""2-D max and average pooling over strided slices, with hand-derived backward passes.
+
+Window tap (i, j) of every output position is one strided basic slice of the (padded) input,
+so a pool is a max (or sum) over KH·KW slices, and its backward adds slices back: no scatter,
+no fancy indexing. Like the conv, results are NCHW views of whatever memory order the input has.
+"""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from .conv import _pair, _positive, output_size
+
+
+def _pool_args(op, kernel_size, stride, padding):
+    kernel = _positive(op, "kernel_size", _pair("kernel_size", op, kernel_size))
+    stride = kernel if stride is None else _positive(op, "stride", _pair("stride", op, stride))
+    pad = _pair("padding", op, padding)
+    if pad[0] < 0 or pad[1] < 0 or 2 * pad[0] > kernel[0] or 2 * pad[1] > kernel[1]:
+        raise ValueError(f"{op}: padding must be between 0 and half the kernel size {kernel}, "
+                         f"got {pad}")
+    return kernel, stride, pad
+
+
+class _Pool(Function):
+    def __init__(self, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def geometry(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"{self.op_name}: input must be 4-D (N, C, H, W), got shape "
+                             f"{tuple(x.shape)}")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        h, w = x.shape[2], x.shape[3]
+        if kh > h + 2 * ph or kw > w + 2 * pw:
+            raise ValueError(f"{self.op_name}: the kernel must fit in the padded input, got "
+                             f"kernel ({kh}, {kw}) and padded input ({h + 2 * ph}, {w + 2 * pw})")
+        return output_size(h, kh, sh, ph, ph, 1), output_size(w, kw, sw, pw, pw, 1)
+
+    def padded(self, x, value):
+        """x with ``padding`` pixels of ``value`` around H and W (x itself when there are none)."""
+        xp = self.xp
+        (ph, pw) = self.padding
+        if ph == 0 and pw == 0:
+            return x
+        n, c, h, w = x.shape
+        out = xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype, device=x.device)
+        out[:, :, ph:ph + h, pw:pw + w] = x
+        return out
+
+    def tap(self, i, j, ho, wo):
+        """Index of window tap (i, j) for every output position: a strided basic slice."""
+        (sh, sw) = self.stride
+        return (slice(None), slice(None), slice(i, i + sh * (ho - 1) + 1, sh),
+                slice(j, j + sw * (wo - 1) + 1, sw))
+
+    def crop(self, grad_pad, h, w):
+        (ph, pw) = self.padding
+        if ph == 0 and pw == 0:
+            return grad_pad
+        return grad_pad[:, :, ph:ph + h, pw:pw + w]
+
+    def zeros_like_input(self, x_pad):
+        """Zeros shaped like x_pad in NHWC memory when x_pad is (as our conv outputs are)."""
+        xp = self.xp
+        n, c, h, w = x_pad.shape
+        return xp.permute_dims(xp.zeros((n, h, w, c), dtype=x_pad.dtype, device=x_pad.device),
+                               (0, 3, 1, 2))
+
+
+class MaxPool2d(_Pool):
+    """y[n, c, h, w] = max over the window at (s·h, s·w) of the -inf-padded input.
+
+    Backward: each window's gradient goes to its arg-max, the first maximum in window order
+    (row by row) on ties, as PyTorch does.
+    """
+
+    name = "max_pool2d"
+
+    def forward(self, x):
+        xp = self.xp
+        ho, wo = self.geometry(x)
+        x_pad = self.padded(x, -float("inf"))
+        self.x_pad, self.shape = x_pad, tuple(x.shape)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        y = None
+        for i in range(kh):
+            for j in range(kw):
+                piece = x_pad[self.tap(i, j, ho, wo)]
+                y = piece if y is None else xp.maximum(y, piece)
+        if kh * kw == 1:
+            y = xp.asarray(y, copy=True)
+        self.y = y
+        return y
+
+    def backward(self, grad_y):
+        xp = self.xp
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        ho, wo = self.y.shape[2], self.y.shape[3]
+        grad_pad = self.zeros_like_input(self.x_pad)
+        # taken: windows whose arg-max an earlier tap already claimed (first max wins on ties)
+        taken = None
+        disjoint = kh <= sh and kw <= sw   # every input pixel is in at most one window
+        for i in range(kh):
+            for j in range(kw):
+                index = self.tap(i, j, ho, wo)
+                hit = self.x_pad[index] == self.y
+                if taken is not None:
+                    hit = xp.logical_and(hit, xp.logical_not(taken))
+                piece = grad_y * xp.astype(hit, grad_y.dtype)   # mask-multiply: faster than where
+                if disjoint:
+                    grad_pad[index] = piece
+                else:
+                    grad_pad[index] += piece
+                if i * kw + j < kh * kw - 1:
+                    taken = hit if taken is None else xp.logical_or(taken, hit)
+        return self.crop(grad_pad, self.shape[2], self.shape[3])
+
+
+class AvgPool2d(_Pool):
+    """y = sum over the window / (KH·KW), or / (number of non-padding pixels)."""
+
+    name = "avg_pool2d"
+
+    def __init__(self, kernel, stride, padding, count_include_pad):
+        super().__init__(kernel, stride, padding)
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x):
+        xp = self.xp
+        ho, wo = self.geometry(x)
+        x_pad = self.padded(x, 0.0)
+        (kh, kw) = self.kernel
+        total = None
+        for i in range(kh):
+            for j in range(kw):
+                piece = x_pad[self.tap(i, j, ho, wo)]
+                total = piece if total is None else total + piece
+        self.shape, self.pad_shape, self.geom = tuple(x.shape), tuple(x_pad.shape), (ho, wo)
+        self.scale = self.divisor(x, ho, wo)
+        return total * self.scale
+
+    def divisor(self, x, ho, wo):
+        """1 / window size: a number, or a (Ho, Wo) array when padding is excluded."""
+        xp = self.xp
+        (kh, kw), (ph, pw) = self.kernel, self.padding
+        if self.count_include_pad or (ph == 0 and pw == 0):
+            return 1.0 / (kh * kw)
+        h, w = x.shape[2], x.shape[3]
+        ones = xp.zeros((1, 1, h + 2 * ph, w + 2 * pw), dtype=x.dtype, device=x.device)
+        ones[:, :, ph:ph + h, pw:pw + w] = 1.0
+        count = None
+        for i in range(kh):
+            for j in range(kw):
+                piece = ones[self.tap(i, j, ho, wo)]
+                count = piece if count is None else count + piece
+        return 1.0 / count
+
+    def backward(self, grad_y):
+        xp = self.xp
+        ho, wo = self.geom
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        n, c, hp, wp = self.pad_shape
+        share = grad_y * self.scale          # every pixel of a window gets an equal share
+        grad_pad = xp.permute_dims(xp.zeros((n, hp, wp, c), dtype=share.dtype,
+                                            device=share.device), (0, 3, 1, 2))
+        disjoint = kh <= sh and kw <= sw
+        for i in range(kh):
+            for j in range(kw):
+                index = self.tap(i, j, ho, wo)
+                if disjoint:
+                    grad_pad[index] = share
+                else:
+                    grad_pad[index] += share
+        return self.crop(grad_pad, self.shape[2], self.shape[3])
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """Max over KH×KW windows (stride defaults to the kernel size; padding is -inf).
+
+    Shape: (N, C, H, W) -> (N, C, Ho, Wo), Ho = (H + 2·padding - KH) // stride + 1.
+
+    >>> max_pool2d(x, 2).shape       # x (8, 16, 28, 28)          # doctest: +SKIP
+    (8, 16, 14, 14)
+    """
+    return MaxPool2d(*_pool_args("max_pool2d", kernel_size, stride, padding))(x)
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over KH×KW windows; zero padding counts in the mean unless count_include_pad=False.
+
+    Shape: (N, C, H, W) -> (N, C, Ho, Wo), as :func:`max_pool2d`.
+    """
+    return AvgPool2d(*_pool_args("avg_pool2d", kernel_size, stride, padding),
+                     bool(count_include_pad))(x)
