@@ -5,6 +5,11 @@ from .linear import Linear, Identity, Flatten
 from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Dropout
 from .loss import MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 # Conv2d / pooling / normalisation layers (CNN issue) are imported here
+from .conv import Conv2d
+from .pool import MaxPool2d, AvgPool2d
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 # RNN / LSTM / GRU / cells / Embedding (RNN issue) are imported here
+from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .embedding import Embedding
 from .. import functional
 

@@ -14,7 +14,12 @@ from .dropout import dropout
 from .loss import (mse_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
                    cross_entropy, nll_loss)
 # conv / pool / norm ops (CNN issue) are imported here
+from .conv import conv2d
+from .pool import max_pool2d, avg_pool2d
+from .norm import batch_norm, layer_norm
 # recurrent ops and embedding (RNN issue) are imported here
+from .recurrent import rnn, lstm, gru
+from .embedding import embedding
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and not isinstance(value, _types.ModuleType))

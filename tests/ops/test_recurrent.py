@@ -1,0 +1,161 @@
+import numpy as np
+import pytest
+
+import xpnet
+import xpnet.functional as F
+from xpnet.ops import recurrent
+from xpnet.testing import assert_close, gradcheck, random_inputs
+
+T, N, IN, H = 3, 2, 3, 2   # tiny, so that finite differences stay fast
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def numpy_reference(kind, x, h, c, w_ih, w_hh, b_ih, b_hh, reverse=False, relu=False):
+    """Step by step, the textbook way: time-major x, returns (output, h_T[, c_T])."""
+    outs = [None] * len(x)
+    for t in (reversed(range(len(x))) if reverse else range(len(x))):
+        gx, gh = x[t] @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+        if kind == "rnn":
+            h = np.maximum(gx + gh, 0) if relu else np.tanh(gx + gh)
+        elif kind == "lstm":
+            i, f, g, o = np.split(gx + gh, 4, axis=1)
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+        else:
+            (xr, xz, xn), (hr, hz, hn) = np.split(gx, 3, axis=1), np.split(gh, 3, axis=1)
+            r, z = _sigmoid(xr + hr), _sigmoid(xz + hz)
+            n = np.tanh(xn + r * hn)
+            h = (1 - z) * n + z * h
+        outs[t] = h
+    return (np.stack(outs), h, c) if kind == "lstm" else (np.stack(outs), h)
+
+
+def make_inputs(device, kind, steps=T, batch=N, seed=0):
+    g = GATES[kind]
+    shapes = [(steps, batch, IN), (batch, H), (batch, H), (g * H, IN), (g * H, H), (g * H,),
+              (g * H,)]
+    return random_inputs(device, *shapes, seed=seed)
+
+
+def call(kind, x, h0, c0, *weights, **kw):
+    if kind == "lstm":
+        return F.lstm(x, h0, c0, *weights, **kw)
+    if kind == "gru":
+        return F.gru(x, h0, *weights, **kw)
+    return F.rnn(x, h0, *weights, **kw)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_forward_matches_a_step_by_step_numpy_reference(device, kind, reverse):
+    inputs = make_inputs(device, kind)
+    got = call(kind, *inputs, reverse=reverse)
+    host = [t.numpy() for t in inputs]
+    expected = numpy_reference(kind, *host, reverse=reverse)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert_close(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_relu_rnn_matches_the_numpy_reference(device):
+    inputs = make_inputs(device, "rnn")
+    got = F.rnn(*inputs[:2], *inputs[3:], nonlinearity="relu")
+    expected = numpy_reference("rnn", *[t.numpy() for t in inputs], relu=True)
+    assert_close(got[0], expected[0], rtol=1e-10, atol=1e-12)
+    assert_close(got[1], expected[1], rtol=1e-10, atol=1e-12)
+
+
+def test_batch_first_gives_the_time_major_result_transposed(device):
+    x, h0, c0, *weights = make_inputs(device, "lstm")
+    time_major = F.lstm(x, h0, c0, *weights)
+    batch_first = F.lstm(F.permute(x, 1, 0, 2), h0, c0, *weights, batch_first=True)
+    assert_close(batch_first[0], np.swapaxes(time_major[0].numpy(), 0, 1), rtol=1e-12)
+    assert_close(batch_first[1], time_major[1], rtol=1e-12)
+
+
+def test_missing_initial_states_and_biases_mean_zeros(device):
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = make_inputs(device, "gru")
+    zero_h = xpnet.zeros(N, H, dtype="float64", device=device)
+    zero_b = xpnet.zeros(3 * H, dtype="float64", device=device)
+    assert_close(F.gru(x, None, w_ih, w_hh)[0], F.gru(x, zero_h, w_ih, w_hh, zero_b, zero_b)[0])
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("reverse,batch_first", [(False, False), (True, True)])
+def test_gradients_match_finite_differences(device, kind, reverse, batch_first):
+    x, h0, c0, *weights = make_inputs(device, kind)
+    if batch_first:
+        x = xpnet.Tensor(F.permute(x, 1, 0, 2).data, requires_grad=True)
+    states = (h0, c0) if kind == "lstm" else (h0, None)
+    gradcheck(lambda x, *args: call(kind, x, *args, reverse=reverse, batch_first=batch_first),
+              x, *states, *weights)
+
+
+def test_relu_rnn_gradients_match_finite_differences(device):
+    x, h0, _, *weights = make_inputs(device, "rnn")
+    gradcheck(lambda *args: F.rnn(*args, nonlinearity="relu"), x, h0, *weights)
+
+
+def test_gradients_without_biases_or_initial_states(device):
+    x, _, _, w_ih, w_hh, _, _ = make_inputs(device, "lstm")
+    gradcheck(lambda x, w_ih, w_hh: F.lstm(x, None, None, w_ih, w_hh), x, w_ih, w_hh)
+
+
+def test_the_data_batch_gets_no_gradient_when_it_needs_none(device):
+    x, h0, c0, *weights = make_inputs(device, "lstm")
+    x.requires_grad = False
+    out, h, c = F.lstm(x, h0, c0, *weights)
+    (out.sum() + c.sum()).backward()
+    assert x.grad is None and h0.grad is not None and weights[1].grad is not None
+
+
+@pytest.mark.parametrize("name", ["lstm_step", "lstm_step_backward", "gru_step",
+                                  "gru_step_backward", "rnn_tanh_backward", "rnn_relu_backward"])
+def test_fused_step_functions_agree_with_their_plain_reference(device, name):
+    fused = getattr(recurrent, name)
+    n_args = fused.reference.__code__.co_argcount - 1
+    arrays = [t.data for t in random_inputs(device, *[(N, H)] * n_args, seed=3)]
+    xp = xpnet.device(device).xp
+    got, expected = fused(xp, *arrays), fused.reference(xp, *arrays)
+    for g, e in zip(got if isinstance(got, tuple) else (got,),
+                    expected if isinstance(expected, tuple) else (expected,)):
+        assert_close(g, e, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_an_empty_sequence_is_rejected(device, kind):
+    inputs = make_inputs(device, kind, steps=0)
+    with pytest.raises(ValueError, match=rf"{kind}: x must hold at least one time step, got "
+                                         rf"shape \(0, 2, 3\)"):
+        call(kind, *inputs)
+
+
+def test_an_initial_state_of_the_wrong_shape_is_rejected(device):
+    x, h0, c0, *weights = make_inputs(device, "lstm")
+    bad = random_inputs(device, (N + 1, H))[0]
+    with pytest.raises(ValueError, match=r"lstm: c0 must be \(N, H\) = \(2, 2\) for x \(3, 2, 3\), "
+                                         r"got \(3, 2\)"):
+        F.lstm(x, h0, bad, *weights)
+
+
+def test_input_features_must_match_the_weights(device):
+    x, h0, _, w_ih, w_hh, b_ih, b_hh = make_inputs(device, "gru")
+    wide = random_inputs(device, (T, N, IN + 1))[0]
+    with pytest.raises(ValueError, match=r"gru: w_ih must be \(6, 4\) for x \(3, 2, 4\) and "
+                                         r"hidden size 2, got \(6, 3\)"):
+        F.gru(wide, h0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(ValueError, match=r"gru: x must be 3-D \(T, N, input_size\), got "
+                                         r"shape \(2, 3\)"):
+        F.gru(x[0], h0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(ValueError, match=r"gru: b_hh must be \(6,\), got \(4,\)"):
+        F.gru(x, h0, w_ih, w_hh, b_ih, random_inputs(device, (4,))[0])
+
+
+def test_an_unknown_nonlinearity_is_rejected(device):
+    x, h0, _, *weights = make_inputs(device, "rnn")
+    with pytest.raises(ValueError, match="rnn: nonlinearity must be 'tanh' or 'relu', got 'gelu'"):
+        F.rnn(x, h0, *weights, nonlinearity="gelu")

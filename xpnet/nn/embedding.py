@@ -1,0 +1,59 @@
+"""Embedding: a lookup table of learnable vectors, indexed by integer ids."""
+from __future__ import annotations
+
+from .. import ops
+from ..autograd import Tensor
+from . import init
+from .module import Module, Parameter
+
+
+class Embedding(Module):
+    """Row ``i`` of ``weight`` for every integer id ``i`` in the input.
+
+    Args:
+        num_embeddings: size of the vocabulary V.
+        embedding_dim: size D of each vector.
+        padding_idx: an id whose row starts at zero and gets no gradient (for padding).
+        device, dtype: where and how the weight is stored (default float32).
+
+    The weight is drawn from N(0, 1), as in PyTorch. The backward pass is a one-hot matmul
+    (see :func:`xpnet.functional.embedding`), made for vocabularies up to a few thousand ids.
+
+    Shape: (*) integer ids -> (*, embedding_dim)
+
+    >>> Embedding(65, 32)(xpnet.tensor([[1, 2, 3]])).shape      # doctest: +SKIP
+    (1, 3, 32)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 *, device=None, dtype=None):
+        if num_embeddings <= 0 or embedding_dim <= 0:
+            raise ValueError(f"Embedding: num_embeddings and embedding_dim must be positive, got "
+                             f"({num_embeddings}, {embedding_dim})")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be in [{-num_embeddings}, "
+                                 f"{num_embeddings}), got {padding_idx}")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
+        self.weight = Parameter(init.normal((num_embeddings, embedding_dim), 0.0, 1.0, device,
+                                            dtype))
+        if padding_idx is not None:
+            self.weight.data[padding_idx, ...] = 0
+
+    def forward(self, indices):
+        if not isinstance(indices, Tensor):
+            raise TypeError(f"{self._name()}: input must be a Tensor of integer ids, got "
+                            f"{type(indices).__name__}")
+        if not indices.xp.isdtype(indices.dtype, "integral"):
+            raise TypeError(f"{self._name()}: input must hold integer ids, got dtype "
+                            f"{indices.dtype}; convert with .astype('int64')")
+        return ops.embedding(indices, self.weight, self.padding_idx)
+
+    def _name(self):
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
+
+    def extra_repr(self):
+        extra = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
