@@ -44,6 +44,13 @@ class Backend:
     def __repr__(self):
         return f"Backend({self.name!r})"
 
+    @property
+    def on_host(self) -> bool:
+        """True when arrays live in host memory (NumPy, array-api-strict, PyTorch on the CPU):
+        reading them back is free, and cache-sized chunks beat one huge op."""
+        return self.library in ("numpy", "array_api_strict") or (
+            self.library == "torch" and self.device.type == "cpu")
+
     def __str__(self):
         return self.name
 

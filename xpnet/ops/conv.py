@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..autograd import Function, Tensor
 
 
-_SLAB_ELEMENTS = 1 << 20   # grad_cols is built this many elements (4 MB of float32) at a time
+_SLAB_ELEMENTS = 1 << 20   # in host memory, columns are built this many elements (4 MB of float32) at a time
 
 
 def _pair(name, op, value):
@@ -60,6 +60,12 @@ class Conv2d(Function):
     Forward: the (N·Ho·Wo, KH·KW·C) column matrix is assembled from KH·KW strided slices of the
     zero-padded input (slice (i, j) holds every pixel that kernel tap (i, j) touches), then
     y = cols @ W_mat is one GEMM (a batched one over groups).
+
+    On a GPU the whole batch is one slab: one im2col, one GEMM. In host memory the batch is cut
+    into slabs whose columns fit in cache (about 4 MB): the same GEMM row by row, but each
+    column block is written, multiplied and dropped while still in cache, instead of a column
+    matrix of tens of MB making several trips through memory. Backward rebuilds each slab's
+    columns rather than keeping them, which also keeps memory at the size of the input.
     """
 
     name = "conv2d"
@@ -87,16 +93,17 @@ class Conv2d(Function):
                              f"{tuple(weight.shape)} with groups={g}")
         if bias is not None and tuple(bias.shape) != (o,):
             raise ValueError(f"conv2d: bias must have shape ({o},), got {tuple(bias.shape)}")
-        (sh, sw), (dh, dw) = self.stride, self.dilation
+        (dh, dw) = self.dilation
         top, bottom, left, right = self.padding
         hp, wp = h + top + bottom, w + left + right
         if dh * (kh - 1) + 1 > hp or dw * (kw - 1) + 1 > wp:
             raise ValueError(f"conv2d: the kernel must fit in the padded input, got kernel "
                              f"({kh}, {kw}) with dilation ({dh}, {dw}) and padded input "
                              f"({hp}, {wp})")
-        ho = output_size(h, kh, sh, top, bottom, dh)
-        wo = output_size(w, kw, sw, left, right, dw)
+        ho = output_size(h, kh, self.stride[0], top, bottom, dh)
+        wo = output_size(w, kw, self.stride[1], left, right, dw)
         og = o // g
+        self.shapes = (n, c, h, w, o, kh, kw, ho, wo)
 
         # channels-last, zero-padded input (N, Hp, Wp, C); a free view when x is NHWC memory
         x_nhwc = xp.permute_dims(x, (0, 2, 3, 1))
@@ -104,30 +111,59 @@ class Conv2d(Function):
             padded = xp.zeros((n, hp, wp, c), dtype=x.dtype, device=x.device)
             padded[:, top:top + h, left:left + w, :] = x_nhwc
             x_nhwc = padded
-        # im2col: column block (i, j) is the strided slice of taps (i, j) of every window
-        cols = xp.empty((g, n, ho, wo, kh, kw, cg), dtype=x.dtype, device=x.device)
-        for i in range(kh):
-            for j in range(kw):
-                piece = x_nhwc[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                               j * dw:j * dw + sw * (wo - 1) + 1:sw, :]   # (N, Ho, Wo, C)
-                if g > 1:
-                    piece = xp.permute_dims(xp.reshape(piece, (n, ho, wo, g, cg)), (3, 0, 1, 2, 4))
-                cols[:, :, :, :, i, j, :] = piece
-        cols = xp.reshape(cols, (g, n * ho * wo, kh * kw * cg))
         # weight (O, Cg, KH, KW) -> (G, KH·KW·Cg, Og), matching the column order
         w_mat = xp.reshape(xp.permute_dims(xp.reshape(weight, (g, og, cg, kh, kw)),
                                            (0, 3, 4, 2, 1)), (g, kh * kw * cg, og))
-        y = xp.matmul(cols, w_mat)                                         # (G, N·Ho·Wo, Og)
+        self.slab = self._slab_size(n, ho * wo * kh * kw * c)
+        if self.slab == n:
+            cols = self.im2col(x_nhwc, 0, n)
+            y = xp.matmul(cols, w_mat)                                     # (G, N·Ho·Wo, Og)
+        else:
+            y = xp.empty((g, n * ho * wo, og), dtype=x.dtype, device=x.device)
+            for start, stop in self.slabs():
+                cols = self.im2col(x_nhwc, start, stop)
+                y[:, start * ho * wo:stop * ho * wo, :] = xp.matmul(cols, w_mat)
         if g > 1:
-            y = xp.reshape(xp.permute_dims(xp.reshape(y, (g, n * ho * wo, og)), (1, 0, 2)),
-                           (n * ho * wo, o))
+            y = xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * ho * wo, o))
         else:
             y = xp.reshape(y, (n * ho * wo, o))
         if bias is not None:
             y += bias
-        self.cols, self.weight, self.has_bias = cols, weight, bias is not None
-        self.shapes = (n, c, h, w, o, kh, kw, ho, wo)
+        self.x_nhwc, self.weight, self.has_bias = x_nhwc, weight, bias is not None
+        self.cols = cols if self.slab == n else None   # one slab: keep it for backward
         return xp.permute_dims(xp.reshape(y, (n, ho, wo, o)), (0, 3, 1, 2))   # NCHW view
+
+    def _slab_size(self, n, per_sample):
+        if not self.backend.on_host:
+            return n
+        return max(1, min(n, _SLAB_ELEMENTS // per_sample))
+
+    def slabs(self):
+        n = self.shapes[0]
+        return [(start, min(n, start + self.slab)) for start in range(0, n, self.slab)]
+
+    def tap(self, i, j):
+        """Rows and columns of the padded input that kernel tap (i, j) reads: strided slices."""
+        ho, wo = self.shapes[7], self.shapes[8]
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        return (slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+
+    def im2col(self, x_nhwc, start, stop):
+        """Columns (G, (stop - start)·Ho·Wo, KH·KW·Cg) of samples start..stop: block (i, j) is
+        the strided slice of taps (i, j) of every window."""
+        xp, g = self.xp, self.groups
+        n, c, h, w, o, kh, kw, ho, wo = self.shapes
+        m, cg = stop - start, c // g
+        cols = xp.empty((g, m, ho, wo, kh, kw, cg), dtype=x_nhwc.dtype, device=x_nhwc.device)
+        for i in range(kh):
+            for j in range(kw):
+                rows, columns = self.tap(i, j)
+                piece = x_nhwc[start:stop, rows, columns, :]                # (m, Ho, Wo, C)
+                if g > 1:
+                    piece = xp.permute_dims(xp.reshape(piece, (m, ho, wo, g, cg)), (3, 0, 1, 2, 4))
+                cols[:, :, :, :, i, j, :] = piece
+        return xp.reshape(cols, (g, m * ho * wo, kh * kw * cg))
 
     def backward(self, grad_y):
         xp = self.xp
@@ -143,44 +179,44 @@ class Conv2d(Function):
         else:
             grad_rows = xp.reshape(grad_rows, (1, m, o))
 
-        grad_weight = None
-        if need_w:
-            # The kernel gradient is a correlation of the input with the output gradient:
-            # dL/dw[o, c, i, j] = sum_{n, h, w} x_pad[n, c, s·h + d·i, s·w + d·j] · dL/dy[n, o, h, w],
-            # i.e. cols^T @ grad_rows, one GEMM over the same columns as the forward.
-            gw = xp.matmul(xp.matrix_transpose(self.cols), grad_rows)     # (G, KH·KW·Cg, Og)
-            gw = xp.permute_dims(xp.reshape(gw, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))
-            grad_weight = xp.reshape(gw, (o, cg, kh, kw))
-
-        grad_x = None
+        # The kernel gradient is a correlation of the input with the output gradient:
+        # dL/dw[o, c, i, j] = sum_{n, h, w} x_pad[n, c, s·h + d·i, s·w + d·j] · dL/dy[n, o, h, w],
+        # i.e. cols^T @ grad_rows, one GEMM over the same columns as the forward (per slab).
+        #
+        # The input gradient is a full convolution of the output gradient with the kernel
+        # rotated by 180°: dL/dx_pad[n, c, p, q] = sum over taps (i, j) and positions (h, w)
+        # with s·h + d·i = p, s·w + d·j = q of w[o, c, i, j] · dL/dy[n, o, h, w]. As matrices:
+        # grad_cols = grad_rows @ W_mat^T, then each tap's column block is added back onto the
+        # strided slice it was read from (col2im), and the padding is cropped.
+        gw = None
         if need_x:
-            # The input gradient is a full convolution of the output gradient with the kernel
-            # rotated by 180°: dL/dx_pad[n, c, p, q] = sum over taps (i, j) and positions (h, w)
-            # with s·h + d·i = p, s·w + d·j = q of w[o, c, i, j] · dL/dy[n, o, h, w]. As matrices:
-            # grad_cols = grad_rows @ W_mat^T, then each tap's column block is added back onto
-            # the strided slice it was read from (col2im), and the padding is cropped.
             # W_mat^T made contiguous (it is small): BLAS is ~3x slower on the transposed view
             w_mat_t = xp.reshape(xp.permute_dims(xp.reshape(self.weight, (g, og, cg, kh, kw)),
                                                  (0, 1, 3, 4, 2)), (g, og, kh * kw * cg))
-            (sh, sw), (dh, dw) = self.stride, self.dilation
-            top, bottom, left, right = self.padding
-            hp, wp = h + top + bottom, w + left + right
+            hp, wp = self.x_nhwc.shape[1], self.x_nhwc.shape[2]
             grad_pad = xp.zeros((g, n, hp, wp, cg), dtype=grad_rows.dtype, device=grad_rows.device)
-            # Done in slabs of samples: one slab's grad_cols (~4 MB) stays in cache for the
-            # slice additions and its memory is reused, instead of one huge fresh array.
-            per_sample = ho * wo * kh * kw * c
-            step = max(1, min(n, _SLAB_ELEMENTS // per_sample))
-            for start in range(0, n, step):
-                stop = min(n, start + step)
-                rows = grad_rows[:, start * ho * wo:stop * ho * wo, :]
+        for start, stop in self.slabs():
+            rows = grad_rows[:, start * ho * wo:stop * ho * wo, :]
+            if need_w:
+                cols = self.cols if self.cols is not None else self.im2col(self.x_nhwc, start,
+                                                                          stop)
+                part = xp.matmul(xp.matrix_transpose(cols), rows)        # (G, KH·KW·Cg, Og)
+                gw = part if gw is None else gw + part
+            if need_x:
                 grad_cols = xp.reshape(xp.matmul(rows, w_mat_t),
                                        (g, stop - start, ho, wo, kh, kw, cg))
                 for i in range(kh):
                     for j in range(kw):
-                        index = (slice(None), slice(start, stop),
-                                 slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
-                                 slice(j * dw, j * dw + sw * (wo - 1) + 1, sw), slice(None))
+                        index = (slice(None), slice(start, stop)) + self.tap(i, j) + (slice(None),)
                         grad_pad[index] += grad_cols[:, :, :, :, i, j, :]
+
+        grad_weight = None
+        if need_w:
+            gw = xp.permute_dims(xp.reshape(gw, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))
+            grad_weight = xp.reshape(gw, (o, cg, kh, kw))
+        grad_x = None
+        if need_x:
+            top, bottom, left, right = self.padding
             if hp != h or wp != w:
                 grad_pad = grad_pad[:, :, top:top + h, left:left + w, :]
             if g > 1:

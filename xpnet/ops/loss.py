@@ -172,9 +172,7 @@ class NLLLoss(Function):
 
 def _check_label_range(op, backend, labels, num_classes):
     # Only where the labels live in host memory: on a GPU the check would stall the step.
-    on_host = backend.library in ("numpy", "array_api_strict") or (
-        backend.library == "torch" and backend.device.type == "cpu")
-    if on_host and math.prod(labels.shape):
+    if backend.on_host and math.prod(labels.shape):
         xp = backend.xp
         lo, hi = int(xp.min(labels)), int(xp.max(labels))
         if lo < 0 or hi >= num_classes:
