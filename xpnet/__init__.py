@@ -16,6 +16,7 @@ from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like
                                 arange, manual_seed, get_rng_state, set_rng_state)
 from . import ops, functional, nn, models
 from .train import fit, evaluate, predict, History
+from . import optim
 # optim, data, io, train (fit / evaluate / predict) are imported here
 
 __version__ = "0.1.0"

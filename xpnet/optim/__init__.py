@@ -1,0 +1,13 @@
+"""Optimizers, gradient clipping and learning-rate schedules (PyTorch's names and rules)."""
+from .optimizer import Optimizer
+from .sgd import SGD
+from .adam import Adam, AdamW
+from .rmsprop import RMSprop
+from .clip import clip_grad_norm_, clip_grad_value_
+from . import lr_scheduler
+from .lr_scheduler import (LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR,
+                           ReduceLROnPlateau)
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "clip_grad_value_",
+           "lr_scheduler", "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR",
+           "ReduceLROnPlateau"]

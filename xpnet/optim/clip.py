@@ -1,0 +1,53 @@
+"""Gradient clipping by global norm and by value, without reading anything back to the host."""
+from __future__ import annotations
+
+import math
+
+from ..autograd import Tensor
+
+
+def _with_grads(parameters):
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    return [p for p in params if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tensor:
+    """Scale all gradients together so their global ``norm_type``-norm is at most ``max_norm``.
+
+    The scale ``min(1, max_norm / (norm + 1e-6))`` is computed on the device, so no value is
+    read back (as in PyTorch). Returns the total norm before clipping, as a 0-d Tensor.
+    """
+    if max_norm < 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
+    norm_type = float(norm_type)
+    if not (norm_type > 0):
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type}")
+    params = _with_grads(parameters)
+    if not params:
+        raise ValueError("clip_grad_norm_: no parameter has a gradient; call backward() first")
+    xp, backend = params[0].xp, params[0].backend
+    if math.isinf(norm_type):
+        total = None
+        for p in params:
+            m = xp.max(xp.abs(p.grad.data))
+            total = m if total is None else xp.maximum(total, m)
+    else:
+        total = None
+        for p in params:
+            part = xp.sum(xp.abs(p.grad.data) ** norm_type) if norm_type != 2.0 else \
+                xp.sum(p.grad.data * p.grad.data)
+            total = part if total is None else total + part
+        total = total ** (1.0 / norm_type)
+    scale = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
+    for p in params:
+        p.grad = Tensor._wrap(p.grad.data * xp.astype(scale, p.grad.data.dtype), p.backend)
+    return Tensor._wrap(total, backend)
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element to ``[-clip_value, clip_value]``."""
+    if clip_value < 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for p in _with_grads(parameters):
+        p.grad = Tensor._wrap(p.xp.clip(p.grad.data, -float(clip_value), float(clip_value)),
+                              p.backend)

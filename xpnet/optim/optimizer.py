@@ -1,0 +1,175 @@
+"""Optimizer base: parameter groups, per-parameter state, state dicts, device moves."""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend as _backend
+from ..autograd import Tensor
+
+
+def _check(name, cond, message):
+    if not cond:
+        raise ValueError(f"{name}: {message}")
+
+
+class Optimizer:
+    """Base class, shaped like PyTorch's.
+
+    Args:
+        params: an iterable of Parameters, or of dicts ``{"params": [...], "lr": ...}``
+            (parameter groups with their own hyperparameters).
+        defaults: hyperparameters used where a group gives none.
+
+    Per-parameter state (momentum buffers, Adam moments) lives on the parameter's device as raw
+    arrays; if a parameter moves (``model.to(...)``), its state follows at the next ``step()``.
+    ``step()`` never reads a value back to the host.
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        self.state: dict[int, dict] = {}   # keyed by id(parameter)
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list; pass "
+                             f"model.parameters()")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def add_param_group(self, group: dict):
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{self.name}: a parameter group must be a dict with 'params', got "
+                            f"{type(group).__name__}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{self.name}: parameters must be Tensors (model.parameters()), "
+                                f"got {type(p).__name__}")
+            if not p.requires_grad:
+                raise ValueError(f"{self.name}: a parameter does not require grad; only pass "
+                                 f"trainable tensors")
+            if id(p) in seen:
+                raise ValueError(f"{self.name}: optimizer got a parameter twice")
+            seen.add(id(p))
+        full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
+        self.validate(full)
+        full["params"] = params
+        self.param_groups.append(full)
+
+    def validate(self, group: dict):
+        """Check a group's hyperparameters (subclasses extend)."""
+        lr = group.get("lr")
+        _check(self.name, isinstance(lr, numbers.Real) and lr >= 0,
+               f"lr must be >= 0, got {lr}")
+        wd = group.get("weight_decay", 0.0)
+        _check(self.name, isinstance(wd, numbers.Real) and wd >= 0,
+               f"weight_decay must be >= 0, got {wd}")
+        eps = group.get("eps", 0.0)
+        _check(self.name, isinstance(eps, numbers.Real) and eps >= 0,
+               f"eps must be >= 0, got {eps}")
+
+    # -- the update ---------------------------------------------------------------------------
+    def zero_grad(self):
+        """Drop every gradient (``p.grad = None``), so the next backward starts afresh."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(id(p))
+                if state is None:
+                    state = self.state[id(p)] = {"step": 0}
+                    self.init_state(p, state, group)
+                elif state.get("_backend") is not p.backend:
+                    self._move_state(state, p.backend)
+                state["_backend"] = p.backend
+                state["step"] += 1
+                self.update(p, p.grad.data, state, group)
+
+    def init_state(self, p, state, group):
+        """Create the per-parameter buffers (zeros on p's device)."""
+
+    def update(self, p, grad, state, group):
+        raise NotImplementedError
+
+    # -- state dicts and devices ----------------------------------------------------------------
+    def _all_params(self):
+        return [p for g in self.param_groups for p in g["params"]]
+
+    @staticmethod
+    def _move_state(state, backend):
+        for key, value in state.items():
+            if _backend.is_array(value):
+                state[key] = backend.asarray(_backend.to_numpy(value))
+        state["_backend"] = backend
+
+    def to(self, device):
+        """Move every state buffer to ``device`` (``step()`` also does this lazily)."""
+        backend = _backend.resolve(device)
+        for state in self.state.values():
+            self._move_state(state, backend)
+        return self
+
+    def state_dict(self) -> dict:
+        """``{"state": {index: {name: Tensor | number}}, "param_groups": [...]}`` as PyTorch,
+        parameters numbered over all groups in order."""
+        index = {id(p): i for i, p in enumerate(self._all_params())}
+        state = {}
+        for pid, s in self.state.items():
+            if pid not in index:
+                continue
+            state[index[pid]] = {k: (Tensor._wrap(v, _backend.backend_of(v))
+                                     if _backend.is_array(v) else v)
+                                 for k, v in s.items() if not k.startswith("_")}
+        groups = []
+        for g in self.param_groups:
+            entry = {k: v for k, v in g.items() if k != "params"}
+            entry["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(entry)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict):
+        """Restore hyperparameters and buffers; arrays go to each parameter's device."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
+            raise ValueError(f"{self.name}.load_state_dict: the saved parameter groups "
+                             f"({[len(g['params']) for g in groups]} parameters) do not match "
+                             f"this optimizer's ({[len(g['params']) for g in self.param_groups]})")
+        params = self._all_params()
+        for saved, group in zip(groups, self.param_groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for key, saved in state_dict["state"].items():
+            p = params[int(key)]
+            state = {}
+            for name, value in saved.items():
+                if isinstance(value, Tensor) or _backend.is_array(value):
+                    host = value.numpy() if isinstance(value, Tensor) else _backend.to_numpy(value)
+                    if tuple(host.shape) != p.shape and tuple(host.shape) != ():
+                        raise ValueError(f"{self.name}.load_state_dict: state {name!r} of "
+                                         f"parameter {key} has shape {tuple(host.shape)}, "
+                                         f"expected {p.shape}")
+                    value = p.backend.asarray(host, _backend.dtype_name(p.dtype))
+                state[name] = value
+            state["step"] = int(state.get("step", 0))
+            state["_backend"] = p.backend
+            self.state[id(p)] = state
+
+    def __repr__(self):
+        lines = [f"{self.name} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in g.items() if k != "params"]
+        return "\n".join(lines) + "\n)"
