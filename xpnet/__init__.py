@@ -14,10 +14,9 @@ from .backend import (resolve as device, default_device, set_default_device, ava
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
 from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like, randn, rand,
                                 arange, manual_seed, get_rng_state, set_rng_state)
-from . import ops, functional, nn, models
+from . import ops, functional, nn, optim, data, io, models
+from .io import save, load
 from .train import fit, evaluate, predict, History
-from . import optim
-# optim, data, io, train (fit / evaluate / predict) are imported here
 
 __version__ = "0.1.0"
 
@@ -25,6 +24,6 @@ __all__ = [
     "backend", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
     "full", "zeros_like", "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng_state",
-    "set_rng_state", "ops", "functional", "nn", "models", "fit", "evaluate", "predict",
-    "History", "__version__",
+    "set_rng_state", "ops", "functional", "nn", "optim", "data", "io", "models", "save", "load",
+    "fit", "evaluate", "predict", "History", "__version__",
 ]

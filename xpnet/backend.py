@@ -67,6 +67,8 @@ class Backend:
                 return self.xp.asarray(host)
         if self.library == "torch":
             import torch
+            if not host.flags.writeable:  # torch.from_numpy warns on read-only buffers
+                host = host.copy()
             return torch.from_numpy(np.ascontiguousarray(host).reshape(host.shape)).to(self.device)
         return self.xp.asarray(host, device=self.device)
 

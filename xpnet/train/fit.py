@@ -170,6 +170,8 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
         trainer.epoch = epoch
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
+        if hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(epoch - 1)  # the shuffle of a resumed run continues exactly
         model.train()
         sums = _Sums(metric_fns, threshold)
         started = time.perf_counter()
@@ -284,8 +286,9 @@ def predict(model, data, batch_size: int = 256) -> Tensor:
                     outputs.append(model(batch[0]))
             else:
                 x = data if isinstance(data, Tensor) else Tensor(data, device=model.device)
-                for start in range(0, x.shape[0], batch_size):
-                    outputs.append(model(x[start:start + batch_size]))
+                n = x.shape[0]
+                for start in range(0, n, batch_size):
+                    outputs.append(model(x[start:min(start + batch_size, n)]))
     finally:
         model.train(was_training)
     if not outputs:

@@ -1,0 +1,212 @@
+"""save / load: state dicts and training checkpoints as one ``.npz`` file, never pickle.
+
+Arrays (xpnet Tensors, arrays of any backend, NumPy arrays) are copied to the host and stored
+as ``.npy`` members named by their key path (``model/fc.weight``, ``optimizer/state/0/exp_avg``);
+the structure and every other value (numbers, strings, bools, None, lists, tuples, dicts with
+str or int keys) go into JSON, stored in the same file as the uint8 member ``__xpnet__``.
+Files are written to a temporary file in the target folder, flushed and fsynced, then renamed
+over the target, so a crash never leaves a half-written file. Loading uses
+``allow_pickle=False``: a file holding pickled objects is refused.
+
+>>> xpnet.save({"model": model.state_dict(), "epoch": 3}, "run/ckpt.npz")   # doctest: +SKIP
+>>> state = xpnet.load("run/ckpt.npz", device="cuda")                       # doctest: +SKIP
+>>> model.load_state_dict(state["model"])                                  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import backend as _backend
+from .autograd import Tensor
+
+__all__ = ["save", "load"]
+
+_META = "__xpnet__"
+_FORMAT, _VERSION = "xpnet", 1
+
+
+def _path_name(path) -> str:
+    return "/".join(str(p) for p in path) or "<root>"
+
+
+class _Encoder:
+    """Turns an object into a JSON tree plus a dict of host arrays."""
+
+    def __init__(self):
+        self.arrays: dict = {}
+
+    def _add_array(self, host: np.ndarray, path) -> dict:
+        if host.dtype.hasobject or host.dtype.kind not in "biufc":
+            raise TypeError(f"save: the array at '{_path_name(path)}' has dtype {host.dtype}; "
+                            f"only bool, integer, float and complex arrays can be saved")
+        base = _path_name(path)
+        key, i = base, 1
+        while key in self.arrays or key == _META:  # '/' inside a dict key can collide
+            key, i = f"{base}#{i}", i + 1
+        self.arrays[key] = host
+        return {"array": key}
+
+    def encode(self, obj, path=()):
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, (int, float)):
+            return obj
+        if isinstance(obj, np.generic):  # NumPy scalars become Python numbers
+            if isinstance(obj, (np.bool_, np.integer, np.floating)):
+                return obj.item()
+            raise TypeError(f"save: unsupported NumPy scalar {type(obj).__name__} at "
+                            f"'{_path_name(path)}'")
+        if isinstance(obj, Tensor):
+            return self._add_array(obj.numpy(), path)  # a view: written before returning
+        if _backend.is_array(obj):
+            return self._add_array(_backend.to_numpy(obj), path)
+        if isinstance(obj, dict):
+            items = []
+            for key, value in obj.items():
+                if not isinstance(key, (str, int)):
+                    raise TypeError(f"save: dict keys must be str or int, got "
+                                    f"{type(key).__name__} {key!r} at '{_path_name(path)}'")
+                items.append([key, self.encode(value, path + (key,))])
+            return {"dict": items}
+        if isinstance(obj, (list, tuple)):
+            kind = "list" if isinstance(obj, list) else "tuple"
+            return {kind: [self.encode(v, path + (i,)) for i, v in enumerate(obj)]}
+        raise TypeError(f"save: unsupported object of type {type(obj).__name__} at "
+                        f"'{_path_name(path)}'; save Tensors, arrays, numbers, strings, bools, "
+                        f"None, and lists / tuples / dicts of them (e.g. model.state_dict())")
+
+
+def _write_npz(file, members: dict) -> None:
+    """What ``np.savez`` writes, without its reserved names ('file', 'allow_pickle') and with
+    pickling off."""
+    with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, array in members.items():
+            with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
+def _file_mode(path) -> int:
+    """The mode of the file being replaced, else what ``open()`` would give a new file."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def save(obj, path) -> None:
+    """Write ``obj`` to ``path`` (a ``.npz`` file), atomically.
+
+    Args:
+        obj: a Tensor, array, number, string, or a (nested) dict / list / tuple of them, such as
+            ``model.state_dict()`` or ``{"model": ..., "optimizer": opt.state_dict(),
+            "epoch": 3, "rng": xpnet.get_rng_state()}``. Dict keys must be str or int (int keys
+            come back as ints).
+        path: the file to write; it is replaced only once the new file is complete.
+
+    Arrays are copied to the host; the live tensors are not moved or changed.
+    """
+    encoder = _Encoder()
+    tree = encoder.encode(obj)
+    meta = json.dumps({"format": _FORMAT, "version": _VERSION, "tree": tree})
+    members = dict(encoder.arrays)
+    members[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files; keep the usual mode
+        with os.fdopen(fd, "wb") as f:
+            _write_npz(f, members)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    try:  # make the rename itself durable (POSIX); not possible everywhere
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+class _Decoder:
+    def __init__(self, npz, path, backend):
+        self.npz, self.path, self.backend = npz, path, backend
+
+    def array(self, key):
+        if key not in self.npz.files:
+            raise ValueError(f"load: {self.path} is damaged: the array '{key}' named in its "
+                             f"metadata is missing")
+        try:
+            host = self.npz[key]
+        except ValueError as exc:  # allow_pickle=False refuses object arrays
+            raise ValueError(f"load: {self.path}: the array '{key}' holds pickled Python "
+                             f"objects, which xpnet never loads ({exc})") from None
+        return Tensor._wrap(self.backend.asarray(host), self.backend)
+
+    def decode(self, node):
+        if not isinstance(node, dict):
+            return node
+        if "array" in node:
+            return self.array(node["array"])
+        if "dict" in node:
+            return {key: self.decode(value) for key, value in node["dict"]}
+        if "list" in node:
+            return [self.decode(v) for v in node["list"]]
+        if "tuple" in node:
+            return tuple(self.decode(v) for v in node["tuple"])
+        raise ValueError(f"load: {self.path} is damaged: unknown node {sorted(node)} in its "
+                         f"metadata")
+
+
+def load(path, device=None):
+    """Read a file written by :func:`save`; arrays come back as Tensors on ``device``.
+
+    Args:
+        path: the file.
+        device: where to put the arrays (default ``'cpu'``); the saved dtypes are kept.
+
+    Returns the saved structure: dicts (with their str and int keys), lists, tuples, numbers,
+    strings, and xpnet Tensors in place of every array. ``Module.load_state_dict`` and an
+    optimizer's ``load_state_dict`` accept what it returns.
+    """
+    backend = _backend.resolve(device if device is not None else "cpu")
+    path = os.fspath(path)
+    not_ours = f"load: {path} is not an xpnet file (written by xpnet.save)"
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{not_ours}: {exc}") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{not_ours}: it holds a single .npy array")
+    with npz:
+        if _META not in npz.files:
+            raise ValueError(f"{not_ours}: the .npz has no '{_META}' metadata")
+        try:
+            meta = json.loads(bytes(npz[_META]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"load: {path} is damaged: its metadata is not valid JSON "
+                             f"({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ValueError(f"{not_ours}: unknown metadata format")
+        if meta.get("version", 0) > _VERSION:
+            raise ValueError(f"load: {path} was written by a newer xpnet (format version "
+                             f"{meta['version']}, this one reads {_VERSION}); upgrade xpnet")
+        return _Decoder(npz, path, backend).decode(meta["tree"])
