@@ -277,20 +277,33 @@ def fuse(fn: Callable) -> Callable:
     """Compile an elementwise function of arrays into one kernel where the library can.
 
     ``fn(xp, *arrays)`` is written once against the Array API. On CuPy it is compiled by
-    ``cupy.fuse`` (one launch instead of one per operator); everywhere else it is called as is.
-    Only use elementwise operators and ``xp`` functions that ``cupy.fuse`` supports
-    (exp, log, tanh, sqrt, abs, where, maximum, minimum, arithmetic, comparisons).
+    ``cupy.fuse`` (one launch instead of one per operator); everywhere else it is called as is,
+    and that plain call is the reference the fused kernel is tested against. Use elementwise
+    operators and ``xp`` functions that ``cupy.fuse`` supports (exp, log, tanh, sqrt, abs,
+    sign, maximum, minimum, arithmetic, comparisons). Should CuPy fail to compile a function,
+    it runs unfused (same results, more launches) and a warning says so, once.
     """
-    cache: dict = {}
+    state: dict = {}
 
     @functools.wraps(fn)
     def call(xp, *arrays):
         if arrays and type(arrays[0]).__module__.startswith("cupy"):
-            kernel = cache.get("cupy")
-            if kernel is None:
+            kernel = state.get("kernel")
+            if kernel is None and "failed" not in state:
                 import cupy
-                kernel = cache["cupy"] = cupy.fuse(functools.partial(fn, cupy))
-            return kernel(*arrays)
+
+                def bound(*args):
+                    return fn(cupy, *args)
+                bound.__name__ = bound.__qualname__ = fn.__name__
+                kernel = state["kernel"] = cupy.fuse(kernel_name=f"xpnet_{fn.__name__}")(bound)
+            if kernel is not None:
+                try:
+                    return kernel(*arrays)
+                except Exception as exc:  # compilation refused: fall back to the plain call
+                    state["failed"], state["kernel"] = repr(exc), None
+                    import warnings
+                    warnings.warn(f"xpnet: cupy.fuse could not compile {fn.__name__} ({exc}); "
+                                  f"running it unfused", RuntimeWarning, stacklevel=2)
         return fn(xp, *arrays)
 
     call.reference = fn
