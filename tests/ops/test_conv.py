@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import xpnet
 import xpnet.functional as F
@@ -184,3 +185,29 @@ def test_conv2d_input_gradient_is_the_same_when_built_in_slabs_of_samples(device
     y.backward(xpnet.tensor(grad_y, device=device))
     assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
     assert_close(w.grad, gw, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 2), groups=st.sampled_from([1, 2]), cg=st.integers(1, 2),
+       og=st.integers(1, 2), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       stride=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       extra=st.tuples(st.integers(0, 3), st.integers(0, 3)), seed=st.integers(0, 2**16))
+def test_conv2d_matches_the_loop_reference_for_any_geometry(n, groups, cg, og, kh, kw, stride,
+                                                            padding, dilation, extra, seed):
+    """Property test: random geometry (including odd sizes and batch 1), forward and both
+    gradients equal the nested-loop reference on the CPU."""
+    h = max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]) + extra[0]
+    w = max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]) + extra[1]
+    x, wt, b = random_inputs("cpu", (n, cg * groups, h, w), (og * groups, cg, kh, kw),
+                             (og * groups,), seed=seed)
+    y = F.conv2d(x, wt, b, stride, padding, dilation, groups)
+    grad_y = np.random.default_rng(seed).standard_normal(y.shape)
+    ref_y, gx, gw, gb = conv2d_loops(x.numpy(), wt.numpy(), b.numpy(), stride, padding, dilation,
+                                     groups, grad_y)
+    assert_close(y, ref_y, rtol=1e-10, atol=1e-12)
+    y.backward(xpnet.tensor(grad_y))
+    assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
+    assert_close(wt.grad, gw, rtol=1e-10, atol=1e-12)
+    assert_close(b.grad, gb, rtol=1e-10, atol=1e-12)
