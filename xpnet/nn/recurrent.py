@@ -84,6 +84,14 @@ class _RNNBase(Module):
             raise ValueError(f"{self._name()}: {name} must be (num_layers·num_directions, N, H) = "
                              f"{expected}, got {state.shape}{hint}")
 
+    def forward(self, x, hx=None):
+        """(output, h_n); LSTM overrides this for its (h, c) pair."""
+        batch = self._check_input(x)
+        if hx is not None:
+            self._check_state("h0", hx, x, batch)
+        output, (h_n,) = self._run(x, [hx])
+        return output, h_n
+
     def _run(self, x, states):
         """All layers and directions; ``states`` is a list (h0[, c0]) of (L·D, N, H) or None."""
         outputs_last = [[] for _ in range(len(states))]
@@ -146,13 +154,6 @@ class RNN(_RNNBase):
         return ops.rnn(x, states[0], *params, nonlinearity=self.nonlinearity, reverse=reverse,
                        batch_first=self.batch_first)
 
-    def forward(self, x, hx=None):
-        batch = self._check_input(x)
-        if hx is not None:
-            self._check_state("h0", hx, x, batch)
-        output, (h_n,) = self._run(x, [hx])
-        return output, h_n
-
     def extra_repr(self):
         extra = f", nonlinearity={self.nonlinearity!r}" if self.nonlinearity != "tanh" else ""
         return super().extra_repr() + extra
@@ -203,13 +204,6 @@ class GRU(_RNNBase):
 
     def _op(self, x, states, params, reverse):
         return ops.gru(x, states[0], *params, reverse=reverse, batch_first=self.batch_first)
-
-    def forward(self, x, hx=None):
-        batch = self._check_input(x)
-        if hx is not None:
-            self._check_state("h0", hx, x, batch)
-        output, (h_n,) = self._run(x, [hx])
-        return output, h_n
 
 
 # -- single-step cells --------------------------------------------------------------------------
