@@ -21,6 +21,8 @@ class Recipe:
     epochs: int
     layout: str              # 'image' (N, 1, 28, 28), 'rows' (N, 28, 28) or 'flat'
     about: str
+    schedule: str = "cosine"  # learning rate over the run: 'cosine' (to 0 at the end) or 'constant'
+    normalize: bool = True    # (x - 0.1307) / 0.3081, or the plain [0, 1] scaling
 
 
 RECIPES = {
@@ -28,7 +30,8 @@ RECIPES = {
                         "Conv32-Conv64-MaxPool-Linear128-Linear10, Adam 1e-3, batch 64"),
     "mnist-seed-cnn": Recipe(models.mnist_seed_cnn, "sgd", 0.01, 1, 1, "image",
                              "the course's network: one 3x3 filter, ReLU, max pool, Linear "
-                             "196->10, SGD 0.01, one sample per step"),
+                             "196->10, SGD 0.01, one sample per step, pixels in [0, 1]",
+                             normalize=False),
     "mnist-mlp": Recipe(models.mnist_mlp, "adam", 1e-3, 128, 3, "image",
                         "MLP 784-256-256-10, Adam 1e-3, batch 128"),
     "mnist-lstm": Recipe(models.mnist_lstm, "adam", 1e-3, 64, 3, "rows",
@@ -36,9 +39,9 @@ RECIPES = {
 }
 
 
-def _mnist(root, train, layout):
+def _mnist(root, train, layout, normalize):
     from .data import MNIST
-    ds = MNIST(root=root, train=train, normalize=True)
+    ds = MNIST(root=root, train=train, normalize=normalize)
     images, labels = ds.images, ds.labels
     if layout == "rows":
         images = images.reshape(-1, 28, 28)
@@ -60,11 +63,11 @@ def train_main(args) -> int:
     os.makedirs(out, exist_ok=True)
 
     print(f"xpnet train {args.recipe}: {recipe.about}", file=sys.stderr)
-    print(f"device {device}, epochs {epochs}, batch {batch_size}, lr {lr}, seed {args.seed}, "
-          f"out {out}", file=sys.stderr)
+    print(f"device {device}, epochs {epochs}, batch {batch_size}, lr {lr} "
+          f"({args.schedule or recipe.schedule}), seed {args.seed}, out {out}", file=sys.stderr)
     t0 = time.perf_counter()
-    x_train, y_train = _mnist(args.data, True, recipe.layout)
-    x_test, y_test = _mnist(args.data, False, recipe.layout)
+    x_train, y_train = _mnist(args.data, True, recipe.layout, recipe.normalize)
+    x_test, y_test = _mnist(args.data, False, recipe.layout, recipe.normalize)
     train = DataLoader(ArrayDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
                        seed=args.seed, device=device)
     test = DataLoader(ArrayDataset(x_test, y_test), batch_size=1000, device=device)
@@ -77,15 +80,22 @@ def train_main(args) -> int:
     else:
         optimizer = xpnet.optim.SGD(model.parameters(), lr=lr)
 
+    schedule = args.schedule or recipe.schedule
+    # cosine annealing, step by step, from the recipe's lr down to 0 at the last step: the
+    # late, small steps settle the weights (with a constant lr the last epoch's noise costs
+    # mnist-cnn about 0.3% and the one-sample-per-step seed-cnn about 2% of test accuracy)
+    scheduler = xpnet.optim.CosineAnnealingLR(optimizer, T_max=epochs * len(train)) \
+        if schedule == "cosine" else None
     history, initial_epoch = History(), 0
     checkpoint = os.path.join(out, "checkpoint.npz")
     if args.resume:
-        state = load_checkpoint(args.resume, model, optimizer)
+        state = load_checkpoint(args.resume, model, optimizer, scheduler)
         initial_epoch, history = state["epoch"], state["history"] or History()
         print(f"resumed from {args.resume} after epoch {initial_epoch}", file=sys.stderr)
 
     history = fit(model, train, loss="cross_entropy", optimizer=optimizer, epochs=epochs,
                   val=test, callbacks=[ModelCheckpoint(checkpoint, monitor="loss")],
+                  scheduler=scheduler, schedule_per="step",
                   initial_epoch=initial_epoch, history=history,
                   verbose=0 if args.quiet else "auto", log_every=args.log_every)
     history.save(os.path.join(out, "history.json"))
@@ -149,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder with the four MNIST files (default: $XPNET_DATA/mnist, the "
                             "cache, or a download)")
     train.add_argument("--out", default=None, help="output folder (default runs/RECIPE)")
+    train.add_argument("--schedule", choices=["cosine", "constant"], default=None,
+                       help="learning rate over the epochs (default: the recipe's)")
     train.add_argument("--resume", default=None, help="a checkpoint.npz to continue from")
     train.add_argument("--log-every", type=int, default=100,
                        help="steps between reads of the loss for the progress bar")

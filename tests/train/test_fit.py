@@ -163,3 +163,18 @@ def test_save_checkpoint_does_not_move_the_model(tmp_path, device):
     assert load_checkpoint(tmp_path / "c.npz", other)["epoch"] == 3
     for a, b in zip(other.parameters(), model.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_scheduler_can_step_after_every_batch():
+    X, y = make_circles(n_samples=64, seed=0)
+    model = _mlp("cpu")
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    steps = 2 * 4  # 2 epochs of 64 / 16 batches
+    sched = optim.CosineAnnealingLR(opt, T_max=steps)
+    history = fit(model, (X, y), loss="cross_entropy", optimizer=opt, epochs=2, batch_size=16,
+                  scheduler=sched, schedule_per="step", verbose=0)
+    assert sched.last_epoch == steps
+    assert history["lr"][0] == pytest.approx(0.05)        # half-way down the cosine
+    assert history["lr"][1] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="fit: schedule_per must be 'epoch' or 'step'"):
+        fit(model, (X, y), loss="cross_entropy", optimizer=opt, schedule_per="batch")

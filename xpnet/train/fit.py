@@ -123,7 +123,8 @@ def _show_bar(verbose):
 
 
 def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("accuracy",),
-        callbacks=(), batch_size: int = 32, shuffle: bool = True, scheduler=None, seed=None,
+        callbacks=(), batch_size: int = 32, shuffle: bool = True, scheduler=None,
+        schedule_per: str = "epoch", seed=None,
         initial_epoch: int = 0, history: History | None = None, log_every: int = 50,
         verbose="auto") -> History:
     """Train ``model`` and return a :class:`History` of per-epoch Python floats.
@@ -137,7 +138,8 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
         val: validation data, as ``train``; adds ``val_loss`` and ``val_<metric>``.
         metrics: names among 'accuracy', 'mae'.
         callbacks: ``EarlyStopping``, ``ModelCheckpoint`` or any :class:`Callback`.
-        scheduler: an LR scheduler stepped once per epoch (ReduceLROnPlateau gets val_loss).
+        scheduler: an LR scheduler, stepped once per epoch (ReduceLROnPlateau gets val_loss)
+            or, with ``schedule_per="step"``, after every optimizer step.
         initial_epoch: epochs already done (when resuming); training runs to ``epochs``.
         log_every: steps between reads of the loss (progress bar and NaN check).
         verbose: 'auto' (a tqdm bar on a terminal, a line per epoch otherwise), 1, 2 or 0.
@@ -149,6 +151,9 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
     """
     from tqdm.auto import tqdm
 
+    if schedule_per not in ("epoch", "step"):
+        raise ValueError(f"fit: schedule_per must be 'epoch' or 'step', got {schedule_per!r}")
+    per_step = scheduler if schedule_per == "step" else None
     loss_fn = _loss_fn(loss)
     metric_fns = _metric_fns(metrics)
     threshold = 0.5 if _takes_probabilities(loss) else 0.0
@@ -184,6 +189,8 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
             optimizer.zero_grad()
             value.backward()
             optimizer.step()
+            if per_step is not None:
+                per_step.step()
             with no_grad():
                 sums.add(output.xp, value.data, output.data, y.data, x.shape[0])
             progress.update(1)
@@ -222,7 +229,7 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
                 + f" time={elapsed:.1f}s", file=sys.stderr)
         for cb in callbacks:
             cb.on_epoch_end(epoch, logs)
-        if scheduler is not None:
+        if scheduler is not None and per_step is None:
             if type(scheduler).__name__ == "ReduceLROnPlateau":
                 scheduler.step(logs.get("val_loss", logs["loss"]))
             else:
