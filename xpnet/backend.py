@@ -63,8 +63,9 @@ class Backend:
         if self.library == "numpy":
             return host
         if self.library == "cupy":
-            with self.xp.cuda.Device(self.device.id):
-                return self.xp.asarray(host)
+            import cupy  # the compat namespace need not re-export cupy.cuda
+            with cupy.cuda.Device(self.device.id):
+                return cupy.asarray(host)
         if self.library == "torch":
             import torch
             if not host.flags.writeable:  # torch.from_numpy warns on read-only buffers
