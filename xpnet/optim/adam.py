@@ -4,35 +4,39 @@ from __future__ import annotations
 import math
 
 from .. import backend as _backend
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, with_l2
 
 
-@_backend.fuse
-def adam_update(xp, p, grad, m, v, beta1, beta2, step_size, sqrt_bias2, eps, weight_decay,
-                decay):
-    """One Adam step for one parameter, all in one kernel on CuPy.
-
-    g = grad + weight_decay·p (Adam's L2) ; p·decay first (AdamW's decoupled decay, else 1)
-    m = β1·m + (1 − β1)·g ;  v = β2·v + (1 − β2)·g²
-    p ← p − step_size · m / (√v / √(1 − β2^t) + eps),  step_size = lr / (1 − β1^t)
-    """
-    g = grad + weight_decay * p
+def adam_step(xp, p, g, m, v, beta1, beta2, step_size, sqrt_bias2, eps):
+    """m ← β1·m + (1 − β1)·g ;  v ← β2·v + (1 − β2)·g²
+    p ← p − step_size·m / (√v / √(1 − β2^t) + eps),  step_size = lr / (1 − β1^t)"""
     m = beta1 * m + (1.0 - beta1) * g
     v = beta2 * v + (1.0 - beta2) * (g * g)
-    p = p * decay - step_size * m / (xp.sqrt(v) / sqrt_bias2 + eps)
-    return p, m, v
+    return p - step_size * m / (xp.sqrt(v) / sqrt_bias2 + eps), m, v
 
 
-@_backend.fuse
-def adam_amsgrad_update(xp, p, grad, m, v, v_max, beta1, beta2, step_size, sqrt_bias2, eps,
-                        weight_decay, decay):
-    """Adam with AMSGrad: the denominator uses the running maximum of v."""
-    g = grad + weight_decay * p
+def amsgrad_step(xp, p, g, m, v, v_max, beta1, beta2, step_size, sqrt_bias2, eps):
+    """Adam whose denominator uses the running maximum of v."""
     m = beta1 * m + (1.0 - beta1) * g
     v = beta2 * v + (1.0 - beta2) * (g * g)
     v_max = xp.maximum(v_max, v)
-    p = p * decay - step_size * m / (xp.sqrt(v_max) / sqrt_bias2 + eps)
-    return p, m, v, v_max
+    return p - step_size * m / (xp.sqrt(v_max) / sqrt_bias2 + eps), m, v, v_max
+
+
+def with_decoupled_decay(step):
+    """AdamW: the step taken from ``p·decay`` (decay = 1 − lr·weight_decay), as PyTorch's
+    ``param.mul_(1 - lr * weight_decay)`` before the Adam step; takes ``(xp, p, grad, decay, *rest)``."""
+    def update(xp, p, grad, decay, *rest):
+        return step(xp, p * decay, grad, *rest)
+    update.__name__ = update.__qualname__ = f"{step.__name__}_decoupled"
+    return update
+
+
+# one kernel per variant (on CuPy), picked in Python: weight decay none / L2 / decoupled
+_KERNELS = {(amsgrad, decay): _backend.fuse(wrap(fn) if wrap else fn)
+            for amsgrad, fn in ((False, adam_step), (True, amsgrad_step))
+            for decay, wrap in (("none", None), ("l2", with_l2),
+                                ("decoupled", with_decoupled_decay))}
 
 
 class Adam(Optimizer):
@@ -69,22 +73,26 @@ class Adam(Optimizer):
     def update(self, p, grad, state, group):
         xp = p.backend.xp
         t = state["step"]
-        lr, eps = float(group["lr"]), float(group["eps"])
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        wd = float(group["weight_decay"])
         # bias corrections as Python floats from the Python step count: no device sync
         step_size = lr / (1.0 - beta1 ** t)
         sqrt_bias2 = math.sqrt(1.0 - beta2 ** t)
-        l2, decay = (0.0, 1.0 - lr * wd) if self.decoupled else (wd, 1.0)
-        if group["amsgrad"]:
-            (p.data, state["exp_avg"], state["exp_avg_sq"],
-             state["max_exp_avg_sq"]) = adam_amsgrad_update(
-                xp, p.data, grad, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"],
-                beta1, beta2, step_size, sqrt_bias2, eps, l2, decay)
+        if wd == 0.0:
+            decay, extra = "none", ()
+        elif self.decoupled:
+            decay, extra = "decoupled", (1.0 - lr * wd,)
         else:
-            p.data, state["exp_avg"], state["exp_avg_sq"] = adam_update(
-                xp, p.data, grad, state["exp_avg"], state["exp_avg_sq"], beta1, beta2,
-                step_size, sqrt_bias2, eps, l2, decay)
+            decay, extra = "l2", (wd,)
+        kernel = _KERNELS[bool(group["amsgrad"]), decay]
+        if group["amsgrad"]:
+            (p.data, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"]) = kernel(
+                xp, p.data, grad, *extra, state["exp_avg"], state["exp_avg_sq"],
+                state["max_exp_avg_sq"], beta1, beta2, step_size, sqrt_bias2, eps)
+        else:
+            p.data, state["exp_avg"], state["exp_avg_sq"] = kernel(
+                xp, p.data, grad, *extra, state["exp_avg"], state["exp_avg_sq"], beta1, beta2,
+                step_size, sqrt_bias2, eps)
 
 
 class AdamW(Adam):

@@ -23,8 +23,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
     if not (norm_type > 0):
         raise ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type}")
     params = _with_grads(parameters)
-    if not params:
-        raise ValueError("clip_grad_norm_: no parameter has a gradient; call backward() first")
+    if not params:  # as PyTorch: nothing to clip, the norm is 0
+        return Tensor(0.0)
     xp, backend = params[0].xp, params[0].backend
     if math.isinf(norm_type):
         total = None

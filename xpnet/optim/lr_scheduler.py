@@ -79,24 +79,37 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class ReduceLROnPlateau:
-    """Multiply the lr by ``factor`` when a metric has not improved for ``patience`` epochs."""
+    """Multiply the lr by ``factor`` when a metric has not improved for ``patience`` epochs.
+
+    ``step(metric)`` takes a Python float (read the loss back once per epoch, not per step).
+    Improvement is ``metric < best·(1 − threshold)`` in ``'min'`` mode with ``'rel'`` threshold
+    (``best − threshold`` with ``'abs'``); after a reduction, ``cooldown`` epochs are not counted.
+    """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 min_lr=0.0):
+                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: expected an xpnet optimizer, got "
+                            f"{type(optimizer).__name__}")
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
+                             f"{threshold_mode!r}")
         if not 0.0 < factor < 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
-        self.threshold, self.min_lr = threshold, min_lr
+        self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
+        self.min_lr, self.eps = min_lr, eps
         self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = 0
+        self.num_bad_epochs = self.cooldown_counter = 0
         self.last_epoch = 0
 
-    def _better(self, value):
+    def _better(self, value):  # PyTorch's rule, sign conventions included
+        rel = self.threshold_mode == "rel"
         if self.mode == "min":
-            return value < self.best * (1 - self.threshold)
-        return value > self.best * (1 + self.threshold)
+            return value < (self.best * (1.0 - self.threshold) if rel else self.best - self.threshold)
+        return value > (self.best * (1.0 + self.threshold) if rel else self.best + self.threshold)
 
     def step(self, metric: float):
         self.last_epoch += 1
@@ -105,10 +118,15 @@ class ReduceLROnPlateau:
             self.best, self.num_bad_epochs = value, 0
         else:
             self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
             for group in self.optimizer.param_groups:
-                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
-            self.num_bad_epochs = 0
+                new_lr = max(group["lr"] * self.factor, self.min_lr)
+                if group["lr"] - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
 
     def get_last_lr(self):
         return [g["lr"] for g in self.optimizer.param_groups]

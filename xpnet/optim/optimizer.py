@@ -4,12 +4,23 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as _backend
-from ..autograd import Tensor
+from ..autograd import Tensor, enable_grad
 
 
 def _check(name, cond, message):
     if not cond:
         raise ValueError(f"{name}: {message}")
+
+
+def with_l2(step):
+    """``step(xp, p, g, *rest)`` taken on ``g = grad + weight_decay·p`` (PyTorch's
+    ``weight_decay``: an L2 penalty folded into the gradient). The result takes
+    ``(xp, p, grad, weight_decay, *rest)``; fused with the step, the penalty costs no extra launch,
+    and optimizers pick the plain step when weight_decay is 0, so that costs nothing either."""
+    def update(xp, p, grad, weight_decay, *rest):
+        return step(xp, p, grad + weight_decay * p, *rest)
+    update.__name__ = update.__qualname__ = f"{step.__name__}_l2"
+    return update
 
 
 class Optimizer:
@@ -29,6 +40,10 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}   # keyed by id(parameter)
+        if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Parameters or "
+                            f"of dicts (parameter groups), got {type(params).__name__}; pass "
+                            f"model.parameters() or [tensor]")
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list; pass "
@@ -52,9 +67,10 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{self.name}: parameters must be Tensors (model.parameters()), "
                                 f"got {type(p).__name__}")
-            if not p.requires_grad:
-                raise ValueError(f"{self.name}: a parameter does not require grad; only pass "
-                                 f"trainable tensors")
+            # frozen parameters are accepted (their grad stays None, so step() skips them)
+            if not p.is_leaf:
+                raise ValueError(f"{self.name}: can't optimize a non-leaf Tensor (the result of "
+                                 f"an op); optimize the leaves it was computed from")
             if id(p) in seen:
                 raise ValueError(f"{self.name}: optimizer got a parameter twice")
             seen.add(id(p))
@@ -76,31 +92,45 @@ class Optimizer:
                f"eps must be >= 0, got {eps}")
 
     # -- the update ---------------------------------------------------------------------------
-    def zero_grad(self):
-        """Drop every gradient (``p.grad = None``), so the next backward starts afresh."""
+    def zero_grad(self, set_to_none: bool = True):
+        """Drop every gradient (``p.grad = None``), so the next backward starts afresh.
+
+        ``set_to_none=False`` puts new zero arrays there instead (never zeroing in place: one
+        gradient array may be shared by several parameters)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if p.grad is None or set_to_none:
+                    p.grad = None
+                else:
+                    p.grad = Tensor._wrap(p.xp.zeros_like(p.grad.data), p.grad.backend)
 
-    def step(self):
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates the
+        model and returns the loss, which is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self.state.get(id(p))
                 if state is None:
-                    state = self.state[id(p)] = {"step": 0}
+                    state = self.state[id(p)] = {"step": 0, "_backend": p.backend}
                     self.init_state(p, state, group)
-                elif state.get("_backend") is not p.backend:
+                elif state["_backend"] is not p.backend:   # model.to(...) since the last step
                     self._move_state(state, p.backend)
-                state["_backend"] = p.backend
                 state["step"] += 1
                 self.update(p, p.grad.data, state, group)
+        return loss
 
     def init_state(self, p, state, group):
         """Create the per-parameter buffers (zeros on p's device)."""
 
     def update(self, p, grad, state, group):
+        """Replace ``p.data`` and the state arrays with new ones (out of place: ``grad`` may be
+        shared with another parameter). Must not read values back to the host."""
         raise NotImplementedError
 
     # -- state dicts and devices ----------------------------------------------------------------

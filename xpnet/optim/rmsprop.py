@@ -2,21 +2,64 @@
 from __future__ import annotations
 
 from .. import backend as _backend
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, with_l2
 
 
-@_backend.fuse
-def rmsprop_square_avg(xp, p, grad, square_avg, alpha, weight_decay):
-    """g = grad + wd·p;  square_avg = α·square_avg + (1 − α)·g²"""
-    g = grad + weight_decay * p
-    return g, alpha * square_avg + (1.0 - alpha) * (g * g)
+def rmsprop_step(xp, p, g, square_avg, lr, alpha, eps):
+    """s ← α·s + (1 − α)·g² ;  p ← p − lr·g / (√s + eps)"""
+    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
+    return p - lr * (g / (xp.sqrt(square_avg) + eps)), square_avg
+
+
+def centered_step(xp, p, g, square_avg, grad_avg, lr, alpha, eps):
+    """As rmsprop_step, with the variance s − ḡ² (ḡ ← α·ḡ + (1 − α)·g) under the root."""
+    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
+    grad_avg = alpha * grad_avg + (1.0 - alpha) * g
+    avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+    return p - lr * (g / avg), square_avg, grad_avg
+
+
+def momentum_step(xp, p, g, square_avg, buf, lr, alpha, eps, momentum):
+    """buf ← momentum·buf + g / (√s + eps) ;  p ← p − lr·buf"""
+    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
+    buf = momentum * buf + g / (xp.sqrt(square_avg) + eps)
+    return p - lr * buf, square_avg, buf
+
+
+def centered_momentum_step(xp, p, g, square_avg, grad_avg, buf, lr, alpha, eps, momentum):
+    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
+    grad_avg = alpha * grad_avg + (1.0 - alpha) * g
+    buf = momentum * buf + g / (xp.sqrt(square_avg - grad_avg * grad_avg) + eps)
+    return p - lr * buf, square_avg, grad_avg, buf
+
+
+# one kernel per variant (on CuPy), keyed by (centered, momentum, weight decay)
+_KERNELS = {(centered, momentum, l2): _backend.fuse(with_l2(fn) if l2 else fn)
+            for (centered, momentum), fn in (((False, False), rmsprop_step),
+                                             ((True, False), centered_step),
+                                             ((False, True), momentum_step),
+                                             ((True, True), centered_momentum_step))
+            for l2 in (False, True)}
+
+_BUFFERS = {(False, False): ("square_avg",), (True, False): ("square_avg", "grad_avg"),
+            (False, True): ("square_avg", "momentum_buffer"),
+            (True, True): ("square_avg", "grad_avg", "momentum_buffer")}
 
 
 class RMSprop(Optimizer):
     """Divide the gradient by a running root-mean-square of recent gradients.
 
-    ``s = α·s + (1 − α)·g²``; ``p ← p − lr·g / (√s + eps)`` (with ``s − ḡ²`` when centred, and a
-    momentum buffer of those steps when momentum > 0).
+    ``g = ∇ + weight_decay·p``; ``s = α·s + (1 − α)·g²``; ``p ← p − lr·g / (√s + eps)``
+    (``s − ḡ²`` under the root when centred; a buffer ``buf = momentum·buf + g / (√· + eps)``
+    and ``p ← p − lr·buf`` when momentum > 0).
+
+    Args:
+        lr: learning rate (default 1e-2).
+        alpha: smoothing constant (default 0.99).
+        eps: added to the denominator (default 1e-8).
+        weight_decay: L2 penalty (default 0).
+        momentum: momentum factor (default 0).
+        centered: normalise by the estimated variance instead of the second moment.
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
@@ -40,17 +83,18 @@ class RMSprop(Optimizer):
             state["grad_avg"] = xp.zeros_like(p.data)
 
     def update(self, p, grad, state, group):
-        xp = p.backend.xp
-        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
-        g, state["square_avg"] = rmsprop_square_avg(xp, p.data, grad, state["square_avg"],
-                                                    alpha, float(group["weight_decay"]))
-        avg = state["square_avg"]
-        if group["centered"]:
-            state["grad_avg"] = alpha * state["grad_avg"] + (1.0 - alpha) * g
-            avg = avg - state["grad_avg"] * state["grad_avg"]
-        avg = xp.sqrt(avg) + eps
-        if group["momentum"] > 0:
-            state["momentum_buffer"] = float(group["momentum"]) * state["momentum_buffer"] + g / avg
-            p.data = p.data - lr * state["momentum_buffer"]
-        else:
-            p.data = p.data - lr * (g / avg)
+        centered, momentum = bool(group["centered"]), float(group["momentum"])
+        wd = float(group["weight_decay"])
+        names = _BUFFERS[centered, momentum > 0]
+        if len(names) > 1 and names[-1] not in state or centered and "grad_avg" not in state:
+            for name in names:   # an option switched on after the first step (param_groups)
+                state.setdefault(name, p.backend.xp.zeros_like(p.data))
+        scalars = (float(group["lr"]), float(group["alpha"]), float(group["eps"]))
+        if momentum > 0:
+            scalars += (momentum,)
+        prefix = (p.data, grad, wd) if wd else (p.data, grad)
+        new = _KERNELS[centered, momentum > 0, wd != 0.0](
+            p.backend.xp, *prefix, *[state[n] for n in names], *scalars)
+        p.data = new[0]
+        for name, array in zip(names, new[1:]):
+            state[name] = array

@@ -2,38 +2,45 @@
 from __future__ import annotations
 
 from .. import backend as _backend
-from .optimizer import Optimizer, _check
+from .optimizer import Optimizer, _check, with_l2
 
 
-@_backend.fuse
-def sgd_update(xp, p, grad, lr, weight_decay):
-    """p - lr·(grad + weight_decay·p)"""
-    return p - lr * (grad + weight_decay * p)
+def sgd_step(xp, p, g, lr):
+    """p ← p − lr·g"""
+    return p - lr * g
 
 
-@_backend.fuse
-def sgd_momentum_update(xp, p, grad, buf, lr, weight_decay, momentum, dampening, nesterov):
-    """buf = momentum·buf + (1 - dampening)·g;  p -= lr·(g + momentum·buf if nesterov else buf)
-    with g = grad + weight_decay·p; ``nesterov`` is 1.0 or 0.0 (one kernel for both)."""
-    g = grad + weight_decay * p
-    buf = momentum * buf + (1.0 - dampening) * g
-    step = nesterov * (g + momentum * buf) + (1.0 - nesterov) * buf
-    return p - lr * step, buf
+def momentum_step(xp, p, g, buf, lr, momentum, grad_scale):
+    """buf ← momentum·buf + grad_scale·g ;  p ← p − lr·buf  (grad_scale = 1 − dampening)"""
+    buf = momentum * buf + grad_scale * g
+    return p - lr * buf, buf
 
 
-@_backend.fuse
-def sgd_first_momentum_update(xp, p, grad, lr, weight_decay, momentum, nesterov):
-    """The first step: the buffer starts as g itself (PyTorch's convention)."""
-    g = grad + weight_decay * p
-    step = nesterov * (g + momentum * g) + (1.0 - nesterov) * g
-    return p - lr * step, g
+def nesterov_step(xp, p, g, buf, lr, momentum, grad_scale):
+    """buf ← momentum·buf + grad_scale·g ;  p ← p − lr·(g + momentum·buf)"""
+    buf = momentum * buf + grad_scale * g
+    return p - lr * (g + momentum * buf), buf
+
+
+# one kernel per variant (on CuPy), chosen in Python so no variant pays for an option it lacks
+_KERNELS = {(kind, l2): _backend.fuse(with_l2(fn) if l2 else fn)
+            for kind, fn in (("plain", sgd_step), ("momentum", momentum_step),
+                             ("nesterov", nesterov_step))
+            for l2 in (False, True)}
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent.
+    """Stochastic gradient descent, with PyTorch's momentum convention.
 
-    ``buf = momentum·buf + (1 − dampening)·g``, ``p ← p − lr·buf`` (or ``g + momentum·buf``
-    with Nesterov), ``g = ∇ + weight_decay·p``; the first step sets ``buf = g``.
+    ``g = ∇ + weight_decay·p``; ``buf = momentum·buf + (1 − dampening)·g`` (the first step sets
+    ``buf = g``); ``p ← p − lr·buf``, or ``p ← p − lr·(g + momentum·buf)`` with Nesterov.
+
+    Args:
+        lr: learning rate (default 1e-3, as PyTorch).
+        momentum: momentum factor (default 0).
+        dampening: dampening of the momentum (default 0).
+        weight_decay: L2 penalty (default 0).
+        nesterov: Nesterov momentum (needs momentum > 0 and dampening = 0).
 
     >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)   # doctest: +SKIP
     """
@@ -54,15 +61,15 @@ class SGD(Optimizer):
 
     def update(self, p, grad, state, group):
         xp = p.backend.xp
-        lr, wd, momentum = float(group["lr"]), float(group["weight_decay"]), float(group["momentum"])
+        lr, momentum, wd = float(group["lr"]), float(group["momentum"]), group["weight_decay"]
+        l2 = (float(wd),) if wd else ()
         if momentum == 0.0:
-            p.data = sgd_update(xp, p.data, grad, lr, wd)
+            p.data = _KERNELS["plain", bool(wd)](xp, p.data, grad, *l2, lr)
             return
-        nesterov = 1.0 if group["nesterov"] else 0.0
-        if "momentum_buffer" not in state:
-            p.data, state["momentum_buffer"] = sgd_first_momentum_update(
-                xp, p.data, grad, lr, wd, momentum, nesterov)
-        else:
-            p.data, state["momentum_buffer"] = sgd_momentum_update(
-                xp, p.data, grad, state["momentum_buffer"], lr, wd, momentum,
-                float(group["dampening"]), nesterov)
+        buf = state.get("momentum_buffer")
+        grad_scale = 1.0 - float(group["dampening"])
+        if buf is None:  # first step: buf = g exactly (0·zeros + 1·g)
+            buf, grad_scale = xp.zeros_like(p.data), 1.0
+        kind = "nesterov" if group["nesterov"] else "momentum"
+        p.data, state["momentum_buffer"] = _KERNELS[kind, bool(wd)](
+            xp, p.data, grad, *l2, buf, lr, momentum, grad_scale)
