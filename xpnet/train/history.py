@@ -77,6 +77,7 @@ class History:
             import matplotlib
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
+            from matplotlib.ticker import MaxNLocator
         except ImportError:
             raise ImportError('History.plot needs matplotlib; pip install "xpnet[plot]"') from None
         metrics = sorted({k.removeprefix("val_") for k in self.history
@@ -88,6 +89,7 @@ class History:
                 if key in self.history:
                     ax.plot(self.epochs, self.history[key], style, markersize=3, label=key)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(name)
             ax.grid(alpha=0.3)
             ax.legend()
