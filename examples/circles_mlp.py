@@ -12,7 +12,7 @@ from xpnet.data import make_circles
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default=None)
-parser.add_argument("--epochs", type=int, default=60)
+parser.add_argument("--epochs", type=int, default=30)
 parser.add_argument("--out", default="circles")
 args = parser.parse_args()
 

@@ -25,6 +25,7 @@ parser.add_argument("--cells", nargs="+", default=["rnn", "lstm", "gru"])
 parser.add_argument("--steps", type=int, default=2000)
 parser.add_argument("--hidden", type=int, default=64)
 parser.add_argument("--batch-size", type=int, default=64)
+parser.add_argument("--lr", type=float, default=3e-3)
 parser.add_argument("--out", default="vanishing_gradient")
 args = parser.parse_args()
 device = xpnet.device(args.device).name
@@ -44,7 +45,7 @@ class Regressor(nn.Module):
 def train(cell, T):
     xpnet.manual_seed(0)
     model = Regressor(cell)
-    opt = optim.Adam(model.parameters(), lr=1e-3)
+    opt = optim.Adam(model.parameters(), lr=args.lr)
     X, y = adding_problem(args.steps * args.batch_size // 4, T, seed=T)  # reused 4 times
     X_test, y_test = adding_problem(2000, T, seed=10_000 + T)
     X, y = xpnet.tensor(X, device=device), xpnet.tensor(y, device=device)
