@@ -108,12 +108,16 @@ def _check_gpu_count(library: str, index: int, count: int, flag: str):
                            f"{count} GPU(s) visible (cuda:0 .. cuda:{count - 1})")
 
 
+def _unknown(flag: str) -> ValueError:
+    return ValueError(f"unknown device {flag!r}; expected 'cpu', 'strict', 'cuda', 'cuda:N', "
+                      f"'torch' or 'torch:cuda[:N]'")
+
+
 def _parse_index(flag: str, rest: str) -> int:
     if rest == "":
         return 0
     if not rest.isdigit():
-        raise ValueError(f"unknown device {flag!r}; expected 'cpu', 'strict', 'cuda', 'cuda:N', "
-                         f"'torch' or 'torch:cuda[:N]'")
+        raise _unknown(flag)
     return int(rest)
 
 
@@ -145,21 +149,22 @@ def _resolve(flag: str) -> Backend:
         import array_api_compat.cupy as xp
         return Backend(f"cuda:{index}", "cupy", xp, cupy.cuda.Device(index))
     if flag == "torch" or flag.startswith("torch:"):
+        rest = flag[6:]
+        on_gpu = rest == "cuda" or rest.startswith("cuda:")
+        if rest not in ("", "cpu") and not on_gpu:  # a bad flag is reported before any import
+            raise _unknown(flag)
+        index = _parse_index(flag, rest[5:]) if on_gpu else 0
         try:
             import torch
         except ImportError:
             raise RuntimeError(f"device {flag!r} needs PyTorch, which is not installed; "
                                'pip install "xpnet[compare]"') from None
         import array_api_compat.torch as xp
-        rest = flag[6:]
-        if rest in ("", "cpu"):
+        if not on_gpu:
             return Backend("torch", "torch", xp, torch.device("cpu"))
-        if rest == "cuda" or rest.startswith("cuda:"):
-            index = _parse_index(flag, rest[5:])
-            _check_gpu_count("PyTorch", index, torch.cuda.device_count(), flag)
-            return Backend(f"torch:cuda:{index}", "torch", xp, torch.device("cuda", index))
-    raise ValueError(f"unknown device {flag!r}; expected 'cpu', 'strict', 'cuda', 'cuda:N', "
-                     f"'torch' or 'torch:cuda[:N]'")
+        _check_gpu_count("PyTorch", index, torch.cuda.device_count(), flag)
+        return Backend(f"torch:cuda:{index}", "torch", xp, torch.device("cuda", index))
+    raise _unknown(flag)
 
 
 def resolve(device=None) -> Backend:
