@@ -56,22 +56,29 @@ class Backend:
 
     # -- host <-> device --------------------------------------------------------------------
     def asarray(self, host, dtype=None):
-        """Copy a NumPy array (or nested lists) onto this backend."""
+        """Copy a NumPy array (or nested lists) onto this backend.
+
+        Always a copy, also on 'cpu' (as ``torch.tensor``): parameters and optimizer state are
+        updated in place, which must never write into the caller's array.
+        """
         host = np.asarray(host)
+        if self.library == "numpy":
+            return np.array(host, dtype=None if dtype is None else np.dtype(dtype_name(dtype)),
+                            copy=True)
         if dtype is not None:
             host = host.astype(np.dtype(dtype_name(dtype)), copy=False)
-        if self.library == "numpy":
-            return host
         if self.library == "cupy":
             import cupy  # the compat namespace need not re-export cupy.cuda
             with cupy.cuda.Device(self.device.id):
                 return cupy.asarray(host)
         if self.library == "torch":
             import torch
+            if self.device.type == "cpu":
+                return torch.tensor(host)  # a copy, as on every backend
             if not host.flags.writeable:  # torch.from_numpy warns on read-only buffers
                 host = host.copy()
-            return torch.from_numpy(np.ascontiguousarray(host).reshape(host.shape)).to(self.device)
-        return self.xp.asarray(host, device=self.device)
+            return torch.from_numpy(np.ascontiguousarray(host)).to(self.device)
+        return self.xp.asarray(host, device=self.device, copy=True)
 
     def dtype(self, name):
         """The namespace's dtype object for a name such as ``'float32'``."""

@@ -159,6 +159,7 @@ class Module:
             hosts[key] = host
         for key, host in hosts.items():
             target = own[key]
+            # asarray copies: optimizers update parameters in place, which must not reach the source
             target.data = target.backend.asarray(host, _backend.dtype_name(target.dtype))
         return missing, unexpected
 

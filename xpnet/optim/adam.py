@@ -7,20 +7,36 @@ from .. import backend as _backend
 from .optimizer import Optimizer, _check, with_l2
 
 
+# p, m and v are updated in place, as PyTorch does (fewer temporaries on NumPy); the gradient
+# is never written to.
+
+def _moments(xp, g, m, v, beta1, beta2):
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+
+
+def _descend(xp, p, m, v, step_size, sqrt_bias2, eps):
+    denom = xp.sqrt(v)
+    denom /= sqrt_bias2
+    denom += eps
+    p -= step_size * (m / denom)
+    return p
+
+
 def adam_step(xp, p, g, m, v, beta1, beta2, step_size, sqrt_bias2, eps):
     """m ← β1·m + (1 − β1)·g ;  v ← β2·v + (1 − β2)·g²
     p ← p − step_size·m / (√v / √(1 − β2^t) + eps),  step_size = lr / (1 − β1^t)"""
-    m = beta1 * m + (1.0 - beta1) * g
-    v = beta2 * v + (1.0 - beta2) * (g * g)
-    return p - step_size * m / (xp.sqrt(v) / sqrt_bias2 + eps), m, v
+    _moments(xp, g, m, v, beta1, beta2)
+    return _descend(xp, p, m, v, step_size, sqrt_bias2, eps), m, v
 
 
 def amsgrad_step(xp, p, g, m, v, v_max, beta1, beta2, step_size, sqrt_bias2, eps):
     """Adam whose denominator uses the running maximum of v."""
-    m = beta1 * m + (1.0 - beta1) * g
-    v = beta2 * v + (1.0 - beta2) * (g * g)
+    _moments(xp, g, m, v, beta1, beta2)
     v_max = xp.maximum(v_max, v)
-    return p - step_size * m / (xp.sqrt(v_max) / sqrt_bias2 + eps), m, v, v_max
+    return _descend(xp, p, m, v_max, step_size, sqrt_bias2, eps), m, v, v_max
 
 
 def with_decoupled_decay(step):

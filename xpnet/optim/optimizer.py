@@ -191,6 +191,7 @@ class Optimizer:
                         raise ValueError(f"{self.name}.load_state_dict: state {name!r} of "
                                          f"parameter {key} has shape {tuple(host.shape)}, "
                                          f"expected {p.shape}")
+                    # asarray copies: the state is updated in place, which must not reach the source
                     value = p.backend.asarray(host, _backend.dtype_name(p.dtype))
                 state[name] = value
             state["step"] = int(state.get("step", 0))

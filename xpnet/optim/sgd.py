@@ -5,21 +5,30 @@ from .. import backend as _backend
 from .optimizer import Optimizer, _check, with_l2
 
 
+# The parameter and the buffers are updated in place, as PyTorch does: on NumPy that saves an
+# allocation and a pass through memory per temporary (the MLP benchmark's step -15%); the
+# gradient is never written to (autograd may share it between tensors).
+
 def sgd_step(xp, p, g, lr):
     """p ← p − lr·g"""
-    return p - lr * g
+    p -= lr * g
+    return p
 
 
 def momentum_step(xp, p, g, buf, lr, momentum, grad_scale):
     """buf ← momentum·buf + grad_scale·g ;  p ← p − lr·buf  (grad_scale = 1 − dampening)"""
-    buf = momentum * buf + grad_scale * g
-    return p - lr * buf, buf
+    buf *= momentum
+    buf += grad_scale * g
+    p -= lr * buf
+    return p, buf
 
 
 def nesterov_step(xp, p, g, buf, lr, momentum, grad_scale):
     """buf ← momentum·buf + grad_scale·g ;  p ← p − lr·(g + momentum·buf)"""
-    buf = momentum * buf + grad_scale * g
-    return p - lr * (g + momentum * buf), buf
+    buf *= momentum
+    buf += grad_scale * g
+    p -= lr * (g + momentum * buf)
+    return p, buf
 
 
 # one kernel per variant (on CuPy), chosen in Python so no variant pays for an option it lacks
