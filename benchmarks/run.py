@@ -22,11 +22,6 @@ import time
 import numpy as np
 
 
-def _threads(n):
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(n))
-
-
 # -- models, written twice: xpnet and torch --------------------------------------------------
 
 def xpnet_model(kind, device, **kw):
@@ -91,68 +86,17 @@ def _sync_xpnet(device):
         cupy.cuda.Device().synchronize()
 
 
-def time_xpnet(kind, device, batch, optimizer, steps, warmup, **kw):
-    import xpnet
-    import xpnet.functional as F
-    xpnet.manual_seed(0)
-    model = xpnet_model(kind, device, **kw)
-    rng = np.random.default_rng(0)
-    x = xpnet.tensor(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(np.float32),
-                     device=device)
-    y = xpnet.tensor(rng.integers(0, 10, batch), device=device)
-    opt = _xpnet_optimizer(model, optimizer)
-
-    def step():
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    for _ in range(warmup):
-        step()
-    _sync_xpnet(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    _sync_xpnet(device)
-    elapsed = time.perf_counter() - t0
-    extra = {"final_loss": float(loss.item())}
-    if device.startswith("cuda"):
-        import cupy
-        extra["gpu_pool_bytes"] = int(cupy.get_default_memory_pool().total_bytes())
-    return elapsed, extra
-
-
-def _xpnet_optimizer(model, name):
-    import xpnet
+def _optimizer(optim, params, name):
+    """The benchmark's optimizer from ``optim`` (xpnet.optim and torch.optim share the API)."""
     if name == "sgd-momentum":
-        return xpnet.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        return optim.SGD(params, lr=0.01, momentum=0.9)
     if name == "sgd":
-        return xpnet.optim.SGD(model.parameters(), lr=0.01)
-    return xpnet.optim.Adam(model.parameters(), lr=1e-3)
+        return optim.SGD(params, lr=0.01)
+    return optim.Adam(params, lr=1e-3)
 
 
-def time_torch(kind, device, batch, optimizer, steps, warmup, **kw):
-    import torch
-    torch.manual_seed(0)
-    model = torch_model(kind, device, **kw)
-    dev = next(model.parameters()).device
-    rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(
-        np.float32)).to(dev)
-    y = torch.from_numpy(rng.integers(0, 10, batch)).to(dev)
-    if optimizer == "sgd-momentum":
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-
+def _timed(model, loss_fn, opt, x, y, steps, warmup, sync):
+    """Seconds for ``steps`` training steps after ``warmup`` ones, and the last loss."""
     def step():
         loss = loss_fn(model(x), y)
         opt.zero_grad()
@@ -167,8 +111,44 @@ def time_torch(kind, device, batch, optimizer, steps, warmup, **kw):
     for _ in range(steps):
         loss = step()
     sync()
-    elapsed = time.perf_counter() - t0
-    extra = {"final_loss": float(loss.item())}
+    return time.perf_counter() - t0, float(loss.item())
+
+
+def time_xpnet(kind, device, batch, optimizer, steps, warmup, **kw):
+    import xpnet
+    import xpnet.functional as F
+    xpnet.manual_seed(0)
+    model = xpnet_model(kind, device, **kw)
+    rng = np.random.default_rng(0)
+    x = xpnet.tensor(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(np.float32),
+                     device=device)
+    y = xpnet.tensor(rng.integers(0, 10, batch), device=device)
+    opt = _optimizer(xpnet.optim, model.parameters(), optimizer)
+    elapsed, loss = _timed(model, F.cross_entropy, opt, x, y, steps, warmup,
+                           lambda: _sync_xpnet(device))
+    extra = {"final_loss": loss}
+    if device.startswith("cuda"):
+        import cupy
+        extra["gpu_pool_bytes"] = int(cupy.get_default_memory_pool().total_bytes())
+    return elapsed, extra
+
+
+def time_torch(kind, device, batch, optimizer, steps, warmup, **kw):
+    import torch
+    torch.manual_seed(0)
+    model = torch_model(kind, device, **kw)
+    dev = next(model.parameters()).device
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(
+        np.float32)).to(dev)
+    y = torch.from_numpy(rng.integers(0, 10, batch)).to(dev)
+    opt = _optimizer(torch.optim, model.parameters(), optimizer)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    elapsed, loss = _timed(model, torch.nn.functional.cross_entropy, opt, x, y, steps, warmup,
+                           sync)
+    extra = {"final_loss": loss}
     if dev.type == "cuda":
         extra["gpu_peak_allocated_bytes"] = int(torch.cuda.max_memory_allocated())
         extra["gpu_peak_reserved_bytes"] = int(torch.cuda.max_memory_reserved())
@@ -242,12 +222,13 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for both libraries")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="PyTorch's CPU threads; NumPy's BLAS takes OPENBLAS_NUM_THREADS "
+                             "(set it before the run; default: all cores)")
     parser.add_argument("--seq-len", type=int, nargs="+", default=[28, 100])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args(argv)
-    _threads(args.threads)
     try:
         import torch
         torch.set_num_threads(args.threads)
@@ -255,7 +236,8 @@ def main(argv=None):
     except ImportError:
         with_torch = False
     emit({"environment": environment(args.device), "bench": args.bench,
-          "threads": args.threads})
+          "torch_threads": args.threads,
+          "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", f"all ({os.cpu_count()})")})
     cpu = not args.device.startswith("cuda")
     if args.bench == "mlp":
         compare("mlp", args.device, args.batch or [128], "sgd-momentum",
