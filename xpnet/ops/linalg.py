@@ -40,7 +40,9 @@ class Linear(Function):
         xp = self.xp
         self.x, self.weight, self.has_bias = x, weight, bias is not None
         y = xp.matmul(x, xp.matrix_transpose(weight))
-        return y + bias if bias is not None else y
+        if bias is not None:
+            y += bias  # in place: y is a fresh array
+        return y
 
     def backward(self, grad_y):
         xp = self.xp
