@@ -180,7 +180,7 @@ def _check_label_range(op, backend, labels, num_classes):
                              f"from {lo} to {hi}")
 
 
-def _as_target(op, target, like: Tensor) -> Tensor:
+def _as_target(op, target) -> Tensor:
     if not isinstance(target, Tensor):
         raise TypeError(f"{op}: target must be a Tensor, got {type(target).__name__}")
     return target
@@ -189,13 +189,13 @@ def _as_target(op, target, like: Tensor) -> Tensor:
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error ``mean((input - target)**2)``."""
     _check_reduction("mse_loss", reduction)
-    return MSELoss(reduction)(input, _as_target("mse_loss", target, input))
+    return MSELoss(reduction)(input, _as_target("mse_loss", target))
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Log loss on probabilities in (0, 1): -(t·log p + (1-t)·log(1-p))."""
     _check_reduction("binary_cross_entropy", reduction)
-    return BCELoss(reduction)(input, _as_target("binary_cross_entropy", target, input))
+    return BCELoss(reduction)(input, _as_target("binary_cross_entropy", target))
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
@@ -203,7 +203,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
     """Log loss on logits, stable for any magnitude; gradient sigmoid(x) - t."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     return BCEWithLogitsLoss(reduction)(
-        input, _as_target("binary_cross_entropy_with_logits", target, input))
+        input, _as_target("binary_cross_entropy_with_logits", target))
 
 
 def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
@@ -218,10 +218,10 @@ def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean",  # noq
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     return CrossEntropy(reduction, float(label_smoothing))(
-        input, _as_target("cross_entropy", target, input))
+        input, _as_target("cross_entropy", target))
 
 
 def nll_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Negative log-likelihood of integer labels under log-probabilities (N, C)."""
     _check_reduction("nll_loss", reduction)
-    return NLLLoss(reduction)(input, _as_target("nll_loss", target, input))
+    return NLLLoss(reduction)(input, _as_target("nll_loss", target))
