@@ -60,7 +60,6 @@ def train_main(args) -> int:
     batch_size = args.batch_size or recipe.batch_size
     lr = args.lr if args.lr is not None else recipe.lr
     out = args.out or os.path.join("runs", args.recipe)
-    os.makedirs(out, exist_ok=True)
 
     print(f"xpnet train {args.recipe}: {recipe.about}", file=sys.stderr)
     print(f"device {device}, epochs {epochs}, batch {batch_size}, lr {lr} "
@@ -74,6 +73,7 @@ def train_main(args) -> int:
     print(f"data: {len(x_train)} train / {len(x_test)} test images on {device} "
           f"({time.perf_counter() - t0:.1f}s)", file=sys.stderr)
 
+    os.makedirs(out, exist_ok=True)  # only once the data is there: a failed start leaves nothing
     model = recipe.build(device=device)
     if recipe.optimizer == "adam":
         optimizer = xpnet.optim.Adam(model.parameters(), lr=lr)
