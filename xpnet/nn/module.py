@@ -221,43 +221,6 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Modules applied one after another: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))``."""
-
-    def __init__(self, *layers):
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
-            layers = tuple(layers[0])
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: argument {i} must be a Module, got "
-                                f"{type(layer).__name__}")
-        self.layers = list(layers)
-
-    def _members(self):
-        for i, layer in enumerate(self.layers):  # named 0, 1, 2 ... as in PyTorch
-            yield str(i), layer
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return Sequential(*self.layers[index])
-        return self.layers[index]
-
-    def __len__(self):
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)
-
-    def append(self, layer: Module):
-        self.layers.append(layer)
-        return self
-
-
 class ModuleList(Module):
     """A list of modules, registered so their parameters are found (names 0, 1, 2 ...)."""
 
@@ -265,7 +228,7 @@ class ModuleList(Module):
         self.items = list(modules)
 
     def _members(self):
-        for i, m in enumerate(self.items):
+        for i, m in enumerate(self.items):  # named 0, 1, 2 ... as in PyTorch
             yield str(i), m
 
     def __getitem__(self, index):
@@ -280,3 +243,26 @@ class ModuleList(Module):
     def append(self, module: Module):
         self.items.append(module)
         return self
+
+
+class Sequential(ModuleList):
+    """Modules applied one after another: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))``."""
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: argument {i} must be a Module, got "
+                                f"{type(layer).__name__}")
+        super().__init__(layers)
+
+    def forward(self, x):
+        for layer in self.items:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self.items[index])
+        return self.items[index]

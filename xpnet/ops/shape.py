@@ -54,7 +54,7 @@ def _check_index(index, ndim):
             raise ValueError(f"getitem: slice steps must be positive, got {p.step}")
     if parts.count(Ellipsis) > 1:
         raise IndexError(f"getitem: an index can only have a single Ellipsis, got {index!r}")
-    consumed = sum(1 for p in parts if p is not None and p is not Ellipsis)
+    consumed = _consumed(parts)
     if consumed > ndim:
         raise IndexError(f"getitem: too many indices for a {ndim}-D tensor: {index!r}")
     if Ellipsis not in parts:
@@ -62,9 +62,14 @@ def _check_index(index, ndim):
     return parts
 
 
+def _consumed(index):
+    """How many input axes an index tuple consumes (ints and slices; not None or Ellipsis)."""
+    return sum(1 for p in index if p is not None and p is not Ellipsis)
+
+
 def _axis_sizes(index, shape):
     """(index part, size of the input axis it consumes) for every int or slice in ``index``."""
-    consumed = sum(1 for p in index if p is not None and p is not Ellipsis)
+    consumed = _consumed(index)
     pairs, axis = [], 0
     for p in index:
         if p is Ellipsis:
@@ -77,7 +82,7 @@ def _axis_sizes(index, shape):
 
 def _new_axes(index, ndim):
     """Output axes that None inserted (size 1; dropped from the gradient before writing back)."""
-    consumed = sum(1 for p in index if p is not None and p is not Ellipsis)
+    consumed = _consumed(index)
     axes, out = [], 0
     for p in index:
         if p is None:
