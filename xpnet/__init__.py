@@ -13,7 +13,9 @@ from .backend import (resolve as device, default_device, set_default_device, ava
                       to_numpy)
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
 from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like, randn, rand,
-                                arange, manual_seed, get_rng_state, set_rng_state)
+                                arange)
+from . import random
+from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import ops, functional, nn, optim, data, io, models
 from .io import save, load
 from .train import fit, evaluate, predict, History
@@ -24,6 +26,6 @@ __all__ = [
     "backend", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
     "full", "zeros_like", "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng_state",
-    "set_rng_state", "ops", "functional", "nn", "optim", "data", "io", "models", "save", "load",
+    "set_rng_state", "random", "seed", "initial_seed", "ops", "functional", "nn", "optim", "data", "io", "models", "save", "load",
     "fit", "evaluate", "predict", "History", "__version__",
 ]

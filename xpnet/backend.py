@@ -11,12 +11,19 @@ flag          namespace            notes
 ``torch``     PyTorch (compat)     optional; ``torch:cuda[:N]`` for its GPU
 ============  ===================  ===========================================
 
-:func:`resolve` turns a flag into a :class:`Backend` (namespace + native device), cached, so
-tensors can compare backends by identity. Everything above this module gets ``xp`` from the arrays
-it is handed and never imports an array library itself.
+:func:`resolve` (public as ``xpnet.device``) turns a flag into a :class:`Backend`, xpnet's device
+object: the namespace ``xp`` plus the library's native device. Every spelling of one device
+(``'cuda'`` and ``'cuda:0'``, ``'torch'`` and ``'torch:cpu'``) gives the *same* object, however
+it is reached (a flag, or an array through :func:`backend_of`), so tensors compare backends by
+identity. Like ``torch.device`` it compares equal to its flag string (``t.device == 'cpu'``)
+and works as a ``with`` block that sets the default device.
+
+Everything above this module gets ``xp`` from the arrays it is handed and never imports an array
+library itself.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from dataclasses import dataclass
@@ -25,16 +32,24 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = [
-    "Backend", "resolve", "resolve_or_skip", "backend_of", "default_device", "set_default_device",
-    "available_devices", "to_numpy", "from_numpy", "fuse", "rand", "manual_seed", "dtype", "is_array",
+    "Backend", "resolve", "resolve_or_skip", "backend_of", "canonical", "default_device",
+    "set_default_device", "available_devices", "to_numpy", "from_numpy", "fuse", "dtype",
+    "is_array", "register_compiler",
 ]
 
 _ENV_VAR = "XPNET_DEVICE"
+_NO_SCOPE = contextlib.nullcontext()
 
 
 @dataclass(frozen=True, eq=False)
 class Backend:
-    """A resolved device flag: the array namespace ``xp`` and the native device object."""
+    """A device: the array namespace ``xp`` and the library's native device object.
+
+    One object per device (see :func:`resolve`); it compares equal to each spelling of its flag
+    (``xpnet.device('cuda') == 'cuda:0'``), prints as the canonical flag, and is hashable, as
+    ``torch.device`` is. ``type`` is the flag's family ('cpu', 'cuda', 'strict', 'torch') and
+    ``index`` the GPU number (None off the GPU).
+    """
 
     name: str          # canonical flag: 'cpu', 'strict', 'cuda:0', 'torch', 'torch:cuda:0'
     library: str       # 'numpy', 'array_api_strict', 'cupy', 'torch'
@@ -42,7 +57,31 @@ class Backend:
     device: Any        # what ``device=`` takes in creation calls
 
     def __repr__(self):
-        return f"Backend({self.name!r})"
+        return f"device({self.name!r})"
+
+    def __str__(self):
+        return self.name
+
+    def __eq__(self, other):
+        if isinstance(other, Backend):
+            return self is other
+        if isinstance(other, str):
+            try:
+                return canonical(other) == self.name
+            except ValueError:
+                return False
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.name)
+
+    @property
+    def type(self) -> str:
+        return self.name.split(":")[0]
+
+    @property
+    def index(self):
+        return int(self.name.rsplit(":", 1)[1]) if self.name[-1].isdigit() else None
 
     @property
     def on_host(self) -> bool:
@@ -51,8 +90,16 @@ class Backend:
         return self.library in ("numpy", "array_api_strict") or (
             self.library == "torch" and self.device.type == "cpu")
 
-    def __str__(self):
-        return self.name
+    def scope(self):
+        """A ``with`` block under which new arrays land on this device.
+
+        array-api-compat's creation functions ignore ``device=`` on CuPy (they allocate on the
+        *current* GPU), so ops, optimizers and creation calls run inside this block; on every
+        other library it is a no-op."""
+        if self.library != "cupy":
+            return _NO_SCOPE
+        import cupy
+        return cupy.cuda.Device(self.device.id)
 
     # -- host <-> device --------------------------------------------------------------------
     def asarray(self, host, dtype=None):
@@ -84,14 +131,14 @@ class Backend:
         """The namespace's dtype object for a name such as ``'float32'``."""
         return getattr(self.xp, dtype_name(name))
 
-    # ``with xpnet.device("cuda"): ...`` makes this the default device inside the block
+    # ``with xpnet.device("cuda"): ...`` makes this the default device inside the block; the
+    # previous defaults live on a stack, so blocks nest (also blocks of the same device)
     def __enter__(self):
-        object.__setattr__(self, "_previous", _default[0])
-        _default[0] = self.name
+        _default.append(self.name)
         return self
 
     def __exit__(self, *exc):
-        _default[0] = self._previous
+        _default.pop()
         return False
 
 
@@ -129,19 +176,43 @@ def _parse_index(flag: str, rest: str) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _resolve(flag: str) -> Backend:
-    if flag == "cpu":
+def canonical(flag: str) -> str:
+    """The one name of a device flag, without importing anything: 'cuda' -> 'cuda:0',
+    'torch:cpu' -> 'torch', 'torch:cuda' -> 'torch:cuda:0'; ValueError for an unknown flag.
+
+    >>> canonical("cuda"), canonical(" CPU ")
+    ('cuda:0', 'cpu')
+    """
+    flag = flag.strip().lower()
+    if flag in ("cpu", "strict"):
+        return flag
+    if flag == "cuda" or flag.startswith("cuda:"):
+        return f"cuda:{_parse_index(flag, flag[5:])}"
+    if flag == "torch" or flag.startswith("torch:"):
+        rest = flag[6:]
+        if rest in ("", "cpu"):
+            return "torch"
+        if rest == "cuda" or rest.startswith("cuda:"):
+            return f"torch:cuda:{_parse_index(flag, rest[5:])}"
+    raise _unknown(flag)
+
+
+@functools.lru_cache(maxsize=None)
+def _resolve(name: str) -> Backend:
+    """The Backend of a canonical name, built once (this is where libraries are imported)."""
+    if name == "cpu":
         import array_api_compat.numpy as xp
         return Backend("cpu", "numpy", xp, "cpu")
-    if flag == "strict":
+    if name == "strict":
         try:
             import array_api_strict as xp
         except ImportError:
             raise RuntimeError("device 'strict' needs array-api-strict, which is not installed; "
                                'pip install "xpnet[test]"') from None
         return Backend("strict", "array_api_strict", xp, xp.Device("CPU_DEVICE"))
-    if flag == "cuda" or flag.startswith("cuda:"):
-        index = _parse_index(flag, flag[5:])
+    flag = "cuda" if name == "cuda:0" else name   # the spelling users type, in messages
+    if name.startswith("cuda:"):
+        index = int(name[5:])
         try:
             import cupy
         except ImportError:
@@ -154,31 +225,29 @@ def _resolve(flag: str) -> Backend:
                                "use --device cpu") from None
         _check_gpu_count("CuPy", index, count, flag)
         import array_api_compat.cupy as xp
-        return Backend(f"cuda:{index}", "cupy", xp, cupy.cuda.Device(index))
-    if flag == "torch" or flag.startswith("torch:"):
-        rest = flag[6:]
-        on_gpu = rest == "cuda" or rest.startswith("cuda:")
-        if rest not in ("", "cpu") and not on_gpu:  # a bad flag is reported before any import
-            raise _unknown(flag)
-        index = _parse_index(flag, rest[5:]) if on_gpu else 0
-        try:
-            import torch
-        except ImportError:
-            raise RuntimeError(f"device {flag!r} needs PyTorch, which is not installed; "
-                               'pip install "xpnet[compare]"') from None
-        import array_api_compat.torch as xp
-        if not on_gpu:
-            return Backend("torch", "torch", xp, torch.device("cpu"))
-        _check_gpu_count("PyTorch", index, torch.cuda.device_count(), flag)
-        return Backend(f"torch:cuda:{index}", "torch", xp, torch.device("cuda", index))
-    raise _unknown(flag)
+        return Backend(name, "cupy", xp, cupy.cuda.Device(index))
+    # torch, torch:cuda:N
+    try:
+        import torch
+    except ImportError:
+        raise RuntimeError(f"device {flag!r} needs PyTorch, which is not installed; "
+                           'pip install "xpnet[compare]"') from None
+    import array_api_compat.torch as xp
+    if name == "torch":
+        return Backend("torch", "torch", xp, torch.device("cpu"))
+    index = int(name.rsplit(":", 1)[1])
+    _check_gpu_count("PyTorch", index, torch.cuda.device_count(), flag)
+    return Backend(name, "torch", xp, torch.device("cuda", index))
 
 
 def resolve(device=None) -> Backend:
-    """The :class:`Backend` for a device flag (``None`` means :func:`default_device`).
+    """The device object for a flag (``None`` means :func:`default_device`); public as
+    ``xpnet.device``.
 
     >>> resolve("cpu").xp.__name__
     'array_api_compat.numpy'
+    >>> resolve("cpu") == "cpu", resolve("cpu") is resolve(" cpu")
+    (True, True)
     """
     if isinstance(device, Backend):
         return device
@@ -186,10 +255,7 @@ def resolve(device=None) -> Backend:
         device = default_device()
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
-    flag = device.strip().lower()
-    if flag == "cuda:0" or flag == "torch:cpu":
-        flag = {"cuda:0": "cuda", "torch:cpu": "torch"}[flag]
-    return _resolve(flag)
+    return _resolve(canonical(device))
 
 
 def resolve_or_skip(device):
@@ -201,19 +267,23 @@ def resolve_or_skip(device):
         pytest.skip(str(exc))
 
 
-_default: list[str | None] = [None]
+_default: list = []   # a stack: set_default_device sets the bottom, device blocks push and pop
+_base: list = [None]
 
 
 def default_device() -> str:
-    """The device used when none is given: ``set_default_device``, else ``$XPNET_DEVICE``, else 'cpu'."""
-    return _default[0] or os.environ.get(_ENV_VAR, "").strip() or "cpu"
+    """The device used when none is given: the innermost ``with xpnet.device(...)`` block, else
+    ``set_default_device``, else ``$XPNET_DEVICE``, else 'cpu'."""
+    if _default:
+        return _default[-1]
+    return _base[0] or os.environ.get(_ENV_VAR, "").strip() or "cpu"
 
 
 def set_default_device(device: str | None) -> None:
     """Set (or, with ``None``, reset) the default device for new tensors and layers."""
     if device is not None:
-        resolve(device)  # fail early on a bad flag
-    _default[0] = device
+        device = resolve(device).name  # fail early on a bad flag
+    _base[0] = device
 
 
 def available_devices() -> list[str]:
@@ -235,13 +305,13 @@ def available_devices() -> list[str]:
 
 # -- arrays -> backends ---------------------------------------------------------------------
 
-_by_key: dict = {}
+def _library(array) -> str:
+    return type(array).__module__.split(".")[0]
 
 
 def backend_of(array) -> Backend:
     """The :class:`Backend` an array belongs to (raises TypeError for non-arrays)."""
-    cls = type(array)
-    module = cls.__module__.split(".")[0]
+    module = _library(array)
     if module == "numpy":
         return _resolve("cpu")
     if module == "array_api_strict":
@@ -252,17 +322,17 @@ def backend_of(array) -> Backend:
         dev = array.device
         return _resolve("torch" if dev.type == "cpu" else f"torch:cuda:{dev.index or 0}")
     raise TypeError(f"expected an array from NumPy, CuPy, array-api-strict or PyTorch, "
-                    f"got {cls.__name__}")
+                    f"got {type(array).__name__}")
 
 
 def is_array(obj) -> bool:
-    return type(obj).__module__.split(".")[0] in ("numpy", "array_api_strict", "cupy", "torch") \
+    return _library(obj) in ("numpy", "array_api_strict", "cupy", "torch") \
         and hasattr(obj, "shape")
 
 
 def to_numpy(array) -> np.ndarray:
     """A NumPy copy (or view, for NumPy input) of any supported array, for logging and saving."""
-    module = type(array).__module__.split(".")[0]
+    module = _library(array)
     if module == "numpy":
         return np.asarray(array)
     if module == "cupy":
@@ -284,79 +354,103 @@ def dtype(name, device=None):
     return resolve(device).dtype(name)
 
 
-# -- fusion and randomness ------------------------------------------------------------------
+# -- fusion ---------------------------------------------------------------------------------
+
+def _cupy_compiler(fn):
+    """``cupy.fuse`` of ``fn(cupy, *arrays)``, and the errors that mean "cannot compile this"."""
+    import cupy
+
+    def bound(*args):
+        return fn(cupy, *args)
+    bound.__name__ = bound.__qualname__ = fn.__name__   # cupy.fuse names the kernel from it
+    kernel = cupy.fuse(kernel_name=f"xpnet_{fn.__name__}")(bound)
+    return kernel
+
+
+def _cupy_refusals():
+    # what cupy.fuse raises while tracing or compiling (nvrtc); out-of-memory (a MemoryError)
+    # and CUDA errors (RuntimeErrors) are not among them and propagate
+    from cupy.cuda.compiler import CompileException
+    return (CompileException, NotImplementedError, TypeError, ValueError, AttributeError)
+
+
+# library -> (compile(fn) -> kernel, refusals() -> the exception types that mean "cannot compile")
+_COMPILERS: dict = {"cupy": (_cupy_compiler, _cupy_refusals)}
+
+
+def register_compiler(library: str, compile_fn, refusals=lambda: (TypeError, NotImplementedError)):
+    """Compile fused functions for arrays of ``library`` ('numpy', 'cupy', ...) with
+    ``compile_fn(fn) -> kernel``; ``refusals()`` gives the exception types that mean the
+    compiler cannot take a function (it then runs unfused, with a warning). ``compile_fn=None``
+    removes the compiler."""
+    if compile_fn is None:
+        _COMPILERS.pop(library, None)
+    else:
+        _COMPILERS[library] = (compile_fn, refusals)
+    for call in _FUSED:
+        call.kernels.pop(library, None)
+
+
+_FUSED: list = []   # every function made by fuse(), for tests that trace them all
+
 
 def fuse(fn: Callable) -> Callable:
     """Compile an elementwise function of arrays into one kernel where the library can.
 
-    ``fn(xp, *arrays)`` is written once against the Array API. On CuPy it is compiled by
-    ``cupy.fuse`` (one launch instead of one per operator); everywhere else it is called as is,
-    and that plain call is the reference the fused kernel is tested against. Use elementwise
-    operators and ``xp`` functions that ``cupy.fuse`` supports (exp, log, tanh, sqrt, abs,
-    sign, maximum, minimum, arithmetic, comparisons). Should CuPy fail to compile a function,
-    it runs unfused (same results, more launches) and a warning says so, once.
+    ``fn(xp, *args)`` is written once against the Array API. On CuPy it is compiled by
+    ``cupy.fuse`` (one launch instead of one per operator); everywhere else it is called as is
+    (unless a compiler is registered for the library), and that plain call is the reference
+    the fused kernel is tested against. Use elementwise operators and ``xp`` functions that
+    ``cupy.fuse`` supports (exp, log, tanh, sqrt, abs, maximum, minimum, where, arithmetic,
+    comparisons), and no arithmetic between two Python numbers inside the function: CuPy types
+    such an operation as float16 (compute coefficients on the host and pass them in).
+
+    Should the compiler refuse a function (a tracing or compilation error), it runs unfused
+    (same results, more launches) and a warning says so, once; any other error (out of memory,
+    a CUDA fault) propagates.
     """
-    state: dict = {}
+    def call(xp, *args):
+        library = _library(args[0]) if args else None
+        kernel = call.kernels.get(library, _MISSING)
+        if kernel is _MISSING:
+            kernel = call.kernels[library] = _compile(library, fn)
+        if kernel is None:
+            return fn(xp, *args)
+        try:
+            return kernel(*args)
+        except _COMPILERS[library][1]() as exc:
+            call.kernels[library] = None
+            import warnings
+            warnings.warn(f"xpnet: the {library} compiler could not compile {fn.__name__} "
+                          f"({type(exc).__name__}: {exc}); running it unfused",
+                          RuntimeWarning, stacklevel=2)
+            return fn(xp, *args)
 
-    @functools.wraps(fn)
-    def call(xp, *arrays):
-        if arrays and type(arrays[0]).__module__.startswith("cupy"):
-            kernel = state.get("kernel")
-            if kernel is None and "failed" not in state:
-                import cupy
-
-                def bound(*args):
-                    return fn(cupy, *args)
-                bound.__name__ = bound.__qualname__ = fn.__name__
-                kernel = state["kernel"] = cupy.fuse(kernel_name=f"xpnet_{fn.__name__}")(bound)
-            if kernel is not None:
-                try:
-                    return kernel(*arrays)
-                except Exception as exc:  # compilation refused: fall back to the plain call
-                    state["failed"], state["kernel"] = repr(exc), None
-                    import warnings
-                    warnings.warn(f"xpnet: cupy.fuse could not compile {fn.__name__} ({exc}); "
-                                  f"running it unfused", RuntimeWarning, stacklevel=2)
-        return fn(xp, *arrays)
-
+    functools.update_wrapper(call, fn)
     call.reference = fn
+    call.kernels = {}
+    _FUSED.append(call)
     return call
 
 
-_device_generators: dict = {}
-_seed: list = [None]
+_MISSING = object()
 
 
-def manual_seed(seed: int) -> None:
-    """Reseed the per-device generators used for per-step noise (dropout)."""
-    _device_generators.clear()
-    _seed[0] = int(seed)
+def _compile(library, fn):
+    entry = _COMPILERS.get(library)
+    if entry is None:
+        return None
+    compile_fn, refusals = entry
     try:
-        import torch
-        torch.manual_seed(int(seed))
-    except ImportError:
-        pass
+        return compile_fn(fn)
+    except refusals() as exc:
+        import warnings
+        warnings.warn(f"xpnet: the {library} compiler could not compile {fn.__name__} "
+                      f"({type(exc).__name__}: {exc}); running it unfused",
+                      RuntimeWarning, stacklevel=3)
+        return None
 
 
-def rand(backend: Backend, shape, dtype):
-    """Uniform [0, 1) samples of ``shape`` made on the device (for per-step noise like dropout).
-
-    NumPy and CuPy draw from a generator kept per device and seeded by :func:`manual_seed`;
-    PyTorch uses its own generator; array-api-strict has no randomness, so its samples are drawn
-    on the host and copied.
-    """
-    shape = tuple(int(s) for s in shape)
-    if backend.library == "torch":
-        import torch
-        return torch.rand(shape, dtype=dtype, device=backend.device)
-    gen = _device_generators.get(backend.name)
-    if backend.library == "cupy":
-        import cupy
-        with cupy.cuda.Device(backend.device.id):
-            if gen is None:
-                gen = _device_generators[backend.name] = cupy.random.default_rng(_seed[0])
-            return gen.random(shape, dtype=dtype)
-    if gen is None:
-        gen = _device_generators[backend.name] = np.random.default_rng(_seed[0])
-    sample = gen.random(shape, dtype=np.dtype(dtype_name(dtype)))
-    return sample if backend.library == "numpy" else backend.asarray(sample)
+def fused_functions() -> list:
+    """Every function made by :func:`fuse` so far (each has ``.reference``, the plain one)."""
+    return list(_FUSED)

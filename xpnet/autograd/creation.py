@@ -1,34 +1,12 @@
-"""Creating tensors: from data, filled, random (drawn on the host from the seed, then copied)."""
+"""Creating tensors: from data, filled, ranges, and random (drawn on the device by
+:mod:`xpnet.random`)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import backend as _backend
+from .. import random as _random
 from .tensor import Tensor
-
-_host_rng = [np.random.default_rng(0)]
-
-
-def manual_seed(seed: int) -> None:
-    """Seed every generator xpnet draws from: host-side init and shuffling, device-side dropout."""
-    _host_rng[0] = np.random.default_rng(int(seed))
-    _backend.manual_seed(int(seed))
-
-
-def host_rng() -> np.random.Generator:
-    """The host generator behind initialisation and ``randn``; seeded by :func:`manual_seed`."""
-    return _host_rng[0]
-
-
-def get_rng_state() -> dict:
-    """The host generator's state as JSON-friendly data (for checkpoints)."""
-    return _host_rng[0].bit_generator.state
-
-
-def set_rng_state(state: dict) -> None:
-    rng = np.random.default_rng()
-    rng.bit_generator.state = state
-    _host_rng[0] = rng
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -46,9 +24,9 @@ def _filled(shape, value, dtype, device, requires_grad):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     backend = _backend.resolve(device)
-    xp = backend.xp
-    data = xp.full(tuple(int(s) for s in shape), value, dtype=backend.dtype(dtype or "float32"),
-                   device=backend.device)
+    with backend.scope():
+        data = backend.xp.full(tuple(int(s) for s in shape), value,
+                               dtype=backend.dtype(dtype or "float32"), device=backend.device)
     return Tensor._wrap(data, backend, requires_grad)
 
 
@@ -77,16 +55,26 @@ def _shape(shape):
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
+def _random_tensor(draw, shape, dtype, device, requires_grad):
+    backend = _backend.resolve(device)
+    name = _backend.dtype_name(dtype) if dtype is not None else "float32"
+    if name not in ("float32", "float64"):
+        raise TypeError(f"{draw.__name__}: dtype must be float32 or float64, got {name}")
+    return Tensor._wrap(draw(backend, _shape(shape), name), backend, bool(requires_grad))
+
+
 def randn(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal samples, drawn on the host (same values on every device for one seed)."""
-    host = _host_rng[0].standard_normal(_shape(shape)).astype(dtype or "float32")
-    return Tensor(host, requires_grad, device=device or _backend.default_device())
+    """Standard normal samples, drawn on ``device`` by its generator (see :mod:`xpnet.random`).
+
+    >>> randn(2, 3).shape
+    (2, 3)
+    """
+    return _random_tensor(_random.normal, shape, dtype, device, requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform [0, 1) samples, drawn on the host."""
-    host = _host_rng[0].random(_shape(shape)).astype(dtype or "float32")
-    return Tensor(host, requires_grad, device=device or _backend.default_device())
+    """Uniform [0, 1) samples, drawn on ``device`` by its generator."""
+    return _random_tensor(_random.uniform, shape, dtype, device, requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
@@ -94,5 +82,6 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     if stop is None:
         start, stop = 0, start
     dt = backend.dtype(dtype) if dtype is not None else None
-    return Tensor._wrap(backend.xp.arange(start, stop, step, dtype=dt, device=backend.device),
-                        backend)
+    with backend.scope():
+        data = backend.xp.arange(start, stop, step, dtype=dt, device=backend.device)
+    return Tensor._wrap(data, backend)

@@ -48,7 +48,7 @@ def backward(root: Tensor, grad=None, retain_graph=False):
     order = _topological_order(root.creator)
     pending = {id(root.creator): [None] * root.creator.n_outputs}
     pending[id(root.creator)][root._output_index] = grad
-    with no_grad():
+    with no_grad(), root.backend.scope():
         for fn in order:
             grads = pending.pop(id(fn), None)
             if grads is None:

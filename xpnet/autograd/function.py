@@ -52,7 +52,8 @@ class Function:
         self.xp = backend.xp
         self.backend = backend
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        outputs = self.forward(*arrays)
+        with backend.scope():   # new arrays land on the inputs' GPU (see Backend.scope)
+            outputs = self.forward(*arrays)
         multiple = isinstance(outputs, tuple)
         if not multiple:
             outputs = (outputs,)

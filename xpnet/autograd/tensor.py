@@ -86,9 +86,10 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        """The device flag, e.g. 'cpu' or 'cuda:0'."""
-        return self.backend.name
+    def device(self):
+        """The device object: prints as its flag ('cpu', 'cuda:0') and compares equal to any
+        spelling of it (``t.device == 'cuda'``), as ``torch.device`` does."""
+        return self.backend
 
     @property
     def xp(self):

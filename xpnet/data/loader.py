@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
-from ..autograd.creation import host_rng
+from ..random import host_rng
 from .dataset import host_array
 
 __all__ = ["DataLoader"]
@@ -78,8 +78,8 @@ class DataLoader:
         self.epoch = 0  # epochs started; each shuffled epoch draws the next permutation
 
     @property
-    def device(self) -> str:
-        return self.backend.name
+    def device(self):
+        return self.backend
 
     def __len__(self) -> int:
         n = len(self.dataset)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
-from ..autograd.creation import host_rng
+from ..random import host_rng
 
 
 def _fans(shape):

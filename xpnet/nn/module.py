@@ -193,11 +193,12 @@ class Module:
         return self.to(dtype="float32")
 
     @property
-    def device(self) -> str:
-        """The device of the first parameter (or buffer); 'cpu' for a module with none."""
+    def device(self):
+        """The device of the first parameter (or buffer); the default device for a module
+        with none."""
         for t in self.parameters() + self.buffers():
             return t.device
-        return _backend.default_device()
+        return _backend.resolve(None)
 
     def zero_grad(self):
         for p in self.parameters():

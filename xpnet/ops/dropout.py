@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
-from .. import backend as _backend
+from .. import random as _random
 
 
 class Dropout(Function):
@@ -13,7 +13,7 @@ class Dropout(Function):
 
     def forward(self, x):
         xp = self.xp
-        keep = _backend.rand(self.backend, x.shape, x.dtype) >= self.p
+        keep = _random.uniform(self.backend, x.shape, x.dtype) >= self.p
         self.scale = xp.astype(keep, x.dtype) * (1.0 / (1.0 - self.p))
         return x * self.scale
 

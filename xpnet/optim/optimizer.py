@@ -116,13 +116,14 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 state = self.state.get(id(p))
-                if state is None:
-                    state = self.state[id(p)] = {"step": 0, "_backend": p.backend}
-                    self.init_state(p, state, group)
-                elif state["_backend"] is not p.backend:   # model.to(...) since the last step
-                    self._move_state(state, p.backend)
-                state["step"] += 1
-                self.update(p, p.grad.data, state, group)
+                with p.backend.scope():
+                    if state is None:
+                        state = self.state[id(p)] = {"step": 0, "_backend": p.backend}
+                        self.init_state(p, state, group)
+                    elif state["_backend"] is not p.backend:   # model.to(...) since last step
+                        self._move_state(state, p.backend)
+                    state["step"] += 1
+                    self.update(p, p.grad.data, state, group)
         return loss
 
     def init_state(self, p, state, group):

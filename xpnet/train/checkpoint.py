@@ -1,7 +1,7 @@
 """Full training checkpoints: model, optimizer, epoch, RNG state and history in one file."""
 from __future__ import annotations
 
-from ..autograd.creation import get_rng_state, set_rng_state
+from ..random import get_rng_state, set_rng_state
 
 
 def save_checkpoint(path, model, optimizer=None, epoch: int = 0, history=None, scheduler=None,
