@@ -51,6 +51,19 @@ def _move(t: Tensor, backend, dtype):
     return data
 
 
+def _named(exc: Exception, module) -> Exception:
+    """``exc`` with the innermost layer it came through named in front of the op's message
+    (``Conv2d(1, 32, kernel_size=(3, 3), ...): conv2d: input must ...``); once, not per level."""
+    if getattr(exc, "_xpnet_layer", False) or str(exc).startswith(type(module).__name__):
+        return exc
+    try:
+        named = type(exc)(f"{module._label()}: {exc}")
+    except Exception:  # an exception class with another constructor: leave it as it is
+        return exc
+    named._xpnet_layer = True
+    return named
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -68,7 +81,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise _named(exc, self) from None
+
+    def _label(self) -> str:
+        """How this layer is named in error messages: as it prints, ``Conv2d(1, 32, ...)``."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def _error(self, message: str, kind=ValueError) -> Exception:
+        """An exception for a fact only this layer knows (its op checks everything else)."""
+        exc = kind(f"{self._label()}: {message}")
+        exc._xpnet_layer = True
+        return exc
 
     # -- walking ------------------------------------------------------------------------------
     def _members(self):
