@@ -118,3 +118,134 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     for _, t in checked:
         t.grad = None
     return True
+
+
+# -- counting array-library calls -------------------------------------------------------------
+
+# Calls that make no kernel on a GPU: views, metadata, uninitialised allocations.
+_NOT_KERNELS = frozenset({
+    "reshape", "permute_dims", "matrix_transpose", "broadcast_to", "expand_dims", "squeeze",
+    "__getitem__", "empty", "empty_like", "isdtype", "result_type", "can_cast", "finfo",
+    "iinfo", "__array_namespace__", "__dlpack_device__", "__repr__", "__pos__", "__len__",
+    "__hash__", "to_device", "Device", "__iter__", "flip", "moveaxis",
+})
+# Calls that read device memory back to the host, and compat functions that do so on CuPy
+# (array-api-compat's clip and sign assign through boolean masks, which CuPy resolves on the
+# host; nonzero and unique_* need the result's size).
+SYNCS = frozenset({
+    "__bool__", "__float__", "__int__", "__index__", "__complex__", "__dlpack__", "__array__",
+    "__buffer__", "nonzero", "unique_all", "unique_counts", "unique_inverse", "unique_values",
+    "clip", "sign", "boolean-mask indexing",
+})
+
+
+class CallCounter:
+    """What :func:`count_calls` saw: ``total`` kernel-making calls (a fused function counts
+    once), ``by_name`` per call, and ``syncs``: calls that would stop a GPU step for the host."""
+
+    def __init__(self):
+        from collections import Counter
+        self.by_name = Counter()
+        self.syncs = Counter()
+        self.depth = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_name.values())
+
+    def record(self, name):
+        if name in SYNCS:
+            self.syncs[name] += 1
+        if name not in _NOT_KERNELS:
+            self.by_name[name] += 1
+
+    def __repr__(self):
+        return f"CallCounter(total={self.total}, syncs={dict(self.syncs)})"
+
+
+class count_calls:
+    """Count the array-library calls made on the ``strict`` device inside the block.
+
+    array-api-strict is pure Python, so every operator and namespace function can be watched.
+    Each call that would launch a kernel on a GPU is counted once (views, metadata and ``empty``
+    are not); a function compiled by :func:`xpnet.backend.fuse` counts as ONE call, as it is one
+    kernel on CuPy. With ``gpu_like`` (default) the ``strict`` device also takes the GPU's code
+    paths (``Backend.on_host`` is False: one conv slab, no host-side range checks), so the count
+    is the number of launches a CuPy step would make.
+
+    >>> import xpnet
+    >>> x = xpnet.ones(3, device="strict", requires_grad=True)
+    >>> with count_calls() as calls:
+    ...     (x * 2.0).sum().backward()
+    >>> calls.total > 0, dict(calls.syncs)
+    (True, {})
+    """
+
+    def __init__(self, gpu_like: bool = True):
+        self.gpu_like = gpu_like
+        self.counter = CallCounter()
+        self._undo = []
+
+    def _wrap(self, name, fn):
+        counter = self.counter
+
+        def counted(*args, **kwargs):
+            if counter.depth == 0:
+                counter.record(name)
+                if name == "__getitem__" and len(args) > 1 and _has_bool_array(args[1]):
+                    counter.record("boolean-mask indexing")
+            counter.depth += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                counter.depth -= 1
+        counted.__name__ = getattr(fn, "__name__", name)
+        return counted
+
+    def __enter__(self) -> CallCounter:
+        import array_api_strict as strict
+        from array_api_strict._array_object import Array
+        for name, value in list(vars(Array).items()):
+            if name.startswith("__") and callable(value) and name not in (
+                    "__new__", "__init__", "__getattribute__", "__setattr__", "__class__",
+                    "__init_subclass__", "__subclasshook__", "__reduce__", "__del__"):
+                self._patch(Array, name, self._wrap(name, value))
+        for name in getattr(strict, "__all__", []):
+            value = getattr(strict, name, None)
+            if callable(value) and not isinstance(value, type) and not name.startswith("_"):
+                self._patch(strict, name, self._wrap(name, value))
+        counter = self.counter
+
+        def fused_kernel(fn):
+            def kernel(*args):
+                if counter.depth == 0:
+                    counter.record(f"fused:{fn.__name__}")
+                counter.depth += 1
+                try:
+                    return fn(strict, *args)
+                finally:
+                    counter.depth -= 1
+            return kernel
+        _backend.register_compiler("array_api_strict", fused_kernel)
+        self._undo.append(lambda: _backend.register_compiler("array_api_strict", None))
+        if self.gpu_like:
+            self._patch(_backend.Backend, "on_host", property(
+                lambda b: b.library == "numpy" or (b.library == "torch"
+                                                   and b.device.type == "cpu")))
+        return counter
+
+    def _patch(self, owner, name, value):
+        old = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        setattr(owner, name, value)
+        self._undo.append(lambda: setattr(owner, name, old))
+
+    def __exit__(self, *exc):
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+        return False
+
+
+def _has_bool_array(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(getattr(p, "dtype", None) is not None and "bool" in str(p.dtype) for p in parts)

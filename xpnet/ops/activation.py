@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import math
 
+from .. import backend as _backend
 from ..autograd import Function, Tensor
+
+
+def logistic(xp, z):
+    """σ(z) = 1/(1 + e^-z), written through tanh: one transcendental and no overflow for large
+    |z|. The one spelling of the sigmoid, used by every op that needs it."""
+    return 0.5 * xp.tanh(0.5 * z) + 0.5
 
 
 class ReLU(Function):
@@ -38,8 +45,7 @@ class Sigmoid(Function):
     name = "sigmoid"
 
     def forward(self, x):
-        # 1/(1+e^-x) written through tanh: one op, and no overflow for large |x|
-        self.y = 0.5 * (self.xp.tanh(0.5 * x) + 1.0)
+        self.y = logistic(self.xp, x)
         return self.y
 
     def backward(self, grad_y):
@@ -140,7 +146,7 @@ def erf(xp, x):
     small = xp.minimum(z, 0.46875)
     top, bottom = _ratio(small * small, _ERF_A, _ERF_B, 3)
     erf_small = x * (top + _ERF_A[3]) / (bottom + _ERF_B[3])
-    mid = xp.clip(z, 0.46875, 4.0)
+    mid = xp.minimum(xp.maximum(z, 0.46875), 4.0)
     top, bottom = _ratio(mid, _ERF_C, _ERF_D, 7)
     erfc_mid = xp.exp(-mid * mid) * (top + _ERF_C[7]) / (bottom + _ERF_D[7])
     big = xp.maximum(z, 4.0)
@@ -155,6 +161,32 @@ def erf(xp, x):
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@_backend.fuse
+def gelu_cdf(xp, x):
+    """Φ(x) = (1 + erf(x/√2))/2: the whole rational erf in one kernel."""
+    return 0.5 * erf(xp, x * _INV_SQRT_2) + 0.5
+
+
+@_backend.fuse
+def gelu_grad(xp, grad_y, x, cdf):
+    return grad_y * (cdf + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI)
+
+
+@_backend.fuse
+def gelu_tanh_inner(xp, x):
+    return xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+
+
+@_backend.fuse
+def gelu_tanh_grad(xp, grad_y, x, t):
+    dinner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+    return grad_y * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner)
+
+
 class GELU(Function):
     """x·Φ(x). ``approximate='tanh'`` uses 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
 
@@ -167,19 +199,15 @@ class GELU(Function):
         xp = self.xp
         self.x = x
         if self.approximate == "tanh":
-            self.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            self.t = gelu_tanh_inner(xp, x)
             return 0.5 * x * (1.0 + self.t)
-        self.cdf = 0.5 * (1.0 + erf(xp, x / math.sqrt(2.0)))
+        self.cdf = gelu_cdf(xp, x)
         return x * self.cdf
 
     def backward(self, grad_y):
-        xp, x = self.xp, self.x
         if self.approximate == "tanh":
-            t = self.t
-            dinner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-            return grad_y * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner)
-        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-        return grad_y * (self.cdf + x * pdf)
+            return gelu_tanh_grad(self.xp, grad_y, self.x, self.t)
+        return gelu_grad(self.xp, grad_y, self.x, self.cdf)
 
 
 def relu(x: Tensor) -> Tensor:

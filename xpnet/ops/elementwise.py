@@ -124,7 +124,9 @@ class Abs(Function):
         return self.xp.abs(x)
 
     def backward(self, grad_y):
-        return grad_y * self.xp.sign(self.x)  # 0 at x = 0, the subgradient PyTorch uses
+        # sign(x) without xp.sign (array-api-compat's syncs on CuPy): 0 at x = 0, as PyTorch
+        xp, x = self.xp, self.x
+        return grad_y * (xp.astype(x > 0, grad_y.dtype) - xp.astype(x < 0, grad_y.dtype))
 
 
 class Clip(Function):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function, Tensor
+from .activation import logistic
 
 _REDUCTIONS = ("mean", "sum", "none")
 _TINY = 1e-44  # below e^-100 (also once rounded to float32), so the clip at -100 decides
@@ -60,14 +61,14 @@ class BCELoss(_Loss):
         xp = self.xp
         self.p, self.target = p, target
         # floor at _TINY before the log: the same result, without log(0)'s warning
-        log_p = xp.clip(xp.log(xp.maximum(p, _TINY)), -100.0, None)
-        log_1mp = xp.clip(xp.log(xp.maximum(1.0 - p, _TINY)), -100.0, None)
+        log_p = xp.maximum(xp.log(xp.maximum(p, _TINY)), -100.0)
+        log_1mp = xp.maximum(xp.log(xp.maximum(1.0 - p, _TINY)), -100.0)
         return self.reduce(-(target * log_p + (1.0 - target) * log_1mp))
 
     def backward(self, grad_y):
         p, t = self.p, self.target
         eps = 1e-12
-        denom = self.xp.clip(p * (1.0 - p), eps, None)
+        denom = self.xp.maximum(p * (1.0 - p), eps)
         return self.scale(grad_y) * (p - t) / denom, None
 
 
@@ -84,7 +85,7 @@ class BCEWithLogitsLoss(_Loss):
         return self.reduce(loss)
 
     def backward(self, grad_y):
-        sig = 0.5 * (self.xp.tanh(0.5 * self.x) + 1.0)
+        sig = logistic(self.xp, self.x)
         return self.scale(grad_y) * (sig - self.target), None
 
 

@@ -3,150 +3,146 @@
 Each op is one Function over a whole sequence, one layer and one direction:
 
 * the input projections of all time steps are ONE matmul, ``(T·N, in) @ (in, G·H)``, before the
-  loop; the loop over time does only the recurrence ``h_{t-1} @ W_hh^T`` and the gate math;
-* backward is backpropagation through time over the stored gate activations; the gradients of
-  ``W_hh``, ``W_ih`` and ``x`` are ONE matmul each after the loop, over all time steps stacked;
-* the per-step gate math is written once as elementwise functions of ``xp`` and wrapped with
-  :func:`xpnet.backend.fuse` (one CuPy kernel per step and direction; plain calls elsewhere).
+  loop, so the loop over time does only the recurrence;
+* each time step is TWO calls forward (``h_{t-1} @ W_hh^T``, then one fused cell that applies
+  the gates and writes the new state, the gates and the cell straight into per-sequence buffers)
+  and TWO backward (one fused cell backward that writes the step's pre-activation gradients
+  into a (T, N, G·H) buffer, then ``@ W_hh``);
+* backward is backpropagation through time over the stored gates; the gradients of ``W_hh``,
+  ``W_ih`` and ``x`` are ONE matmul each after the loop, over all time steps stacked.
+
+The cells are written once as elementwise functions of ``xp`` and compiled by
+:func:`xpnet.backend.fuse` (one CuPy kernel per step; plain calls elsewhere). They return nothing:
+they write their results into the output views they are given (``out[...] = value``), which a
+fused CuPy kernel does straight to memory.
 
 Weights follow PyTorch: ``w_ih (G·H, in)``, ``w_hh (G·H, H)``, biases ``(G·H,)`` with the gates
 stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), so torch weights load unchanged.
-Hidden states go straight into one (T + 1)-slot buffer, of which the output and the stacked
-h_{t-1} are views; step gradients are written into one preallocated (T, N, G·H) buffer.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .. import backend as _backend
 from ..autograd import Function, Tensor
+from .activation import logistic
 
-# -- the per-step gate math, written once ---------------------------------------------------
-# Written with in-place operators on fresh temporaries (never on the inputs): on NumPy every
-# avoided temporary saves an allocation and a trip through memory (about 2.5x faster per step at
-# batch 256); cupy.fuse compiles the same code into one kernel either way.
-
-
-def _sigmoid(xp, z):
-    s = xp.tanh(0.5 * z)  # 1/(1 + e^-z) through tanh: one transcendental, no overflow
-    s *= 0.5
-    s += 0.5
-    return s
+# -- the cells, written once ------------------------------------------------------------------
 
 
 @_backend.fuse
-def lstm_step(xp, z_i, z_f, z_g, z_o, c_prev):
-    """Gates from pre-activations; c = f·c_prev + i·g, h = o·tanh(c)."""
-    i, f, g, o = _sigmoid(xp, z_i), _sigmoid(xp, z_f), xp.tanh(z_g), _sigmoid(xp, z_o)
-    c = f * c_prev
-    c += i * g
-    tanh_c = xp.tanh(c)
-    return i, f, g, o, c, tanh_c, o * tanh_c
+def lstm_cell(xp, z_i, z_f, z_g, z_o, p_i, p_f, p_g, p_o, c_prev, i, f, g, o, c, tanh_c, h):
+    """Gates from z + p (recurrent + input projections); c = f·c_prev + i·g, h = o·tanh(c)."""
+    i[...] = logistic(xp, z_i + p_i)
+    f[...] = logistic(xp, z_f + p_f)
+    g[...] = xp.tanh(z_g + p_g)
+    o[...] = logistic(xp, z_o + p_o)
+    c[...] = f * c_prev + i * g
+    tanh_c[...] = xp.tanh(c)
+    h[...] = o * tanh_c
 
 
 @_backend.fuse
-def lstm_step_backward(xp, grad_h, grad_c, i, f, g, o, c_prev, tanh_c):
-    """Gradients of the four pre-activations and of c_prev, given those of h and c."""
-    minus = tanh_c * tanh_c
-    minus -= 1.0
-    minus *= o
-    minus *= grad_h                       # -grad_h·o·(1 - tanh(c)²)
-    grad_c = grad_c - minus
-    grad_z_i = 1.0 - i                    # each: (σ' or tanh') · what the gate multiplies
-    grad_z_i *= i
-    grad_z_i *= g
-    grad_z_i *= grad_c
-    grad_z_f = 1.0 - f
-    grad_z_f *= f
-    grad_z_f *= c_prev
-    grad_z_f *= grad_c
-    grad_z_g = g * g
-    grad_z_g -= 1.0
-    grad_z_g *= i
-    grad_z_g *= grad_c
-    grad_z_g *= -1.0
-    grad_z_o = 1.0 - o
-    grad_z_o *= o
-    grad_z_o *= tanh_c
-    grad_z_o *= grad_h
-    grad_c *= f
-    return grad_z_i, grad_z_f, grad_z_g, grad_z_o, grad_c
+def lstm_cell_backward(xp, grad_out, grad_h, grad_c, i, f, g, o, c_prev, tanh_c,
+                       grad_z_i, grad_z_f, grad_z_g, grad_z_o):
+    """From the gradients of h (output + next step) and c: those of the four pre-activations
+    (each σ' or tanh' times what the gate multiplies), and grad_c ← that of c_prev (in place)."""
+    grad_h_total = grad_out + grad_h
+    grad_c_total = grad_c + grad_h_total * o * (1.0 - tanh_c * tanh_c)
+    grad_z_i[...] = grad_c_total * g * i * (1.0 - i)
+    grad_z_f[...] = grad_c_total * c_prev * f * (1.0 - f)
+    grad_z_g[...] = grad_c_total * i * (1.0 - g * g)
+    grad_z_o[...] = grad_h_total * tanh_c * o * (1.0 - o)
+    grad_c[...] = grad_c_total * f
 
 
 @_backend.fuse
-def gru_step(xp, x_r, x_z, x_n, h_r, h_z, h_n, h_prev):
-    """r, z = σ(x + h parts); n = tanh(x_n + r·h_n); h = (1 - z)·n + z·h_prev."""
-    r = _sigmoid(xp, x_r + h_r)
-    z = _sigmoid(xp, x_z + h_z)
-    n = r * h_n
-    n += x_n
-    n = xp.tanh(n)
-    h = h_prev - n
-    h *= z
-    h += n
-    return r, z, n, h
+def gru_cell(xp, a_r, a_z, a_n, u_r, u_z, u_n, b_r, b_z, b_n, h_prev, r, z, n, h_n, h):
+    """a = x W_ih^T + b_ih, u = h_prev W_hh^T (b = b_hh): r, z = σ(a + u + b);
+    n = tanh(a_n + r·h_n) with h_n = u_n + b_n; h = (1 - z)·n + z·h_prev."""
+    r[...] = logistic(xp, a_r + u_r + b_r)
+    z[...] = logistic(xp, a_z + u_z + b_z)
+    h_n[...] = u_n + b_n
+    n[...] = xp.tanh(a_n + r * h_n)
+    h[...] = n + z * (h_prev - n)
 
 
 @_backend.fuse
-def gru_step_backward(xp, grad_h, r, z, n, h_n, h_prev):
-    """Gradients of the r, z, n pre-activations, of the hidden part h_n, and h_prev's direct part."""
-    grad_a_n = 1.0 - z
-    grad_a_n *= grad_h
-    square = n * n
-    square *= grad_a_n
-    grad_a_n -= square                    # grad_h·(1 - z)·(1 - n²)
-    grad_a_z = h_prev - n
-    grad_a_z *= grad_h
-    grad_a_z *= z
-    grad_a_z *= 1.0 - z
-    grad_a_r = grad_a_n * h_n
-    grad_a_r *= r
-    grad_a_r *= 1.0 - r
-    return grad_a_r, grad_a_z, grad_a_n, grad_a_n * r, grad_h * z
+def gru_cell_backward(xp, grad_out, grad_h_matmul, grad_h_direct, r, z, n, h_n, h_prev,
+                      grad_a_r, grad_a_z, grad_a_n, grad_u_r, grad_u_z, grad_u_n):
+    """Gradients of the pre-activations a (input side) and u (recurrent side) from that of h:
+    the output's plus the next step's two parts, through W_hh and the direct z·h_prev path;
+    grad_h_direct ← the direct part for h_prev (in place)."""
+    grad_h = grad_out + grad_h_matmul + grad_h_direct
+    grad_n = grad_h * (1.0 - z) * (1.0 - n * n)
+    grad_r = grad_n * h_n * r * (1.0 - r)
+    grad_z = grad_h * (h_prev - n) * z * (1.0 - z)
+    grad_a_r[...] = grad_r
+    grad_u_r[...] = grad_r
+    grad_a_z[...] = grad_z
+    grad_u_z[...] = grad_z
+    grad_a_n[...] = grad_n
+    grad_u_n[...] = grad_n * r
+    grad_h_direct[...] = grad_h * z
 
 
 @_backend.fuse
-def rnn_tanh_backward(xp, grad_h, h):
-    grad_z = h * h
-    grad_z -= 1.0
-    grad_z *= grad_h
-    grad_z *= -1.0
-    return grad_z
+def rnn_tanh_cell(xp, z, p, h):
+    h[...] = xp.tanh(z + p)
 
 
 @_backend.fuse
-def rnn_relu_backward(xp, grad_h, h):
-    return grad_h * xp.sign(h)  # h = relu(z) >= 0, so sign(h) is relu'(z) (0 at z = 0, as torch)
+def rnn_relu_cell(xp, z, p, h):
+    h[...] = xp.maximum(z + p, 0.0)
 
 
-def _relu(xp, z):
-    return xp.maximum(z, 0.0)
+@_backend.fuse
+def rnn_tanh_cell_backward(xp, grad_out, grad_h, h, grad_z):
+    grad_z[...] = (grad_out + grad_h) * (1.0 - h * h)
+
+
+@_backend.fuse
+def rnn_relu_cell_backward(xp, grad_out, grad_h, h, grad_z):
+    # relu'(z) = 1 where h = relu(z) > 0, else 0 (0 at z = 0, as PyTorch)
+    grad_z[...] = xp.where(h > 0.0, grad_out + grad_h, 0.0)
 
 
 # -- shared plumbing --------------------------------------------------------------------------
 
 
+class Dims(NamedTuple):
+    steps: int
+    batch: int
+    hidden: int
+
+
 class _Recurrent(Function):
-    """Checks, the input projection and the weight gradients shared by rnn, lstm and gru."""
+    """Checks, buffers, the input projection and the weight gradients of rnn, lstm and gru.
+
+    Buffers are time-major, (T, N, ·). The hidden states live in ONE (T + 1)-slot buffer
+    ``states`` of which the output and every step's h_{t-1} are views: the state after step t
+    is slot ``t + 1`` (running forward; h0 in slot 0) or slot ``t`` (running in reverse; h0 in
+    slot T).
+    """
 
     gates = 1            # G: how many H-sized blocks the weight rows hold
-    n_states = 1         # 1 (h) or 2 (h, c)
 
     def __init__(self, reverse=False, batch_first=False):
         self.reverse, self.batch_first = bool(reverse), bool(batch_first)
 
-    @staticmethod
-    def _at(a, t):
-        return a[t, ...]
-
     def time_major(self, a):
-        """(N, T, ·) <-> (T, N, ·) when batch_first (a view): the loop always runs time-major, so
-        every step reads and writes contiguous blocks."""
+        """(N, T, ·) <-> (T, N, ·) when batch_first (a view)."""
         return self.xp.permute_dims(a, (1, 0, 2)) if self.batch_first else a
 
-    def check(self, x, states, w_ih, w_hh, b_ih, b_hh):
+    def check(self, x, states, w_ih, w_hh, b_ih, b_hh) -> Dims:
         op, g = self.op_name, self.gates
         layout = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
         if x.ndim != 3:
             raise ValueError(f"{op}: x must be 3-D {layout}, got shape {tuple(x.shape)}")
+        xp = self.xp
+        if not xp.isdtype(x.dtype, "real floating"):
+            raise TypeError(f"{op}: x must be floating-point, got dtype "
+                            f"{_backend.dtype_name(x.dtype)}; convert it with .float()")
         if w_hh.ndim != 2 or w_hh.shape[0] != g * w_hh.shape[1]:
             raise ValueError(f"{op}: w_hh must be ({g}·H, H), got {tuple(w_hh.shape)}")
         hidden = w_hh.shape[1]
@@ -164,14 +160,22 @@ class _Recurrent(Function):
             if s is not None and tuple(s.shape) != (batch, hidden):
                 raise ValueError(f"{op}: {name} must be (N, H) = ({batch}, {hidden}) for x "
                                  f"{tuple(x.shape)}, got {tuple(s.shape)}")
-        self.steps, self.batch, self.hidden = steps, batch, hidden
-        self.order = range(steps - 1, -1, -1) if self.reverse else range(steps)
-        return steps, batch, hidden
+        return Dims(steps, batch, hidden)
+
+    def order(self, steps):
+        return range(steps - 1, -1, -1) if self.reverse else range(steps)
+
+    def slot(self, t):
+        """The ``states`` slot of the state after step t (h_{t-1}: ``slot(t) - 1``, or + 1 in
+        reverse)."""
+        return t if self.reverse else t + 1
+
+    def prev_slot(self, t):
+        return t + 1 if self.reverse else t
 
     def project(self, x, w_ih, bias):
         """All input projections in one matmul: (T, N, G·H), from time-major x."""
         xp = self.xp
-        self.x, self.w_ih = x, w_ih
         y = xp.matmul(xp.reshape(x, (-1, x.shape[2])), xp.matrix_transpose(w_ih))
         if bias is not None:
             y += bias
@@ -184,55 +188,54 @@ class _Recurrent(Function):
         w_t[...] = self.xp.matrix_transpose(w)
         return w_t
 
-    def initial(self, state, x):
-        if state is not None:
-            return state
-        return self.xp.zeros((self.batch, self.hidden), dtype=x.dtype, device=x.device)
+    def buffer(self, slots, batch, width, like):
+        return self.xp.empty((slots, batch, width), dtype=like.dtype, device=like.device)
 
-    def buffer(self, slots, width, like):
-        """An uninitialised (slots, N, width) array."""
-        return self.xp.empty((slots, self.batch, width), dtype=like.dtype, device=like.device)
+    def state_buffer(self, dims, h0, x):
+        states = self.buffer(dims.steps + 1, dims.batch, dims.hidden, x)
+        states[dims.steps if self.reverse else 0, ...] = 0.0 if h0 is None else h0
+        return states
 
-    @staticmethod
-    def _put(a, t, value, start=None, stop=None):
-        """a[t] = value (columns start:stop only, if given)."""
-        a[t, :, start:stop] = value
+    def outputs(self, states, steps):
+        start = 0 if self.reverse else 1
+        return self.time_major(states[start:start + steps, ...])
 
-    def state_buffer(self, h0, x):
-        """T + 1 slots of hidden states, so that the outputs and the h_{t-1} of
-        every step are both views of it (no stacking). Slot ``t + shift`` holds the state after
-        step t, slot ``t + 1 - shift`` the one before (shift is 0 when running in reverse)."""
-        self.shift = 0 if self.reverse else 1
-        buf = self.buffer(self.steps + 1, self.hidden, x)
-        self._put(buf, self.steps if self.reverse else 0, 0.0 if h0 is None else h0)
-        return buf
+    def save(self, x, w_ih, w_hh, states, dims, biases):
+        self.x, self.w_ih, self.w_hh, self.states, self.dims = x, w_ih, w_hh, states, dims
+        self.has_bias = (biases[0] is not None, biases[1] is not None)
 
-    def _time_slice(self, a, start):
-        return a[start:start + self.steps, ...]
-
-    def outputs(self, buf):
-        return self.time_major(self._time_slice(buf, self.shift))
-
-    def h_before(self, t):
-        return self._at(self.states, t + 1 - self.shift)
-
-    def input_grads(self, grad_z_x):
-        """grad_x and grad_w_ih from the (T, N, G·H) gradient of the input projection."""
-        xp = self.xp
+    def weight_grads(self, grad_z_x, grad_z_h):
+        """grad_x, grad_w_ih, grad_b_ih from the (T, N, G·H) gradient of the input projection
+        and grad_w_hh from that of the recurrent one: ONE matmul each over all steps."""
+        xp, dims = self.xp, self.dims
         grad_z_x = xp.reshape(grad_z_x, (-1, grad_z_x.shape[2]))
         grad_x = None
         if self.needs_input_grad[0]:
             grad_x = self.time_major(xp.reshape(xp.matmul(grad_z_x, self.w_ih),
                                                 tuple(self.x.shape)))
         x2 = xp.reshape(self.x, (-1, self.x.shape[2]))
-        return grad_x, xp.matmul(xp.matrix_transpose(grad_z_x), x2), xp.sum(grad_z_x, axis=0)
+        grad_w_ih = xp.matmul(xp.matrix_transpose(grad_z_x), x2)
+        start = 1 if self.reverse else 0
+        h_prev = xp.reshape(self.states[start:start + dims.steps, ...], (-1, dims.hidden))
+        grad_w_hh = xp.matmul(xp.matrix_transpose(xp.reshape(grad_z_h, (-1, grad_z_h.shape[2]))),
+                              h_prev)
+        return grad_x, grad_w_ih, xp.sum(grad_z_x, axis=0), grad_w_hh
 
-    def hidden_grad(self, grad_z_h):
-        """grad_w_hh as ONE matmul over all steps: (G·H, T·N) @ (T·N, H) of the h_{t-1}."""
-        xp = self.xp
-        h_prev = self._time_slice(self.states, 1 - self.shift)
-        return xp.matmul(xp.matrix_transpose(xp.reshape(grad_z_h, (-1, grad_z_h.shape[2]))),
-                         xp.reshape(h_prev, (-1, self.hidden)))
+    def bias_grads(self, grad_b_ih, grad_b_hh):
+        return (grad_b_ih if self.has_bias[0] else None, grad_b_hh if self.has_bias[1] else None)
+
+
+def _split(a, parts):
+    """The ``parts`` H-wide column blocks of a (N, parts·H) array (views)."""
+    width = a.shape[-1] // parts
+    return [a[:, k * width:(k + 1) * width] for k in range(parts)]
+
+
+def _sum_biases(b_ih, b_hh):
+    # both biases add to the same pre-activation, so they are folded into the input projection
+    if b_ih is None:
+        return b_hh
+    return b_ih if b_hh is None else b_ih + b_hh
 
 
 # -- the ops ----------------------------------------------------------------------------------
@@ -249,35 +252,34 @@ class RNN(_Recurrent):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
-        self.check(x, (h0,), w_ih, w_hh, b_ih, b_hh)
+        dims = self.check(x, (h0,), w_ih, w_hh, b_ih, b_hh)
         x = self.time_major(x)
-        act = xp.tanh if self.nonlinearity == "tanh" else (lambda z: _relu(xp, z))
+        cell = rnn_tanh_cell if self.nonlinearity == "tanh" else rnn_relu_cell
         proj = self.project(x, w_ih, _sum_biases(b_ih, b_hh))
         w_hh_t = self.transposed(w_hh)
-        self.states = states = self.state_buffer(h0, x)
-        for t in self.order:
-            z = xp.matmul(self.h_before(t), w_hh_t)
-            z += self._at(proj, t)
-            h = act(z)
-            self._put(states, t + self.shift, h)
-        self.w_hh, self.has_bias = w_hh, (b_ih is not None, b_hh is not None)
-        return self.outputs(states), h
+        states = self.state_buffer(dims, h0, x)
+        for t in self.order(dims.steps):
+            z = xp.matmul(states[self.prev_slot(t), ...], w_hh_t)
+            cell(xp, z, proj[t, ...], states[self.slot(t), ...])
+        self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
+        return self.outputs(states, dims.steps), states[self.slot(t), ...]
 
     def backward(self, grad_out, grad_h_last):
-        xp = self.xp
+        xp, dims = self.xp, self.dims
         grad_out = self.time_major(grad_out)
-        step_backward = rnn_tanh_backward if self.nonlinearity == "tanh" else rnn_relu_backward
-        grad_h, grad_z = grad_h_last, self.buffer(self.steps, self.hidden, grad_out)
-        for k, t in enumerate(reversed(self.order)):
-            g = step_backward(xp, self._at(grad_out, t) + grad_h,
-                              self._at(self.states, t + self.shift))
-            self._put(grad_z, t, g)
-            if k < self.steps - 1 or self.needs_input_grad[1]:
-                grad_h = xp.matmul(g, self.w_hh)
-        grad_x, grad_w_ih, grad_b = self.input_grads(grad_z)
-        return (grad_x, grad_h if self.needs_input_grad[1] else None, grad_w_ih,
-                self.hidden_grad(grad_z), grad_b if self.has_bias[0] else None,
-                grad_b if self.has_bias[1] else None)
+        cell_backward = rnn_tanh_cell_backward if self.nonlinearity == "tanh" \
+            else rnn_relu_cell_backward
+        grad_z = self.buffer(dims.steps, dims.batch, dims.hidden, grad_out)
+        grad_h = grad_h_last
+        steps = list(reversed(self.order(dims.steps)))
+        for k, t in enumerate(steps):
+            cell_backward(xp, grad_out[t, ...], grad_h, self.states[self.slot(t), ...],
+                          grad_z[t, ...])
+            if k < len(steps) - 1 or self.needs_input_grad[1]:
+                grad_h = xp.matmul(grad_z[t, ...], self.w_hh)
+        grad_x, grad_w_ih, grad_b, grad_w_hh = self.weight_grads(grad_z, grad_z)
+        return (grad_x, grad_h if self.needs_input_grad[1] else None, grad_w_ih, grad_w_hh,
+                *self.bias_grads(grad_b, grad_b))
 
 
 class LSTM(_Recurrent):
@@ -288,43 +290,44 @@ class LSTM(_Recurrent):
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
-        steps, _, hid = self.check(x, (h0, c0), w_ih, w_hh, b_ih, b_hh)
+        dims = self.check(x, (h0, c0), w_ih, w_hh, b_ih, b_hh)
+        steps, batch, hid = dims
         x = self.time_major(x)
         proj = self.project(x, w_ih, _sum_biases(b_ih, b_hh))
         w_hh_t = self.transposed(w_hh)
-        self.states = states = self.state_buffer(h0, x)
-        c = self.initial(c0, x)
-        c_prev, saved = [None] * steps, [None] * steps
-        for t in self.order:
-            c_prev[t] = c
-            z = xp.matmul(self.h_before(t), w_hh_t)
-            z += self._at(proj, t)
-            i, f, g, o, c, tanh_c, h = lstm_step(xp, z[:, :hid], z[:, hid:2 * hid],
-                                                 z[:, 2 * hid:3 * hid], z[:, 3 * hid:], c)
-            self._put(states, t + self.shift, h)
-            saved[t] = (i, f, g, o, tanh_c)
-        self.c_prev, self.saved, self.w_hh = c_prev, saved, w_hh
-        self.has_bias = (b_ih is not None, b_hh is not None)
-        return self.outputs(states), h, c
+        states = self.state_buffer(dims, h0, x)
+        gates = self.buffer(steps, batch, 4 * hid, x)         # i, f, g, o of every step
+        cells = self.buffer(steps + 1, batch, hid, x)          # c, in the states' slot order
+        cells[self.prev_slot(self.order(steps)[0]), ...] = 0.0 if c0 is None else c0
+        tanh_c = self.buffer(steps, batch, hid, x)
+        for t in self.order(steps):
+            z = xp.matmul(states[self.prev_slot(t), ...], w_hh_t)
+            lstm_cell(xp, *_split(z, 4), *_split(proj[t, ...], 4),
+                      cells[self.prev_slot(t), ...], *_split(gates[t, ...], 4),
+                      cells[self.slot(t), ...], tanh_c[t, ...], states[self.slot(t), ...])
+        self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
+        self.gates_, self.cells, self.tanh_c = gates, cells, tanh_c
+        return (self.outputs(states, steps), states[self.slot(t), ...],
+                cells[self.slot(t), ...])
 
     def backward(self, grad_out, grad_h_last, grad_c_last):
-        xp = self.xp
+        xp, dims = self.xp, self.dims
         grad_out = self.time_major(grad_out)
-        hid = self.hidden
-        grad_h, grad_c = grad_h_last, grad_c_last
-        grad_z = self.buffer(self.steps, 4 * hid, grad_out)   # written in place, step by step
-        for k, t in enumerate(reversed(self.order)):
-            i, f, g, o, tanh_c = self.saved[t]
-            *parts, grad_c = lstm_step_backward(xp, self._at(grad_out, t) + grad_h, grad_c,
-                                                i, f, g, o, self.c_prev[t], tanh_c)
-            for j, part in enumerate(parts):
-                self._put(grad_z, t, part, j * hid, (j + 1) * hid)
-            if k < self.steps - 1 or self.needs_input_grad[1]:
-                grad_h = xp.matmul(self._at(grad_z, t), self.w_hh)
-        grad_x, grad_w_ih, grad_b = self.input_grads(grad_z)
+        grad_z = self.buffer(dims.steps, dims.batch, 4 * dims.hidden, grad_out)
+        grad_h = grad_h_last
+        grad_c = xp.empty_like(grad_c_last)       # updated in place by every step's cell
+        grad_c[...] = grad_c_last
+        steps = list(reversed(self.order(dims.steps)))
+        for k, t in enumerate(steps):
+            lstm_cell_backward(xp, grad_out[t, ...], grad_h, grad_c, *_split(self.gates_[t, ...], 4),
+                               self.cells[self.prev_slot(t), ...], self.tanh_c[t, ...],
+                               *_split(grad_z[t, ...], 4))
+            if k < len(steps) - 1 or self.needs_input_grad[1]:
+                grad_h = xp.matmul(grad_z[t, ...], self.w_hh)
+        grad_x, grad_w_ih, grad_b, grad_w_hh = self.weight_grads(grad_z, grad_z)
         return (grad_x, grad_h if self.needs_input_grad[1] else None,
-                grad_c if self.needs_input_grad[2] else None, grad_w_ih, self.hidden_grad(grad_z),
-                grad_b if self.has_bias[0] else None, grad_b if self.has_bias[1] else None)
+                grad_c if self.needs_input_grad[2] else None, grad_w_ih, grad_w_hh,
+                *self.bias_grads(grad_b, grad_b))
 
 
 class GRU(_Recurrent):
@@ -335,54 +338,41 @@ class GRU(_Recurrent):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
-        steps, _, hid = self.check(x, (h0,), w_ih, w_hh, b_ih, b_hh)
+        dims = self.check(x, (h0,), w_ih, w_hh, b_ih, b_hh)
+        steps, batch, hid = dims
         x = self.time_major(x)
         proj = self.project(x, w_ih, b_ih)
         w_hh_t = self.transposed(w_hh)
-        self.states = states = self.state_buffer(h0, x)
-        saved = [None] * steps
-        for t in self.order:
-            a = self._at(proj, t)
-            u = xp.matmul(self.h_before(t), w_hh_t)
-            if b_hh is not None:
-                u += b_hh
-            r, z, n, h = gru_step(xp, a[:, :hid], a[:, hid:2 * hid], a[:, 2 * hid:],
-                                  u[:, :hid], u[:, hid:2 * hid], u[:, 2 * hid:], self.h_before(t))
-            self._put(states, t + self.shift, h)
-            saved[t] = (r, z, n, u[:, 2 * hid:])
-        self.saved, self.w_hh = saved, w_hh
-        self.has_bias = (b_ih is not None, b_hh is not None)
-        return self.outputs(states), h
+        b_hh_parts = [0.0] * 3 if b_hh is None else [b_hh[k * hid:(k + 1) * hid] for k in range(3)]
+        states = self.state_buffer(dims, h0, x)
+        gates = self.buffer(steps, batch, 4 * hid, x)         # r, z, n and h_n of every step
+        for t in self.order(steps):
+            h_prev = states[self.prev_slot(t), ...]
+            u = xp.matmul(h_prev, w_hh_t)
+            gru_cell(xp, *_split(proj[t, ...], 3), *_split(u, 3), *b_hh_parts, h_prev,
+                     *_split(gates[t, ...], 4), states[self.slot(t), ...])
+        self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
+        self.gates_ = gates
+        return self.outputs(states, steps), states[self.slot(t), ...]
 
     def backward(self, grad_out, grad_h_last):
-        xp = self.xp
+        xp, dims = self.xp, self.dims
         grad_out = self.time_major(grad_out)
-        steps, hid = self.steps, self.hidden
+        grad_a = self.buffer(dims.steps, dims.batch, 3 * dims.hidden, grad_out)  # x W_ih^T + b_ih
+        grad_u = self.buffer(dims.steps, dims.batch, 3 * dims.hidden, grad_out)  # h W_hh^T + b_hh
         grad_h = grad_h_last
-        grad_a = self.buffer(steps, 3 * hid, grad_out)   # of x W_ih^T + b_ih
-        grad_u = self.buffer(steps, 3 * hid, grad_out)   # of h W_hh^T + b_hh
-        for k, t in enumerate(reversed(self.order)):
-            r, z, n, h_n = self.saved[t]
-            g_r, g_z, g_n, g_hn, grad_h_direct = gru_step_backward(
-                xp, self._at(grad_out, t) + grad_h, r, z, n, h_n, self.h_before(t))
-            for j, (part_a, part_u) in enumerate(((g_r, g_r), (g_z, g_z), (g_n, g_hn))):
-                self._put(grad_a, t, part_a, j * hid, (j + 1) * hid)
-                self._put(grad_u, t, part_u, j * hid, (j + 1) * hid)
-            if k < steps - 1 or self.needs_input_grad[1]:
-                grad_h = xp.matmul(self._at(grad_u, t), self.w_hh)
-                grad_h += grad_h_direct
-        grad_x, grad_w_ih, grad_b_ih = self.input_grads(grad_a)
-        grad_b_hh = xp.sum(xp.reshape(grad_u, (-1, 3 * hid)), axis=0)
-        return (grad_x, grad_h if self.needs_input_grad[1] else None, grad_w_ih,
-                self.hidden_grad(grad_u), grad_b_ih if self.has_bias[0] else None,
-                grad_b_hh if self.has_bias[1] else None)
-
-
-def _sum_biases(b_ih, b_hh):
-    # both biases add to the same pre-activation, so they are folded into the input projection
-    if b_ih is None:
-        return b_hh
-    return b_ih if b_hh is None else b_ih + b_hh
+        grad_h_direct = xp.zeros_like(grad_h_last)    # h_prev's z·h part, updated in place
+        steps = list(reversed(self.order(dims.steps)))
+        for k, t in enumerate(steps):
+            gru_cell_backward(xp, grad_out[t, ...], grad_h, grad_h_direct,
+                              *_split(self.gates_[t, ...], 4), self.states[self.prev_slot(t), ...],
+                              *_split(grad_a[t, ...], 3), *_split(grad_u[t, ...], 3))
+            if k < len(steps) - 1 or self.needs_input_grad[1]:
+                grad_h = xp.matmul(grad_u[t, ...], self.w_hh)
+        grad_h0 = grad_h + grad_h_direct if self.needs_input_grad[1] else None
+        grad_x, grad_w_ih, grad_b_ih, grad_w_hh = self.weight_grads(grad_a, grad_u)
+        grad_b_hh = xp.sum(xp.reshape(grad_u, (-1, 3 * dims.hidden)), axis=0)
+        return (grad_x, grad_h0, grad_w_ih, grad_w_hh, *self.bias_grads(grad_b_ih, grad_b_hh))
 
 
 # -- public functions -------------------------------------------------------------------------
@@ -403,7 +393,10 @@ def rnn(x: Tensor, h0: Tensor | None, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor |
 
     Returns: ``(output, h_T)``, output (T, N, H) (or (N, T, H)), h_T (N, H) the last state.
 
-    >>> output, h_last = rnn(x, None, w_ih, w_hh, b_ih, b_hh)      # doctest: +SKIP
+    >>> x, w_ih, w_hh = xpnet.randn(5, 2, 3), xpnet.randn(4, 3), xpnet.randn(4, 4)
+    >>> output, h_last = rnn(x, None, w_ih, w_hh)
+    >>> output.shape, h_last.shape
+    ((5, 2, 4), (2, 4))
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
@@ -426,7 +419,10 @@ def lstm(x: Tensor, h0: Tensor | None, c0: Tensor | None, w_ih: Tensor, w_hh: Te
 
     Returns: ``(output, h_T, c_T)``; all three are differentiable.
 
-    >>> output, h_last, c_last = lstm(x, None, None, w_ih, w_hh, b_ih, b_hh)  # doctest: +SKIP
+    >>> x, w_ih, w_hh = xpnet.randn(5, 2, 3), xpnet.randn(16, 3), xpnet.randn(16, 4)
+    >>> output, h_last, c_last = lstm(x, None, None, w_ih, w_hh)
+    >>> output.shape, c_last.shape
+    ((5, 2, 4), (2, 4))
     """
     return LSTM(reverse, batch_first)(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
 
@@ -440,6 +436,9 @@ def gru(x: Tensor, h0: Tensor | None, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor |
 
     Args and returns as :func:`rnn` (w_ih (3H, in), w_hh (3H, H), biases (3H,)).
 
-    >>> output, h_last = gru(x, None, w_ih, w_hh, b_ih, b_hh)      # doctest: +SKIP
+    >>> x, w_ih, w_hh = xpnet.randn(5, 2, 3), xpnet.randn(12, 3), xpnet.randn(12, 4)
+    >>> output, h_last = gru(x, None, w_ih, w_hh)
+    >>> output.shape
+    (5, 2, 4)
     """
     return GRU(reverse, batch_first)(x, h0, w_ih, w_hh, b_ih, b_hh)

@@ -7,14 +7,14 @@ from .. import backend as _backend
 from .optimizer import Optimizer, _check, with_l2
 
 
-# p, m and v are updated in place, as PyTorch does (fewer temporaries on NumPy); the gradient
-# is never written to.
+# p, m, v (and v_max) are updated in place (see the kernel contract in optimizer.py); every
+# coefficient, 1 − β included, comes from the host.
 
-def _moments(xp, g, m, v, beta1, beta2):
+def _moments(g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2):
     m *= beta1
-    m += (1.0 - beta1) * g
+    m += one_minus_beta1 * g
     v *= beta2
-    v += (1.0 - beta2) * (g * g)
+    v += one_minus_beta2 * (g * g)
 
 
 def _descend(xp, p, m, v, step_size, sqrt_bias2, eps):
@@ -22,28 +22,30 @@ def _descend(xp, p, m, v, step_size, sqrt_bias2, eps):
     denom /= sqrt_bias2
     denom += eps
     p -= step_size * (m / denom)
-    return p
 
 
-def adam_step(xp, p, g, m, v, beta1, beta2, step_size, sqrt_bias2, eps):
+def adam_step(xp, p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
+              sqrt_bias2, eps, decay):
     """m ← β1·m + (1 − β1)·g ;  v ← β2·v + (1 − β2)·g²
     p ← p − step_size·m / (√v / √(1 − β2^t) + eps),  step_size = lr / (1 − β1^t)"""
-    _moments(xp, g, m, v, beta1, beta2)
-    return _descend(xp, p, m, v, step_size, sqrt_bias2, eps), m, v
+    _moments(g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2)
+    _descend(xp, p, m, v, step_size, sqrt_bias2, eps)
 
 
-def amsgrad_step(xp, p, g, m, v, v_max, beta1, beta2, step_size, sqrt_bias2, eps):
+def amsgrad_step(xp, p, g, m, v, v_max, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                 step_size, sqrt_bias2, eps, decay):
     """Adam whose denominator uses the running maximum of v."""
-    _moments(xp, g, m, v, beta1, beta2)
-    v_max = xp.maximum(v_max, v)
-    return _descend(xp, p, m, v_max, step_size, sqrt_bias2, eps), m, v, v_max
+    _moments(g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2)
+    v_max[...] = xp.maximum(v_max, v)
+    _descend(xp, p, m, v_max, step_size, sqrt_bias2, eps)
 
 
 def with_decoupled_decay(step):
-    """AdamW: the step taken from ``p·decay`` (decay = 1 − lr·weight_decay), as PyTorch's
-    ``param.mul_(1 - lr * weight_decay)`` before the Adam step; takes ``(xp, p, grad, decay, *rest)``."""
-    def update(xp, p, grad, decay, *rest):
-        return step(xp, p * decay, grad, *rest)
+    """AdamW: ``p ← p·decay`` (decay = 1 − lr·weight_decay, from the host) before the Adam step,
+    as PyTorch's ``param.mul_(1 - lr * weight_decay)``."""
+    def update(xp, p, grad, *rest):
+        p *= rest[-1]
+        step(xp, p, grad, *rest)
     update.__name__ = update.__qualname__ = f"{step.__name__}_decoupled"
     return update
 
@@ -87,28 +89,24 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = xp.zeros_like(p.data)
 
     def update(self, p, grad, state, group):
-        xp = p.backend.xp
         t = state["step"]
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         # bias corrections as Python floats from the Python step count: no device sync
-        step_size = lr / (1.0 - beta1 ** t)
-        sqrt_bias2 = math.sqrt(1.0 - beta2 ** t)
+        coefficients = (beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / (1.0 - beta1 ** t),
+                        math.sqrt(1.0 - beta2 ** t), eps)
         if wd == 0.0:
-            decay, extra = "none", ()
+            decay, factor = "none", 0.0
         elif self.decoupled:
-            decay, extra = "decoupled", (1.0 - lr * wd,)
+            decay, factor = "decoupled", 1.0 - lr * wd
         else:
-            decay, extra = "l2", (wd,)
-        kernel = _KERNELS[bool(group["amsgrad"]), decay]
-        if group["amsgrad"]:
-            (p.data, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"]) = kernel(
-                xp, p.data, grad, *extra, state["exp_avg"], state["exp_avg_sq"],
-                state["max_exp_avg_sq"], beta1, beta2, step_size, sqrt_bias2, eps)
-        else:
-            p.data, state["exp_avg"], state["exp_avg_sq"] = kernel(
-                xp, p.data, grad, *extra, state["exp_avg"], state["exp_avg_sq"], beta1, beta2,
-                step_size, sqrt_bias2, eps)
+            decay, factor = "l2", wd
+        amsgrad = bool(group["amsgrad"])
+        if amsgrad and "max_exp_avg_sq" not in state:   # switched on after the first step
+            state["max_exp_avg_sq"] = p.backend.xp.zeros_like(p.data)
+        buffers = [state["exp_avg"], state["exp_avg_sq"]] + (
+            [state["max_exp_avg_sq"]] if amsgrad else [])
+        _KERNELS[amsgrad, decay](p.backend.xp, p.data, grad, *buffers, *coefficients, factor)
 
 
 class AdamW(Adam):

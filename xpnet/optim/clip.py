@@ -49,5 +49,5 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
-        p.grad = Tensor._wrap(p.xp.clip(p.grad.data, -float(clip_value), float(clip_value)),
-                              p.backend)
+        bound = float(clip_value)
+        p.grad = Tensor._wrap(p.xp.minimum(p.xp.maximum(p.grad.data, -bound), bound), p.backend)

@@ -12,13 +12,20 @@ def _check(name, cond, message):
         raise ValueError(f"{name}: {message}")
 
 
+# The contract of every update kernel: ``step(xp, p, g, *state, *coefficients, decay)``
+# updates ``p`` and the state arrays IN PLACE and returns nothing (a fused CuPy kernel then writes
+# them straight to memory, with no output copy); ``g`` is never written to (autograd may share it).
+# The last argument is the weight decay term, read only by the ``with_l2`` / decoupled variants
+# that an optimizer picks when its weight_decay is not 0; every coefficient is a Python float
+# computed on the host (no arithmetic between two numbers inside a kernel: CuPy would type it
+# float16).
+
+
 def with_l2(step):
-    """``step(xp, p, g, *rest)`` taken on ``g = grad + weight_decay·p`` (PyTorch's
-    ``weight_decay``: an L2 penalty folded into the gradient). The result takes
-    ``(xp, p, grad, weight_decay, *rest)``; fused with the step, the penalty costs no extra launch,
-    and optimizers pick the plain step when weight_decay is 0, so that costs nothing either."""
-    def update(xp, p, grad, weight_decay, *rest):
-        return step(xp, p, grad + weight_decay * p, *rest)
+    """``step`` taken on ``g + decay·p`` (PyTorch's ``weight_decay``: an L2 penalty folded into
+    the gradient, read before ``p`` changes); fused with the step, it costs no extra launch."""
+    def update(xp, p, grad, *rest):
+        step(xp, p, grad + rest[-1] * p, *rest)
     update.__name__ = update.__qualname__ = f"{step.__name__}_l2"
     return update
 
@@ -130,8 +137,8 @@ class Optimizer:
         """Create the per-parameter buffers (zeros on p's device)."""
 
     def update(self, p, grad, state, group):
-        """Replace ``p.data`` and the state arrays with new ones (out of place: ``grad`` may be
-        shared with another parameter). Must not read values back to the host."""
+        """Update ``p.data`` and the state arrays in place with one fused kernel call (the
+        contract above); ``grad`` is read only. Must not read values back to the host."""
         raise NotImplementedError
 
     # -- state dicts and devices ----------------------------------------------------------------

@@ -5,32 +5,48 @@ from .. import backend as _backend
 from .optimizer import Optimizer, _check, with_l2
 
 
-def rmsprop_step(xp, p, g, square_avg, lr, alpha, eps):
+# In place (see the kernel contract in optimizer.py); 1 − α comes from the host.
+
+def _average(g, square_avg, alpha, one_minus_alpha):
+    square_avg *= alpha
+    square_avg += one_minus_alpha * (g * g)
+
+
+def _centre(g, square_avg, grad_avg, alpha, one_minus_alpha):
+    """The variance s − ḡ² with ḡ ← α·ḡ + (1 − α)·g."""
+    grad_avg *= alpha
+    grad_avg += one_minus_alpha * g
+    return square_avg - grad_avg * grad_avg
+
+
+def rmsprop_step(xp, p, g, square_avg, lr, alpha, one_minus_alpha, eps, decay):
     """s ← α·s + (1 − α)·g² ;  p ← p − lr·g / (√s + eps)"""
-    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
-    return p - lr * (g / (xp.sqrt(square_avg) + eps)), square_avg
+    _average(g, square_avg, alpha, one_minus_alpha)
+    p -= lr * (g / (xp.sqrt(square_avg) + eps))
 
 
-def centered_step(xp, p, g, square_avg, grad_avg, lr, alpha, eps):
-    """As rmsprop_step, with the variance s − ḡ² (ḡ ← α·ḡ + (1 − α)·g) under the root."""
-    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
-    grad_avg = alpha * grad_avg + (1.0 - alpha) * g
-    avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
-    return p - lr * (g / avg), square_avg, grad_avg
+def centered_step(xp, p, g, square_avg, grad_avg, lr, alpha, one_minus_alpha, eps, decay):
+    """As rmsprop_step, with the variance s − ḡ² under the root."""
+    _average(g, square_avg, alpha, one_minus_alpha)
+    variance = _centre(g, square_avg, grad_avg, alpha, one_minus_alpha)
+    p -= lr * (g / (xp.sqrt(variance) + eps))
 
 
-def momentum_step(xp, p, g, square_avg, buf, lr, alpha, eps, momentum):
+def momentum_step(xp, p, g, square_avg, buf, lr, alpha, one_minus_alpha, eps, momentum, decay):
     """buf ← momentum·buf + g / (√s + eps) ;  p ← p − lr·buf"""
-    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
-    buf = momentum * buf + g / (xp.sqrt(square_avg) + eps)
-    return p - lr * buf, square_avg, buf
+    _average(g, square_avg, alpha, one_minus_alpha)
+    buf *= momentum
+    buf += g / (xp.sqrt(square_avg) + eps)
+    p -= lr * buf
 
 
-def centered_momentum_step(xp, p, g, square_avg, grad_avg, buf, lr, alpha, eps, momentum):
-    square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
-    grad_avg = alpha * grad_avg + (1.0 - alpha) * g
-    buf = momentum * buf + g / (xp.sqrt(square_avg - grad_avg * grad_avg) + eps)
-    return p - lr * buf, square_avg, grad_avg, buf
+def centered_momentum_step(xp, p, g, square_avg, grad_avg, buf, lr, alpha, one_minus_alpha,
+                           eps, momentum, decay):
+    _average(g, square_avg, alpha, one_minus_alpha)
+    variance = _centre(g, square_avg, grad_avg, alpha, one_minus_alpha)
+    buf *= momentum
+    buf += g / (xp.sqrt(variance) + eps)
+    p -= lr * buf
 
 
 # one kernel per variant (on CuPy), keyed by (centered, momentum, weight decay)
@@ -84,17 +100,13 @@ class RMSprop(Optimizer):
 
     def update(self, p, grad, state, group):
         centered, momentum = bool(group["centered"]), float(group["momentum"])
-        wd = float(group["weight_decay"])
+        wd, alpha = float(group["weight_decay"]), float(group["alpha"])
         names = _BUFFERS[centered, momentum > 0]
-        if len(names) > 1 and names[-1] not in state or centered and "grad_avg" not in state:
-            for name in names:   # an option switched on after the first step (param_groups)
-                state.setdefault(name, p.backend.xp.zeros_like(p.data))
-        scalars = (float(group["lr"]), float(group["alpha"]), float(group["eps"]))
+        for name in names:   # an option switched on after the first step (param_groups)
+            if name not in state:
+                state[name] = p.backend.xp.zeros_like(p.data)
+        coefficients = (float(group["lr"]), alpha, 1.0 - alpha, float(group["eps"]))
         if momentum > 0:
-            scalars += (momentum,)
-        prefix = (p.data, grad, wd) if wd else (p.data, grad)
-        new = _KERNELS[centered, momentum > 0, wd != 0.0](
-            p.backend.xp, *prefix, *[state[n] for n in names], *scalars)
-        p.data = new[0]
-        for name, array in zip(names, new[1:]):
-            state[name] = array
+            coefficients += (momentum,)
+        _KERNELS[centered, momentum > 0, wd != 0.0](
+            p.backend.xp, p.data, grad, *[state[n] for n in names], *coefficients, wd)

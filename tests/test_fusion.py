@@ -1,0 +1,218 @@
+"""Every function compiled by backend.fuse: covered, free of scalar-with-scalar arithmetic (CuPy
+types it float16), and equal to its plain reference on every device; fuse's fallback rules."""
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+import xpnet
+import xpnet.functional as F
+from xpnet import backend, nn, optim
+from xpnet.testing import assert_close
+
+
+def _train_step(model, x, target, optimizer, loss=F.mse_loss):
+    value = loss(model(x), target)
+    optimizer.zero_grad()
+    value.backward()
+    optimizer.step()
+
+
+def exercise_every_fused_function(device):
+    """Small workloads that reach every fused function of the library (extend it with each new
+    kernel: test_every_fused_function_is_exercised fails until you do)."""
+    xpnet.manual_seed(0)
+    x = xpnet.randn(4, 3, 5, 5, device=device)
+    seq = xpnet.randn(4, 3, 2, device=device)            # (N, T, features)
+    optimizers = [lambda p: optim.SGD(p, lr=0.1), lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
+                  lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+                  lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+                  lambda p: optim.SGD(p, lr=0.1, weight_decay=0.1),
+                  lambda p: optim.SGD(p, lr=0.1, momentum=0.5, weight_decay=0.1)]
+    for amsgrad in (False, True):
+        for cls, wd in ((optim.Adam, 0.0), (optim.Adam, 0.1), (optim.AdamW, 0.1)):
+            optimizers.append(lambda p, c=cls, w=wd, a=amsgrad: c(p, weight_decay=w, amsgrad=a))
+    for centered in (False, True):
+        for momentum in (0.0, 0.9):
+            for wd in (0.0, 0.1):
+                optimizers.append(lambda p, c=centered, m=momentum, w=wd: optim.RMSprop(
+                    p, centered=c, momentum=m, weight_decay=w))
+    conv = nn.Sequential(nn.Conv2d(3, 2, 3, device=device), nn.BatchNorm2d(2, device=device),
+                         nn.GELU(), nn.Flatten(), nn.LayerNorm(18, device=device),
+                         nn.GELU(approximate="tanh"), nn.Linear(18, 1, device=device))
+    for make in optimizers:
+        _train_step(conv, x, xpnet.zeros(4, 1, device=device), make(conv.parameters()))
+    for layer in (nn.LSTM(2, 3, batch_first=True, device=device),
+                  nn.GRU(2, 3, batch_first=True, device=device),
+                  nn.RNN(2, 3, batch_first=True, device=device),
+                  nn.RNN(2, 3, nonlinearity="relu", batch_first=True, device=device)):
+        out, _ = layer(seq)
+        out.sum().backward()
+
+
+class _Recorder:
+    """A compiler for NumPy arrays that records each fused function's first arguments (copied
+    before the call, since kernels write in place) and then runs the plain function."""
+
+    def __init__(self):
+        self.calls = {}
+
+    def __call__(self, fn):
+        def kernel(*args):
+            self.calls.setdefault(fn, copy.deepcopy(args))
+            return fn(xpnet.device("cpu").xp, *args)
+        return kernel
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    recorder = _Recorder()
+    backend.register_compiler("numpy", recorder)
+    try:
+        exercise_every_fused_function("cpu")
+    finally:
+        backend.register_compiler("numpy", None)
+    return recorder.calls
+
+
+def _name(fn):
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def test_every_fused_function_is_exercised(recorded):
+    missing = sorted(_name(f.reference) for f in backend.fused_functions()
+                     if f.reference not in recorded)
+    assert not missing, f"add these fused functions to exercise_every_fused_function: {missing}"
+
+
+class _Symbol:
+    """A stand-in for an array or a scalar inside a traced kernel; operations between two
+    scalars (Python numbers or scalar arguments) are recorded as offences."""
+
+    def __init__(self, trace, is_array, what):
+        self.trace, self.is_array, self.what = trace, is_array, what
+
+    def _apply(self, other, op):
+        return self.trace.combine(op, self, other)
+
+    def __getitem__(self, index):
+        return self
+
+    def __setitem__(self, index, value):
+        pass
+
+    def __neg__(self):
+        return self.trace.combine("neg", self)
+
+    def __abs__(self):
+        return self.trace.combine("abs", self)
+
+
+for _op in ("add", "sub", "mul", "truediv", "pow", "lt", "le", "gt", "ge", "eq", "ne", "and",
+            "or"):
+    setattr(_Symbol, f"__{_op}__", lambda self, other, _op=_op: self._apply(other, _op))
+    setattr(_Symbol, f"__r{_op}__", lambda self, other, _op=_op: self.trace.combine(_op, other, self))
+    setattr(_Symbol, f"__i{_op}__", lambda self, other, _op=_op: self._apply(other, _op) and self)
+
+
+class _Trace:
+    def __init__(self):
+        self.offences = []
+
+    def combine(self, op, *operands):
+        symbols = [o for o in operands if isinstance(o, _Symbol)]
+        if not any(s.is_array for s in symbols):
+            self.offences.append(f"{op}({', '.join(getattr(o, 'what', repr(o)) for o in operands)})")
+            return _Symbol(self, False, f"{op}(...)")
+        return _Symbol(self, True, op)
+
+    def namespace(self):
+        trace = self
+
+        class Namespace:
+            float32, float64 = "float32", "float64"
+
+            def __getattr__(self, name):
+                return lambda *args, **kwargs: trace.combine(
+                    name, *[a for a in args if not isinstance(a, str)])
+        return Namespace()
+
+
+def test_no_fused_function_computes_with_two_scalars(recorded):
+    offenders = {}
+    for fn, args in recorded.items():
+        trace = _Trace()
+        symbols = [_Symbol(trace, hasattr(a, "shape"), f"arg{i}") if hasattr(a, "shape")
+                   or isinstance(a, (int, float)) else a for i, a in enumerate(args)]
+        fn(trace.namespace(), *symbols)
+        if trace.offences:
+            offenders[_name(fn)] = trace.offences
+    assert not offenders, ("compute these on the host and pass them in (CuPy runs "
+                           f"scalar-with-scalar operations in float16): {offenders}")
+
+
+def test_the_tracer_catches_a_scalar_with_scalar_operation():
+    def bad(xp, p, g, beta):
+        p -= (1.0 - beta) * g
+    trace = _Trace()
+    bad(trace.namespace(), _Symbol(trace, True, "p"), _Symbol(trace, True, "g"),
+        _Symbol(trace, False, "beta"))
+    assert trace.offences == ["sub(1.0, beta)"]
+
+
+def test_compiled_and_plain_calls_agree_on_every_device(recorded, device):
+    """Each kernel as the device runs it (compiled where a compiler exists) against the plain
+    function, on the recorded arguments: the same results and the same in-place writes."""
+    b = xpnet.device(device)
+    for fn, args in recorded.items():
+        name = _name(fn)
+        fused = next(f for f in backend.fused_functions() if f.reference is fn)
+        moved = [b.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        plain = [b.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        got, expected = fused(b.xp, *moved), fused.reference(b.xp, *plain)
+        got = got if isinstance(got, tuple) else (got,)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        for g, e in zip(got + tuple(moved), expected + tuple(plain)):
+            if g is not None and backend.is_array(g):
+                assert_close(g, e, rtol=1e-6, atol=1e-6, msg=name)
+
+
+def test_fuse_falls_back_only_when_the_compiler_refuses():
+    @backend.fuse
+    def triple(xp, x):
+        return 3.0 * x
+
+    def refusing(fn):
+        raise NotImplementedError("no such construct")
+
+    x = np.ones(3)
+    backend.register_compiler("numpy", refusing, lambda: (NotImplementedError,))
+    try:
+        with pytest.warns(RuntimeWarning, match="could not compile triple .*running it unfused"):
+            np.testing.assert_array_equal(triple(None, x), 3.0 * x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")            # warned once, not at every call
+            np.testing.assert_array_equal(triple(None, x), 3.0 * x)
+    finally:
+        backend.register_compiler("numpy", None)
+
+
+def test_fuse_lets_runtime_errors_of_a_kernel_through():
+    @backend.fuse
+    def double(xp, x):
+        return 2.0 * x
+
+    def out_of_memory(fn):
+        def kernel(*args):
+            raise MemoryError("out of memory allocating 1 GB")
+        return kernel
+
+    backend.register_compiler("numpy", out_of_memory, lambda: (NotImplementedError,))
+    try:
+        with pytest.raises(MemoryError, match="out of memory"):
+            double(None, np.ones(2))
+        with pytest.raises(MemoryError):          # still compiled: not silently turned off
+            double(None, np.ones(2))
+    finally:
+        backend.register_compiler("numpy", None)
