@@ -86,3 +86,70 @@ def test_to_numpy_reads_every_backend(device):
 def test_available_devices_lists_the_cpu_first():
     devices = backend.available_devices()
     assert devices[0] == "cpu" and "strict" in devices
+
+
+def _stand_in(module, **attributes):
+    """An object whose class lives in ``module`` (as CuPy's and torch's arrays do)."""
+    cls = type("ndarray", (), {"__module__": module, "shape": (2,)})
+    obj = cls()
+    for name, value in attributes.items():
+        setattr(obj, name, value)
+    return obj
+
+
+def test_every_spelling_of_a_device_reaches_one_backend(monkeypatch):
+    """'cuda' and 'cuda:0' (and an array on GPU 0) are one device object; so are 'torch',
+    'torch:cpu' and a torch CPU tensor: ops compare backends by identity."""
+    import functools
+    import types
+
+    @functools.lru_cache(maxsize=None)
+    def fake_resolve(name):          # no CuPy or GPU needed: a Backend per canonical name
+        return backend.Backend(name, "cupy" if name.startswith("cuda") else "torch", None,
+                               types.SimpleNamespace(type="cuda", id=0))
+    monkeypatch.setattr(backend, "_resolve", fake_resolve)
+    gpu_array = _stand_in("cupy", device=types.SimpleNamespace(id=0))
+    assert backend.backend_of(gpu_array) is backend.resolve("cuda") is backend.resolve("cuda:0")
+    assert backend.backend_of(_stand_in("cupy", device=types.SimpleNamespace(id=1))) \
+        is backend.resolve("cuda:1") is not backend.resolve("cuda")
+    torch_gpu = _stand_in("torch", device=types.SimpleNamespace(type="cuda", index=None))
+    assert backend.backend_of(torch_gpu) is backend.resolve("torch:cuda") \
+        is backend.resolve("torch:cuda:0")
+    torch_cpu = _stand_in("torch", device=types.SimpleNamespace(type="cpu", index=None))
+    assert backend.backend_of(torch_cpu) is backend.resolve("torch") is backend.resolve("torch:cpu")
+
+
+@pytest.mark.parametrize("flag, name", [("cuda", "cuda:0"), ("CUDA:1", "cuda:1"), (" cpu ", "cpu"),
+                                        ("torch:cpu", "torch"), ("torch:cuda", "torch:cuda:0")])
+def test_device_flags_have_one_canonical_name(flag, name):
+    assert backend.canonical(flag) == name
+
+
+def test_the_device_object_compares_equal_to_its_flag_strings(device):
+    d = xpnet.device(device)
+    t = xpnet.zeros(2, device=device)
+    assert t.device is d and t.device == device and t.device == d.name and str(t.device) == d.name
+    assert t.device != "no-such-device" and hash(d) == hash(d.name)
+    assert {d: 1}[d] == 1 and repr(d) == f"device('{d.name}')"
+    assert d.type == d.name.split(":")[0]
+
+
+def test_a_cuda_device_object_knows_its_type_and_index():
+    gpu = backend.Backend("cuda:1", "cupy", None, None)
+    assert (gpu.type, gpu.index) == ("cuda", 1) and gpu == "cuda:1" and gpu != "cuda"
+    assert (backend.resolve("cpu").type, backend.resolve("cpu").index) == ("cpu", None)
+
+
+def test_device_blocks_nest_and_each_exit_restores_the_outer_default():
+    before = backend.default_device()
+    with xpnet.device("strict"):
+        with xpnet.device("cpu"):
+            with xpnet.device("strict"):
+                assert backend.default_device() == "strict"
+            assert backend.default_device() == "cpu"
+            assert xpnet.zeros(1).device == "cpu"
+        assert backend.default_device() == "strict"
+        with xpnet.device("strict"):      # the same device twice: still a proper stack
+            pass
+        assert backend.default_device() == "strict"
+    assert backend.default_device() == before

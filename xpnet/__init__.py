@@ -3,12 +3,19 @@
 The same code trains on NumPy (``cpu``), CuPy (``cuda``) and array-api-strict (``strict``):
 
 >>> import xpnet
+>>> import xpnet.nn.functional as F
 >>> x = xpnet.tensor([[1.0, -2.0]], requires_grad=True)
->>> xpnet.functional.relu(x).sum().backward()
+>>> F.relu(x).sum().backward()
 >>> x.grad.tolist()
 [[1.0, 0.0]]
+
+Public names follow PyTorch: ``xpnet.nn`` (layers; ``xpnet.nn.functional`` the ops),
+``xpnet.optim``, ``xpnet.data``, ``xpnet.device(...)`` (a device object, equal to its flag
+string), ``xpnet.float32`` (dtype objects, equal to their names), ``xpnet.fit``.
 """
 from . import backend
+from .backend import DType as dtype
+from .backend import DTYPES as _DTYPES
 from .backend import (resolve as device, default_device, set_default_device, available_devices,
                       to_numpy)
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
@@ -16,16 +23,21 @@ from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like
                                 arange)
 from . import random
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
-from . import ops, functional, nn, optim, data, io, models
+from . import ops, nn, functional, optim, data, io, models
 from .io import save, load
 from .train import fit, evaluate, predict, History
+
+# dtype objects, as torch.float32 (strings such as "float32" are accepted everywhere too)
+(bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, bfloat16, float32,  # noqa: A001
+ float64, complex64, complex128) = (_DTYPES[name] for name in backend.DTYPE_NAMES)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "backend", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
-    "full", "zeros_like", "ones_like", "randn", "rand", "arange", "manual_seed", "get_rng_state",
-    "set_rng_state", "random", "seed", "initial_seed", "ops", "functional", "nn", "optim", "data", "io", "models", "save", "load",
-    "fit", "evaluate", "predict", "History", "__version__",
+    "full", "zeros_like", "ones_like", "randn", "rand", "arange", "random", "manual_seed", "seed",
+    "initial_seed", "get_rng_state", "set_rng_state", "nn", "functional", "optim", "data", "io",
+    "models", "save", "load", "fit", "evaluate", "predict", "History", "dtype",
+    *backend.DTYPE_NAMES, "__version__",
 ]

@@ -34,7 +34,7 @@ import numpy as np
 __all__ = [
     "Backend", "resolve", "resolve_or_skip", "backend_of", "canonical", "default_device",
     "set_default_device", "available_devices", "to_numpy", "from_numpy", "fuse", "dtype",
-    "is_array", "register_compiler",
+    "is_array", "register_compiler", "DType", "as_dtype",
 ]
 
 _ENV_VAR = "XPNET_DEVICE"
@@ -128,8 +128,12 @@ class Backend:
         return self.xp.asarray(host, device=self.device, copy=True)
 
     def dtype(self, name):
-        """The namespace's dtype object for a name such as ``'float32'``."""
-        return getattr(self.xp, dtype_name(name))
+        """The namespace's dtype object for any spelling (``'float32'``, ``xpnet.float32``)."""
+        name = as_dtype(name).name
+        try:
+            return getattr(self.xp, name)
+        except AttributeError:
+            raise TypeError(f"dtype {name} is not available on device {self.name!r}") from None
 
     # ``with xpnet.device("cuda"): ...`` makes this the default device inside the block; the
     # previous defaults live on a stack, so blocks nest (also blocks of the same device)
@@ -142,10 +146,71 @@ class Backend:
         return False
 
 
+class DType:
+    """A dtype as xpnet names it (``xpnet.float32``, ...), what ``Tensor.dtype`` returns.
+
+    Like ``torch.float32`` it is one object per dtype; it compares equal to every spelling of
+    its name (``'float32'``, ``numpy.float32``, the namespace's dtype), and ``numpy.dtype(d)``
+    accepts it. Wherever xpnet takes a dtype, a DType or a string works.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self):
+        return f"xpnet.{self.name}"
+
+    def __str__(self):
+        return self.name
+
+    def __eq__(self, other):
+        if isinstance(other, DType):
+            return self is other
+        try:
+            return dtype_name(other) == self.name
+        except Exception:
+            return False
+
+    def __hash__(self):
+        return hash(self.name)
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.name in ("float16", "bfloat16", "float32", "float64")
+
+    @property
+    def dtype(self):
+        """The NumPy dtype (so that ``numpy.dtype(xpnet.float32)`` works)."""
+        return np.dtype(self.name)
+
+    @property
+    def itemsize(self) -> int:
+        return 2 if self.name == "bfloat16" else np.dtype(self.name).itemsize
+
+
+DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+               "float16", "bfloat16", "float32", "float64", "complex64", "complex128")
+DTYPES = {name: DType(name) for name in DTYPE_NAMES}
+
+
+def as_dtype(dtype) -> DType:
+    """The :class:`DType` for any spelling; TypeError listing the known names otherwise."""
+    name = dtype_name(dtype)
+    found = DTYPES.get(name)
+    if found is None:
+        raise TypeError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_NAMES)} "
+                        f"(as a string or xpnet.<name>)")
+    return found
+
+
 def dtype_name(dtype) -> str:
     """'float32' for any spelling of a dtype: a string, a NumPy dtype, or a namespace dtype."""
     if isinstance(dtype, str):
         return dtype
+    if isinstance(dtype, type) and issubclass(dtype, np.generic):   # numpy.float32 itself
+        return np.dtype(dtype).name
     name = getattr(dtype, "name", None)  # NumPy / CuPy dtypes; strict dtypes have _np_dtype
     if name is None and hasattr(dtype, "_np_dtype"):
         name = dtype._np_dtype.name

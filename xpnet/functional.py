@@ -1,3 +1,7 @@
-"""``import xpnet.functional as F``: every differentiable op, by its PyTorch-style name."""
-from .ops import *  # noqa: F401,F403
-from .ops import __all__  # noqa: F401
+"""``import xpnet.functional as F`` is ``xpnet.nn.functional`` itself (one module, two
+spellings): see :mod:`xpnet.nn.functional`."""
+import sys
+
+from .nn import functional as _functional
+
+sys.modules[__name__] = _functional

@@ -48,7 +48,7 @@ def test_detach_cuts_the_graph(device):
 
 def test_backward_of_non_scalar_needs_a_grad_argument(device):
     x = xpnet.tensor([1.0, 2.0], device=device, requires_grad=True)
-    with pytest.raises(RuntimeError, match="grad can be omitted only for a one-element tensor"):
+    with pytest.raises(RuntimeError, match="gradient can be omitted only for a one-element tensor"):
         (x * 2.0).backward()
     (x * 2.0).backward(xpnet.tensor([1.0, 10.0], device=device))
     assert_close(x.grad, np.array([2.0, 20.0], dtype=np.float32))

@@ -7,12 +7,13 @@ from xpnet.testing import assert_close
 
 
 class Block(nn.Module):
-    """A module with a nested Sequential, a plain list of layers, a shared weight and buffers."""
+    """A module with a nested Sequential, a ModuleList, a shared weight and buffers."""
 
     def __init__(self, device):
         self.body = nn.Sequential(nn.Linear(3, 4, device=device), nn.ReLU(),
                                   nn.Linear(4, 4, device=device))
-        self.heads = [nn.Linear(4, 2, device=device), nn.Linear(4, 2, bias=False, device=device)]
+        self.heads = nn.ModuleList([nn.Linear(4, 2, device=device),
+                                    nn.Linear(4, 2, bias=False, device=device)])
         self.tied = self.body[0].weight  # the same Parameter under a second name
         self.scale = nn.Parameter(xpnet.ones(2, device=device))
         self.running_mean = nn.Buffer(xpnet.zeros(4, device=device))

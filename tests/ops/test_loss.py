@@ -128,8 +128,8 @@ def test_nll_loss_matches_numpy_and_finite_differences(device, reduction):
                          ids=lambda op: op.__name__)
 def test_losses_reject_an_unknown_reduction(device, op):
     x, t = random_inputs(device, (2, 3), (2, 3), low=0.1, high=0.9)
-    with pytest.raises(ValueError, match=rf"{op.__name__}: reduction must be one of \('mean', "
-                                         rf"'sum', 'none'\), got 'avg'"):
+    with pytest.raises(ValueError, match=rf"{op.__name__}: reduction must be 'mean', 'sum' or "
+                                         rf"'none', got 'avg'"):
         op(x, t, reduction="avg")
 
 
@@ -146,36 +146,89 @@ def test_elementwise_losses_reject_mismatched_shapes_and_raw_targets(device, op)
 
 def test_cross_entropy_rejects_bad_shapes_labels_and_smoothing(device):
     logits, = random_inputs(device, (3, 4))
-    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\), got values "
-                                         r"from 0 to 4"):
+    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
+                                         r"ignore_index=-100\), got values from 0 to 4"):
         F.cross_entropy(logits, _labels(device, [0, 4, 1]))
-    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\), got values "
-                                         r"from -1 to 1"):
+    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
+                                         r"ignore_index=-100\), got values from -1 to 1"):
         F.cross_entropy(logits, _labels(device, [0, -1, 1]))
     with pytest.raises(ValueError, match=r"cross_entropy: integer labels must have shape \(3,\) "
-                                         r"to match logits \(3, 4\), got \(2,\)"):
+                                         r"to match input \(3, 4\), got \(2,\)"):
         F.cross_entropy(logits, _labels(device, [0, 1]))
     with pytest.raises(ValueError, match=r"cross_entropy: probability targets must have the "
-                                         r"logits' shape \(3, 4\), got \(3, 3\)"):
+                                         r"input's shape \(3, 4\), got \(3, 3\)"):
         F.cross_entropy(logits, random_inputs(device, (3, 3))[0])
-    with pytest.raises(ValueError,
-                       match=r"cross_entropy: logits must be \(N, C\), got \(3, 4, 1\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: integer labels must have shape "
+                                         r"\(3, 1\) to match input \(3, 4, 1\), got \(3,\)"):
         F.cross_entropy(random_inputs(device, (3, 4, 1))[0], _labels(device, [0, 1, 2]))
     with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\], "
                                          r"got 1.5"):
         F.cross_entropy(logits, _labels(device, [0, 1, 2]), label_smoothing=1.5)
+    with pytest.raises(TypeError, match=r"cross_entropy: ignore_index must be an int, got 0.5"):
+        F.cross_entropy(logits, _labels(device, [0, 1, 2]), ignore_index=0.5)
 
 
 def test_nll_loss_rejects_bad_shapes_and_labels(device):
     log_probs, = random_inputs(device, (3, 4))
-    with pytest.raises(ValueError, match=r"nll_loss: labels must be in \[0, 4\), got values "
-                                         r"from 0 to 7"):
+    with pytest.raises(ValueError, match=r"nll_loss: labels must be in \[0, 4\) \(or "
+                                         r"ignore_index=-100\), got values from 0 to 7"):
         F.nll_loss(log_probs, _labels(device, [0, 7, 1]))
-    with pytest.raises(ValueError, match=r"nll_loss: expected log_probs \(N, C\) and labels "
-                                         r"\(N,\), got \(3, 4\) and \(2,\)"):
+    with pytest.raises(ValueError, match=r"nll_loss: integer labels must have shape \(3,\) to "
+                                         r"match input \(3, 4\), got \(2,\)"):
         F.nll_loss(log_probs, _labels(device, [0, 1]))
-    with pytest.raises(TypeError, match=r"nll_loss: labels must be integers, got dtype"):
+    with pytest.raises(TypeError, match=r"nll_loss: labels must be integers, got dtype float64"):
         F.nll_loss(log_probs, random_inputs(device, (3,))[0])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_over_extra_axes_with_ignore_index_matches_torch(device, reduction,
+                                                                       smoothing):
+    """Sequence models' use: logits (N, C, T), labels (N, T) with padding to ignore."""
+    torch = pytest.importorskip("torch")
+    logits, = random_inputs(device, (2, 5, 3), low=-2.0, high=2.0)
+    labels = [[1, 4, -100], [0, -100, 2]]
+    ours = F.cross_entropy(logits, _labels(device, labels), reduction=reduction,
+                           label_smoothing=smoothing)
+    tx = torch.tensor(logits.numpy(), requires_grad=True)
+    theirs = torch.nn.functional.cross_entropy(tx, torch.tensor(labels), reduction=reduction,
+                                               label_smoothing=smoothing)
+    assert ours.shape == tuple(theirs.shape)
+    assert_close(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    weights = np.arange(1.0, 1.0 + theirs.numel()).reshape(tuple(theirs.shape))
+    (ours * xpnet.tensor(weights, device=device)).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    assert_close(logits.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_nll_loss_over_extra_axes_with_ignore_index_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    log_probs, = random_inputs(device, (2, 4, 3, 2))
+    labels = [[[0, 3], [-1, 2], [1, 1]], [[2, -1], [0, 0], [3, 2]]]
+    ours = F.nll_loss(log_probs, _labels(device, labels), ignore_index=-1)
+    tx = torch.tensor(log_probs.numpy(), requires_grad=True)
+    theirs = torch.nn.functional.nll_loss(tx, torch.tensor(labels), ignore_index=-1)
+    assert_close(ours, theirs.detach().numpy(), rtol=1e-12)
+    ours.backward()
+    theirs.backward()
+    assert_close(log_probs.grad, tx.grad.numpy(), rtol=1e-12)
+
+
+def test_cross_entropy_over_extra_axes_matches_finite_differences(device):
+    logits, = random_inputs(device, (2, 3, 4))
+    gradcheck(lambda x: F.cross_entropy(x, _labels(device, [[0, 2, -100, 1], [1, 1, 0, 2]])),
+              logits)
+    probabilities = xpnet.tensor(np.full((2, 3, 4), 1 / 3), device=device)
+    gradcheck(lambda x: F.cross_entropy(x, probabilities, reduction="sum"), logits)
+
+
+def test_an_unbatched_cross_entropy_takes_class_scores_and_one_label(device):
+    torch = pytest.importorskip("torch")
+    logits, = random_inputs(device, (4,))
+    ours = F.cross_entropy(logits, _labels(device, 2), reduction="none")
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(logits.numpy()), torch.tensor(2),
+                                               reduction="none")
+    assert ours.shape == () and abs(ours.item() - theirs.item()) < 1e-12
 
 
 def test_losses_match_torch(device):

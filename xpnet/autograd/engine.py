@@ -30,18 +30,18 @@ def _topological_order(root_fn):
     return order
 
 
-def backward(root: Tensor, grad=None, retain_graph=False):
+def backward(root: Tensor, gradient=None, retain_graph=False):
     if not root.requires_grad:
         raise RuntimeError("backward: the tensor does not require grad; no input that it was "
                            "computed from has requires_grad=True (or it was computed in no_grad())")
     xp = root.xp
-    if grad is None:
-        if root.size != 1:
-            raise RuntimeError(f"backward: grad can be omitted only for a one-element tensor, "
-                               f"got shape {root.shape}; pass grad= of the same shape")
+    if gradient is None:
+        if root.numel() != 1:
+            raise RuntimeError(f"backward: gradient can be omitted only for a one-element tensor, "
+                               f"got shape {root.shape}; pass gradient= of the same shape")
         grad = xp.ones_like(root.data)
-    elif isinstance(grad, Tensor):
-        grad = grad.data
+    else:
+        grad = _as_gradient(root, gradient)
     if root.creator is None:  # a leaf: d(root)/d(root) = grad
         _accumulate_leaf(root, grad)
         return
@@ -73,6 +73,24 @@ def backward(root: Tensor, grad=None, retain_graph=False):
                     slots[x._output_index] = g if old is None else old + g
             if not retain_graph:
                 fn.release()
+
+
+def _as_gradient(root, gradient):
+    """``gradient`` as a raw array of root's device, shape and dtype, or a clear error."""
+    if isinstance(gradient, Tensor):
+        if gradient.backend is not root.backend:
+            raise ValueError(f"backward: gradient is on {gradient.device}, the tensor on "
+                             f"{root.device}; move it with .to(...)")
+        grad = gradient.data
+    else:
+        raise TypeError(f"backward: gradient must be a Tensor of shape {root.shape}, got "
+                        f"{type(gradient).__name__}")
+    if tuple(grad.shape) != root.shape:
+        raise ValueError(f"backward: gradient must have the tensor's shape {root.shape}, got "
+                         f"{tuple(grad.shape)}")
+    if grad.dtype != root.data.dtype:
+        grad = root.xp.astype(grad, root.data.dtype)
+    return grad
 
 
 def _device(fn):

@@ -77,13 +77,35 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim: int | None = None):
+        """The shape (a tuple), or the size of axis ``dim``, as ``torch.Tensor.size``. (The
+        Array API's ``size`` property, the element count, is :meth:`numel` here.)"""
+        if dim is None:
+            return tuple(self.data.shape)
+        ndim = self.data.ndim
+        if isinstance(dim, bool) or not isinstance(dim, int) or not -ndim <= dim < max(ndim, 1):
+            raise IndexError(f"size: dim must be an int in [{-ndim}, {ndim}) for a {ndim}-D "
+                             f"tensor, got {dim!r}")
+        return int(self.data.shape[dim])
+
+    def numel(self) -> int:
+        """The number of elements."""
         return int(np.prod(self.data.shape, dtype=np.int64))
+
+    def dim(self) -> int:
+        """The number of axes (``ndim``)."""
+        return self.data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        """The dtype object (``xpnet.float32``, ...): equal to its name and to the library's
+        dtype (``t.dtype == 'float32'``). ``t.data.dtype`` is the library's own."""
+        return _backend.as_dtype(self.data.dtype)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.backend.library == "cupy" or (self.backend.library == "torch"
+                                                  and self.backend.device.type == "cuda")
 
     @property
     def device(self):
@@ -119,7 +141,7 @@ class Tensor:
         return _backend.to_numpy(self.data)
 
     def item(self):
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to a Python "
                              f"number, got shape {self.shape}")
         return self.numpy().reshape(()).item()
@@ -141,10 +163,11 @@ class Tensor:
         return bool(self.item())
 
     # -- graph --------------------------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad."""
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad;
+        ``gradient`` (of self's shape) is needed unless self has one element."""
         from .engine import backward
-        backward(self, grad, retain_graph=retain_graph)
+        backward(self, gradient, retain_graph=retain_graph)
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward (for inspecting gradients)."""
@@ -177,7 +200,12 @@ class Tensor:
         return Tensor._wrap(data, target, self.requires_grad)
 
     def cpu(self) -> "Tensor":
+        """A copy on the CPU (NumPy); the tensor itself when it is there already."""
         return self.to("cpu")
+
+    def cuda(self, device=None) -> "Tensor":
+        """A copy on the GPU: ``cuda()`` is GPU 0, ``cuda(1)`` or ``cuda('cuda:1')`` another."""
+        return self.to(_cuda_flag(device))
 
     def astype(self, dtype) -> "Tensor":
         return _ops().astype(self, dtype)
@@ -219,27 +247,57 @@ class Tensor:
     def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
     __hash__ = object.__hash__
 
-    # -- methods mirroring xpnet.functional -----------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops().mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops().max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _ops().min(self, axis, keepdims)
+    # -- methods mirroring xpnet.nn.functional (PyTorch's names; axis= / keepdims= too) ------
+    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _ops().sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _ops().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        """As ``torch.Tensor.max``: the largest element, ``(values, indices)`` along ``dim``,
+        or the elementwise maximum with another tensor."""
+        return _ops().max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _ops().min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _ops().amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        return _ops().amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, dim=None, keepdim=None, *, axis=None, keepdims=None) -> "Tensor":
+        """Indices of the maxima (int64, no gradient)."""
+        return _ops().argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmin(self, dim=None, keepdim=None, *, axis=None, keepdims=None) -> "Tensor":
+        return _ops().argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
     def reshape(self, *shape): return _ops().reshape(self, *shape)
     def view(self, *shape): return _ops().reshape(self, *shape)
-    def flatten(self, start_dim=0): return _ops().flatten(self, start_dim)
-    def transpose(self, axis0=-2, axis1=-1): return _ops().transpose(self, axis0, axis1)
-    def permute(self, *axes): return _ops().permute(self, *axes)
+    def flatten(self, start_dim=0, end_dim=-1): return _ops().flatten(self, start_dim, end_dim)
+    def unsqueeze(self, dim): return _ops().unsqueeze(self, dim)
+    def squeeze(self, dim=None): return _ops().squeeze(self, dim)
+    def transpose(self, dim0=-2, dim1=-1): return _ops().transpose(self, dim0, dim1)
+    def permute(self, *dims): return _ops().permute(self, *dims)
     def exp(self): return _ops().exp(self)
     def log(self): return _ops().log(self)
     def sqrt(self): return _ops().sqrt(self)
     def abs(self): return _ops().abs(self)
     def clip(self, min=None, max=None): return _ops().clip(self, min, max)  # noqa: A002
+    clamp = clip
     def relu(self): return _ops().relu(self)
     def sigmoid(self): return _ops().sigmoid(self)
     def tanh(self): return _ops().tanh(self)
-    def softmax(self, axis=-1): return _ops().softmax(self, axis)
-    def log_softmax(self, axis=-1): return _ops().log_softmax(self, axis)
     def matmul(self, other): return _ops().matmul(self, other)
+
+    def softmax(self, dim=None, *, axis=None):
+        return _ops().softmax(self, dim, axis=axis)
+
+    def log_softmax(self, dim=None, *, axis=None):
+        return _ops().log_softmax(self, dim, axis=axis)
 
     @property
     def T(self):  # noqa: N802  (PyTorch's name)
@@ -247,10 +305,18 @@ class Tensor:
             raise ValueError(f"Tensor.T: expects a 2-D tensor, got {self.ndim}-D; use permute")
         return _ops().transpose(self, 0, 1)
 
-    def argmax(self, axis=None, keepdims=False) -> "Tensor":
-        """Indices of the maxima (no gradient)."""
-        return Tensor._wrap(self.xp.argmax(self.data, axis=axis, keepdims=keepdims),
-                            self.backend, False)
+    @property
+    def mT(self):  # noqa: N802  (the Array API's and PyTorch's name)
+        """The last two axes swapped."""
+        return _ops().transpose(self, -2, -1)
+
+
+def _cuda_flag(device) -> str:
+    if device is None:
+        return "cuda"
+    if isinstance(device, int) and not isinstance(device, bool):
+        return f"cuda:{device}"
+    return str(device)
 
 
 def _is_floating(backend, dtype) -> bool:

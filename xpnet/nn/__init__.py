@@ -1,6 +1,6 @@
 """Layers and models: PyTorch's names, shapes and default initialisations."""
 from . import init
-from .module import Module, Parameter, Buffer, Sequential, ModuleList
+from .module import Module, Parameter, Buffer, Sequential, ModuleList, ParameterList
 from .linear import Linear, Identity, Flatten
 from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Dropout
 from .loss import MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
@@ -11,5 +11,5 @@ from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 # RNN / LSTM / GRU / cells / Embedding (RNN issue) are imported here
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .embedding import Embedding
-from .. import functional
+from . import functional
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from .. import ops
-from ..autograd import Tensor
 from . import init
 from .module import Module, Parameter
 
@@ -43,16 +42,7 @@ class Embedding(Module):
             self.weight.data[padding_idx, ...] = 0
 
     def forward(self, indices):
-        if not isinstance(indices, Tensor):
-            raise TypeError(f"{self._name()}: input must be a Tensor of integer ids, got "
-                            f"{type(indices).__name__}")
-        if not indices.xp.isdtype(indices.dtype, "integral"):
-            raise TypeError(f"{self._name()}: input must hold integer ids, got dtype "
-                            f"{indices.dtype}; convert with .astype('int64')")
         return ops.embedding(indices, self.weight, self.padding_idx)
-
-    def _name(self):
-        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
 
     def extra_repr(self):
         extra = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""

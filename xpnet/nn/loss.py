@@ -1,19 +1,25 @@
-"""Loss layers: thin Modules over the fused losses in xpnet.functional."""
+"""Loss layers: thin Modules over the fused losses in xpnet.nn.functional (PyTorch's names and
+arguments; each argument is checked by the same function the op uses, at construction)."""
 from __future__ import annotations
 
 from .. import ops
+from ..ops.loss import _check_ignore_index, _check_reduction
 from .module import Module
 
 
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
-                             f"got {reduction!r}")
+        _check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
+
+
+def _no_weight(layer, weight):
+    if weight is not None:
+        raise NotImplementedError(f"{layer}: per-class weight= is not supported yet; weight the "
+                                  f"loss with reduction='none' and a product instead")
 
 
 class MSELoss(_Loss):
@@ -26,6 +32,10 @@ class MSELoss(_Loss):
 class BCELoss(_Loss):
     """Log loss on probabilities. Shape: input (*), target (*) -> scalar"""
 
+    def __init__(self, weight=None, reduction: str = "mean"):
+        _no_weight("BCELoss", weight)
+        super().__init__(reduction)
+
     def forward(self, input, target):  # noqa: A002
         return ops.binary_cross_entropy(input, target, self.reduction)
 
@@ -33,30 +43,49 @@ class BCELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Log loss on logits (sigmoid fused in, stable). Shape: input (*), target (*) -> scalar"""
 
+    def __init__(self, weight=None, reduction: str = "mean"):
+        _no_weight("BCEWithLogitsLoss", weight)
+        super().__init__(reduction)
+
     def forward(self, input, target):  # noqa: A002
         return ops.binary_cross_entropy_with_logits(input, target, self.reduction)
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy on logits. Shape: input (N, C), target (N,) integers -> scalar"""
+    """Softmax cross-entropy on logits, as ``torch.nn.CrossEntropyLoss``.
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
+    Shape: input (N, C) or (N, C, d1, ...), target (N,) / (N, d1, ...) integer labels or
+    probabilities of the input's shape -> scalar (or the labels' shape with reduction='none')
+    """
+
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        _no_weight("CrossEntropyLoss", weight)
         super().__init__(reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
                              f"{label_smoothing}")
+        self.ignore_index = _check_ignore_index("CrossEntropyLoss", ignore_index)
         self.label_smoothing = label_smoothing
 
     def extra_repr(self):
         smoothing = f", label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
-        return super().extra_repr() + smoothing
+        ignore = f", ignore_index={self.ignore_index}" if self.ignore_index != -100 else ""
+        return super().extra_repr() + smoothing + ignore
 
     def forward(self, input, target):  # noqa: A002
-        return ops.cross_entropy(input, target, self.reduction, self.label_smoothing)
+        return ops.cross_entropy(input, target, self.reduction, self.label_smoothing,
+                                 self.ignore_index)
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood on log-probabilities. Shape: (N, C), (N,) -> scalar"""
+    """Negative log-likelihood on log-probabilities. Shape: (N, C) or (N, C, d1, ...), labels
+    (N,) / (N, d1, ...) -> scalar"""
+
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
+        _no_weight("NLLLoss", weight)
+        super().__init__(reduction)
+        self.ignore_index = _check_ignore_index("NLLLoss", ignore_index)
 
     def forward(self, input, target):  # noqa: A002
-        return ops.nll_loss(input, target, self.reduction)
+        return ops.nll_loss(input, target, self.reduction, self.ignore_index)

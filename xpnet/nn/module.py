@@ -96,16 +96,23 @@ class Module:
         exc._xpnet_layer = True
         return exc
 
+    def __setattr__(self, name, value):
+        if isinstance(value, (list, tuple)) and not isinstance(self, ModuleList) and any(
+                isinstance(item, (Module, Parameter)) for item in value):
+            kind = "ModuleList" if any(isinstance(i, Module) for i in value) else "ParameterList"
+            raise TypeError(
+                f"{type(self).__name__}: attribute {name!r} is a plain {type(value).__name__} "
+                f"of layers or parameters, which (as in PyTorch) would not be registered: its "
+                f"parameters would be missing from parameters(), the optimizer and "
+                f"state_dict(); use nn.{kind}([...])")
+        object.__setattr__(self, name, value)
+
     # -- walking ------------------------------------------------------------------------------
     def _members(self):
-        """(name, value) of direct Parameters, Buffers and Modules, lists flattened as name.i."""
+        """(name, value) of direct Parameters, Buffers and Modules, in assignment order."""
         for name, value in vars(self).items():
             if isinstance(value, (Tensor, Module)):
                 yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, (Tensor, Module)):
-                        yield f"{name}.{i}", item
 
     def named_children(self):
         for name, value in self._members():
@@ -151,7 +158,7 @@ class Module:
         return [b for _, b in self.named_buffers()]
 
     def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, Tensor]":
@@ -210,7 +217,13 @@ class Module:
         return self
 
     def cpu(self):
+        """Move every parameter and buffer to the CPU (NumPy); returns self."""
         return self.to("cpu")
+
+    def cuda(self, device=None):
+        """Move to the GPU (``cuda()`` is GPU 0, ``cuda(1)`` another); returns self."""
+        from ..autograd.tensor import _cuda_flag
+        return self.to(_cuda_flag(device))
 
     def double(self):
         return self.to(dtype="float64")
@@ -269,6 +282,17 @@ class ModuleList(Module):
 
     def append(self, module: Module):
         self.items.append(module)
+        return self
+
+
+class ParameterList(ModuleList):
+    """A list of Parameters, registered so they are found (names 0, 1, 2 ...)."""
+
+    def __init__(self, values=()):
+        self.items = [v if isinstance(v, Parameter) else Parameter(v) for v in values]
+
+    def append(self, value):
+        self.items.append(value if isinstance(value, Parameter) else Parameter(value))
         return self
 
 

@@ -1,4 +1,5 @@
-"""Differentiable ops, one Function per op; public as ``xpnet.functional`` (``F``).
+"""Differentiable ops, one Function per op; public as ``xpnet.nn.functional`` (``F``), which
+is the one public name (``xpnet.functional`` is the same module); ``xpnet.ops`` is internal.
 
 Every op is written once against the Array API: ``xp`` comes from the inputs.
 """
@@ -6,8 +7,9 @@ import types as _types
 
 from .elementwise import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clip, maximum,
                           minimum, where, astype)
-from .reduction import sum, mean, max, min
-from .shape import reshape, flatten, permute, transpose, getitem, concat, stack
+from .reduction import sum, mean, max, min, amax, amin, argmax, argmin
+from .shape import (reshape, flatten, unsqueeze, squeeze, permute, transpose, getitem, concat, cat,
+                    stack)
 from .linalg import matmul, linear
 from .activation import relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, gelu
 from .dropout import dropout
@@ -23,3 +25,4 @@ from .embedding import embedding
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and not isinstance(value, _types.ModuleType))
+clamp = clip   # PyTorch's name for the same op

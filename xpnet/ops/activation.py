@@ -5,6 +5,7 @@ import math
 
 from .. import backend as _backend
 from ..autograd import Function, Tensor
+from .spelling import dim_arg
 
 
 def logistic(xp, z):
@@ -64,7 +65,7 @@ class Tanh(Function):
 
 
 def _check_axis(op, axis, ndim):
-    if not -ndim <= axis < ndim:
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
         raise ValueError(f"{op}: axis must be in [{-ndim}, {ndim}) for a {ndim}-D tensor, "
                          f"got {axis}")
 
@@ -230,14 +231,18 @@ def tanh(x: Tensor) -> Tensor:
     return Tanh()(x)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis`` (shifted by the max for stability)."""
-    return Softmax(axis)(x)
+def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (``axis``; default the last), shifted by the max.
+
+    >>> softmax(xpnet.tensor([[0.0, 0.0]]), dim=1).tolist()
+    [[0.5, 0.5]]
+    """
+    return Softmax(dim_arg("softmax", dim, axis, -1))(x)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """log(softmax(x)) computed stably along ``axis``."""
-    return LogSoftmax(axis)(x)
+def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """log(softmax(x)) computed stably along ``dim`` (``axis``; default the last)."""
+    return LogSoftmax(dim_arg("log_softmax", dim, axis, -1))(x)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:

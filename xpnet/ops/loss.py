@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from .. import backend as _backend
 from ..autograd import Function, Tensor
 from .activation import logistic
 
@@ -12,7 +13,7 @@ _TINY = 1e-44  # below e^-100 (also once rounded to float32), so the clip at -10
 
 def _check_reduction(op, reduction):
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 class _Loss(Function):
@@ -89,96 +90,145 @@ class BCEWithLogitsLoss(_Loss):
         return self.scale(grad_y) * (sig - self.target), None
 
 
-class CrossEntropy(Function):
+def _rows(xp, x):
+    """Class scores (N, C, d1, ..., dk) as rows (N·d1·...·dk, C): the class axis moved last."""
+    if x.ndim > 2:
+        x = xp.permute_dims(x, (0,) + tuple(range(2, x.ndim)) + (1,))
+    return xp.reshape(x, (-1, x.shape[-1]))
+
+
+def _unrows(xp, rows, shape):
+    """The inverse of :func:`_rows` for a gradient of the rows."""
+    if len(shape) <= 2:
+        return xp.reshape(rows, shape)
+    moved = xp.reshape(rows, (shape[0],) + tuple(shape[2:]) + (shape[1],))
+    return xp.permute_dims(moved, (0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
+
+
+class _ClassLoss(Function):
+    """Shared by cross_entropy and nll_loss: (N, C) or (N, C, d1, ..., dk) scores with labels
+    (N, d1, ..., dk) (or probabilities of the scores' shape), ``ignore_index``, reductions."""
+
+    def __init__(self, reduction, ignore_index):
+        self.reduction, self.ignore_index = reduction, ignore_index
+
+    def scores_and_labels(self, scores, target, allow_probabilities):
+        xp, op = self.xp, self.op_name
+        if scores.ndim == 0:
+            raise ValueError(f"{op}: input must be (C,), (N, C) or (N, C, d1, ...), got a 0-d "
+                             f"tensor")
+        unbatched = scores.ndim == 1
+        if unbatched:
+            scores, target = xp.reshape(scores, (1, -1)), xp.reshape(target, (1,) + tuple(target.shape))
+        self.shape, self.unbatched = tuple(scores.shape), unbatched
+        c = scores.shape[1]
+        label_shape = (scores.shape[0],) + tuple(scores.shape[2:])
+        rows = _rows(xp, scores)
+        self.valid = None
+        if xp.isdtype(target.dtype, "integral"):
+            if tuple(target.shape) != label_shape:
+                raise ValueError(f"{op}: integer labels must have shape {label_shape} to match "
+                                 f"input {self.shape}, got {tuple(target.shape)}")
+            labels = xp.reshape(target, (-1, 1))
+            _check_label_range(op, self.backend, labels, c, self.ignore_index)
+            classes = xp.arange(c, dtype=target.dtype, device=target.device)
+            one_hot = xp.astype(labels == classes, rows.dtype)   # ignored labels: zero rows
+            valid = labels != self.ignore_index
+            self.valid = xp.astype(valid, rows.dtype)
+            self.count = xp.sum(self.valid)        # on the device: no sync for the mean
+            return rows, one_hot
+        if not allow_probabilities:
+            raise TypeError(f"{op}: labels must be integers, got dtype "
+                            f"{_backend.dtype_name(target.dtype)}")
+        if not xp.isdtype(target.dtype, "real floating"):
+            raise TypeError(f"{op}: target must hold integer labels or float probabilities, got "
+                            f"dtype {_backend.dtype_name(target.dtype)}")
+        if tuple(target.shape) != self.shape:
+            raise ValueError(f"{op}: probability targets must have the input's shape "
+                             f"{self.shape}, got {tuple(target.shape)}")
+        self.count = rows.shape[0]
+        return rows, _rows(xp, target)
+
+    def reduce(self, loss_rows):
+        xp = self.xp
+        if self.reduction == "mean":
+            return xp.sum(loss_rows) / self.count
+        if self.reduction == "sum":
+            return xp.sum(loss_rows)
+        if self.unbatched:
+            return xp.reshape(loss_rows, ())
+        return xp.reshape(loss_rows, (self.shape[0],) + self.shape[2:])
+
+    def grad_rows(self, grad_y):
+        """The upstream gradient per row, shaped (M, 1)."""
+        xp = self.xp
+        if self.reduction == "mean":
+            return grad_y / self.count
+        if self.reduction == "sum":
+            return grad_y
+        return xp.reshape(grad_y, (-1, 1))
+
+    def to_input(self, grad):
+        shape = (self.shape[1],) if self.unbatched else self.shape
+        return _unrows(self.xp, grad, shape)
+
+
+class CrossEntropy(_ClassLoss):
     """Fused log-softmax + negative log-likelihood over classes (axis 1).
 
     Forward: loss_i = logsumexp(x_i) - x_i[y_i]. Backward: (softmax(x) - one_hot(y)) · grad.
-    Integer labels (N,) or class probabilities (N, C) as the target.
+    Integer labels (N, d1, ...) or class probabilities (N, C, d1, ...) as the target; labels
+    equal to ``ignore_index`` add nothing and are not counted in the mean.
     """
 
     name = "cross_entropy"
 
-    def __init__(self, reduction, label_smoothing):
-        self.reduction, self.label_smoothing = reduction, label_smoothing
+    def __init__(self, reduction, label_smoothing, ignore_index):
+        super().__init__(reduction, ignore_index)
+        self.label_smoothing = label_smoothing
 
     def forward(self, logits, target):
         xp = self.xp
-        if logits.ndim != 2:
-            raise ValueError(f"cross_entropy: logits must be (N, C), got {tuple(logits.shape)}; "
-                             f"flatten extra axes first")
-        n, c = logits.shape
-        if xp.isdtype(target.dtype, "integral"):
-            if tuple(target.shape) != (n,):
-                raise ValueError(f"cross_entropy: integer labels must have shape ({n},) to match "
-                                 f"logits {tuple(logits.shape)}, got {tuple(target.shape)}")
-            _check_label_range(self.op_name, self.backend, target, c)
-            classes = xp.arange(c, dtype=target.dtype, device=target.device)
-            target = xp.astype(xp.reshape(target, (n, 1)) == classes, logits.dtype)
-        elif tuple(target.shape) != (n, c):
-            raise ValueError(f"cross_entropy: probability targets must have the logits' shape "
-                             f"{(n, c)}, got {tuple(target.shape)}")
+        rows, target = self.scores_and_labels(logits, target, allow_probabilities=True)
+        c = rows.shape[1]
         if self.label_smoothing:
             target = target * (1.0 - self.label_smoothing) + self.label_smoothing / c
-        shifted = logits - xp.max(logits, axis=1, keepdims=True)
+            if self.valid is not None:
+                target = target * self.valid
+        shifted = rows - xp.max(rows, axis=1, keepdims=True)
         log_z = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         log_p = shifted - log_z
-        self.log_p, self.target, self.n = log_p, target, n
-        loss = -xp.sum(target * log_p, axis=1)
-        if self.reduction == "mean":
-            return xp.sum(loss) / n
-        return xp.sum(loss) if self.reduction == "sum" else loss
+        self.log_p, self.target = log_p, target
+        return self.reduce(-xp.sum(target * log_p, axis=1))
 
     def backward(self, grad_y):
         xp = self.xp
         grad = xp.exp(self.log_p) * xp.sum(self.target, axis=1, keepdims=True) - self.target
-        if self.reduction == "mean":
-            return grad * (grad_y / self.n), None
-        if self.reduction == "sum":
-            return grad * grad_y, None
-        return grad * xp.reshape(grad_y, (-1, 1)), None
+        return self.to_input(grad * self.grad_rows(grad_y)), None
 
 
-class NLLLoss(Function):
-    """-log_probs[i, y_i], averaged or summed."""
+class NLLLoss(_ClassLoss):
+    """-log_probs[i, y_i] over (N, C) or (N, C, d1, ...) log-probabilities, averaged or summed."""
 
     name = "nll_loss"
 
-    def __init__(self, reduction):
-        self.reduction = reduction
-
     def forward(self, log_probs, target):
-        xp = self.xp
-        if log_probs.ndim != 2 or tuple(target.shape) != (log_probs.shape[0],):
-            raise ValueError(f"nll_loss: expected log_probs (N, C) and labels (N,), got "
-                             f"{tuple(log_probs.shape)} and {tuple(target.shape)}")
-        n, c = log_probs.shape
-        if not xp.isdtype(target.dtype, "integral"):
-            raise TypeError(f"nll_loss: labels must be integers, got dtype {target.dtype}")
-        _check_label_range(self.op_name, self.backend, target, c)
-        classes = xp.arange(c, dtype=target.dtype, device=target.device)
-        self.one_hot = xp.astype(xp.reshape(target, (n, 1)) == classes, log_probs.dtype)
-        self.n = n
-        loss = -xp.sum(self.one_hot * log_probs, axis=1)
-        if self.reduction == "mean":
-            return xp.sum(loss) / n
-        return xp.sum(loss) if self.reduction == "sum" else loss
+        rows, self.one_hot = self.scores_and_labels(log_probs, target, allow_probabilities=False)
+        return self.reduce(-self.xp.sum(self.one_hot * rows, axis=1))
 
     def backward(self, grad_y):
-        xp = self.xp
-        if self.reduction == "none":
-            return -self.one_hot * xp.reshape(grad_y, (-1, 1)), None
-        scale = grad_y / self.n if self.reduction == "mean" else grad_y
-        return -self.one_hot * scale, None
+        return self.to_input(-self.one_hot * self.grad_rows(grad_y)), None
 
 
-def _check_label_range(op, backend, labels, num_classes):
+def _check_label_range(op, backend, labels, num_classes, ignore_index):
     # Only where the labels live in host memory: on a GPU the check would stall the step.
     if backend.on_host and math.prod(labels.shape):
-        xp = backend.xp
-        lo, hi = int(xp.min(labels)), int(xp.max(labels))
-        if lo < 0 or hi >= num_classes:
-            raise ValueError(f"{op}: labels must be in [0, {num_classes}), got values "
-                             f"from {lo} to {hi}")
+        host = _backend.to_numpy(labels)
+        host = host[host != ignore_index]
+        if host.size and (host.min() < 0 or host.max() >= num_classes):
+            raise ValueError(f"{op}: labels must be in [0, {num_classes}) (or ignore_index="
+                             f"{ignore_index}), got values from {int(host.min())} to "
+                             f"{int(host.max())}")
 
 
 def _as_target(op, target) -> Tensor:
@@ -207,22 +257,36 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A00
         input, _as_target("binary_cross_entropy_with_logits", target))
 
 
+def _check_ignore_index(op, ignore_index):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
+    return ignore_index
+
+
 def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
-                  label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy on logits (N, C) with integer labels (N,) or probabilities (N, C).
+                  label_smoothing: float = 0.0, ignore_index: int = -100) -> Tensor:
+    """Softmax cross-entropy on logits (N, C) or (N, C, d1, ...) with integer labels (N,) /
+    (N, d1, ...) or probabilities of the logits' shape, as ``torch.nn.functional.cross_entropy``.
 
-    One fused op: its gradient is ``(softmax(input) - one_hot(target)) / N``.
+    One fused op: its gradient is ``(softmax(input) - one_hot(target)) / N``. Labels equal to
+    ``ignore_index`` (padding in sequence models) contribute nothing; the mean is over the rest.
 
-    >>> cross_entropy(logits, labels).item()     # doctest: +SKIP
+    >>> logits = xpnet.tensor([[2.0, 0.0], [0.0, 2.0]])
+    >>> round(cross_entropy(logits, xpnet.tensor([0, 1])).item(), 4)
+    0.1269
     """
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    return CrossEntropy(reduction, float(label_smoothing))(
+    return CrossEntropy(reduction, float(label_smoothing),
+                        _check_ignore_index("cross_entropy", ignore_index))(
         input, _as_target("cross_entropy", target))
 
 
-def nll_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Negative log-likelihood of integer labels under log-probabilities (N, C)."""
+def nll_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
+             ignore_index: int = -100) -> Tensor:
+    """Negative log-likelihood of integer labels under log-probabilities (N, C) or
+    (N, C, d1, ...); labels equal to ``ignore_index`` are skipped."""
     _check_reduction("nll_loss", reduction)
-    return NLLLoss(reduction)(input, _as_target("nll_loss", target))
+    return NLLLoss(reduction, _check_ignore_index("nll_loss", ignore_index))(
+        input, _as_target("nll_loss", target))

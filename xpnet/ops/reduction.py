@@ -1,9 +1,13 @@
-"""Reductions: sum, mean, max, min over an axis (or several, or all)."""
+"""Reductions: sum, mean, amax, amin over an axis (or several, or all); max / min with indices
+as in PyTorch; argmax, argmin."""
 from __future__ import annotations
 
 import math
 
+from typing import NamedTuple
+
 from ..autograd import Function, Tensor
+from .spelling import dim_arg, keepdim_arg
 
 
 def normalize_axes(op, axis, ndim) -> tuple:
@@ -94,29 +98,145 @@ class _Extremum(_Reduction):
         return hit * (self.expand(grad_y) / count)
 
 
-class Max(_Extremum):
+class AMax(_Extremum):
+    name = "amax"
     reduce = "max"
 
 
-class Min(_Extremum):
+class AMin(_Extremum):
+    name = "amin"
     reduce = "min"
 
 
-def sum(x: Tensor, axis=None, keepdims=False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (None: all axes)."""
-    return Sum(axis, keepdims)(x)
+class _ExtremumWithIndex(Function):
+    """Values and indices of the max (or min) along one axis, as ``torch.max(x, dim)``: the
+    gradient goes to the index returned (the first extremum on ties), not shared."""
+
+    differentiable_outputs = (0,)
+    arg = None
+
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        xp = self.xp
+        if not isinstance(self.axis, int) or isinstance(self.axis, bool):
+            raise TypeError(f"{self.op_name}: dim must be one int when indices are returned, got "
+                            f"{self.axis!r}; use amax/amin to reduce over several axes")
+        (axis,) = normalize_axes(self.op_name, self.axis, x.ndim)
+        if x.ndim and x.shape[axis] == 0:
+            raise ValueError(f"{self.op_name}: cannot reduce over an empty axis, got shape "
+                             f"{tuple(x.shape)}")
+        self.in_shape, self.ax = tuple(x.shape), axis
+        index = getattr(xp, self.arg)(x, axis=axis, keepdims=True)
+        values = getattr(xp, self.arg[3:])(x, axis=axis, keepdims=True)
+        self.index = index
+        if not self.keepdims:
+            kept = tuple(n for i, n in enumerate(x.shape) if i != axis)
+            values, index = xp.reshape(values, kept), xp.reshape(index, kept)
+        return values, xp.astype(index, xp.int64)
+
+    def backward(self, grad_values, grad_index):
+        xp, axis = self.xp, self.ax
+        n = self.in_shape[axis]
+        where = tuple(n if i == axis else 1 for i in range(len(self.in_shape)))
+        positions = xp.reshape(xp.arange(n, dtype=self.index.dtype, device=grad_values.device),
+                               where)
+        hit = xp.astype(positions == self.index, grad_values.dtype)
+        if not self.keepdims:
+            grad_values = xp.reshape(grad_values, tuple(1 if i == axis else m
+                                                        for i, m in enumerate(self.in_shape)))
+        return hit * grad_values
 
 
-def mean(x: Tensor, axis=None, keepdims=False) -> Tensor:
-    """Arithmetic mean over ``axis`` (None: all axes)."""
-    return Mean(axis, keepdims)(x)
+class MaxWithIndex(_ExtremumWithIndex):
+    name = "max"
+    arg = "argmax"
 
 
-def max(x: Tensor, axis=None, keepdims=False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; the gradient goes to the arg-max (shared among ties)."""
-    return Max(axis, keepdims)(x)
+class MinWithIndex(_ExtremumWithIndex):
+    name = "min"
+    arg = "argmin"
 
 
-def min(x: Tensor, axis=None, keepdims=False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; the gradient goes to the arg-min (shared among ties)."""
-    return Min(axis, keepdims)(x)
+class MaxMin(NamedTuple):
+    """What ``max(x, dim)`` and ``min(x, dim)`` return, as ``torch.return_types.max``."""
+    values: Tensor
+    indices: Tensor
+
+
+def sum(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (an int, a tuple, or None for all axes); ``axis=`` is the same.
+
+    >>> sum(xpnet.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=0).tolist()
+    [4.0, 6.0]
+    """
+    return Sum(dim_arg("sum", dim, axis), keepdim_arg("sum", keepdim, keepdims))(x)
+
+
+def mean(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    """Arithmetic mean over ``dim`` (None: all axes)."""
+    return Mean(dim_arg("mean", dim, axis), keepdim_arg("mean", keepdim, keepdims))(x)
+
+
+def amax(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    """Maximum values over ``dim`` (the Array API's ``max``); ties share the gradient."""
+    return AMax(dim_arg("amax", dim, axis), keepdim_arg("amax", keepdim, keepdims))(x)
+
+
+def amin(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    """Minimum values over ``dim`` (the Array API's ``min``); ties share the gradient."""
+    return AMin(dim_arg("amin", dim, axis), keepdim_arg("amin", keepdim, keepdims))(x)
+
+
+def _extremum(op, x, dim, keepdim, axis, keepdims, pairwise, whole, with_index):
+    if isinstance(dim, Tensor):                 # torch.max(a, b): the elementwise maximum
+        return pairwise(x, dim)
+    dim = dim_arg(op, dim, axis)
+    if dim is None:
+        return whole(None, keepdim_arg(op, keepdim, keepdims))(x)
+    return MaxMin(*with_index(dim, keepdim_arg(op, keepdim, keepdims))(x))
+
+
+def max(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):  # noqa: A001
+    """As ``torch.max``: with no ``dim``, the largest element (a 0-d tensor); with an int
+    ``dim``, a ``(values, indices)`` pair whose gradient goes to the indices; with a tensor, the
+    elementwise maximum. ``amax`` gives values over several axes.
+
+    >>> values, indices = max(xpnet.tensor([[1.0, 5.0], [7.0, 2.0]]), dim=1)
+    >>> values.tolist(), indices.tolist()
+    ([5.0, 7.0], [1, 0])
+    """
+    from .elementwise import maximum
+    return _extremum("max", x, dim, keepdim, axis, keepdims, maximum, AMax, MaxWithIndex)
+
+
+def min(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):  # noqa: A001
+    """As ``torch.min`` (see :func:`max`)."""
+    from .elementwise import minimum
+    return _extremum("min", x, dim, keepdim, axis, keepdims, minimum, AMin, MinWithIndex)
+
+
+def _arg(op, x, dim, keepdim, axis, keepdims):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    dim = dim_arg(op, dim, axis)
+    keep = keepdim_arg(op, keepdim, keepdims)
+    if dim is not None:
+        normalize_axes(op, dim, x.ndim)
+        if not isinstance(dim, int):
+            raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
+    if (x.shape[dim] if dim is not None and x.ndim else x.numel()) == 0:
+        raise ValueError(f"{op}: cannot take the {op[3:]} of an empty tensor of shape {x.shape}")
+    data = getattr(x.xp, op)(x.data, axis=dim, keepdims=keep)
+    return Tensor._wrap(x.xp.astype(data, x.xp.int64), x.backend, False)
+
+
+def argmax(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    """Indices of the maxima along ``dim`` (None: of the flattened tensor); no gradient."""
+    return _arg("argmax", x, dim, keepdim, axis, keepdims)
+
+
+def argmin(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    """Indices of the minima along ``dim`` (None: of the flattened tensor); no gradient."""
+    return _arg("argmin", x, dim, keepdim, axis, keepdims)

@@ -1,9 +1,13 @@
-"""Shape ops: reshape, flatten, transpose, permute, basic-slicing getitem, concat, stack."""
+"""Shape ops: reshape, flatten, unsqueeze, squeeze, transpose, permute, basic-slicing getitem,
+concat (cat), stack."""
 from __future__ import annotations
 
+import builtins
 import math
+import numbers
 
 from ..autograd import Function, Tensor
+from .spelling import dim_arg
 
 
 class Reshape(Function):
@@ -172,42 +176,72 @@ class Stack(Function):
 
 
 def reshape(x: Tensor, *shape) -> Tensor:
-    """View with a new shape (one entry may be -1). ``reshape(x, 2, 3)`` or ``reshape(x, (2, 3))``."""
+    """A new shape (one entry may be -1): ``reshape(x, 2, 3)`` or ``reshape(x, (2, 3))``; a
+    view when the memory allows (Tensor.view is the same op)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, (int, numbers.Integral)):
+            raise TypeError(f"reshape: sizes must be ints, got {shape!r}")
     return Reshape(tuple(int(n) for n in shape))(x)
+
+
+def _check_dim(op, dim, ndim):
+    bound = builtins.max(ndim, 1)
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -bound <= dim < bound:
+        raise ValueError(f"{op}: dim must be an int in [{-bound}, {bound}) for a {ndim}-D "
+                         f"tensor, got {dim!r}")
+    return dim % bound
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes ``start_dim..end_dim`` into one (``flatten(x, 1)`` keeps the batch axis)."""
-    ndim = x.ndim
-    for d in (start_dim, end_dim):
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(f"flatten: dims must be in [{-max(ndim, 1)}, {max(ndim, 1)}) for a "
-                             f"{ndim}-D tensor, got start_dim={start_dim}, end_dim={end_dim}")
-    s, e = start_dim % max(ndim, 1), end_dim % max(ndim, 1)
+    s, e = _check_dim("flatten", start_dim, x.ndim), _check_dim("flatten", end_dim, x.ndim)
+    if x.ndim == 0:
+        return reshape(x, (1,))
     if s > e:
         raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
     shape = x.shape
     return reshape(x, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
-def permute(x: Tensor, *axes) -> Tensor:
-    """Reorder axes; ``permute(x, 0, 2, 1)``."""
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = axes[0]
-    return Permute(tuple(int(a) % max(x.ndim, 1) if -x.ndim <= int(a) < x.ndim else int(a)
-                         for a in axes))(x)
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """A new axis of size 1 at ``dim`` (in [-ndim - 1, ndim]), as ``torch.unsqueeze``."""
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -x.ndim - 1 <= dim <= x.ndim:
+        raise ValueError(f"unsqueeze: dim must be an int in [{-x.ndim - 1}, {x.ndim}] for a "
+                         f"{x.ndim}-D tensor, got {dim!r}")
+    dim %= x.ndim + 1
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
-def transpose(x: Tensor, axis0: int = -2, axis1: int = -1) -> Tensor:
-    """Swap two axes (the last two by default)."""
-    ndim = x.ndim
-    for a in (axis0, axis1):
-        if not -ndim <= a < ndim:
-            raise ValueError(f"transpose: axes must be in [{-ndim}, {ndim}), got ({axis0}, {axis1})")
-    axes = list(range(ndim))
-    axes[axis0 % ndim], axes[axis1 % ndim] = axes[axis1 % ndim], axes[axis0 % ndim]
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    """Drop axes of size 1: all of them, or those in ``dim`` (an int or a tuple; an axis named
+    there whose size is not 1 is left alone, as ``torch.squeeze``)."""
+    if dim is None:
+        axes = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = {i for i in (_check_dim("squeeze", d, x.ndim) for d in dims)
+                if x.ndim and x.shape[i] == 1}
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    """Reorder axes; ``permute(x, 0, 2, 1)`` or ``permute(x, (0, 2, 1))``."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int):
+            raise TypeError(f"permute: dims must be ints, got {tuple(dims)!r}")
+    return Permute(tuple(d % builtins.max(x.ndim, 1) if -x.ndim <= d < x.ndim else d
+                         for d in dims))(x)
+
+
+def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two axes (the last two by default), as ``torch.transpose``."""
+    a, b = _check_dim("transpose", dim0, x.ndim), _check_dim("transpose", dim1, x.ndim)
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
     return Permute(tuple(axes))(x)
 
 
@@ -216,17 +250,27 @@ def getitem(x: Tensor, index) -> Tensor:
     return GetItem(index)(x)
 
 
-def concat(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def _tensors(op, tensors):
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}: expected a sequence of tensors, got a single Tensor; wrap it in "
+                        f"a list")
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("concat: expected at least one tensor, got an empty sequence")
-    return Concat(axis)(*tensors)
+        raise ValueError(f"{op}: expected at least one tensor, got an empty sequence")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: element {i} must be a Tensor, got {type(t).__name__}")
+    return tensors
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected at least one tensor, got an empty sequence")
-    return Stack(axis)(*tensors)
+def concat(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``dim`` or ``axis``, default 0); ``cat`` too."""
+    return Concat(dim_arg("concat", dim, axis, 0))(*_tensors("concat", tensors))
+
+
+cat = concat
+
+
+def stack(tensors, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new axis (``dim`` or ``axis``, default 0)."""
+    return Stack(dim_arg("stack", dim, axis, 0))(*_tensors("stack", tensors))

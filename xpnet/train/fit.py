@@ -253,7 +253,7 @@ def _run_eval(model, loader, loss_fn, metric_fns, threshold, prefix=""):
                 output = model(x)
                 value = loss_fn(output, y) if loss_fn is not None else None
                 if value is None:
-                    value = Tensor._wrap(output.xp.zeros((), dtype=output.dtype,
+                    value = Tensor._wrap(output.xp.zeros((), dtype=output.data.dtype,
                                                          device=output.data.device),
                                          output.backend)
                 sums.add(output.xp, value.data, output.data, y.data, x.shape[0])
