@@ -79,12 +79,14 @@ def test_layer_norm_normalises_the_trailing_axes_and_matches_torch(device):
 
 
 def test_norm_layers_name_themselves_in_errors(device):
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(num_features=3\): input must be "
-                                         r"\(N, 3, H, W\), got \(4, 2, 5, 5\)"):
+    with pytest.raises(ValueError, match=r"^BatchNorm2d\(3, eps=1e-05, momentum=0.1, affine=True, "
+                                         r"track_running_stats=True\): input must be "
+                                         r"\(N, 3, H, W\), got \(4, 2, 5, 5\)$"):
         nn.BatchNorm2d(3, device=device)(xpnet.zeros(4, 2, 5, 5, device=device))
-    with pytest.raises(ValueError, match=r"BatchNorm1d\(num_features=3\): input must be "
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3, .*\): input must be "
                                          r"\(N, 3\) or \(N, 3, L\), got \(4, 3, 2, 2\)"):
         nn.BatchNorm1d(3, device=device)(xpnet.zeros(4, 3, 2, 2, device=device))
-    with pytest.raises(ValueError, match=r"LayerNorm\(normalized_shape=\(5,\)\): input must end "
-                                         r"in \(5,\), got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"^LayerNorm\(\(5,\), eps=1e-05, elementwise_affine=True\): "
+                                         r"layer_norm: input must end in normalized_shape \(5,\), "
+                                         r"got shape \(2, 4\)$"):
         nn.LayerNorm(5, device=device)(xpnet.zeros(2, 4, device=device))

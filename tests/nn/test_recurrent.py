@@ -161,8 +161,9 @@ def test_final_states_are_the_last_outputs_of_each_direction(device):
 def test_wrong_input_size_is_rejected_with_the_expected_layout(device):
     layer = nn.LSTM(28, 128, device=device)
     x = xpnet.zeros(64, 28, 10, device=device)
-    with pytest.raises(ValueError, match=r"LSTM\(input_size=28, hidden_size=128\): input must be "
-                                         r"\(T, N, 28\) with batch_first=False, got \(64, 28, 10\)"):
+    with pytest.raises(ValueError, match=r"^LSTM\(28, 128\): lstm: x must be \(T, N, input_size\) "
+                                         r"with input_size = 28 features \(the weights'\), got "
+                                         r"shape \(64, 28, 10\)$"):
         layer(x)
 
 
@@ -170,7 +171,7 @@ def test_batch_first_mix_up_is_caught_by_the_initial_state_shape(device):
     layer = nn.GRU(IN, H, device=device)
     x = xpnet.zeros(4, 7, IN, device=device)        # meant as (N, T, in), read as (T, N, in)
     h0 = xpnet.zeros(1, 4, H, device=device)
-    with pytest.raises(ValueError, match=r"GRU\(input_size=3, hidden_size=2\): h0 must be "
+    with pytest.raises(ValueError, match=r"GRU\(3, 2\): h0 must be "
                                          r"\(num_layers·num_directions, N, H\) = \(1, 7, 2\), got "
                                          r"\(1, 4, 2\); the batch sizes differ: is "
                                          r"batch_first=False right"):
@@ -190,16 +191,16 @@ def test_initial_states_of_the_wrong_shape_are_rejected(device):
 
 def test_an_empty_sequence_is_rejected(device):
     layer = nn.RNN(IN, H, batch_first=True, device=device)
-    with pytest.raises(ValueError, match=r"RNN\(input_size=3, hidden_size=2\): input must hold at "
-                                         r"least one time step, got \(2, 0, 3\)"):
+    with pytest.raises(ValueError, match=r"RNN\(3, 2, batch_first=True\): rnn: x must hold at "
+                                         r"least one time step, got shape \(2, 0, 3\)"):
         layer(xpnet.zeros(N, 0, IN, device=device))
 
 
 def test_cell_rejects_a_state_of_the_wrong_shape(device):
     cell = nn.LSTMCell(IN, H, device=device)
     x, h = xpnet.zeros(N, IN, device=device), xpnet.zeros(N, H, device=device)
-    with pytest.raises(ValueError, match=r"LSTMCell\(input_size=3, hidden_size=2\): c must be "
-                                         r"\(N, H\) = \(2, 2\), got \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"LSTMCell\(3, 2\): lstm: c0 must be \(N, H\) = "
+                                         r"\(2, 2\) for x \(1, 2, 3\), got \(3, 2\)"):
         cell(x, (h, xpnet.zeros(3, H, device=device)))
 
 

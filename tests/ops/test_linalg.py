@@ -58,8 +58,8 @@ def test_matmul_rejects_mismatched_or_1d_operands(device):
 
 def test_linear_rejects_mismatched_features_and_bias(device):
     x, w, b = random_inputs(device, (2, 3), (4, 5), (4,))
-    with pytest.raises(ValueError, match=r"linear: x.shape\[-1\] must equal weight.shape\[1\], "
-                                         r"got x \(2, 3\) and weight \(4, 5\)"):
+    with pytest.raises(ValueError, match=r"linear: x.shape\[-1\] must equal weight.shape\[1\] = 5 "
+                                         r"\(in_features\), got x \(2, 3\) and weight \(4, 5\)"):
         F.linear(x, w, b)
     w, b = random_inputs(device, (4, 3), (3,))
     with pytest.raises(ValueError, match=r"linear: bias must have shape \(4,\), got \(3,\)"):

@@ -131,9 +131,15 @@ def test_an_initial_state_of_the_wrong_shape_is_rejected(device):
 def test_input_features_must_match_the_weights(device):
     x, h0, _, w_ih, w_hh, b_ih, b_hh = make_inputs(device, "gru")
     wide = random_inputs(device, (T, N, IN + 1))[0]
-    with pytest.raises(ValueError, match=r"gru: w_ih must be \(6, 4\) for x \(3, 2, 4\) and "
-                                         r"hidden size 2, got \(6, 3\)"):
+    with pytest.raises(ValueError, match=r"gru: x must be \(T, N, input_size\) with input_size = "
+                                         r"3 features \(the weights'\), got shape \(3, 2, 4\)"):
         F.gru(wide, h0, w_ih, w_hh, b_ih, b_hh)
+    with pytest.raises(ValueError, match=r"gru: w_ih must be \(6, 3\) for x \(3, 2, 3\) and "
+                                         r"hidden size 2, got \(5, 3\)"):
+        F.gru(x, h0, random_inputs(device, (5, IN))[0], w_hh, b_ih, b_hh)
+    with pytest.raises(TypeError, match=r"gru: x must be floating-point, got dtype int64; "
+                                        r"convert it with .float\(\)"):
+        F.gru(xpnet.zeros(T, N, IN, dtype="int64", device=device), h0, w_ih, w_hh, b_ih, b_hh)
     with pytest.raises(ValueError, match=r"gru: x must be 3-D \(T, N, input_size\), got "
                                          r"shape \(2, 3\)"):
         F.gru(x[0], h0, w_ih, w_hh, b_ih, b_hh)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import ops
-from .module import Module
+from .module import Module, check_probability
 
 
 class ReLU(Module):
@@ -83,9 +83,7 @@ class Dropout(Module):
     the identity in eval mode. Shape: any -> same"""
 
     def __init__(self, p: float = 0.5):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
+        self.p = check_probability("Dropout", "p", p)
 
     def forward(self, x):
         return ops.dropout(x, self.p, self.training)

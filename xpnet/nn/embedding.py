@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import ops
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_size
 
 
 class Embedding(Module):
@@ -26,9 +26,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  *, device=None, dtype=None):
-        if num_embeddings <= 0 or embedding_dim <= 0:
-            raise ValueError(f"Embedding: num_embeddings and embedding_dim must be positive, got "
-                             f"({num_embeddings}, {embedding_dim})")
+        num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx must be in [{-num_embeddings}, "

@@ -5,7 +5,7 @@ import math
 
 from .. import ops
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_size
 
 
 class Linear(Module):
@@ -23,10 +23,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, device=None,
                  dtype=None):
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: in_features and out_features must be positive, got "
-                             f"({in_features}, {out_features})")
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = check_size("Linear", "in_features", in_features)
+        self.out_features = check_size("Linear", "out_features", out_features)
         bound = 1 / math.sqrt(in_features)  # PyTorch's default init, so weights can be compared
         self.weight = Parameter(init.uniform((out_features, in_features), -bound, bound, device,
                                              dtype))
@@ -34,13 +32,7 @@ class Linear(Module):
             if bias else None
 
     def forward(self, x):
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{self._name()}: input must be (*, {self.in_features}), got "
-                             f"{x.shape}")
         return ops.linear(x, self.weight, self.bias)
-
-    def _name(self):
-        return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

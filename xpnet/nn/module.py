@@ -1,6 +1,7 @@
 """Module, Parameter, Buffer, Sequential, ModuleList."""
 from __future__ import annotations
 
+import numbers
 from collections import OrderedDict
 
 import numpy as np
@@ -49,6 +50,27 @@ def _move(t: Tensor, backend, dtype):
     if dtype is not None and backend.xp.isdtype(data.dtype, "real floating"):
         data = backend.xp.astype(data, backend.dtype(dtype))
     return data
+
+
+def check_size(owner: str, name: str, value, minimum: int = 1) -> int:
+    """A layer's size argument (features, channels, ...) as an int >= ``minimum``, or a clear
+    error naming the layer and the argument (constructors call this before storing anything)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        bound = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{owner}: {name} must be {bound}, got {value}")
+    return int(value)
+
+
+def check_probability(owner: str, name: str, value) -> float:
+    """A probability argument (dropout) in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number in [0, 1), got "
+                        f"{type(value).__name__} {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{owner}: {name} must be in [0, 1), got {value}")
+    return float(value)
 
 
 def _named(exc: Exception, module) -> Exception:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import ops
 from . import init
-from .module import Buffer, Module, Parameter
+from .module import Buffer, Module, Parameter, check_size
 
 
 class _BatchNorm(Module):
@@ -13,9 +13,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, device=None,
                  dtype=None):
-        if num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got "
-                             f"{num_features}")
+        num_features = check_size(type(self).__name__, "num_features", num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(init.ones((num_features,), device, dtype)) if affine else None
@@ -28,10 +26,10 @@ class _BatchNorm(Module):
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x):
-        name = f"{type(self).__name__}(num_features={self.num_features})"
+        # the layout (1-D or 2-D) and num_features are this layer's facts, not the op's
         if x.ndim not in self._dims or x.shape[1] != self.num_features:
-            raise ValueError(f"{name}: input must be {self._shapes.format(c=self.num_features)}, "
-                             f"got {x.shape}")
+            raise self._error(f"input must be {self._shapes.format(c=self.num_features)}, "
+                              f"got {x.shape}")
         use_batch = self.training or not self.track_running_stats
         momentum = self.momentum
         if self.training and self.track_running_stats:
@@ -91,7 +89,8 @@ class LayerNorm(Module):
                  bias: bool = True, *, device=None, dtype=None):
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape", s)
+                                      for s in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.weight = Parameter(init.ones(self.normalized_shape, device, dtype)) \
             if elementwise_affine else None
@@ -99,10 +98,6 @@ class LayerNorm(Module):
             if elementwise_affine and bias else None
 
     def forward(self, x):
-        k = len(self.normalized_shape)
-        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
-            raise ValueError(f"LayerNorm(normalized_shape={self.normalized_shape}): input must "
-                             f"end in {self.normalized_shape}, got {x.shape}")
         return ops.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):

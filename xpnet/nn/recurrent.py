@@ -10,7 +10,7 @@ import math
 from .. import ops
 from ..autograd import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_probability, check_size
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -26,13 +26,12 @@ class _RNNBase(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  *, device=None, dtype=None):
-        if input_size <= 0 or hidden_size <= 0 or num_layers <= 0:
-            raise ValueError(f"{self.kind}: input_size, hidden_size and num_layers must be "
-                             f"positive, got ({input_size}, {hidden_size}, {num_layers})")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{self.kind}: dropout must be in [0, 1), got {dropout}")
+        input_size = check_size(self.kind, "input_size", input_size)
+        hidden_size = check_size(self.kind, "hidden_size", hidden_size)
+        num_layers = check_size(self.kind, "num_layers", num_layers)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.dropout = check_probability(self.kind, "dropout", dropout)
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.bidirectional = bidirectional
         self.num_directions = 2 if bidirectional else 1
         rows = _GATES[self.kind] * hidden_size
@@ -50,45 +49,37 @@ class _RNNBase(Module):
                     setattr(self, names[3], _uniform((rows,), hidden_size, device, dtype))
                 self._weights.append(names)
 
-    def _name(self):
-        return f"{self.kind}(input_size={self.input_size}, hidden_size={self.hidden_size})"
-
     def _params(self, k):
         names = self._weights[k]
         w = [getattr(self, n) for n in names]
         return w if self.bias else w + [None, None]
 
     def _check_input(self, x):
-        layout = "N, T" if self.batch_first else "T, N"
         if not isinstance(x, Tensor):
-            raise TypeError(f"{self._name()}: input must be a Tensor, got {type(x).__name__}")
-        if x.ndim != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"{self._name()}: input must be ({layout}, {self.input_size}) with "
-                             f"batch_first={self.batch_first}, got {x.shape}")
-        steps, batch = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
-        if steps == 0:
-            raise ValueError(f"{self._name()}: input must hold at least one time step, got "
-                             f"{x.shape} ({layout}, {self.input_size})")
-        return batch
+            raise self._error(f"input must be a Tensor, got {type(x).__name__}", TypeError)
 
-    def _check_state(self, name, state, x, batch):
-        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+    def _check_state(self, name, state, x):
+        """The stacked (num_layers·num_directions, N, H) states are this layer's own fact (the
+        ops see one (N, H) slice each); everything about x is checked by the op."""
         if not isinstance(state, Tensor):
-            raise TypeError(f"{self._name()}: {name} must be a Tensor, got "
-                            f"{type(state).__name__}")
+            raise self._error(f"{name} must be a Tensor, got {type(state).__name__}", TypeError)
+        if x.ndim != 3:
+            return                      # the op reports the input's layout
+        batch = x.shape[0] if self.batch_first else x.shape[1]
+        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
         if state.shape != expected:
             hint = ""
             if state.ndim == 3 and state.shape[1] != batch:
                 hint = (f"; the batch sizes differ: is batch_first={self.batch_first} right for "
                         f"an input of shape {x.shape}?")
-            raise ValueError(f"{self._name()}: {name} must be (num_layers·num_directions, N, H) = "
-                             f"{expected}, got {state.shape}{hint}")
+            raise self._error(f"{name} must be (num_layers·num_directions, N, H) = {expected}, "
+                              f"got {state.shape}{hint}")
 
     def forward(self, x, hx=None):
         """(output, h_n); LSTM overrides this for its (h, c) pair."""
-        batch = self._check_input(x)
+        self._check_input(x)
         if hx is not None:
-            self._check_state("h0", hx, x, batch)
+            self._check_state("h0", hx, x)
         output, (h_n,) = self._run(x, [hx])
         return output, h_n
 
@@ -178,14 +169,14 @@ class LSTM(_RNNBase):
                         batch_first=self.batch_first)
 
     def forward(self, x, hx=None):
-        batch = self._check_input(x)
+        self._check_input(x)
         states = [None, None]
         if hx is not None:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{self._name()}: hx must be a tuple (h0, c0), got "
-                                f"{type(hx).__name__}")
+                raise self._error(f"hx must be a tuple (h0, c0), got {type(hx).__name__}",
+                                  TypeError)
             for name, s in zip(("h0", "c0"), hx):
-                self._check_state(name, s, x, batch)
+                self._check_state(name, s, x)
             states = list(hx)
         output, (h_n, c_n) = self._run(x, states)
         return output, (h_n, c_n)
@@ -215,31 +206,22 @@ class _CellBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, device=None,
                  dtype=None):
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"{self.kind}: input_size and hidden_size must be positive, got "
-                             f"({input_size}, {hidden_size})")
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.input_size = input_size = check_size(self.kind, "input_size", input_size)
+        self.hidden_size = hidden_size = check_size(self.kind, "hidden_size", hidden_size)
+        self.bias = bool(bias)
         rows = self.gates * hidden_size
         self.weight_ih = _uniform((rows, input_size), hidden_size, device, dtype)
         self.weight_hh = _uniform((rows, hidden_size), hidden_size, device, dtype)
         self.bias_ih = _uniform((rows,), hidden_size, device, dtype) if bias else None
         self.bias_hh = _uniform((rows,), hidden_size, device, dtype) if bias else None
 
-    def _name(self):
-        return f"{self.kind}(input_size={self.input_size}, hidden_size={self.hidden_size})"
-
-    def _sequence(self, x, states):
-        """x (N, in) as a one-step sequence (1, N, in); states checked as (N, H) or None."""
+    def _sequence(self, x):
+        """x (N, in) as a one-step sequence (1, N, in): that a cell takes one step is its own
+        fact; features and states are checked by the op."""
         if not isinstance(x, Tensor):
-            raise TypeError(f"{self._name()}: input must be a Tensor, got {type(x).__name__}")
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"{self._name()}: input must be (N, {self.input_size}), got "
-                             f"{x.shape}")
-        expected = (x.shape[0], self.hidden_size)
-        for name, s in states:
-            if s is not None and s.shape != expected:
-                raise ValueError(f"{self._name()}: {name} must be (N, H) = {expected}, got "
-                                 f"{s.shape}")
+            raise self._error(f"input must be a Tensor, got {type(x).__name__}", TypeError)
+        if x.ndim != 2:
+            raise self._error(f"input must be (N, {self.input_size}), got {x.shape}")
         return ops.reshape(x, (1,) + x.shape)
 
     def _params(self):
@@ -266,8 +248,7 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
 
     def forward(self, x, hx=None):
-        seq = self._sequence(x, [("hx", hx)])
-        return ops.rnn(seq, hx, *self._params(), nonlinearity=self.nonlinearity)[1]
+        return ops.rnn(self._sequence(x), hx, *self._params(), nonlinearity=self.nonlinearity)[1]
 
 
 class LSTMCell(_CellBase):
@@ -281,8 +262,7 @@ class LSTMCell(_CellBase):
 
     def forward(self, x, hx=None):
         h, c = (None, None) if hx is None else hx
-        seq = self._sequence(x, [("h", h), ("c", c)])
-        _, h, c = ops.lstm(seq, h, c, *self._params())
+        _, h, c = ops.lstm(self._sequence(x), h, c, *self._params())
         return h, c
 
 
@@ -296,5 +276,4 @@ class GRUCell(_CellBase):
     gates = 3
 
     def forward(self, x, hx=None):
-        seq = self._sequence(x, [("hx", hx)])
-        return ops.gru(seq, hx, *self._params())[1]
+        return ops.gru(self._sequence(x), hx, *self._params())[1]

@@ -31,9 +31,13 @@ class Linear(Function):
     name = "linear"
 
     def forward(self, x, weight, bias):
-        if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
-            raise ValueError(f"linear: x.shape[-1] must equal weight.shape[1], got x "
-                             f"{tuple(x.shape)} and weight {tuple(weight.shape)}")
+        if weight.ndim != 2:
+            raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got "
+                             f"shape {tuple(weight.shape)}")
+        if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: x.shape[-1] must equal weight.shape[1] = {weight.shape[1]} "
+                             f"(in_features), got x {tuple(x.shape)} and weight "
+                             f"{tuple(weight.shape)}")
         if bias is not None and tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), "
                              f"got {tuple(bias.shape)}")

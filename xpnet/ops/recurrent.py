@@ -146,6 +146,9 @@ class _Recurrent(Function):
         if w_hh.ndim != 2 or w_hh.shape[0] != g * w_hh.shape[1]:
             raise ValueError(f"{op}: w_hh must be ({g}·H, H), got {tuple(w_hh.shape)}")
         hidden = w_hh.shape[1]
+        if w_ih.ndim == 2 and w_ih.shape[0] == g * hidden and w_ih.shape[1] != x.shape[2]:
+            raise ValueError(f"{op}: x must be {layout} with input_size = {w_ih.shape[1]} "
+                             f"features (the weights'), got shape {tuple(x.shape)}")
         if tuple(w_ih.shape) != (g * hidden, x.shape[2]):
             raise ValueError(f"{op}: w_ih must be ({g * hidden}, {x.shape[2]}) for x "
                              f"{tuple(x.shape)} and hidden size {hidden}, got {tuple(w_ih.shape)}")
