@@ -137,7 +137,8 @@ def test_fit_rejects_unknown_losses_metrics_and_data():
         fit(model, (X, y), loss="cross_entropy", optimizer=opt, metrics=["f1"])
     with pytest.raises(TypeError, match="fit: data must be a DataLoader"):
         fit(model, X, loss="cross_entropy", optimizer=opt)
-    with pytest.raises(ValueError, match=r"Linear\(in_features=2, out_features=16\): input must"):
+    with pytest.raises(ValueError, match=r"Linear\(in_features=2, out_features=16, bias=True\): "
+                                         r"linear: x.shape\[-1\] must equal"):
         fit(model, (np.zeros((4, 3), np.float32), y[:4]), loss="cross_entropy", optimizer=opt)
 
 

@@ -1,19 +1,17 @@
-"""fit / evaluate / predict: the training loop, with no host sync inside a step.
-
-Per-batch loss and metric sums stay on the device; they are read back once per ``log_every``
-steps (for the progress bar and the NaN check) and once at the end of each epoch.
-"""
+"""fit / evaluate / predict: Keras' entry points over the Trainer loop (``trainer.py``)."""
 from __future__ import annotations
 
-import math
-import sys
-import time
+import numbers
 
-from .. import backend as _backend
 from .. import ops
 from ..autograd import Tensor, no_grad
-from .callbacks import Callback
+from ..nn import Module
+from ..optim import Optimizer
+from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from .callbacks import Callback, ProgbarLogger
 from .history import History
+from .metrics import concat_outputs, metric_functions
+from .trainer import SingleProcess, Trainer, run_evaluation
 
 _LOSSES = {
     "cross_entropy": ops.cross_entropy, "mse": ops.mse_loss, "mse_loss": ops.mse_loss,
@@ -24,108 +22,62 @@ _LOSSES = {
 }
 
 
-def _loss_fn(loss):
+def _loss_fn(owner, loss):
     if isinstance(loss, str):
         if loss not in _LOSSES:
-            raise ValueError(f"fit: unknown loss {loss!r}; expected one of {sorted(_LOSSES)} or a "
-                             f"callable such as nn.CrossEntropyLoss()")
+            raise ValueError(f"{owner}: unknown loss {loss!r}; expected one of {sorted(_LOSSES)} "
+                             f"or a callable such as nn.CrossEntropyLoss()")
         return _LOSSES[loss]
     if not callable(loss):
-        raise TypeError(f"fit: loss must be a name or a callable, got {type(loss).__name__}")
+        raise TypeError(f"{owner}: loss must be a name or a callable, got {type(loss).__name__}")
     return loss
 
 
-def _takes_probabilities(loss) -> bool:
+def _threshold(loss) -> float:
     """Binary accuracy thresholds probabilities at 0.5 and logits at 0."""
     name = loss if isinstance(loss, str) else type(loss).__name__
-    return name in ("bce", "binary_cross_entropy", "BCELoss") or loss is ops.binary_cross_entropy
+    probabilities = name in ("bce", "binary_cross_entropy", "BCELoss") or \
+        loss is ops.binary_cross_entropy
+    return 0.5 if probabilities else 0.0
 
 
-def _accuracy_sum(xp, output, target, threshold):
-    """Number of correct predictions in the batch, as a device scalar."""
-    if output.ndim == 2 and output.shape[1] > 1:
-        hits = xp.argmax(output, axis=1) == xp.astype(xp.reshape(target, (-1,)), xp.int64)
-    else:
-        predicted = xp.reshape(output, (-1,)) > threshold
-        hits = predicted == (xp.reshape(target, (-1,)) > 0.5)
-    return xp.sum(xp.astype(hits, output.dtype))
-
-
-def _mae_sum(xp, output, target, threshold):
-    return xp.sum(xp.abs(output - xp.reshape(target, output.shape)))
-
-
-_METRICS = {"accuracy": _accuracy_sum, "acc": _accuracy_sum, "mae": _mae_sum}
-
-
-def _metric_fns(metrics):
-    fns = {}
-    for m in metrics or ():
-        if m not in _METRICS:
-            raise ValueError(f"fit: unknown metric {m!r}; expected one of {sorted(_METRICS)}")
-        fns["accuracy" if m == "acc" else m] = _METRICS[m]
-    return fns
-
-
-def _as_loader(data, batch_size, shuffle, device, seed=None):
+def _as_loader(owner, data, batch_size, shuffle, device, seed=None):
     from ..data import ArrayDataset, DataLoader
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
         return DataLoader(ArrayDataset(*data), batch_size=batch_size, shuffle=shuffle,
                           device=device, seed=seed)
-    raise TypeError(f"fit: data must be a DataLoader or an (inputs, targets) pair, got "
+    raise TypeError(f"{owner}: data must be a DataLoader or an (inputs, targets) pair, got "
                     f"{type(data).__name__}")
 
 
-class _Trainer:
-    """What callbacks see: the model, optimizer, scheduler, history and the stop flag."""
-
-    def __init__(self, model, optimizer, scheduler, history):
-        self.model, self.optimizer, self.scheduler, self.history = (model, optimizer, scheduler,
-                                                                    history)
-        self.stop_training = False
-        self.epoch = 0
+def _int(owner, name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
-class _Sums:
-    """Running sums of loss and metrics on the device; read back only on request."""
-
-    def __init__(self, metric_fns, threshold):
-        self.metric_fns, self.threshold = metric_fns, threshold
-        self.loss = None
-        self.metrics = {}
-        self.count = 0
-
-    def add(self, xp, loss_value, output, target, n):
-        term = loss_value * n
-        self.loss = term if self.loss is None else self.loss + term
-        for name, fn in self.metric_fns.items():
-            value = fn(xp, output, target, self.threshold)
-            old = self.metrics.get(name)
-            self.metrics[name] = value if old is None else old + value
-        self.count += n
-
-    def read(self, prefix="") -> dict:
-        """Host values (this is the sync point)."""
-        if not self.count:
-            return {}
-        out = {f"{prefix}loss": float(_backend.to_numpy(self.loss)) / self.count}
-        for name, value in self.metrics.items():
-            out[f"{prefix}{name}"] = float(_backend.to_numpy(value)) / self.count
-        return out
-
-
-def _show_bar(verbose):
-    if verbose == "auto":
-        return sys.stderr.isatty()
-    return verbose in (True, 1)
+def _check_optimizer(model, optimizer, scheduler):
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: optimizer must be an xpnet.optim optimizer, got "
+                        f"{type(optimizer).__name__}")
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if not any(id(p) in held for p in model.parameters()):
+        raise ValueError("fit: the optimizer holds none of the model's parameters; build it "
+                         "from this model, e.g. optim.Adam(model.parameters())")
+    if scheduler is not None:
+        if not isinstance(scheduler, (LRScheduler, ReduceLROnPlateau)):
+            raise TypeError(f"fit: scheduler must be an xpnet.optim.lr_scheduler scheduler, got "
+                            f"{type(scheduler).__name__}")
+        if scheduler.optimizer is not optimizer:
+            raise ValueError("fit: the scheduler drives another optimizer than the one given")
 
 
 def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("accuracy",),
         callbacks=(), batch_size: int = 32, shuffle: bool = True, scheduler=None,
-        schedule_per: str = "epoch", seed=None,
-        initial_epoch: int = 0, history: History | None = None, log_every: int = 50,
+        schedule_per: str = "epoch", seed=None, initial_epoch: int = 0,
+        history: History | None = None, log_every: int = 50, clip_grad_norm: float | None = None,
         verbose="auto") -> History:
     """Train ``model`` and return a :class:`History` of per-epoch Python floats.
 
@@ -138,149 +90,94 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
         val: validation data, as ``train``; adds ``val_loss`` and ``val_<metric>``.
         metrics: names among 'accuracy', 'mae'.
         callbacks: ``EarlyStopping``, ``ModelCheckpoint`` or any :class:`Callback`.
-        scheduler: an LR scheduler, stepped once per epoch (ReduceLROnPlateau gets val_loss)
-            or, with ``schedule_per="step"``, after every optimizer step.
+        scheduler: an LR scheduler, stepped once per epoch before the epoch's callbacks
+            (ReduceLROnPlateau gets val_loss, else loss) or, with ``schedule_per="step"``, after
+            every optimizer step.
         initial_epoch: epochs already done (when resuming); training runs to ``epochs``.
-        log_every: steps between reads of the loss (progress bar and NaN check).
-        verbose: 'auto' (a tqdm bar on a terminal, a line per epoch otherwise), 1, 2 or 0.
+        log_every: steps between reads of the loss (progress display and NaN check).
+        clip_grad_norm: rescale the gradients to this global 2-norm before each update.
+        verbose: 'auto' (a tqdm bar on a terminal, a few plain lines per epoch otherwise), 1 or
+            2 (likewise), 0 (silent).
 
-    A non-finite loss stops training with a message in ``history.stop_reason``; the epoch is
-    not checkpointed, so the last good checkpoint stays intact.
+    A non-finite loss stops training with a message in ``history.stop_reason``; that epoch is
+    not checkpointed, so the last good checkpoint stays intact. Under ``mpiexec`` with
+    ``xpnet.distributed`` initialised, each process trains on its shard and the gradients are
+    averaged (see :mod:`xpnet.distributed`).
 
-    >>> history = fit(model, (X, y), loss="cross_entropy", optimizer=opt, epochs=5)  # doctest: +SKIP
+    >>> X, y = xpnet.data.make_circles(64, seed=0)
+    >>> model = xpnet.nn.Sequential(xpnet.nn.Linear(2, 8), xpnet.nn.Tanh(), xpnet.nn.Linear(8, 2))
+    >>> history = fit(model, (X, y), loss="cross_entropy", epochs=2, verbose=0,
+    ...               optimizer=xpnet.optim.Adam(model.parameters(), lr=0.01))
+    >>> history.epochs
+    [1, 2]
     """
-    from tqdm.auto import tqdm
-
+    if not isinstance(model, Module):
+        raise TypeError(f"fit: model must be an xpnet.nn.Module, got {type(model).__name__}")
+    epochs = _int("fit", "epochs", epochs, 1)
+    initial_epoch = _int("fit", "initial_epoch", initial_epoch, 0)
+    log_every = _int("fit", "log_every", log_every, 1)
     if schedule_per not in ("epoch", "step"):
         raise ValueError(f"fit: schedule_per must be 'epoch' or 'step', got {schedule_per!r}")
-    per_step = scheduler if schedule_per == "step" else None
-    loss_fn = _loss_fn(loss)
-    metric_fns = _metric_fns(metrics)
-    threshold = 0.5 if _takes_probabilities(loss) else 0.0
-    device = model.device
-    train_loader = _as_loader(train, batch_size, shuffle, device, seed)
-    val_loader = _as_loader(val, max(batch_size, 256), False, device) if val is not None else None
-    history = history if history is not None else History()
-    trainer = _Trainer(model, optimizer, scheduler, history)
+    if verbose not in ("auto", 0, 1, 2, True, False):
+        raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    if clip_grad_norm is not None and not (isinstance(clip_grad_norm, numbers.Real)
+                                           and clip_grad_norm > 0):
+        raise ValueError(f"fit: clip_grad_norm must be a positive number, got {clip_grad_norm!r}")
+    _check_optimizer(model, optimizer, scheduler)
+    loss_fn = _loss_fn("fit", loss)
+    metric_fns = metric_functions("fit", metrics)
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be Callback instances, got {type(cb).__name__}")
-        cb.set_trainer(trainer)
-        cb.on_train_begin()
-    bar = _show_bar(verbose)
-    quiet = verbose in (0, False)
-
-    for epoch in range(initial_epoch + 1, epochs + 1):
-        trainer.epoch = epoch
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch)
-        if hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(epoch - 1)  # the shuffle of a resumed run continues exactly
-        model.train()
-        sums = _Sums(metric_fns, threshold)
-        started = time.perf_counter()
-        progress = tqdm(total=len(train_loader), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                        disable=not bar, leave=True, dynamic_ncols=True)
-        finite = True
-        for step, (x, y) in enumerate(train_loader, start=1):
-            output = model(x)
-            value = loss_fn(output, y)
-            optimizer.zero_grad()
-            value.backward()
-            optimizer.step()
-            if per_step is not None:
-                per_step.step()
-            with no_grad():
-                sums.add(output.xp, value.data, output.data, y.data, x.shape[0])
-            progress.update(1)
-            if step % log_every == 0:
-                logs = sums.read()  # the only sync inside the epoch
-                finite = math.isfinite(logs["loss"])
-                if not finite:
-                    break
-                if bar:
-                    rate = sums.count / (time.perf_counter() - started)
-                    progress.set_postfix({**{k: f"{v:.4f}" for k, v in logs.items()},
-                                          "samples/s": f"{rate:,.0f}"})
-        logs = sums.read()
-        elapsed = time.perf_counter() - started
-        finite = finite and math.isfinite(logs.get("loss", math.nan))
-        logs["samples_per_s"] = sums.count / elapsed if elapsed > 0 else math.nan
-        logs["time"] = elapsed
-        if optimizer.param_groups:
-            logs["lr"] = float(optimizer.param_groups[0]["lr"])
-        if finite and val_loader is not None:
-            logs.update(_run_eval(model, val_loader, loss_fn, metric_fns, threshold, "val_"))
-        if bar:
-            progress.set_postfix({k: f"{v:.4f}" for k, v in logs.items()
-                                  if k not in ("time", "samples_per_s", "lr")})
-        progress.close()
-        history.append(epoch, logs)
-        if not finite:
-            history.stop_reason = (f"the loss became {logs.get('loss')} in epoch {epoch}; "
-                                   f"training stopped (lower the learning rate, check the "
-                                   f"inputs); the last checkpoint saved before it is intact")
-            print(f"xpnet.fit: {history.stop_reason}", file=sys.stderr)
-            break
-        if not bar and not quiet:
-            print(f"epoch {epoch}/{epochs} " + " ".join(
-                f"{k}={v:.4f}" for k, v in logs.items() if k not in ("time", "lr"))
-                + f" time={elapsed:.1f}s", file=sys.stderr)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if scheduler is not None and per_step is None:
-            if type(scheduler).__name__ == "ReduceLROnPlateau":
-                scheduler.step(logs.get("val_loss", logs["loss"]))
-            else:
-                scheduler.step()
-        if trainer.stop_training:
-            break
+    world = _world()
+    device = model.device
+    train_loader = _as_loader("fit", train, batch_size, shuffle, device, seed)
+    val_loader = _as_loader("fit", val, max(batch_size, 256), False, device) \
+        if val is not None else None
+    if verbose not in (0, False) and world.is_main_process and not any(
+            isinstance(cb, ProgbarLogger) for cb in callbacks):
+        callbacks.insert(0, ProgbarLogger(bar=None if verbose == "auto" else False))
+    trainer = Trainer(model, optimizer, loss_fn, train_loader, val_loader, metric_fns,
+                      _threshold(loss), epochs, initial_epoch, history, scheduler, schedule_per,
+                      log_every, clip_grad_norm, callbacks, world)
     for cb in callbacks:
-        cb.on_train_end()
-    if history.stop_reason and not quiet and history.stop_reason.startswith("early"):
-        print(f"xpnet.fit: {history.stop_reason}", file=sys.stderr)
-    return history
+        cb.set_trainer(trainer)
+    return trainer.run()
 
 
-def _run_eval(model, loader, loss_fn, metric_fns, threshold, prefix=""):
-    was_training = model.training
-    model.eval()
-    sums = _Sums(metric_fns, threshold)
-    try:
-        with no_grad():
-            for x, y in loader:
-                output = model(x)
-                value = loss_fn(output, y) if loss_fn is not None else None
-                if value is None:
-                    value = Tensor._wrap(output.xp.zeros((), dtype=output.data.dtype,
-                                                         device=output.data.device),
-                                         output.backend)
-                sums.add(output.xp, value.data, output.data, y.data, x.shape[0])
-    finally:
-        model.train(was_training)
-    logs = sums.read(prefix)
-    if loss_fn is None:
-        logs.pop(f"{prefix}loss", None)
-    return logs
+def _world():
+    """The distributed world when one is initialised with more than one process."""
+    import sys
+    dist = sys.modules.get("xpnet.distributed")
+    if dist is not None and dist.is_initialized() and dist.world_size() > 1:
+        return dist.training_world()
+    return SingleProcess()
 
 
 def evaluate(model, data, loss=None, metrics=("accuracy",), batch_size: int = 256) -> dict:
     """Loss (if given) and metrics over ``data`` in eval mode, without gradients.
 
-    >>> evaluate(model, test_loader, loss="cross_entropy")    # doctest: +SKIP
-    {'loss': 0.031, 'accuracy': 0.9905}
+    >>> X, y = xpnet.data.make_circles(32, seed=0)
+    >>> model = xpnet.nn.Linear(2, 2)
+    >>> sorted(evaluate(model, (X, y), loss="cross_entropy"))
+    ['accuracy', 'loss']
     """
-    loader = _as_loader(data, batch_size, False, model.device)
-    loss_fn = _loss_fn(loss) if loss is not None else None
-    threshold = 0.5 if loss is not None and _takes_probabilities(loss) else 0.0
-    return _run_eval(model, loader, loss_fn, _metric_fns(metrics), threshold)
+    loader = _as_loader("evaluate", data, batch_size, False, model.device)
+    if len(loader.dataset) == 0:
+        raise ValueError("evaluate: the data holds no samples")
+    loss_fn = _loss_fn("evaluate", loss) if loss is not None else None
+    threshold = _threshold(loss) if loss is not None else 0.0
+    return run_evaluation(model, loader, loss_fn, metric_functions("evaluate", metrics),
+                          threshold, reduce=_world().reduce)
 
 
 def predict(model, data, batch_size: int = 256) -> Tensor:
-    """Model outputs for ``data`` (a Tensor, an array, or a DataLoader), in eval mode.
+    """Model outputs for ``data`` (a Tensor, an array, or a DataLoader), in eval mode,
+    concatenated on the model's device.
 
-    The outputs are concatenated on the model's device.
+    >>> predict(xpnet.nn.Linear(2, 3), xpnet.zeros(5, 2)).shape
+    (5, 3)
     """
     from ..data import DataLoader
     was_training = model.training
@@ -290,7 +187,7 @@ def predict(model, data, batch_size: int = 256) -> Tensor:
         with no_grad():
             if isinstance(data, DataLoader):
                 for batch in data:
-                    outputs.append(model(batch[0]))
+                    outputs.append(model(batch[0] if isinstance(batch, tuple) else batch))
             else:
                 x = data if isinstance(data, Tensor) else Tensor(data, device=model.device)
                 n = x.shape[0]
@@ -300,4 +197,4 @@ def predict(model, data, batch_size: int = 256) -> Tensor:
         model.train(was_training)
     if not outputs:
         raise ValueError("predict: no inputs were given (empty data)")
-    return ops.concat(outputs, axis=0) if len(outputs) > 1 else outputs[0]
+    return concat_outputs(outputs)

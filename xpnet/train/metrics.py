@@ -1,0 +1,81 @@
+"""Metrics for ``fit`` / ``evaluate``, written with Tensor methods, and the running sums that
+stay on the device until a log interval reads them back."""
+from __future__ import annotations
+
+import math
+
+from .. import backend as _backend
+from .. import ops
+from ..autograd import Tensor, no_grad
+
+
+def accuracy(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
+    """How many predictions in the batch are right (a 0-d Tensor on the device): arg-max over
+    classes for (N, C) scores, or ``output > threshold`` against ``target > 0.5`` for one score
+    per sample (threshold 0 for logits, 0.5 for probabilities)."""
+    if output.ndim == 2 and output.shape[1] > 1:
+        hits = output.argmax(dim=1) == target.reshape(-1).astype("int64")
+    else:
+        hits = (output.reshape(-1) > threshold) == (target.reshape(-1) > 0.5)
+    return hits.astype(output.dtype).sum()
+
+
+def mae(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
+    """The sum of absolute errors in the batch (divided by the sample count when read)."""
+    return (output - target.reshape(*output.shape)).abs().sum()
+
+
+METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae}
+
+
+def metric_functions(owner: str, names) -> dict:
+    functions = {}
+    for name in names or ():
+        if name not in METRICS:
+            raise ValueError(f"{owner}: unknown metric {name!r}; expected one of {sorted(METRICS)}")
+        functions["accuracy" if name == "acc" else name] = METRICS[name]
+    return functions
+
+
+class RunningSums:
+    """Loss and metric sums over the batches seen, kept on the device; :meth:`read` is the one
+    host synchronisation (once per log interval and per epoch)."""
+
+    def __init__(self, metric_functions: dict, threshold: float):
+        self.functions, self.threshold = metric_functions, threshold
+        self.sums: dict = {}
+        self.count = 0
+
+    @no_grad()
+    def add(self, loss: Tensor | None, output, target: Tensor, n: int):
+        terms = {} if loss is None else {"loss": loss.detach() * float(n)}
+        if isinstance(output, Tensor):     # models returning tuples (a VAE) get the loss only
+            for name, fn in self.functions.items():
+                terms[name] = fn(output, target, self.threshold)
+        for name, value in terms.items():
+            old = self.sums.get(name)
+            self.sums[name] = value if old is None else old + value
+        self.count += n
+
+    def totals(self) -> dict:
+        """Host sums and the count (what distributed training all-reduces)."""
+        values = {name: float(_backend.to_numpy(value.data)) for name, value in self.sums.items()}
+        return {**values, "count": float(self.count)}
+
+    def read(self, prefix: str = "", reduce=None) -> dict:
+        """Per-sample means as Python floats; ``reduce`` sums the totals over processes."""
+        totals = self.totals()
+        if reduce is not None:
+            totals = reduce(totals)
+        count = totals.pop("count")
+        if not count:
+            return {}
+        return {f"{prefix}{name}": value / count for name, value in totals.items()}
+
+
+def is_finite(logs: dict) -> bool:
+    return all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss"))
+
+
+def concat_outputs(outputs):
+    return ops.concat(outputs, axis=0) if len(outputs) > 1 else outputs[0]
