@@ -62,3 +62,113 @@ def test_info_lists_versions_and_devices(capsys):
     text = capsys.readouterr().out
     assert text.startswith("xpnet ")
     assert "numpy " in text and "devices: cpu" in text
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "0", "argument --epochs: must be a positive int, got 0"),
+    ("--epochs", "-1", "argument --epochs: must be a positive int, got -1"),
+    ("--batch-size", "0", "argument --batch-size: must be a positive int, got 0"),
+    ("--lr", "0", "argument --lr: must be a positive finite number, got 0"),
+    ("--lr", "inf", "argument --lr: must be a positive finite number, got inf"),
+    ("--lr", "fast", "argument --lr: must be a positive number, got 'fast'"),
+    ("--log-every", "0", "argument --log-every: must be a positive int, got 0"),
+])
+def test_bad_options_are_refused_naming_the_option(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "mnist-mlp", option, value, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xpnet: error: ") and message in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_out_that_is_a_file_is_refused_before_anything_runs(tmp_path, capsys):
+    (tmp_path / "taken").write_text("not a folder")
+    code = main(["train", "mnist-mlp", "--out", str(tmp_path / "taken"), "--quiet"])
+    assert code == 2
+    assert f"xpnet: error: --out {tmp_path / 'taken'} is a file" in capsys.readouterr().err
+
+
+def _run(tmp_path, *extra, recipe="mnist-mlp"):
+    return main(["train", recipe, "--batch-size", "64", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "run"), "--quiet", *extra])
+
+
+def test_resume_refuses_changed_settings_and_another_recipe(tmp_path, capsys):
+    write_idx(tmp_path)
+    assert _run(tmp_path, "--epochs", "1") == 0
+    ckpt = str(tmp_path / "run" / "checkpoint.npz")
+    capsys.readouterr()
+    assert _run(tmp_path, "--epochs", "2", "--resume", ckpt, "--lr", "0.01") == 2
+    assert ("xpnet: error: --lr 0.01 differs from the checkpoint's 0.001; a resumed run "
+            "continues its saved training") in capsys.readouterr().err
+    assert _run(tmp_path, "--epochs", "2", "--resume", ckpt, recipe="mnist-cnn") == 2
+    assert ("was saved by recipe mnist-mlp, not mnist-cnn; resume it with `xpnet train "
+            "mnist-mlp`") in capsys.readouterr().err
+    assert _run(tmp_path, "--resume", str(tmp_path / "missing.npz")) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_resuming_a_finished_run_has_nothing_to_do_and_extending_it_restarts_the_cosine(
+        tmp_path, capsys):
+    write_idx(tmp_path)
+    assert _run(tmp_path, "--epochs", "1") == 0
+    ckpt = str(tmp_path / "run" / "checkpoint.npz")
+    before = (tmp_path / "run" / "checkpoint.npz").read_bytes()
+    capsys.readouterr()
+    assert _run(tmp_path, "--resume", ckpt) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == before
+    assert _run(tmp_path, "--resume", ckpt, "--epochs", "2") == 0
+    err = capsys.readouterr().err
+    assert "epochs 2-2 anneal again from lr 0.001 to 0 (a warm restart)" in err
+    history = json.loads((tmp_path / "run" / "history.json").read_text())["history"]
+    assert history["lr"][1] == pytest.approx(0.0, abs=1e-9)   # annealed to 0 again, not climbing
+
+
+def test_extending_an_unfinished_cosine_run_is_refused(tmp_path, capsys):
+    write_idx(tmp_path)
+    assert _run(tmp_path, "--epochs", "3", "--limit", "64") == 0
+    ckpt_path = tmp_path / "run" / "checkpoint.npz"
+    import xpnet
+    state = xpnet.load(ckpt_path)          # pretend it stopped after its first epoch
+    state["epoch"] = 1
+    xpnet.save(state, ckpt_path)
+    capsys.readouterr()
+    assert _run(tmp_path, "--resume", str(ckpt_path), "--epochs", "5") == 2
+    assert "planned for 3 epochs and 1 are done; finish it first" in capsys.readouterr().err
+
+
+def test_a_non_finite_loss_stops_with_exit_1_and_claims_no_checkpoint(tmp_path, capsys):
+    write_idx(tmp_path)
+    code = _run(tmp_path, "--epochs", "2", "--lr", "1e30", "--log-every", "1")
+    out = capsys.readouterr().out
+    assert code == 1 and "training stopped: the loss became" in out
+    assert "no checkpoint (no epoch finished with a finite loss)" in out
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
+
+
+def test_ctrl_c_says_which_checkpoint_is_kept_and_exits_130(tmp_path, capsys, monkeypatch):
+    write_idx(tmp_path)
+    from xpnet.train import trainer
+    real = trainer.Trainer.train_epoch
+
+    def interrupted_in_epoch_2(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real(self, epoch)
+    monkeypatch.setattr(trainer.Trainer, "train_epoch", interrupted_in_epoch_2)
+    assert _run(tmp_path, "--epochs", "3") == 130
+    err = capsys.readouterr().err
+    assert (f"xpnet: training was interrupted; the checkpoint of epoch 1 is kept at "
+            f"{tmp_path / 'run' / 'checkpoint.npz'}") in err
+
+
+def test_progress_off_a_terminal_is_plain_lines_within_the_epoch(tmp_path, capsys):
+    write_idx(tmp_path, n_train=512)
+    code = main(["train", "mnist-mlp", "--epochs", "1", "--batch-size", "32", "--data",
+                 str(tmp_path), "--out", str(tmp_path / "run"), "--log-every", "2"])
+    assert code == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch 1/1")]
+    assert len([line for line in lines if " step " in line]) >= 3      # not one silent epoch
+    assert "\r" not in "".join(lines)

@@ -1,116 +1,159 @@
-"""``xpnet train RECIPE`` and ``xpnet info``."""
+"""``xpnet train RECIPE`` and ``xpnet info``.
+
+Every expected failure (a bad option, missing data, a checkpoint that does not fit) prints one
+``xpnet: error: ...`` line and exits with 2; a run stopped by a non-finite loss exits with 1;
+Ctrl-C says which checkpoint is kept and exits with 130.
+"""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import sys
-import time
-from dataclasses import dataclass
-from typing import Callable
 
-from . import models
+from .recipes import RECIPES, Run
 
 
-@dataclass(frozen=True)
-class Recipe:
-    build: Callable          # device -> Module
-    optimizer: str           # 'adam' or 'sgd'
-    lr: float
-    batch_size: int
-    epochs: int
-    layout: str              # 'image' (N, 1, 28, 28), 'rows' (N, 28, 28) or 'flat'
-    about: str
-    schedule: str = "cosine"  # learning rate over the run: 'cosine' (to 0 at the end) or 'constant'
-    normalize: bool = True    # (x - 0.1307) / 0.3081, or the plain [0, 1] scaling
+class UsageError(Exception):
+    """A user's mistake the command line reports as one ``xpnet: error:`` line."""
 
 
-RECIPES = {
-    "mnist-cnn": Recipe(models.mnist_cnn, "adam", 1e-3, 64, 3, "image",
-                        "Conv32-Conv64-MaxPool-Linear128-Linear10, Adam 1e-3, batch 64"),
-    "mnist-seed-cnn": Recipe(models.mnist_seed_cnn, "sgd", 0.01, 1, 1, "image",
-                             "the course's network: one 3x3 filter, ReLU, max pool, Linear "
-                             "196->10, SGD 0.01, one sample per step, pixels in [0, 1]",
-                             normalize=False),
-    "mnist-mlp": Recipe(models.mnist_mlp, "adam", 1e-3, 128, 3, "image",
-                        "MLP 784-256-256-10, Adam 1e-3, batch 128"),
-    "mnist-lstm": Recipe(models.mnist_lstm, "adam", 1e-3, 64, 3, "rows",
-                         "rows as 28 steps: LSTM 128, Linear 128->10, Adam 1e-3, batch 64"),
-}
+# -- option types: each names its option in the message -------------------------------------------
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {value}")
+    return value
 
 
-def _mnist(root, train, layout, normalize):
-    from .data import MNIST
-    ds = MNIST(root=root, train=train, normalize=normalize)
-    images, labels = ds.images, ds.labels
-    if layout == "rows":
-        images = images.reshape(-1, 28, 28)
-    return images, labels
+def _learning_rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
 
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):   # one line, in xpnet's format, instead of usage + message
+        print(f"xpnet: error: {message} (see: {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+# -- the output folder and the resume plan --------------------------------------------------------
+
+def _check_out(out: str):
+    """--out must be a folder we can write, checked before any training."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out} is a file, not a folder; pick another --out")
+    existing = out
+    while not os.path.exists(existing):
+        existing = os.path.dirname(os.path.abspath(existing))
+    if not os.path.isdir(existing):
+        raise UsageError(f"--out {out}: {existing} is a file, so the folder cannot be made")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: {existing} is not writable")
+
+
+_RESUMED_SETTINGS = (("lr", "--lr"), ("schedule", "--schedule"), ("batch_size", "--batch-size"),
+                     ("seed", "--seed"), ("limit", "--limit"))
+
+
+def _plan_resume(args, recipe, run: Run):
+    """Load --resume and reconcile it with the options: a resumed run continues the saved
+    training, so a different lr, schedule, batch size, seed or --limit is refused (a silently
+    ignored option misleads); settings not given are taken from the checkpoint."""
+    from .io import load
+    path = args.resume
+    if not os.path.isfile(path):
+        raise UsageError(f"--resume {path}: no such file")
+    state = load(path)
+    if not isinstance(state, dict) or state.get("format") != "xpnet-checkpoint":
+        raise UsageError(f"--resume {path} is an xpnet file but not a training checkpoint")
+    saved = state.get("extra") or {}
+    if saved.get("recipe", recipe.name) != recipe.name:
+        raise UsageError(f"--resume {path} was saved by recipe {saved['recipe']}, not "
+                         f"{recipe.name}; resume it with `xpnet train {saved['recipe']}`")
+    for key, option in _RESUMED_SETTINGS:
+        if key not in saved:
+            continue
+        given = getattr(args, key)
+        if given is not None and given != saved[key]:
+            raise UsageError(f"{option} {given} differs from the checkpoint's {saved[key]}; a "
+                             f"resumed run continues its saved training: drop {option}, or "
+                             f"start a new run (another --out)")
+        setattr(run, key, saved[key])
+    done = int(state["epoch"])
+    planned = int(saved.get("epochs", done))
+    if args.epochs is None:
+        run.epochs = planned
+    if done >= run.epochs:
+        return state, (f"nothing to do: {path} already holds {done} of {run.epochs} epochs; "
+                       f"pass --epochs N with N > {done} to train further")
+    if run.schedule == "cosine" and run.epochs != planned:
+        if done < planned:
+            raise UsageError(f"--epochs {run.epochs}: the cosine schedule of {path} was planned "
+                             f"for {planned} epochs and {done} are done; finish it first "
+                             f"(--epochs {planned}), then extend it")
+        run.restart_schedule = True
+        run.say(f"extending a finished cosine run: epochs {done + 1}-{run.epochs} anneal again "
+                f"from lr {run.lr:g} to 0 (a warm restart)")
+    return state, None
+
+
+# -- the commands ---------------------------------------------------------------------------------
 
 def train_main(args) -> int:
     import xpnet
-    from .data import ArrayDataset, DataLoader
-    from .train import History, ModelCheckpoint, fit, evaluate, load_checkpoint
-
     recipe = RECIPES[args.recipe]
     device = xpnet.device(args.device).name
-    xpnet.manual_seed(args.seed)
-    epochs = args.epochs if args.epochs is not None else recipe.epochs
-    batch_size = args.batch_size or recipe.batch_size
-    lr = args.lr if args.lr is not None else recipe.lr
-    out = args.out or os.path.join("runs", args.recipe)
-
-    print(f"xpnet train {args.recipe}: {recipe.about}", file=sys.stderr)
-    print(f"device {device}, epochs {epochs}, batch {batch_size}, lr {lr} "
-          f"({args.schedule or recipe.schedule}), seed {args.seed}, out {out}", file=sys.stderr)
-    t0 = time.perf_counter()
-    x_train, y_train = _mnist(args.data, True, recipe.layout, recipe.normalize)
-    x_test, y_test = _mnist(args.data, False, recipe.layout, recipe.normalize)
-    train = DataLoader(ArrayDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
-                       seed=args.seed, device=device)
-    test = DataLoader(ArrayDataset(x_test, y_test), batch_size=1000, device=device)
-    print(f"data: {len(x_train)} train / {len(x_test)} test images on {device} "
-          f"({time.perf_counter() - t0:.1f}s)", file=sys.stderr)
-
-    os.makedirs(out, exist_ok=True)  # only once the data is there: a failed start leaves nothing
-    model = recipe.build(device=device)
-    if recipe.optimizer == "adam":
-        optimizer = xpnet.optim.Adam(model.parameters(), lr=lr)
-    else:
-        optimizer = xpnet.optim.SGD(model.parameters(), lr=lr)
-
-    schedule = args.schedule or recipe.schedule
-    # cosine annealing, step by step, from the recipe's lr down to 0 at the last step: the
-    # late, small steps settle the weights (with a constant lr the last epoch's noise costs
-    # mnist-cnn about 0.3% and the one-sample-per-step seed-cnn about 2% of test accuracy)
-    scheduler = xpnet.optim.CosineAnnealingLR(optimizer, T_max=epochs * len(train)) \
-        if schedule == "cosine" else None
-    history, initial_epoch = History(), 0
-    checkpoint = os.path.join(out, "checkpoint.npz")
+    out = args.out or os.path.join("runs", recipe.name)
+    run = Run(recipe=recipe, device=device,
+              epochs=args.epochs if args.epochs is not None else recipe.epochs,
+              batch_size=args.batch_size or recipe.batch_size,
+              lr=args.lr if args.lr is not None else recipe.lr,
+              schedule=args.schedule or recipe.schedule,
+              seed=args.seed if args.seed is not None else 0, log_every=args.log_every,
+              quiet=args.quiet, data=args.data, out=out, limit=args.limit)
+    _check_out(out)
     if args.resume:
-        state = load_checkpoint(args.resume, model, optimizer, scheduler)
-        initial_epoch, history = state["epoch"], state["history"] or History()
-        print(f"resumed from {args.resume} after epoch {initial_epoch}", file=sys.stderr)
-
-    history = fit(model, train, loss="cross_entropy", optimizer=optimizer, epochs=epochs,
-                  val=test, callbacks=[ModelCheckpoint(checkpoint, monitor="loss")],
-                  scheduler=scheduler, schedule_per="step",
-                  initial_epoch=initial_epoch, history=history,
-                  verbose=0 if args.quiet else "auto", log_every=args.log_every)
-    history.save(os.path.join(out, "history.json"))
+        run.resume, nothing = _plan_resume(args, recipe, run)
+        if nothing:
+            print(f"xpnet train {recipe.name}: {nothing}")
+            return 0
+    xpnet.manual_seed(run.seed)
+    run.say(f"xpnet train {recipe.name}: {recipe.about}")
+    run.say(f"device {device}, epochs {run.epochs}, batch {run.batch_size}, lr {run.lr:g} "
+            f"({run.schedule}), seed {run.seed}, out {out}"
+            + (f", resumed from {args.resume} after epoch {run.epochs_done}" if run.resume
+               else ""))
+    created = not os.path.exists(out)
+    os.makedirs(out, exist_ok=True)
+    import numpy
     try:
-        history.plot(os.path.join(out, "curves.png"), title=f"xpnet {args.recipe} on {device}")
-    except ImportError as exc:
-        print(f"(no plot: {exc})", file=sys.stderr)
-    result = evaluate(model, test, loss="cross_entropy")
-    per_epoch = history["time"][-1] if "time" in history and len(history) else float("nan")
-    print(f"test accuracy {result['accuracy'] * 100:.2f}%  test loss {result['loss']:.4f}  "
-          f"({per_epoch:.1f}s per epoch on {device}); wrote {out}/checkpoint.npz, history.json, "
-          f"curves.png")
-    if history.stop_reason and not history.stop_reason.startswith("early"):
-        return 1
-    return 0
+        # overflow in a diverging run is reported once, by the NaN guard, not as NumPy warnings
+        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            outcome = recipe.train(run)
+    except KeyboardInterrupt:
+        kept = (f"the checkpoint of epoch {run.saved_epoch} is kept at {run.checkpoint}"
+                if run.saved_epoch is not None else
+                f"{args.resume} (epoch {run.epochs_done}) is unchanged" if run.resume else
+                "no checkpoint was written yet")
+        print(f"xpnet: training was interrupted; {kept}", file=sys.stderr)
+        return 130
+    except BaseException:
+        if created and not os.listdir(out):   # a failed start leaves nothing behind
+            os.rmdir(out)
+        raise
+    print(outcome.line)
+    return outcome.code
 
 
 def info_main(args) -> int:
@@ -118,15 +161,23 @@ def info_main(args) -> int:
     import xpnet
     lines = [f"xpnet {xpnet.__version__}", f"python {platform.python_version()} "
              f"({platform.machine()}, {platform.system()})", f"numpy {numpy.__version__}"]
-    for name in ("array_api_compat", "array_api_strict", "cupy", "torch", "matplotlib", "tqdm"):
+    for name in ("array_api_compat", "array_api_strict", "cupy", "torch", "numba", "mpi4py",
+                 "matplotlib", "tqdm"):
         try:
             module = __import__(name)
             lines.append(f"{name.replace('_', '-')} {getattr(module, '__version__', '?')}")
         except ImportError:
             lines.append(f"{name.replace('_', '-')} not installed")
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')}, "
+                f"{p.get('num_threads')} threads)" for p in threadpool_info()
+                if p.get("user_api") == "blas"]
+        lines.append("blas: " + ("; ".join(blas) or "unknown"))
+    except ImportError:
+        pass
     lines.append(f"default device {xpnet.default_device()} (set XPNET_DEVICE or --device)")
-    devices = xpnet.available_devices()
-    lines.append("devices: " + ", ".join(devices))
+    lines.append("devices: " + ", ".join(xpnet.available_devices()))
     try:
         import cupy
         for i in range(cupy.cuda.runtime.getDeviceCount()):
@@ -142,31 +193,33 @@ def info_main(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xpnet", description="xpnet: train the course models "
-                                     "on the CPU (NumPy) or a GPU (CuPy) from the same code.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a recipe on MNIST",
+    parser = _Parser(prog="xpnet", description="xpnet: train the course models on the CPU "
+                     "(NumPy) or a GPU (CuPy) from the same code.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = sub.add_parser("train", help="train a recipe",
                            description="recipes: " + "; ".join(
-                               f"{k}: {r.about}" for k, r in RECIPES.items()))
+                               f"{k}: {r.about}" for k, r in sorted(RECIPES.items())))
     train.add_argument("recipe", choices=sorted(RECIPES))
     train.add_argument("--device", default=None,
                        help="cpu, cuda, cuda:N, strict, torch (default: $XPNET_DEVICE or cpu)")
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--lr", type=float, default=None)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=_positive_int, default=None)
+    train.add_argument("--batch-size", type=_positive_int, default=None)
+    train.add_argument("--lr", type=_learning_rate, default=None)
+    train.add_argument("--seed", type=int, default=None, help="any int (default 0)")
     train.add_argument("--data", default=None,
-                       help="folder with the four MNIST files (default: $XPNET_DATA/mnist, the "
-                            "cache, or a download)")
+                       help="folder with the data files (default: data/ here, $XPNET_DATA, "
+                            "the cache, or a download)")
     train.add_argument("--out", default=None, help="output folder (default runs/RECIPE)")
     train.add_argument("--schedule", choices=["cosine", "constant"], default=None,
-                       help="learning rate over the epochs (default: the recipe's)")
+                       help="learning rate over the run (default: the recipe's)")
     train.add_argument("--resume", default=None, help="a checkpoint.npz to continue from")
-    train.add_argument("--log-every", type=int, default=100,
-                       help="steps between reads of the loss for the progress bar")
+    train.add_argument("--log-every", type=_positive_int, default=100,
+                       help="steps between reads of the loss for the progress display")
+    train.add_argument("--limit", type=_positive_int, default=None,
+                       help="train on the first N samples only (quick checks)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(func=train_main)
-    info = sub.add_parser("info", help="versions, devices and GPU memory")
+    info = sub.add_parser("info", help="versions, devices, BLAS and GPU memory")
     info.set_defaults(func=info_main)
     return parser
 
@@ -176,7 +229,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (RuntimeError, ValueError, FileNotFoundError) as exc:
+    except (UsageError, RuntimeError, ValueError, OSError) as exc:
         print(f"xpnet: error: {exc}", file=sys.stderr)
         return 2
 

@@ -32,7 +32,9 @@ def write_split(folder, prefix="train", gz=True, **kwargs):
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No real cache, no $XPNET_DATA, and no network unless a test installs a downloader."""
+    """No real cache, no $XPNET_DATA, no repository data/ folder (the working directory is a
+    fresh one), and no network unless a test installs a downloader."""
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("XPNET_DATA", raising=False)
 
@@ -120,15 +122,17 @@ def test_extra_bytes_and_bad_labels_are_refused(tmp_path):
         read_idx_labels(path)
 
 
-def test_lookup_order_is_root_then_xpnet_data_then_cache(tmp_path, monkeypatch):
-    root, data, cache = tmp_path / "root", tmp_path / "data", tmp_path / "cache" / "xpnet"
+def test_lookup_order_is_root_then_data_here_then_xpnet_data_then_cache(tmp_path, monkeypatch):
+    root, data, cache = tmp_path / "root", tmp_path / "env", tmp_path / "cache" / "xpnet"
     write_split(root, n=2)
+    write_split(tmp_path / "data" / "mnist", n=5)        # ./data/mnist, as the repository ships it
     write_split(data / "mnist", n=3)
     write_split(cache / "mnist", n=4)
     monkeypatch.setattr(mnist_module, "_check_md5", lambda path, what: None)  # test files
     monkeypatch.setenv("XPNET_DATA", str(data))
     assert len(MNIST(root=root)) == 2
-    assert len(MNIST(root=tmp_path / "empty")) == 3
+    assert len(MNIST(root=tmp_path / "empty")) == 5
+    (tmp_path / "data").rename(tmp_path / "moved")
     assert len(MNIST()) == 3
     monkeypatch.delenv("XPNET_DATA")
     ds = MNIST()
@@ -143,12 +147,12 @@ def test_the_cache_defaults_to_home_dot_cache(tmp_path, monkeypatch):
 
 def test_without_a_network_the_error_lists_the_folders_and_where_to_put_the_files(tmp_path,
                                                                                   monkeypatch):
-    monkeypatch.setenv("XPNET_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XPNET_DATA", str(tmp_path / "env"))
     with pytest.raises(RuntimeError) as info:
         MNIST(root=tmp_path / "mine")
     message = str(info.value)
     assert "downloading it failed" in message and "network is unreachable" in message
-    for folder in (tmp_path / "mine", tmp_path / "data" / "mnist", tmp_path / "cache"):
+    for folder in (tmp_path / "mine", "data/mnist", tmp_path / "env" / "mnist", tmp_path / "cache"):
         assert str(folder) in message
     assert "put the four files (train-images-idx3-ubyte.gz" in message
     assert not list((tmp_path / "cache" / "xpnet" / "mnist").iterdir())  # no partial files
@@ -205,3 +209,11 @@ def test_a_download_with_the_published_md5_lands_in_the_cache(tmp_path, monkeypa
     MNIST(train=False)  # found in the cache now: no second download
     assert len(urls) == 2
 
+
+
+def test_the_repository_ships_the_genuine_files_with_their_published_md5s():
+    import pathlib
+    folder = pathlib.Path(__file__).resolve().parents[2] / "data" / "mnist"
+    for name, md5 in mnist_module._MD5.items():
+        assert mnist_module._md5(folder / name) == md5, name
+    assert "CC BY-SA 3.0" in (folder / "SOURCE.md").read_text()

@@ -3,8 +3,10 @@
 Lookup order for the four files (``.gz`` or uncompressed):
 
 1. ``root`` (and ``root/mnist``) when given,
-2. ``$XPNET_DATA/mnist``,
-3. the cache, ``$XDG_CACHE_HOME/xpnet/mnist`` or ``~/.cache/xpnet/mnist``,
+2. ``data/mnist`` in the working directory (torchvision's ``data/`` root convention; the
+   repository ships the four files there, so a fresh clone trains offline),
+3. ``$XPNET_DATA/mnist``,
+4. the cache, ``$XDG_CACHE_HOME/xpnet/mnist`` or ``~/.cache/xpnet/mnist``,
 
 then, with ``download=True``, HTTPS from known mirrors into the cache, checked against the
 published MD5s. Files are parsed on the host with NumPy; a :class:`~xpnet.data.DataLoader`
@@ -116,6 +118,7 @@ def mnist_folders(root=None) -> list:
     folders = []
     if root is not None:
         folders += [Path(root), Path(root) / "mnist"]
+    folders.append(Path("data") / "mnist")
     if os.environ.get("XPNET_DATA"):
         folders.append(Path(os.environ["XPNET_DATA"]) / "mnist")
     folders.append(cache_folder())

@@ -163,14 +163,16 @@ class ModelCheckpoint(Callback):
     ``path`` may contain ``{epoch}`` and log keys (``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``).
     With ``save_best_only`` a file is written only when ``monitor`` improves. A checkpoint is
     never written for an epoch whose loss is not finite, so the last good one stays intact.
-    ``last_saved`` is the path of the last file written (None before the first).
+    ``last_saved`` and ``last_epoch`` say what was written last (None before the first);
+    ``extra`` (plain data) is stored in every file, e.g. the settings of the run.
     """
 
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", extra=None):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
         self.mode = _mode("ModelCheckpoint", mode, monitor)
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.last_saved = None
+        self.extra = dict(extra or {})
+        self.last_saved = self.last_epoch = None
 
     def on_train_begin(self, logs=None):
         if self.save_best_only:
@@ -207,8 +209,8 @@ class ModelCheckpoint(Callback):
             os.makedirs(folder, exist_ok=True)
         t = self.trainer
         save_checkpoint(path, t.model, t.optimizer, epoch=epoch, history=t.history,
-                        scheduler=t.scheduler)
-        self.last_saved = path
+                        scheduler=t.scheduler, **self.extra)
+        self.last_saved, self.last_epoch = path, epoch
 
 
 class LambdaCallback(Callback):
