@@ -1,6 +1,6 @@
 """The MNIST CNN in a few lines, on any device; plots the first layer's learned filters.
 
-    python examples/mnist_cnn.py --device cuda --data ../shared/data/mnist
+    python examples/mnist_cnn.py --device cuda          # MNIST from data/mnist (shipped)
 """
 import argparse
 

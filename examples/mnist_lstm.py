@@ -1,6 +1,6 @@
 """MNIST as sequences: each image is 28 rows fed to an LSTM one row per step.
 
-    python examples/mnist_lstm.py --device cuda --epochs 3 --data ../shared/data/mnist
+    python examples/mnist_lstm.py --device cuda --epochs 3   # MNIST from data/mnist (shipped)
 """
 import argparse
 

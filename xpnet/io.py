@@ -8,9 +8,13 @@ Files are written to a temporary file in the target folder, flushed and fsynced,
 over the target, so a crash never leaves a half-written file. Loading uses
 ``allow_pickle=False``: a file holding pickled objects is refused.
 
->>> xpnet.save({"model": model.state_dict(), "epoch": 3}, "run/ckpt.npz")   # doctest: +SKIP
->>> state = xpnet.load("run/ckpt.npz", device="cuda")                       # doctest: +SKIP
->>> model.load_state_dict(state["model"])                                  # doctest: +SKIP
+>>> import os, tempfile
+>>> model = xpnet.nn.Linear(3, 2)
+>>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
+>>> xpnet.save({"model": model.state_dict(), "epoch": 3}, path)
+>>> state = xpnet.load(path, device="cpu")          # or device="cuda"
+>>> state["epoch"], model.load_state_dict(state["model"])
+(3, ([], []))
 """
 from __future__ import annotations
 

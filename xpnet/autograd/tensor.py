@@ -275,6 +275,14 @@ class Tensor:
     def argmin(self, dim=None, keepdim=None, *, axis=None, keepdims=None) -> "Tensor":
         return _ops().argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def all(self, dim=None, keepdim=False) -> "Tensor":
+        """Whether every element (along ``dim``) is true; a boolean tensor, no gradient."""
+        return Tensor._wrap(self.xp.all(self.data, axis=dim, keepdims=keepdim), self.backend)
+
+    def any(self, dim=None, keepdim=False) -> "Tensor":
+        """Whether some element (along ``dim``) is true; a boolean tensor, no gradient."""
+        return Tensor._wrap(self.xp.any(self.data, axis=dim, keepdims=keepdim), self.backend)
+
     def reshape(self, *shape): return _ops().reshape(self, *shape)
     def view(self, *shape): return _ops().reshape(self, *shape)
     def flatten(self, start_dim=0, end_dim=-1): return _ops().flatten(self, start_dim, end_dim)

@@ -59,6 +59,7 @@ class DataLoader:
     Each batch is a tuple of Tensors, one per array of the dataset (a dataset whose samples are
     not tuples gives single Tensors). ``len(loader)`` is the number of batches per epoch.
 
+    >>> from xpnet.data import ArrayDataset, make_circles
     >>> X, y = make_circles(200, seed=0)
     >>> loader = DataLoader(ArrayDataset(X, y), batch_size=64, shuffle=True, seed=0)
     >>> [x.shape[0] for x, _ in loader]

@@ -127,7 +127,9 @@ class RNN(_RNNBase):
     Shape: input (T, N, input_size) (or (N, T, ·)), h0 (num_layers·D, N, H) ->
         output (T, N, D·H), h_n (num_layers·D, N, H), with D = 2 if bidirectional else 1.
 
-    >>> output, h_n = RNN(28, 64)(x)          # doctest: +SKIP
+    >>> output, h_n = RNN(28, 64)(xpnet.randn(5, 8, 28))       # T = 5 steps, N = 8
+    >>> output.shape, h_n.shape
+    ((5, 8, 64), (1, 8, 64))
     """
 
     kind = "RNN"
@@ -159,7 +161,9 @@ class LSTM(_RNNBase):
     Shape: input (T, N, input_size) (or (N, T, ·)), hx = (h0, c0) each (num_layers·D, N, H) ->
         output (T, N, D·H), (h_n, c_n) each (num_layers·D, N, H).
 
-    >>> output, (h_n, c_n) = LSTM(28, 128, batch_first=True)(x)     # doctest: +SKIP
+    >>> output, (h_n, c_n) = LSTM(28, 128, batch_first=True)(xpnet.randn(8, 28, 28))
+    >>> output.shape, c_n.shape
+    ((8, 28, 128), (1, 8, 128))
     """
 
     kind = "LSTM"
@@ -188,7 +192,9 @@ class GRU(_RNNBase):
 
     Args and shapes: as :class:`RNN` (no nonlinearity).
 
-    >>> output, h_n = GRU(28, 128, num_layers=2)(x)     # doctest: +SKIP
+    >>> output, h_n = GRU(28, 32, num_layers=2)(xpnet.randn(5, 8, 28))
+    >>> h_n.shape
+    (2, 8, 32)
     """
 
     kind = "GRU"
