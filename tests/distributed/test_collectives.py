@@ -92,7 +92,7 @@ def test_average_gradients_averages_every_gradient_in_one_allreduce(two_ranks, d
     for p, grad in zip(model.parameters(), grads):
         np.testing.assert_allclose(p.grad.numpy(), 2 * grad, rtol=1e-6)   # (g + 3g) / 2
         assert p.grad.shape == p.shape and p.grad.device == device
-    assert two_ranks.calls == [("Allreduce", "float32", (sum(p.size for p in
+    assert two_ranks.calls == [("Allreduce", "float32", (sum(p.numel() for p in
                                                              model.parameters()),))]
 
 
@@ -111,7 +111,7 @@ def test_buckets_split_by_size_and_by_dtype(two_ranks):
 
 def _backward_mixed(model):
     for p in model.parameters():
-        p.grad = xpnet.Tensor(np.arange(p.size, dtype=p.numpy().dtype).reshape(p.shape) + 1.0)
+        p.grad = xpnet.Tensor(np.arange(p.numel(), dtype=p.numpy().dtype).reshape(p.shape) + 1.0)
     return [p.grad.numpy().copy() for p in model.parameters()]
 
 

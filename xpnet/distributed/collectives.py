@@ -50,11 +50,11 @@ def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
     if op not in _OPS:
         raise ValueError(f"all_reduce: op must be 'sum' or 'mean', got {op!r}")
     backend = tensor.backend
-    if op == "mean" and not backend.xp.isdtype(tensor.dtype, ("real floating",
+    if op == "mean" and not backend.xp.isdtype(tensor.data.dtype, ("real floating",
                                                                "complex floating")):
         raise TypeError(f"all_reduce: op='mean' needs a floating-point tensor, got "
-                        f"{_backend.dtype_name(tensor.dtype)}; use op='sum' and divide")
-    if tensor.dtype == backend.xp.bool:
+                        f"{_backend.dtype_name(tensor.data.dtype)}; use op='sum' and divide")
+    if tensor.data.dtype == backend.xp.bool:
         raise TypeError("all_reduce: cannot sum a bool tensor; convert it to an integer dtype")
     comm = communicator(backend)
     if comm is IDENTITY:
@@ -121,6 +121,10 @@ def broadcast_object(obj, src: int = 0):
     return w.comm.bcast(obj, root=src)
 
 
+def _numel(tensor) -> int:
+    return int(np.prod(tensor.shape, dtype=np.int64))
+
+
 def _buckets(tensors, arrays, bucket_bytes):
     """Indices into ``tensors`` grouped by (device, dtype), cut into buckets of at most
     ``bucket_bytes`` (a tensor larger than that is a bucket of its own). The order is the
@@ -132,7 +136,7 @@ def _buckets(tensors, arrays, bucket_bytes):
         itemsize = np.dtype(dtype).itemsize
         bucket, filled = [], 0
         for i in members:
-            nbytes = tensors[i].size * itemsize
+            nbytes = _numel(tensors[i]) * itemsize
             if bucket and filled + nbytes > bucket_bytes:
                 yield bucket
                 bucket, filled = [], 0
@@ -158,7 +162,7 @@ def _average_packed(tensors, arrays, bucket_bytes):
                 flat /= size
             start = 0
             for i in bucket:
-                stop = start + tensors[i].size
+                stop = start + _numel(tensors[i])
                 out[i] = xp.reshape(flat[start:stop], tensors[i].shape)
                 start = stop
     return out
@@ -204,7 +208,7 @@ def average_gradients(parameters, bucket_bytes: int = BUCKET_BYTES) -> None:
             arrays.append(p.grad.data)
         else:
             with p.backend.scope():
-                arrays.append(p.xp.zeros(p.shape, dtype=p.dtype, device=p.data.device))
+                arrays.append(p.xp.zeros(p.shape, dtype=p.data.dtype, device=p.data.device))
     for p, averaged in zip(params, _average_packed(params, arrays, bucket_bytes)):
         p.grad = Tensor._wrap(averaged, p.backend)
 
@@ -216,7 +220,7 @@ def average_buffers(module, bucket_bytes: int = BUCKET_BYTES) -> None:
     _check_bucket_bytes("average_buffers", bucket_bytes)
     w = world()
     buffers = [b for b in module.buffers()
-               if b.xp.isdtype(b.dtype, "real floating")]
+               if b.xp.isdtype(b.data.dtype, "real floating")]
     if not buffers or not _active(w):
         return
     for b, averaged in zip(buffers, _average_packed(buffers, [b.data for b in buffers],
