@@ -13,7 +13,7 @@ import numpy as np
 import xpnet
 from xpnet import distributed as dist
 from xpnet import nn, optim
-from xpnet.data import ArrayDataset, DataLoader, DistributedSampler
+from xpnet.data import ArrayDataset, DataLoader, DistributedSampler, shard
 
 SAMPLES, FEATURES, CLASSES, EPOCHS = 320, 8, 3, 5
 SAMPLER_SEED = 3
@@ -68,6 +68,27 @@ def train_steps(optimizer_name, batch_size, bucket_bytes=dist.BUCKET_BYTES, afte
     return model, steps
 
 
+FIT_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def fit_run(batch_size):
+    """xpnet.fit on this rank's sampler (training) and shard (validation, 37 samples: the
+    shards differ in size, and the summed metrics must still be exact)."""
+    X, y = synthetic()
+    rng = np.random.default_rng(1)
+    X_val = rng.normal(size=(37, FEATURES)).astype(np.float32)
+    y_val = (X_val[:, 0] > 0).astype(np.int64)
+    xpnet.manual_seed(dist.rank())
+    model = mlp()
+    optimizer = make_optimizer("sgd", model)
+    train = DataLoader(ArrayDataset(X, y), batch_size=batch_size,
+                       sampler=DistributedSampler(SAMPLES, seed=SAMPLER_SEED))
+    val = DataLoader(ArrayDataset(X_val, y_val), batch_size=8, sampler=shard(37))
+    history = xpnet.fit(model, train, loss="cross_entropy", optimizer=optimizer, epochs=3,
+                        val=val, log_every=4, verbose=0)
+    return model, {key: list(history[key]) for key in FIT_KEYS}
+
+
 def run_train(out):
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
@@ -84,6 +105,11 @@ def run_train(out):
         if comm.Get_rank() == 0:
             np.savez(f"{out}/{name}.npz", *[p.numpy() for p in model.parameters()])
             results[name] = {"steps": steps, "agreed": agreed}
+    model, logs = fit_run(16)
+    every = comm.gather(logs, root=0)
+    if comm.Get_rank() == 0:
+        np.savez(f"{out}/fit.npz", *[p.numpy() for p in model.parameters()])
+        results["fit"] = {"logs": logs, "same_on_every_rank": all(e == logs for e in every)}
     if comm.Get_rank() == 0:
         results["world_size"] = dist.world_size()
         with open(f"{out}/train.json", "w") as f:

@@ -99,6 +99,18 @@ def test_every_rank_holds_identical_parameters_after_every_step(trained, optimiz
     assert len(agreed) == 50 and all(agreed)
 
 
+def test_fit_on_two_ranks_logs_and_trains_like_one_process_at_twice_the_batch(trained):
+    result = json.loads((trained / "train.json").read_text())["fit"]
+    assert result["same_on_every_rank"]                      # the logs were all-reduced
+    reference, logs = job.fit_run(32)                        # this process: a world of one
+    for key in job.FIT_KEYS:
+        assert len(result["logs"][key]) == 3
+        np.testing.assert_allclose(result["logs"][key], logs[key], rtol=1e-4, err_msg=key)
+    two_ranks = np.load(trained / "fit.npz")
+    for p, key in zip(reference.parameters(), two_ranks.files):
+        np.testing.assert_allclose(two_ranks[key], p.numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_the_sampler_covers_each_epoch_once_across_the_ranks(collectives):
     sampler = collectives["sampler"]
     assert sampler["num_replicas"] == 2                      # taken from the MPI world

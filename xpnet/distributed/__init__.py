@@ -28,6 +28,9 @@ excepthook that does so for uncaught exceptions.) A hand-written loop::
             dist.average_gradients(model)          # one allreduce per 25 MB bucket
             optimizer.step()
 
+``xpnet.fit`` does the same by itself once ``init()`` has found a world larger than one (through
+:func:`training_world`); give it a DataLoader with a ``DistributedSampler``.
+
 In a world of one every function works and is the identity, so the same script runs without
 ``mpiexec``. See ``docs/distributed.md`` for the learning rate (the linear scaling rule) and
 the cost of the allreduce.
@@ -40,8 +43,9 @@ from .world import (init, is_initialized, rank, local_rank, world_size, barrier,
                     local_device)
 from .collectives import (all_reduce, broadcast, broadcast_parameters, broadcast_object,
                           average_gradients, average_buffers, all_reduce_sums, BUCKET_BYTES)
+from .training import TrainingWorld, training_world
 
 __all__ = ["init", "is_initialized", "rank", "local_rank", "world_size", "barrier",
            "local_device", "all_reduce", "broadcast", "broadcast_parameters",
            "broadcast_object", "average_gradients", "average_buffers", "all_reduce_sums",
-           "BUCKET_BYTES"]
+           "BUCKET_BYTES", "TrainingWorld", "training_world"]
