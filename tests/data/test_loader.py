@@ -128,3 +128,100 @@ def test_tensors_from_another_device_keep_their_dtype(device):
     (batch,) = next(iter(DataLoader(ArrayDataset(x), batch_size=4, device=device)))
     assert batch.device == device and xpnet.backend.dtype_name(batch.dtype) == "float64"
     assert batch.numpy().ravel().tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+# -- samplers ---------------------------------------------------------------------------------
+
+def test_a_distributed_sampler_gives_exactly_its_indices_as_device_batches(device):
+    from xpnet.data import DistributedSampler
+    X, y = _data(23)
+    sampler = DistributedSampler(23, num_replicas=3, rank=1, seed=4)
+    loader = DataLoader(ArrayDataset(X, y), batch_size=3, sampler=sampler, device=device)
+    expected = list(sampler)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3 and [t.shape[0] for _, t in batches] == [3, 3, 2]
+    assert all(x.device == device for x, _ in batches)
+    labels = np.concatenate([t.numpy() for _, t in batches])
+    assert labels.tolist() == expected
+    np.testing.assert_array_equal(np.concatenate([x.numpy() for x, _ in batches]),
+                                  X[expected].astype(np.float32))
+
+
+def test_the_loader_moves_its_sampler_on_an_epoch_per_pass_and_forwards_set_epoch():
+    from xpnet.data import DistributedSampler
+    X, y = _data(40)
+    sampler = DistributedSampler(40, num_replicas=2, rank=0, seed=9)
+    loader = DataLoader(ArrayDataset(X, y), batch_size=8, sampler=sampler)
+
+    def labels():
+        return np.concatenate([t.numpy() for _, t in loader]).tolist()
+
+    def epoch(e):
+        reference = DistributedSampler(40, num_replicas=2, rank=0, seed=9)
+        reference.set_epoch(e)
+        return list(reference)
+
+    assert labels() == epoch(0) and labels() == epoch(1)   # consecutive passes advance
+    loader.set_epoch(5)                                    # as fit() does: 5 epochs done
+    assert labels() == epoch(5)
+    sampler.set_epoch(2)                                   # PyTorch's idiom still works
+    assert labels() == epoch(2)
+
+
+def test_a_shard_sampler_batches_contiguous_slices_and_the_shards_add_up(device):
+    from xpnet.data import shard
+    X, y = _data(10)
+    seen = []
+    for rank in range(3):
+        loader = DataLoader(ArrayDataset(X, y), batch_size=3, sampler=shard(10, 3, rank),
+                            device=device)
+        batches = list(loader)
+        assert len(loader) == len(batches)
+        seen += np.concatenate([t.numpy() for _, t in batches]).tolist()
+        for x, t in batches:
+            np.testing.assert_array_equal(x.numpy(), X[t.numpy()].astype(np.float32))
+    assert seen == list(range(10))
+
+
+def test_a_sampler_works_on_a_dataset_of_samples_too():
+    class Squares(Dataset):
+        def __len__(self):
+            return 9
+
+        def __getitem__(self, i):
+            return np.float32(i), np.int64(i * i)
+
+    loader = DataLoader(Squares(), batch_size=2, sampler=[8, 1, 4])
+    assert len(loader) == 2
+    assert [t.numpy().tolist() for _, t in loader] == [[64, 1], [16]]
+
+
+def test_the_epochs_index_array_goes_to_the_device_once(monkeypatch):
+    from xpnet.data import DistributedSampler
+    X, y = _data(64)
+    loader = DataLoader(ArrayDataset(X, y), batch_size=4,
+                        sampler=DistributedSampler(64, 2, 0), device="cpu")
+    list(loader)   # the dataset's arrays are now on the device
+    backend = type(xpnet.device("cpu"))
+    copies = []
+    original = backend.asarray
+    monkeypatch.setattr(backend, "asarray", lambda self, *a, **k: copies.append(a[0].shape)
+                        or original(self, *a, **k))
+    assert len(list(loader)) == 8
+    assert copies == [(32,)]
+
+
+def test_a_sampler_with_shuffle_is_rejected():
+    with pytest.raises(ValueError, match=r"DataLoader: sampler and shuffle=True are mutually "
+                                         r"exclusive"):
+        DataLoader(ArrayDataset(*_data()), batch_size=2, shuffle=True, sampler=range(10))
+    with pytest.raises(TypeError, match=r"DataLoader: sampler must be an iterable of indices "
+                                        r"with a length, got int"):
+        DataLoader(ArrayDataset(*_data()), batch_size=2, sampler=3)
+
+
+def test_a_sampler_index_outside_the_dataset_is_an_error():
+    loader = DataLoader(ArrayDataset(*_data(10)), batch_size=2, sampler=[0, 10])
+    with pytest.raises(IndexError, match=r"DataLoader: sampler gave index 10, but the dataset "
+                                         r"has 10 samples"):
+        list(loader)

@@ -3,7 +3,9 @@
 A dataset exposing ``.arrays`` (an :class:`ArrayDataset`) is copied to the device once and
 batches are device-side slices, so an epoch costs no host-to-device copies except one index
 permutation, and no host synchronisation. Shuffling is drawn on the host from a NumPy generator,
-so one seed gives the same batch order on every device.
+so one seed gives the same batch order on every device. A ``sampler`` (such as
+:class:`~xpnet.data.DistributedSampler`) replaces the shuffle: its indices of the epoch are
+copied to the device once, the same way.
 """
 from __future__ import annotations
 
@@ -55,6 +57,11 @@ class DataLoader:
             :func:`xpnet.manual_seed`). The same seed gives the same batch order on every
             device.
         device: where the batches live (default: :func:`xpnet.default_device`).
+        sampler: the indices of each epoch, in order, instead of the whole dataset
+            (``DistributedSampler`` for this rank's share, ``shard(...)`` for a contiguous
+            one, or any iterable of indices with a length); not with ``shuffle=True``
+            (shuffle in the sampler). :meth:`set_epoch` is forwarded to it, and after each
+            pass a sampler with ``set_epoch`` is moved on to the next epoch.
 
     Each batch is a tuple of Tensors, one per array of the dataset (a dataset whose samples are
     not tuples gives single Tensors). ``len(loader)`` is the number of batches per epoch.
@@ -67,8 +74,16 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed=None, device=None):
+                 drop_last: bool = False, seed=None, device=None, sampler=None):
         _check_positive_int("batch_size", batch_size)
+        if sampler is not None:
+            if shuffle:
+                raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive; "
+                                 "shuffle in the sampler (DistributedSampler(shuffle=True))")
+            if not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__"):
+                raise TypeError(f"DataLoader: sampler must be an iterable of indices with a "
+                                f"length, got {type(sampler).__name__}")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -83,7 +98,7 @@ class DataLoader:
         return self.backend
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __repr__(self):
@@ -100,17 +115,39 @@ class DataLoader:
         """Declare how many epochs are done, so the next one gets epoch ``epochs_done + 1``'s
         order (``fit`` calls this; it is what makes a resumed run continue exactly)."""
         self.epoch = int(epochs_done)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(self.epoch)   # PyTorch samplers count epochs from 0 too
 
     def _order(self, n):
-        """This epoch's permutation on the host (None when not shuffling)."""
+        """This epoch's permutation on the host (None when not shuffling; a range for a
+        sampler of consecutive indices, which batches as plain slices)."""
         self.epoch += 1
+        if self.sampler is not None:
+            return self._sampled(n)
         if not self.shuffle:
             return None
         rng = np.random.default_rng([self.seed, self.epoch]) if self.seed is not None \
             else host_rng()
         return rng.permutation(n).astype(np.int64)
 
+    def _sampled(self, n):
+        sampler = self.sampler
+        if isinstance(sampler, range) and sampler.step == 1:
+            order = sampler
+            low, high = (order.start, order.stop - 1) if len(order) else (0, 0)
+        else:
+            indices = getattr(sampler, "indices", None)
+            order = np.asarray(indices() if callable(indices) else list(sampler), dtype=np.int64)
+            low, high = (int(order.min()), int(order.max())) if order.size else (0, 0)
+        if hasattr(sampler, "set_epoch") and hasattr(sampler, "epoch"):
+            sampler.set_epoch(sampler.epoch + 1)   # the next pass draws the next epoch
+        if low < 0 or high >= n:
+            raise IndexError(f"DataLoader: sampler gave index {low if low < 0 else high}, "
+                             f"but the dataset has {n} samples")
+        return order
+
     def _stops(self, n):
+        """(start, stop) of each batch in the epoch's order of ``n`` samples."""
         end = n - n % self.batch_size if self.drop_last else n
         return [(start, min(start + self.batch_size, end))
                 for start in range(0, end, self.batch_size)]
@@ -143,10 +180,11 @@ class DataLoader:
         arrays = self._device_arrays()
         n = int(arrays[0].shape[0])
         order = self._order(n)
-        index = backend.asarray(order) if order is not None else None  # one copy per epoch
-        for start, stop in self._stops(n):
+        offset = order.start if isinstance(order, range) else 0
+        index = backend.asarray(order) if isinstance(order, np.ndarray) else None  # once
+        for start, stop in self._stops(n if order is None else len(order)):
             if index is None:
-                batch = [a[start:stop, ...] for a in arrays]
+                batch = [a[offset + start:offset + stop, ...] for a in arrays]
             else:
                 rows = index[start:stop, ...]
                 batch = [xp.take(a, rows, axis=0) for a in arrays]
@@ -155,7 +193,7 @@ class DataLoader:
     def _iter_samples(self):
         n = len(self.dataset)
         order = self._order(n)
-        for start, stop in self._stops(n):
+        for start, stop in self._stops(n if order is None else len(order)):
             indices = range(start, stop) if order is None else order[start:stop]
             samples = [self.dataset[int(i)] for i in indices]
             yield self._collate(samples)
