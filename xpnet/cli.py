@@ -112,8 +112,11 @@ def _plan_resume(args, recipe, run: Run):
 
 def train_main(args) -> int:
     import xpnet
+    from . import distributed
+    # a world of one unless launched by mpiexec (or --distributed, which insists on MPI)
+    world = distributed.init("mpi" if args.distributed else None)
     recipe = RECIPES[args.recipe]
-    device = xpnet.device(args.device).name
+    device = xpnet.device(distributed.local_device(args.device)).name
     out = args.out or os.path.join("runs", recipe.name)
     run = Run(recipe=recipe, device=device,
               epochs=args.epochs if args.epochs is not None else recipe.epochs,
@@ -121,21 +124,30 @@ def train_main(args) -> int:
               lr=args.lr if args.lr is not None else recipe.lr,
               schedule=args.schedule or recipe.schedule,
               seed=args.seed if args.seed is not None else 0, log_every=args.log_every,
-              quiet=args.quiet, data=args.data, out=out, limit=args.limit)
+              quiet=args.quiet or world.rank != 0, data=args.data, out=out, limit=args.limit,
+              world_size=world.size, is_main_process=world.rank == 0)
     _check_out(out)
     if args.resume:
         run.resume, nothing = _plan_resume(args, recipe, run)
         if nothing:
-            print(f"xpnet train {recipe.name}: {nothing}")
+            if run.is_main_process:
+                print(f"xpnet train {recipe.name}: {nothing}")
             return 0
+    if args.lr_scaling == "linear" and world.size > 1 and not run.resume:
+        run.lr *= world.size      # the linear scaling rule, asked for: never a silent change
+        run.say(f"--lr-scaling linear: lr {run.lr / world.size:g} x {world.size} processes "
+                f"= {run.lr:g}")
     xpnet.manual_seed(run.seed)
     run.say(f"xpnet train {recipe.name}: {recipe.about}")
-    run.say(f"device {device}, epochs {run.epochs}, batch {run.batch_size}, lr {run.lr:g} "
-            f"({run.schedule}), seed {run.seed}, out {out}"
+    run.say(f"device {device}, epochs {run.epochs}, batch {run.batch_size}"
+            + (f" per process x {world.size} processes" if world.size > 1 else "")
+            + f", lr {run.lr:g} ({run.schedule}), seed {run.seed}, out {out}"
             + (f", resumed from {args.resume} after epoch {run.epochs_done}" if run.resume
                else ""))
     created = not os.path.exists(out)
-    os.makedirs(out, exist_ok=True)
+    if run.is_main_process:
+        os.makedirs(out, exist_ok=True)
+    distributed.barrier()
     import numpy
     try:
         # overflow in a diverging run is reported once, by the NaN guard, not as NumPy warnings
@@ -149,10 +161,11 @@ def train_main(args) -> int:
         print(f"xpnet: training was interrupted; {kept}", file=sys.stderr)
         return 130
     except BaseException:
-        if created and not os.listdir(out):   # a failed start leaves nothing behind
-            os.rmdir(out)
+        if run.is_main_process and created and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)                   # a failed start leaves nothing behind
         raise
-    print(outcome.line)
+    if run.is_main_process:
+        print(outcome.line)
     return outcome.code
 
 
@@ -218,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=_positive_int, default=None,
                        help="train on the first N samples only (quick checks)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--distributed", action="store_true",
+                       help="require an MPI launch (mpiexec -n K python -m mpi4py -m xpnet "
+                            "train ...); without the flag an MPI launch is detected anyway")
+    train.add_argument("--lr-scaling", choices=["none", "linear"], default="none",
+                       help="under K processes, 'linear' multiplies the lr by K (the global "
+                            "batch is K x --batch-size); default: unchanged")
     train.set_defaults(func=train_main)
     info = sub.add_parser("info", help="versions, devices, BLAS and GPU memory")
     info.set_defaults(func=info_main)

@@ -166,3 +166,25 @@ def test_nccl_sums_broadcasts_and_averages_gradients_on_the_gpus(tmp_path):
     assert r["weight_grad"] == [[total / ranks] * 2] * 2
     assert r["bias_grad"] == [2 * total / ranks] * 2
     assert r["communicators"] == [f"NcclCommunicator(size={ranks}, device='cuda:0')"]
+
+
+def test_the_command_line_trains_with_two_processes_and_writes_once(tmp_path):
+    """``mpiexec -n 2 python -m mpi4py -m xpnet train ...``: one header, one final line, one
+    checkpoint; the logged numbers are those of the whole (sharded) test set."""
+    from tests.test_cli import write_idx
+    write_idx(tmp_path, n_train=256, n_test=96)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCH_VARIABLES)}
+    env["PYTHONPATH"] = str(ROOT)
+    command = _mpiexec(2) + [sys.executable, "-m", "mpi4py", "-m", "xpnet", "train", "mnist-mlp",
+                             "--epochs", "1", "--batch-size", "32", "--data", str(tmp_path),
+                             "--out", str(tmp_path / "run"), "--distributed"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120, start_new_session=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("test accuracy") == 1
+    assert done.stderr.count("xpnet train mnist-mlp:") == 1
+    assert "batch 32 per process x 2 processes" in done.stderr
+    assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint.npz", "curves.png",
+                                                     "history.json"]
+    state = xpnet.load(tmp_path / "run" / "checkpoint.npz")
+    assert state["extra"]["world_size"] == 2 and state["epoch"] == 1

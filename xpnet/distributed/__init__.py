@@ -43,9 +43,9 @@ from .world import (init, is_initialized, rank, local_rank, world_size, barrier,
                     local_device)
 from .collectives import (all_reduce, broadcast, broadcast_parameters, broadcast_object,
                           average_gradients, average_buffers, all_reduce_sums, BUCKET_BYTES)
-from .training import TrainingWorld, training_world
+from .training import TrainingWorld, training_world, loader
 
 __all__ = ["init", "is_initialized", "rank", "local_rank", "world_size", "barrier",
            "local_device", "all_reduce", "broadcast", "broadcast_parameters",
            "broadcast_object", "average_gradients", "average_buffers", "all_reduce_sums",
-           "BUCKET_BYTES", "TrainingWorld", "training_world"]
+           "BUCKET_BYTES", "TrainingWorld", "training_world", "loader"]

@@ -48,6 +48,8 @@ class Run:
     limit: int | None = None
     resume: dict | None = None          # the loaded checkpoint, when resuming
     restart_schedule: bool = False      # extending a finished run: anneal again from lr
+    world_size: int = 1                 # processes under mpiexec (--batch-size is per process)
+    is_main_process: bool = True        # rank 0 prints and writes files
     saved_epoch: int | None = None      # the last epoch checkpointed in this run
     written: list = field(default_factory=list)
 
@@ -64,10 +66,11 @@ class Run:
         training (another recipe, lr, schedule, batch size or seed is refused)."""
         return {"recipe": self.recipe.name, "lr": self.lr, "schedule": self.schedule,
                 "batch_size": self.batch_size, "seed": self.seed, "epochs": self.epochs,
-                "limit": self.limit}
+                "limit": self.limit, "world_size": self.world_size}
 
     def say(self, message: str):
-        print(message, file=sys.stderr, flush=True)
+        if self.is_main_process:
+            print(message, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -163,6 +166,8 @@ def fit_recipe(run: Run, model, optimizer, train, val, loss="cross_entropy",
 
 
 def write_history(run: Run, history, title: str):
+    if not run.is_main_process:
+        return
     path = os.path.join(run.out, "history.json")
     history.save(path)
     run.written.append("history.json")

@@ -41,11 +41,30 @@ def _threshold(loss) -> float:
     return 0.5 if probabilities else 0.0
 
 
-def _as_loader(owner, data, batch_size, shuffle, device, seed=None):
+def _distributed():
+    """xpnet.distributed when a world of several processes is initialised (never imported
+    here otherwise: a single-process run needs no MPI)."""
+    import sys
+    dist = sys.modules.get("xpnet.distributed")
+    if dist is not None and dist.is_initialized() and dist.world_size() > 1:
+        return dist
+    return None
+
+
+def _as_loader(owner, data, batch_size, shuffle, device, seed=None, evaluation=False):
     from ..data import ArrayDataset, DataLoader
     if isinstance(data, DataLoader):
+        if _distributed() is not None and data.sampler is None:
+            import warnings
+            warnings.warn(f"{owner}: every process iterates the whole DataLoader; give it a "
+                          f"sampler=DistributedSampler(...) (training) or shard(...) "
+                          f"(evaluation) to split the data", RuntimeWarning, stacklevel=3)
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
+        dist = _distributed()
+        if dist is not None:
+            return dist.loader(ArrayDataset(*data), batch_size, shuffle=shuffle, seed=seed,
+                               device=device, evaluation=evaluation)
         return DataLoader(ArrayDataset(*data), batch_size=batch_size, shuffle=shuffle,
                           device=device, seed=seed)
     raise TypeError(f"{owner}: data must be a DataLoader or an (inputs, targets) pair, got "
@@ -133,7 +152,7 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
     world = _world()
     device = model.device
     train_loader = _as_loader("fit", train, batch_size, shuffle, device, seed)
-    val_loader = _as_loader("fit", val, max(batch_size, 256), False, device) \
+    val_loader = _as_loader("fit", val, max(batch_size, 256), False, device, evaluation=True) \
         if val is not None else None
     if verbose not in (0, False) and world.is_main_process and not any(
             isinstance(cb, ProgbarLogger) for cb in callbacks):
@@ -148,11 +167,8 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
 
 def _world():
     """The distributed world when one is initialised with more than one process."""
-    import sys
-    dist = sys.modules.get("xpnet.distributed")
-    if dist is not None and dist.is_initialized() and dist.world_size() > 1:
-        return dist.training_world()
-    return SingleProcess()
+    dist = _distributed()
+    return dist.training_world() if dist is not None else SingleProcess()
 
 
 def evaluate(model, data, loss=None, metrics=("accuracy",), batch_size: int = 256) -> dict:
@@ -163,7 +179,7 @@ def evaluate(model, data, loss=None, metrics=("accuracy",), batch_size: int = 25
     >>> sorted(evaluate(model, (X, y), loss="cross_entropy"))
     ['accuracy', 'loss']
     """
-    loader = _as_loader("evaluate", data, batch_size, False, model.device)
+    loader = _as_loader("evaluate", data, batch_size, False, model.device, evaluation=True)
     if len(loader.dataset) == 0:
         raise ValueError("evaluate: the data holds no samples")
     loss_fn = _loss_fn("evaluate", loss) if loss is not None else None

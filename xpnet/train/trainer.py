@@ -34,6 +34,9 @@ class SingleProcess:
     def synchronize_buffers(self, model):
         pass
 
+    def barrier(self):
+        pass
+
 
 class Trainer:
     """What callbacks see: ``model``, ``optimizer``, ``scheduler``, ``history``, ``epoch``,
@@ -65,9 +68,11 @@ class Trainer:
             if logs is None:       # a non-finite loss: stop_reason says why
                 break
             self._call("on_epoch_end", epoch, logs)
+            self.world.barrier()       # rank 0 has written its checkpoint before others go on
             if self.stop_training:
                 break
         self._call("on_train_end")
+        self.world.barrier()
         return self.history
 
     def train_epoch(self, epoch):
