@@ -124,12 +124,15 @@ def time_xpnet(kind, device, batch, optimizer, steps, warmup, **kw):
                      device=device)
     y = xpnet.tensor(rng.integers(0, 10, batch), device=device)
     opt = _optimizer(xpnet.optim, model.parameters(), optimizer)
+    if device.startswith("cuda"):
+        import cupy
+        cupy.get_default_memory_pool().free_all_blocks()   # each configuration starts empty
     elapsed, loss = _timed(model, F.cross_entropy, opt, x, y, steps, warmup,
                            lambda: _sync_xpnet(device))
     extra = {"final_loss": loss}
     if device.startswith("cuda"):
-        import cupy
-        extra["gpu_pool_bytes"] = int(cupy.get_default_memory_pool().total_bytes())
+        # the pool only grows until freed, so what it holds now is its high-water mark
+        extra["gpu_peak_pool_bytes"] = int(cupy.get_default_memory_pool().total_bytes())
     return elapsed, extra
 
 
@@ -144,6 +147,7 @@ def time_torch(kind, device, batch, optimizer, steps, warmup, **kw):
     y = torch.from_numpy(rng.integers(0, 10, batch)).to(dev)
     opt = _optimizer(torch.optim, model.parameters(), optimizer)
     if dev.type == "cuda":
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     elapsed, loss = _timed(model, torch.nn.functional.cross_entropy, opt, x, y, steps, warmup,
@@ -159,7 +163,16 @@ def environment(device):
     import xpnet
     env = {"python": platform.python_version(), "numpy": np.__version__,
            "xpnet": xpnet.__version__, "machine": platform.machine(),
-           "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+           "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+           "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+           "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")}
+    try:   # the BLAS kernel NumPy actually runs (the environment can force an older one)
+        from threadpoolctl import threadpool_info
+        env["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture",
+                                               "num_threads")}
+                       for p in threadpool_info() if p.get("user_api") == "blas"]
+    except ImportError:
+        env["blas"] = "threadpoolctl not installed"
     try:
         import torch
         env["torch"] = torch.__version__
