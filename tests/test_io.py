@@ -116,8 +116,10 @@ def test_a_pickled_object_array_is_refused(tmp_path):
     meta = json.dumps({"format": "xpnet", "version": 1, "tree": {"dict": [["x", {"array": "x"}]]}})
     np.savez(path, x=np.array([{"a": 1}], dtype=object),
              __xpnet__=np.frombuffer(meta.encode(), dtype=np.uint8))
-    with pytest.raises(ValueError, match="the array 'x' holds pickled Python objects"):
+    with pytest.raises(ValueError, match="the array 'x' holds Python objects, which xpnet never "
+                                         "loads") as info:
         io.load(path)
+    assert "allow_pickle" not in str(info.value)
 
 
 def test_files_that_are_not_xpnet_files_are_refused(tmp_path):
@@ -133,8 +135,50 @@ def test_files_that_are_not_xpnet_files_are_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / "truncated.npz", "w") as zf:
         zf.writestr("x.npy", b"")
     (tmp_path / "truncated.npz").write_bytes((tmp_path / "truncated.npz").read_bytes()[:10])
-    with pytest.raises(ValueError, match="not an xpnet file"):
+    with pytest.raises(ValueError, match="truncated.npz is damaged"):
         io.load(tmp_path / "truncated.npz")
+    (tmp_path / "notes.txt").write_text("epoch 3, loss 0.1\n")
+    with pytest.raises(ValueError, match="notes.txt is not an xpnet file .*; it looks like text"):
+        io.load(tmp_path / "notes.txt")
+    (tmp_path / "noise.bin").write_bytes(bytes(range(250, 256)) * 50)
+    with pytest.raises(ValueError, match="noise.bin is not an xpnet file .*unrecognised bytes") \
+            as info:
+        io.load(tmp_path / "noise.bin")
+    assert "allow_pickle" not in str(info.value)
+
+
+def test_a_checkpoint_cut_short_says_it_is_damaged(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    io.save({"w": np.arange(10000.0), "epoch": 3}, path)
+    data = path.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30):
+        path.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match=f"load: {path} is damaged"):
+            io.load(path)
+
+
+def test_a_temporary_left_by_a_killed_save_is_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    dead = tmp_path / ".ckpt.npz.999999999.abcd.tmp"        # no such process
+    dead.write_bytes(b"half a checkpoint")
+    alive = tmp_path / f".ckpt.npz.{os.getppid()}.efgh.tmp"   # a live writer's: kept
+    alive.write_bytes(b"being written")
+    other = tmp_path / ".other.npz.999999999.ijkl.tmp"        # another target's: kept
+    other.write_bytes(b"x")
+    io.save({"a": 1}, path)
+    assert sorted(os.listdir(tmp_path)) == sorted([alive.name, other.name, "ckpt.npz"])
+
+
+def test_an_error_while_saving_names_the_target_not_the_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.npz"
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(io, "_write_npz", no_space)
+    with pytest.raises(OSError, match=f"save: cannot write {path}: No space left on device") \
+            as info:
+        io.save({"a": 1}, path)
+    assert ".tmp" not in str(info.value) and os.listdir(tmp_path) == []
 
 
 def test_unsupported_objects_name_their_key_path(tmp_path):

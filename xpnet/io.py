@@ -104,6 +104,43 @@ def _file_mode(path) -> int:
         return 0o666 & ~umask
 
 
+def _temporary_prefix(path) -> str:
+    """Temporaries are ``.NAME.PID.xxxx.tmp`` beside the target: the pid says whose they are."""
+    return f".{os.path.basename(path)}.{os.getpid()}."
+
+
+def _remove_stale_temporaries(path) -> None:
+    """Delete temporaries of ``path`` left by a writer that was killed (kill -9, power loss):
+    those whose process is gone. A live writer's (another process saving the same file right
+    now) is left alone."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    prefix = f".{os.path.basename(path)}."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        try:
+            os.remove(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:       # it exists but is not ours to signal
+        return True
+    return True
+
+
 def save(obj, path) -> None:
     """Write ``obj`` to ``path`` (a ``.npz`` file), atomically.
 
@@ -124,7 +161,11 @@ def save(obj, path) -> None:
 
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    _remove_stale_temporaries(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path), suffix=".tmp")
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"save: cannot write {path}: {exc.strerror}") from None
     try:
         os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files; keep the usual mode
         with os.fdopen(fd, "wb") as f:
@@ -132,9 +173,11 @@ def save(obj, path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:   # name the target, not the temp
+            raise type(exc)(exc.errno, f"save: cannot write {path}: {exc.strerror}") from None
         raise
     try:  # make the rename itself durable (POSIX); not possible everywhere
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -148,6 +191,20 @@ def save(obj, path) -> None:
         os.close(dir_fd)
 
 
+def _looks_like(head: bytes) -> str:
+    if head[:6] == b"\x93NUMPY":
+        return "is a single .npy array (numpy.save); read it with numpy.load"
+    if head[:2] == b"\x1f\x8b":
+        return "is gzip-compressed data"
+    if head[:1] in (b"\x80",):
+        return "looks like a Python pickle, which xpnet never loads"
+    try:
+        head.decode("utf-8")
+        return "looks like text"
+    except UnicodeDecodeError:
+        return "holds unrecognised bytes"
+
+
 class _Decoder:
     def __init__(self, npz, path, backend):
         self.npz, self.path, self.backend = npz, path, backend
@@ -158,9 +215,15 @@ class _Decoder:
                              f"metadata is missing")
         try:
             host = self.npz[key]
-        except ValueError as exc:  # allow_pickle=False refuses object arrays
-            raise ValueError(f"load: {self.path}: the array '{key}' holds pickled Python "
-                             f"objects, which xpnet never loads ({exc})") from None
+        except ValueError as exc:
+            if "pickle" in str(exc):   # allow_pickle=False refuses object arrays
+                raise ValueError(f"load: {self.path}: the array '{key}' holds Python objects, "
+                                 f"which xpnet never loads") from None
+            raise ValueError(f"load: {self.path} is damaged: the array '{key}' cannot be read "
+                             f"({type(exc).__name__})") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"load: {self.path} is damaged: the array '{key}' cannot be read "
+                             f"({type(exc).__name__})") from None
         return Tensor._wrap(self.backend.asarray(host), self.backend)
 
     def decode(self, node):
@@ -191,23 +254,26 @@ def load(path, device=None):
     """
     backend = _backend.resolve(device if device is not None else "cpu")
     path = os.fspath(path)
-    not_ours = f"load: {path} is not an xpnet file (written by xpnet.save)"
+    not_ours = f"load: {path} is not an xpnet file (xpnet.save writes .npz files)"
+    with open(path, "rb") as f:       # FileNotFoundError and friends name the path
+        head = f.read(6)
+    if head[:4] != b"PK\x03\x04":
+        raise ValueError(f"{not_ours}; it {_looks_like(head)}")
     try:
         npz = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{not_ours}: {exc}") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ValueError(f"{not_ours}: it holds a single .npy array")
+        raise ValueError(f"load: {path} is damaged (truncated or corrupted: "
+                         f"{type(exc).__name__}); write it again or use an earlier "
+                         f"copy") from None
     with npz:
         if _META not in npz.files:
-            raise ValueError(f"{not_ours}: the .npz has no '{_META}' metadata")
+            raise ValueError(f"{not_ours}: the .npz has no '{_META}' metadata (an npz from "
+                             f"numpy.savez? read it with numpy.load)")
         try:
             meta = json.loads(bytes(npz[_META]).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"load: {path} is damaged: its metadata is not valid JSON "
-                             f"({exc})") from None
+        except (ValueError, UnicodeDecodeError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"load: {path} is damaged: its metadata cannot be read "
+                             f"({type(exc).__name__})") from None
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             raise ValueError(f"{not_ours}: unknown metadata format")
         if meta.get("version", 0) > _VERSION:

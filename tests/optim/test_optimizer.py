@@ -159,3 +159,23 @@ def test_bad_parameter_lists_are_clear_errors(make, error, message):
 def test_repr_lists_the_groups_and_hyperparameters():
     text = repr(optim.SGD([parameter("cpu")], lr=0.1, momentum=0.9))
     assert text.startswith("SGD (") and "Parameter Group 0" in text and "momentum: 0.9" in text
+
+
+def test_another_optimizers_state_is_refused_at_load_time(device):
+    p = parameter(device)
+    sgd = optim.SGD([p], lr=0.1, momentum=0.9)
+    loss(p).backward()
+    sgd.step()
+    adam = optim.Adam([parameter(device)])
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: the saved settings \[.*'momentum'"
+                                         r".*\] are not Adam's \[.*'betas'.*\]; was the state saved "
+                                         r"from another optimizer\?"):
+        adam.load_state_dict(sgd.state_dict())
+    assert adam.state == {} and adam.param_groups[0]["lr"] == 1e-3     # nothing changed
+    broken = sgd.state_dict()
+    broken["state"][0] = {"step": 1, "exp_avg": broken["state"][0]["momentum_buffer"]}
+    with pytest.raises(ValueError, match=r"the saved state of parameter 0 holds \['exp_avg'\], "
+                                         r"not SGD's \['momentum_buffer'\]"):
+        optim.SGD([parameter(device)], lr=0.1, momentum=0.9).load_state_dict(broken)
+    with pytest.raises(ValueError, match=r"expected a dict with 'state' and 'param_groups'"):
+        adam.load_state_dict({"exp_avg": 1})

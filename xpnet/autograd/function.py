@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+import numbers
+
+from ..backend import dtype_name, is_array
 from .grad_mode import is_grad_enabled
-from .tensor import Tensor
+from .tensor import Tensor, _is_floating
+
+# what an op may take besides Tensors and None: Python numbers and NumPy scalars (constants)
+_CONSTANTS = (numbers.Number, np.generic)
 
 
 def sum_to_shape(xp, grad, shape):
@@ -36,19 +42,28 @@ class Function:
     """
 
     name: str | None = None            # the op's name in error messages; defaults to the class name
+    floating_inputs: dict | None = None  # {index: name} of inputs that must be floating-point
     differentiable_outputs: tuple | None = None   # indices of outputs that carry gradient (None: all)
 
     def __call__(self, *inputs):
         backend = None
-        for x in inputs:
+        for i, x in enumerate(inputs):
             if isinstance(x, Tensor):
                 if backend is None:
                     backend = x.backend
                 elif x.backend is not backend:
                     self._raise_mixed(inputs)
+            elif x is not None and not isinstance(x, _CONSTANTS):
+                self._raise_not_a_tensor(i, x)
         if backend is None:
             raise TypeError(f"{self.op_name}: expected at least one Tensor input, "
                             f"got {[type(x).__name__ for x in inputs]}")
+        if self.floating_inputs:
+            for i, name in self.floating_inputs.items():
+                x = inputs[i] if i < len(inputs) else None
+                if isinstance(x, Tensor) and not _is_floating(x.backend, x.data.dtype):
+                    raise TypeError(f"{self.op_name}: {name} must be floating-point, got dtype "
+                                    f"{dtype_name(x.data.dtype)}; convert it with .float()")
         self.xp = backend.xp
         self.backend = backend
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
@@ -90,6 +105,11 @@ class Function:
     @property
     def op_name(self) -> str:
         return self.name or type(self).__name__.lower()
+
+    def _raise_not_a_tensor(self, index, x):
+        kind = "an array" if is_array(x) else f"a {type(x).__name__}"
+        raise TypeError(f"{self.op_name}: input {index} is {kind} ({type(x).__name__}), not a "
+                        f"Tensor; wrap it with xpnet.tensor(...)")
 
     def _raise_mixed(self, inputs):
         names = [x.backend.name for x in inputs if isinstance(x, Tensor)]

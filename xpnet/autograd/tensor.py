@@ -34,6 +34,8 @@ class Tensor:
     def __init__(self, data, requires_grad=False, *, device=None, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
+        if dtype is not None:
+            dtype = _backend.as_dtype(dtype).name   # an unknown name lists the known ones
         if device is None and _backend.is_array(data) and not isinstance(data, np.ndarray):
             backend = _backend.backend_of(data)
             if dtype is not None:
@@ -42,7 +44,7 @@ class Tensor:
             backend = _backend.resolve(device)
             if _backend.is_array(data):
                 data = _backend.to_numpy(data)
-            host = np.asarray(data)
+            host = _host_data(data)
             if dtype is None and host.dtype == np.float64 and not isinstance(data, np.ndarray):
                 dtype = "float32"  # Python floats and lists of them: float32, as in PyTorch
             data = backend.asarray(host, dtype)
@@ -325,6 +327,19 @@ def _cuda_flag(device) -> str:
     if isinstance(device, int) and not isinstance(device, bool):
         return f"cuda:{device}"
     return str(device)
+
+
+def _host_data(data) -> np.ndarray:
+    """``data`` as a NumPy array of numbers, or a clear error (ragged lists, strings, objects)."""
+    try:
+        host = np.asarray(data)
+    except ValueError:
+        raise ValueError("tensor: nested lists must be rectangular (every row the same length), "
+                         "got ragged data") from None
+    if host.dtype.kind not in "biufc":
+        raise TypeError(f"tensor: data must be numbers (bool, int, float), got "
+                        f"{type(data).__name__} of dtype {host.dtype}")
+    return host
 
 
 def _is_floating(backend, dtype) -> bool:

@@ -195,6 +195,12 @@ class Module:
         Shapes must match; values are placed on each tensor's own device and dtype. With
         ``strict`` every key must match exactly. Returns ``(missing_keys, unexpected_keys)``.
         """
+        if not hasattr(state, "keys"):
+            hint = (f"; read the file first: {type(self).__name__}.load_state_dict("
+                    f"xpnet.load({state!r}))" if isinstance(state, (str, bytes)) or
+                    hasattr(state, "__fspath__") else "")
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of tensors "
+                            f"(a state_dict), got {type(state).__name__}{hint}")
         own = self.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]

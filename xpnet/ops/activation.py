@@ -28,6 +28,7 @@ class ReLU(Function):
 
 class LeakyReLU(Function):
     name = "leaky_relu"
+    floating_inputs = {0: "x"}
 
     def __init__(self, negative_slope):
         self.negative_slope = negative_slope
@@ -44,6 +45,7 @@ class LeakyReLU(Function):
 
 class Sigmoid(Function):
     name = "sigmoid"
+    floating_inputs = {0: "x"}
 
     def forward(self, x):
         self.y = logistic(self.xp, x)
@@ -55,6 +57,7 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     name = "tanh"
+    floating_inputs = {0: "x"}
 
     def forward(self, x):
         self.y = self.xp.tanh(x)
@@ -74,6 +77,7 @@ class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max)); grad_x = y * (grad_y - sum(grad_y * y))."""
 
     name = "softmax"
+    floating_inputs = {0: "x"}
 
     def __init__(self, axis):
         self.axis = axis
@@ -94,6 +98,7 @@ class LogSoftmax(Function):
     """y = x - max - log(sum(exp(x - max))); grad_x = grad_y - softmax * sum(grad_y)."""
 
     name = "log_softmax"
+    floating_inputs = {0: "x"}
 
     def __init__(self, axis):
         self.axis = axis
@@ -192,6 +197,7 @@ class GELU(Function):
     """x·Φ(x). ``approximate='tanh'`` uses 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
 
     name = "gelu"
+    floating_inputs = {0: "x"}
 
     def __init__(self, approximate):
         self.approximate = approximate

@@ -7,6 +7,7 @@ from .. import random as _random
 
 class Dropout(Function):
     name = "dropout"
+    floating_inputs = {0: "x"}
 
     def __init__(self, p):
         self.p = p

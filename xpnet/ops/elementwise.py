@@ -92,6 +92,7 @@ class Pow(Function):
 
 
 class Exp(Function):
+    floating_inputs = {0: "x"}
     def forward(self, x):
         self.y = self.xp.exp(x)
         return self.y
@@ -101,6 +102,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    floating_inputs = {0: "x"}
     def forward(self, x):
         self.x = x
         return self.xp.log(x)
@@ -110,6 +112,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    floating_inputs = {0: "x"}
     def forward(self, x):
         self.y = self.xp.sqrt(x)
         return self.y

@@ -16,6 +16,7 @@ class Embedding(Function):
     """
 
     name = "embedding"
+    floating_inputs = {1: "weight"}
 
     def __init__(self, padding_idx=None):
         self.padding_idx = padding_idx

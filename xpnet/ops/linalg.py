@@ -29,6 +29,7 @@ class Linear(Function):
     """y = x @ weight.T + bias, for x (..., in), weight (out, in), bias (out,) or None."""
 
     name = "linear"
+    floating_inputs = {0: "x", 1: "weight"}
 
     def forward(self, x, weight, bias):
         if weight.ndim != 2:

@@ -41,6 +41,7 @@ class _Loss(Function):
 
 class MSELoss(_Loss):
     name = "mse_loss"
+    floating_inputs = {0: "input", 1: "target"}
 
     def forward(self, x, target):
         self.check_same_shape(x, target)
@@ -56,10 +57,17 @@ class BCELoss(_Loss):
     """-(t·log p + (1 - t)·log(1 - p)), logs clamped at -100 as in PyTorch."""
 
     name = "binary_cross_entropy"
+    floating_inputs = {0: "input", 1: "target"}
 
     def forward(self, p, target):
         self.check_same_shape(p, target)
         xp = self.xp
+        if self.backend.on_host and math.prod(p.shape):   # on a GPU the check would stall the step
+            lo, hi = float(xp.min(p)), float(xp.max(p))
+            if not (0.0 <= lo and hi <= 1.0):
+                raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], "
+                                 f"got values from {lo:.4g} to {hi:.4g}; for logits use "
+                                 f"binary_cross_entropy_with_logits")
         self.p, self.target = p, target
         # floor at _TINY before the log: the same result, without log(0)'s warning
         log_p = xp.maximum(xp.log(xp.maximum(p, _TINY)), -100.0)
@@ -77,6 +85,7 @@ class BCEWithLogitsLoss(_Loss):
     """max(x, 0) - x·t + log(1 + e^-|x|); gradient sigmoid(x) - t."""
 
     name = "binary_cross_entropy_with_logits"
+    floating_inputs = {0: "input", 1: "target"}
 
     def forward(self, x, target):
         self.check_same_shape(x, target)
@@ -182,6 +191,7 @@ class CrossEntropy(_ClassLoss):
     """
 
     name = "cross_entropy"
+    floating_inputs = {0: "input"}
 
     def __init__(self, reduction, label_smoothing, ignore_index):
         super().__init__(reduction, ignore_index)
@@ -211,6 +221,7 @@ class NLLLoss(_ClassLoss):
     """-log_probs[i, y_i] over (N, C) or (N, C, d1, ...) log-probabilities, averaged or summed."""
 
     name = "nll_loss"
+    floating_inputs = {0: "input"}
 
     def forward(self, log_probs, target):
         rows, self.one_hot = self.scores_and_labels(log_probs, target, allow_probabilities=False)

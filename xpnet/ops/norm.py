@@ -45,6 +45,7 @@ class BatchNorm(Function):
     """
 
     name = "batch_norm"
+    floating_inputs = {0: "x"}
 
     def __init__(self, running_mean, running_var, training, momentum, eps):
         self.running_mean, self.running_var = running_mean, running_var
@@ -122,6 +123,7 @@ class LayerNorm(Function):
     """Normalise over the last ``k`` axes of each sample, then w·x̂ + b elementwise."""
 
     name = "layer_norm"
+    floating_inputs = {0: "x"}
 
     def __init__(self, normalized_shape, eps):
         self.normalized_shape, self.eps = normalized_shape, eps

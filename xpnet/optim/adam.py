@@ -81,6 +81,9 @@ class Adam(Optimizer):
         _check(self.name, 0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0,
                f"betas must be in [0, 1), got {tuple(group['betas'])}")
 
+    def state_names(self, group):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+
     def init_state(self, p, state, group):
         xp = p.backend.xp
         state["exp_avg"] = xp.zeros_like(p.data)

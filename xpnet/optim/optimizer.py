@@ -177,34 +177,64 @@ class Optimizer:
             groups.append(entry)
         return {"state": state, "param_groups": groups}
 
+    def state_names(self, group: dict) -> tuple:
+        """The per-parameter buffers a step keeps under ``group``'s settings (checked on load)."""
+        return ()
+
     def load_state_dict(self, state_dict: dict):
-        """Restore hyperparameters and buffers; arrays go to each parameter's device."""
+        """Restore hyperparameters and buffers; arrays go to each parameter's device.
+
+        Everything is checked before anything changes: the groups, that the settings are this
+        optimizer's (an SGD state does not load into Adam), and each buffer's name and shape.
+        """
+        name = f"{self.name}.load_state_dict"
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{name}: expected a dict with 'state' and 'param_groups' (what "
+                             f"optimizer.state_dict() returns), got {type(state_dict).__name__}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
                 len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
-            raise ValueError(f"{self.name}.load_state_dict: the saved parameter groups "
+            raise ValueError(f"{name}: the saved parameter groups "
                              f"({[len(g['params']) for g in groups]} parameters) do not match "
                              f"this optimizer's ({[len(g['params']) for g in self.param_groups]})")
+        ours = set(self.defaults)
+        for saved in groups:
+            theirs = set(saved) - {"params", "initial_lr"}
+            if theirs != ours:
+                raise ValueError(f"{name}: the saved settings {sorted(theirs)} are not "
+                                 f"{self.name}'s {sorted(ours)}; was the state saved from "
+                                 f"another optimizer?")
         params = self._all_params()
-        for saved, group in zip(groups, self.param_groups):
-            group.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {}
+        new_state = {}
         for key, saved in state_dict["state"].items():
+            if not 0 <= int(key) < len(params):
+                raise ValueError(f"{name}: the saved state names parameter {key}, but there are "
+                                 f"{len(params)}")
             p = params[int(key)]
+            group = next(g for g in groups if int(key) in [int(i) for i in g["params"]])
+            expected = set(self.state_names({**self.defaults, **group}))
+            buffers = {k for k, v in saved.items() if isinstance(v, Tensor) or
+                       _backend.is_array(v)}
+            if not expected <= buffers:
+                raise ValueError(f"{name}: the saved state of parameter {key} holds "
+                                 f"{sorted(buffers)}, not {self.name}'s {sorted(expected)}; was "
+                                 f"it saved from another optimizer?")
             state = {}
-            for name, value in saved.items():
-                if isinstance(value, Tensor) or _backend.is_array(value):
+            for buffer, value in saved.items():
+                if buffer in buffers:
                     host = value.numpy() if isinstance(value, Tensor) else _backend.to_numpy(value)
                     if tuple(host.shape) != p.shape and tuple(host.shape) != ():
-                        raise ValueError(f"{self.name}.load_state_dict: state {name!r} of "
-                                         f"parameter {key} has shape {tuple(host.shape)}, "
-                                         f"expected {p.shape}")
+                        raise ValueError(f"{name}: state {buffer!r} of parameter {key} has shape "
+                                         f"{tuple(host.shape)}, expected {p.shape}")
                     # asarray copies: the state is updated in place, which must not reach the source
                     value = p.backend.asarray(host, _backend.dtype_name(p.dtype))
-                state[name] = value
+                state[buffer] = value
             state["step"] = int(state.get("step", 0))
             state["_backend"] = p.backend
-            self.state[id(p)] = state
+            new_state[id(p)] = state
+        for saved, group in zip(groups, self.param_groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = new_state
 
     def __repr__(self):
         lines = [f"{self.name} ("]

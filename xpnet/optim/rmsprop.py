@@ -90,6 +90,9 @@ class RMSprop(Optimizer):
         _check(self.name, group["momentum"] >= 0,
                f"momentum must be >= 0, got {group['momentum']}")
 
+    def state_names(self, group):
+        return _BUFFERS[bool(group["centered"]), group["momentum"] > 0]
+
     def init_state(self, p, state, group):
         xp = p.backend.xp
         state["square_avg"] = xp.zeros_like(p.data)

@@ -65,6 +65,9 @@ class SGD(Optimizer):
                                                     and group["dampening"] == 0),
                "nesterov needs momentum > 0 and dampening = 0")
 
+    def state_names(self, group):
+        return ("momentum_buffer",) if group["momentum"] else ()
+
     def update(self, p, grad, state, group):
         xp = p.backend.xp
         lr, momentum, wd = float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
