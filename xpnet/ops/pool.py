@@ -74,6 +74,7 @@ class MaxPool2d(_Pool):
     """
 
     name = "max_pool2d"
+    floating_inputs = {0: "x"}
 
     def forward(self, x):
         xp = self.xp
@@ -119,6 +120,7 @@ class AvgPool2d(_Pool):
     """y = sum over the window / (KH·KW), or / (number of non-padding pixels)."""
 
     name = "avg_pool2d"
+    floating_inputs = {0: "x"}
 
     def __init__(self, kernel, stride, padding, count_include_pad):
         super().__init__(kernel, stride, padding)
