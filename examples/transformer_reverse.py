@@ -108,5 +108,5 @@ correct = np.concatenate([exact(greedy(model, xpnet.tensor(src_test[i:i + 500], 
 print(f"exact-sequence accuracy on {len(src_test)} unseen strings: {100 * correct.mean():.2f} % "
       f"(training {train_time:.0f} s, {1000 * train_time / args.steps:.0f} ms per step)")
 for s, t in zip(src_test[:3], greedy(model, xpnet.tensor(src_test[:3], device=device))):
-    print("".join(str(d - 3) for d in s if d >= 3), "->",
-          "".join(str(d - 3) for d in t[:list(t).index(EOS)] if d >= 3) if EOS in t else t)
+    digits = [str(d - 3) for d in t[:list(t).index(EOS) if EOS in t else None] if d >= 3]
+    print("".join(str(d - 3) for d in s if d >= 3), "->", "".join(digits))
