@@ -201,8 +201,12 @@ class MultiheadAttention(Module):
         unbatched = query.ndim == 2
         if unbatched:   # a batch of one, in the layer's layout
             axis = 0 if self.batch_first else 1
-            query, key, value = (ops.reshape(t, t.shape[:axis] + (1,) + t.shape[axis:])
-                                 if t is not None else t for t in (query, key, value))
+            same_key, same_value = key is query, value is key   # keep the packed projection
+            query = ops.reshape(query, query.shape[:axis] + (1,) + query.shape[axis:])
+            key = query if same_key else ops.reshape(key, key.shape[:axis] + (1,) +
+                                                     key.shape[axis:])
+            value = key if same_value else ops.reshape(value, value.shape[:axis] + (1,) +
+                                                       value.shape[axis:])
             if key_padding_mask is not None:
                 key_padding_mask = ops.reshape(key_padding_mask, (1,) + key_padding_mask.shape)
         n = self.batch_size(query)
