@@ -20,8 +20,6 @@ import statistics
 import time
 import tracemalloc
 
-import numpy as np
-
 import xpnet
 import xpnet.functional as F
 from xpnet import nn, optim

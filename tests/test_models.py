@@ -121,9 +121,9 @@ def test_training_lowers_the_loss_in_a_few_steps(device):
     model = _tiny(device, vocab=len(chars))
     before = models.evaluate_char_lm(model, val_ids)
     lines = []
-    history = models.train_char_lm(model, train_ids, val_ids, iters=30, batch_size=8, lr=1e-2,
-                                   min_lr=1e-3, warmup_iters=5, eval_interval=15,
+    history = models.train_char_lm(model, train_ids, val_ids, iters=20, batch_size=8, lr=1e-2,
+                                   min_lr=1e-3, warmup_iters=5, eval_interval=10,
                                    log=lines.append)
-    assert history["iter"] == [15, 30] and len(lines) == 2 and "val loss" in lines[0]
+    assert history["iter"] == [10, 20] and len(lines) == 2 and "val loss" in lines[0]
     assert history["final_val_loss"] < before - 0.5
     assert history["lr"][-1] == pytest.approx(1e-3)      # the cosine ends at min_lr
