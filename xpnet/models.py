@@ -183,9 +183,10 @@ def _random_windows(ids, batch_size, block_size):
     on its device (the device generator picks the starts: no host round trip per step)."""
     xp, backend = ids.xp, ids.backend
     starts = xpnet_random.integers(backend, 0, ids.shape[0] - block_size, (batch_size, 1))
-    offsets = xp.arange(block_size + 1, dtype=starts.dtype, device=starts.device)
-    windows = xp.reshape(xp.take(ids.data, xp.reshape(starts + offsets, (-1,)), axis=0),
-                         (batch_size, block_size + 1))
+    with backend.scope():
+        offsets = xp.arange(block_size + 1, dtype=starts.dtype, device=starts.device)
+        windows = xp.reshape(xp.take(ids.data, xp.reshape(starts + offsets, (-1,)), axis=0),
+                             (batch_size, block_size + 1))
     return (Tensor._wrap(windows[:, :-1], backend), Tensor._wrap(windows[:, 1:], backend))
 
 
