@@ -117,11 +117,10 @@ class MultiheadAttention(Module):
     # -- masks ----------------------------------------------------------------------------------
     def _additive(self, mask, dtype, name):
         """A PyTorch-convention mask (bool True = blocked, or float) as an additive float mask."""
-        xp = mask.xp
-        if mask.dtype == xp.bool:
+        if mask.dtype == "bool":
             return ops.masked_fill(zeros(*mask.shape, dtype=dtype, device=mask.device), mask,
                                    -math.inf)
-        if not xp.isdtype(mask.dtype, "real floating"):
+        if not mask.dtype.is_floating_point:
             raise self._error(f"{name} must be boolean (True = not allowed) or floating, got "
                               f"dtype {_backend.dtype_name(mask.dtype)}", TypeError)
         return mask
