@@ -4,6 +4,7 @@
     python -m benchmarks.run cnn --device cuda --batch 64 256
     python -m benchmarks.run rnn --device cpu            # LSTM/GRU/RNN classifiers, Adam
     python -m benchmarks.run seed-cnn --device cpu       # the course's network vs a per-sample loop
+    python -m benchmarks.run char-transformer --device cpu   # nanoGPT's CPU model, AdamW
 
 Synthetic batches live on the device for the whole run (no data loading is measured). xpnet and
 PyTorch alternate, ``--repeats`` times each (default 3); every timed run prints one JSON line,
@@ -36,7 +37,47 @@ def xpnet_model(kind, device, **kw):
         return models.mnist_seed_cnn(device=device)
     if kind in ("lstm", "gru", "rnn"):
         return models.SequenceClassifier(kw["input_size"], kw["hidden"], 10, kind, device=device)
+    if kind == "char-transformer":
+        return models.CharTransformer(kw["vocab"], kw["seq_len"], kw["layers"], kw["heads"],
+                                      kw["embed"], device=device)
     raise ValueError(kind)
+
+
+def torch_char_transformer(vocab, seq_len, layers, heads, embed):
+    """xpnet.models.CharTransformer written with torch.nn: the same modules, names and
+    tied head (tests/test_models.py loads one's weights into the other and compares)."""
+    import functools
+    import torch
+    from torch import nn
+
+    class CharTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block_size = seq_len
+            self.token_embedding = nn.Embedding(vocab, embed)
+            self.position_embedding = nn.Embedding(seq_len, embed)
+            self.drop = nn.Dropout(0.0)
+            block = nn.TransformerEncoderLayer(
+                embed, heads, 4 * embed, 0.0, functools.partial(
+                    torch.nn.functional.gelu, approximate="tanh"), batch_first=True,
+                norm_first=True)
+            self.transformer = nn.TransformerEncoder(block, layers, norm=nn.LayerNorm(embed),
+                                                     enable_nested_tensor=False)
+            self.head = nn.Linear(embed, vocab, bias=False)
+            for name, p in self.named_parameters():   # nanoGPT's init, as xpnet's model
+                if name.endswith("bias"):
+                    nn.init.zeros_(p)
+                elif p.ndim == 2:
+                    residual = name.endswith(("out_proj.weight", "linear2.weight"))
+                    nn.init.normal_(p, 0.0, 0.02 / (2 * layers) ** 0.5 if residual else 0.02)
+            self.head.weight = self.token_embedding.weight
+
+        def forward(self, ids):
+            length = ids.shape[1]
+            x = self.token_embedding(ids) + self.position_embedding.weight[:length]
+            mask = nn.Transformer.generate_square_subsequent_mask(length, device=ids.device)
+            return self.head(self.transformer(self.drop(x), mask=mask, is_causal=True))
+    return CharTransformer()
 
 
 def torch_model(kind, device, **kw):
@@ -65,6 +106,9 @@ def torch_model(kind, device, **kw):
                 out, _ = self.rnn(x)
                 return self.head(out[:, -1, :])
         m = Classifier()
+    elif kind == "char-transformer":
+        m = torch_char_transformer(kw["vocab"], kw["seq_len"], kw["layers"], kw["heads"],
+                                   kw["embed"])
     else:
         raise ValueError(kind)
     return m.to(torch.device("cuda" if device.startswith("cuda") else "cpu"))
@@ -80,6 +124,23 @@ def _input_shape(kind, batch, **kw):
     return (batch, kw["seq_len"], kw["input_size"])
 
 
+def _batch(kind, batch, **kw):
+    """A synthetic (inputs, labels) batch as NumPy arrays, the same for both libraries."""
+    rng = np.random.default_rng(0)
+    if kind == "char-transformer":   # next-character ids: (N, T) in, (N, T) labels
+        ids = rng.integers(0, kw["vocab"], (batch, kw["seq_len"] + 1))
+        return ids[:, :-1].copy(), ids[:, 1:].copy()
+    x = rng.standard_normal(_input_shape(kind, batch, **kw)).astype(np.float32)
+    return x, rng.integers(0, 10, batch)
+
+
+def _flat_loss(cross_entropy):
+    """Cross-entropy over every position of (N, T, V) logits and (N, T) labels."""
+    def loss(logits, labels):
+        return cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+    return loss
+
+
 def _sync_xpnet(device):
     if device.startswith("cuda"):
         import cupy
@@ -92,6 +153,8 @@ def _optimizer(optim, params, name):
         return optim.SGD(params, lr=0.01, momentum=0.9)
     if name == "sgd":
         return optim.SGD(params, lr=0.01)
+    if name == "adamw":
+        return optim.AdamW(params, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     return optim.Adam(params, lr=1e-3)
 
 
@@ -119,15 +182,13 @@ def time_xpnet(kind, device, batch, optimizer, steps, warmup, **kw):
     import xpnet.functional as F
     xpnet.manual_seed(0)
     model = xpnet_model(kind, device, **kw)
-    rng = np.random.default_rng(0)
-    x = xpnet.tensor(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(np.float32),
-                     device=device)
-    y = xpnet.tensor(rng.integers(0, 10, batch), device=device)
+    x, y = (xpnet.tensor(a, device=device) for a in _batch(kind, batch, **kw))
     opt = _optimizer(xpnet.optim, model.parameters(), optimizer)
     if device.startswith("cuda"):
         import cupy
         cupy.get_default_memory_pool().free_all_blocks()   # each configuration starts empty
-    elapsed, loss = _timed(model, F.cross_entropy, opt, x, y, steps, warmup,
+    loss_fn = _flat_loss(F.cross_entropy) if kind == "char-transformer" else F.cross_entropy
+    elapsed, loss = _timed(model, loss_fn, opt, x, y, steps, warmup,
                            lambda: _sync_xpnet(device))
     extra = {"final_loss": loss}
     if device.startswith("cuda"):
@@ -141,17 +202,15 @@ def time_torch(kind, device, batch, optimizer, steps, warmup, **kw):
     torch.manual_seed(0)
     model = torch_model(kind, device, **kw)
     dev = next(model.parameters()).device
-    rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.standard_normal(_input_shape(kind, batch, **kw)).astype(
-        np.float32)).to(dev)
-    y = torch.from_numpy(rng.integers(0, 10, batch)).to(dev)
+    x, y = (torch.from_numpy(a).to(dev) for a in _batch(kind, batch, **kw))
     opt = _optimizer(torch.optim, model.parameters(), optimizer)
     if dev.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    elapsed, loss = _timed(model, torch.nn.functional.cross_entropy, opt, x, y, steps, warmup,
-                           sync)
+    loss_fn = torch.nn.functional.cross_entropy
+    elapsed, loss = _timed(model, _flat_loss(loss_fn) if kind == "char-transformer" else loss_fn,
+                           opt, x, y, steps, warmup, sync)
     extra = {"final_loss": loss}
     if dev.type == "cuda":
         extra["gpu_peak_allocated_bytes"] = int(torch.cuda.max_memory_allocated())
@@ -229,7 +288,7 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bench", choices=["mlp", "cnn", "rnn", "seed-cnn"])
+    parser.add_argument("bench", choices=["mlp", "cnn", "rnn", "seed-cnn", "char-transformer"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=None)
@@ -241,6 +300,11 @@ def main(argv=None):
     parser.add_argument("--seq-len", type=int, nargs="+", default=[28, 100])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--block-size", type=int, nargs="+", default=[64],
+                        help="char-transformer: context lengths")
+    parser.add_argument("--layers", type=int, default=4, help="char-transformer")
+    parser.add_argument("--heads", type=int, default=4, help="char-transformer")
+    parser.add_argument("--embed", type=int, default=128, help="char-transformer")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -264,6 +328,12 @@ def main(argv=None):
                 compare(cell, args.device, args.batch or [64, 256], "adam",
                         args.steps or (10 if cpu else 100), args.warmup, args.repeats,
                         with_torch, seq_len=seq_len, input_size=28, hidden=128)
+    elif args.bench == "char-transformer":   # nanoGPT's CPU configuration by default
+        for block in args.block_size:
+            compare("char-transformer", args.device, args.batch or [12], "adamw",
+                    args.steps or (50 if cpu else 200), args.warmup, args.repeats, with_torch,
+                    seq_len=block, vocab=65, layers=args.layers, heads=args.heads,
+                    embed=args.embed)
     elif args.bench == "seed-cnn":
         from benchmarks.student_loop import time_loop
         summaries = compare("seed-cnn", args.device, args.batch or [1, 64], "sgd",

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${1:-cpu}; shift || true
 out=${OUT:-benchmarks}
-for b in mlp cnn rnn; do
+for b in mlp cnn rnn char-transformer; do
   python -m benchmarks.run "$b" --device "$device" "$@" | tee -a "$out/results-$device.jsonl"
 done

@@ -77,6 +77,7 @@ bench() {
 bench mlp --batch $mlp_batch
 bench cnn --batch $cnn_batch
 bench rnn --cells lstm $seq --batch $rnn_batch
+bench char-transformer
 "$py" ci/summarize_bench.py "$out/bench.jsonl" >> "$out/summary.txt"
 stamp "benchmarks done"
 

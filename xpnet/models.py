@@ -1,7 +1,16 @@
-"""The models behind ``xpnet train``: the MNIST CNN, the course's one-filter CNN, an MLP, an LSTM."""
+"""The models behind ``xpnet train``: the MNIST CNN, the course's one-filter CNN, an MLP, an LSTM,
+and a character Transformer with its sampling, evaluation and training functions."""
 from __future__ import annotations
 
-from . import nn
+import math
+import time
+
+import numpy as np
+
+from . import nn, ops, optim
+from . import random as xpnet_random
+from .autograd import Tensor, no_grad
+from .random import host_rng
 
 
 def mnist_cnn(device=None) -> nn.Module:
@@ -51,3 +60,212 @@ class SequenceClassifier(nn.Module):
 def mnist_lstm(device=None) -> nn.Module:
     """Rows of an image as 28 steps: LSTM(28 → 128), Linear 128→10."""
     return SequenceClassifier(28, 128, 10, "lstm", device=device)
+
+
+# -- the character Transformer (a GPT in miniature) ---------------------------------------------
+
+def _gelu_tanh(x):
+    return ops.gelu(x, approximate="tanh")
+
+
+class CharTransformer(nn.Module):
+    """A decoder-only (GPT-style) character language model: token and position embeddings,
+    ``n_layer`` pre-norm blocks of causal self-attention and a 4x feed-forward network, a final
+    LayerNorm and a linear head onto the vocabulary, as nanoGPT's ``GPT``.
+
+    Each block is an :class:`~xpnet.nn.TransformerEncoderLayer` with ``norm_first=True`` and
+    the causal mask; its GELU is GPT-2's tanh form (also cheaper than erf on NumPy). The head
+    shares the token embedding's weight (``tie_weights``, as GPT-2 and nanoGPT), and weights are
+    initialised as nanoGPT's: N(0, 0.02), the residual projections N(0, 0.02/√(2·n_layer)),
+    biases 0. At the defaults and 65 characters: 0.80 M parameters (without the position table).
+
+    Shape: (N, T) integer ids, T <= block_size -> (N, T, vocab_size) logits
+
+    >>> import xpnet
+    >>> model = CharTransformer(65, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    >>> model(xpnet.tensor([[1, 2, 3]])).shape
+    (1, 3, 65)
+    """
+
+    def __init__(self, vocab_size: int, block_size: int = 64, n_layer: int = 4,
+                 n_head: int = 4, n_embd: int = 128, dropout: float = 0.0, bias: bool = True,
+                 tie_weights: bool = True, device=None, dtype=None):
+        kw = dict(device=device, dtype=dtype)
+        self.vocab_size, self.block_size = vocab_size, block_size
+        self.token_embedding = nn.Embedding(vocab_size, n_embd, **kw)
+        self.position_embedding = nn.Embedding(block_size, n_embd, **kw)
+        self.drop = nn.Dropout(dropout)
+        block = nn.TransformerEncoderLayer(n_embd, n_head, 4 * n_embd, dropout, _gelu_tanh,
+                                           batch_first=True, norm_first=True, bias=bias, **kw)
+        self.transformer = nn.TransformerEncoder(block, n_layer,
+                                                 norm=nn.LayerNorm(n_embd, bias=bias, **kw))
+        self.head = nn.Linear(n_embd, vocab_size, bias=False, **kw)
+        residual = 0.02 / math.sqrt(2 * n_layer)
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                nn.init.zeros_(p)
+            elif p.ndim == 2:
+                out_projection = name.endswith(("out_proj.weight", "linear2.weight"))
+                nn.init.normal_(p, 0.0, residual if out_projection else 0.02)
+        if tie_weights:
+            self.head.weight = self.token_embedding.weight
+        self._masks = {}
+
+    def _causal_mask(self, length, like):
+        key = (length, like.device.name, like.dtype)
+        if key not in self._masks:   # built once per length: no per-step host work
+            self._masks[key] = nn.Transformer.generate_square_subsequent_mask(
+                length, device=like.device, dtype=like.dtype)
+        return self._masks[key]
+
+    def forward(self, ids):
+        if ids.ndim != 2 or ids.shape[1] > self.block_size:
+            raise self._error(f"ids must be (N, T) with T <= block_size = {self.block_size}, "
+                              f"got {ids.shape}")
+        length = ids.shape[1]
+        x = self.token_embedding(ids) + self.position_embedding.weight[:length, :]
+        x = self.transformer(self.drop(x), mask=self._causal_mask(length, x), is_causal=True)
+        return self.head(x)
+
+    def extra_repr(self):
+        return f"vocab_size={self.vocab_size}, block_size={self.block_size}"
+
+
+def generate(model, ids, max_new_tokens: int, temperature: float = 1.0, top_k=None,
+             seed=None):
+    """Sample ``max_new_tokens`` ids after ``ids`` (N, T) from a causal language model,
+    feeding back its last ``model.block_size`` ids each step; returns (N, T + max_new_tokens)
+    on the model's device. Sampling runs on the host (seeded by ``seed``, else xpnet's host
+    generator); the model is put in eval mode meanwhile.
+
+    >>> import xpnet
+    >>> model = CharTransformer(5, block_size=4, n_layer=1, n_head=1, n_embd=8)
+    >>> generate(model, xpnet.tensor([[0]]), 6, seed=0).shape
+    (1, 7)
+    """
+    if temperature <= 0:
+        raise ValueError(f"generate: temperature must be > 0, got {temperature}")
+    device = model.device
+    rng = np.random.default_rng(seed) if seed is not None else host_rng()
+    history = np.array(ids.numpy() if isinstance(ids, Tensor) else ids, dtype=np.int64)
+    if history.ndim != 2 or history.shape[1] == 0:
+        raise ValueError(f"generate: ids must be (N, T) with T >= 1, got {history.shape}")
+    training = model.training
+    model.eval()
+    with no_grad():
+        for _ in range(max_new_tokens):
+            context = Tensor(history[:, -model.block_size:], device=device)
+            logits = model(context)[:, -1, :].numpy().astype(np.float64) / temperature
+            if top_k is not None and top_k < logits.shape[1]:
+                kth = np.sort(logits, axis=1)[:, -top_k][:, None]
+                logits = np.where(logits < kth, -np.inf, logits)
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            picks = [rng.choice(p.shape[1], p=row) for row in p]
+            history = np.concatenate([history, np.array(picks)[:, None]], axis=1)
+    model.train(training)
+    return Tensor(history, device=device)
+
+
+def char_lm_split(text: str, train_fraction: float = 0.9):
+    """The sorted characters of ``text`` and its ids split into a training and a validation
+    part: ``(chars, train_ids, val_ids)``, NumPy int64 (the first 90 % train, as nanoGPT)."""
+    chars = sorted(set(text))
+    lookup = np.zeros(max(map(ord, chars)) + 1, dtype=np.int64)
+    lookup[[ord(c) for c in chars]] = np.arange(len(chars))
+    ids = lookup[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)]
+    cut = int(len(ids) * train_fraction)
+    return chars, ids[:cut], ids[cut:]
+
+
+def _random_windows(ids, batch_size, block_size):
+    """(inputs, targets) of ``batch_size`` random windows of the id Tensor, drawn and gathered
+    on its device (the device generator picks the starts: no host round trip per step)."""
+    xp, backend = ids.xp, ids.backend
+    starts = xpnet_random.integers(backend, 0, ids.shape[0] - block_size, (batch_size, 1))
+    with backend.scope():
+        offsets = xp.arange(block_size + 1, dtype=starts.dtype, device=starts.device)
+        windows = xp.reshape(xp.take(ids.data, xp.reshape(starts + offsets, (-1,)), axis=0),
+                             (batch_size, block_size + 1))
+    return (Tensor._wrap(windows[:, :-1], backend), Tensor._wrap(windows[:, 1:], backend))
+
+
+def evaluate_char_lm(model, ids, batch_size: int = 128, max_windows=None) -> float:
+    """Mean next-character cross-entropy (nats) over consecutive windows of ``model.block_size``
+    (all of ``ids``, or ``max_windows`` evenly spaced ones); one host read at the end."""
+    block = model.block_size
+    ids = np.asarray(ids.numpy() if isinstance(ids, Tensor) else ids, dtype=np.int64)
+    count = (len(ids) - 1) // block
+    starts = np.arange(count) * block
+    if max_windows is not None and max_windows < count:
+        starts = starts[np.linspace(0, count - 1, max_windows).astype(np.int64)]
+    windows = starts[:, None] + np.arange(block + 1)
+    total, training = None, model.training
+    model.eval()
+    with no_grad():
+        for i in range(0, len(windows), batch_size):
+            chunk = Tensor(ids[windows[i:i + batch_size]], device=model.device)
+            logits = model(chunk[:, :-1])
+            loss = ops.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                     chunk[:, 1:].reshape(-1), reduction="sum")
+            total = loss if total is None else total + loss
+    model.train(training)
+    return float(total.item()) / (len(windows) * block)
+
+
+def train_char_lm(model, train_ids, val_ids=None, iters: int = 2000, batch_size: int = 12,
+                  lr: float = 1e-3, min_lr: float = 1e-4, warmup_iters: int = 100,
+                  weight_decay: float = 0.1, betas=(0.9, 0.99), grad_clip: float = 1.0,
+                  eval_interval: int = 250, eval_windows: int = 256, log=print) -> dict:
+    """Train a causal language model on random windows of ``train_ids``, as nanoGPT's
+    ``train.py``: AdamW (weight decay on matrices only), a linear warm-up over
+    ``warmup_iters`` then cosine decay to ``min_lr`` (LinearLR then CosineAnnealingLR in a
+    SequentialLR), gradients clipped to norm ``grad_clip``.
+
+    Every ``eval_interval`` iterations (and at the end) the mean training loss since the last
+    report and the validation loss on ``eval_windows`` windows are read back and passed to
+    ``log``; the final validation loss is on all of ``val_ids``. Returns the history:
+    ``{"iter", "train_loss", "val_loss", "lr": [...], "final_val_loss", "seconds"}``.
+    """
+    device = model.device
+    data = Tensor(np.asarray(train_ids, dtype=np.int64), device=device)
+    matrices = [p for p in model.parameters() if p.ndim >= 2]
+    vectors = [p for p in model.parameters() if p.ndim < 2]
+    opt = optim.AdamW([{"params": matrices, "weight_decay": weight_decay},
+                       {"params": vectors, "weight_decay": 0.0}], lr=lr, betas=betas)
+    warmup = max(int(warmup_iters), 1)
+    schedule = optim.SequentialLR(opt, [
+        optim.LinearLR(opt, start_factor=1.0 / (warmup + 1), total_iters=warmup),
+        optim.CosineAnnealingLR(opt, T_max=max(iters - warmup, 1), eta_min=min_lr)],
+        milestones=[warmup])
+    history = {"iter": [], "train_loss": [], "val_loss": [], "lr": []}
+    running, count, start = None, 0, time.perf_counter()
+    model.train()
+    for step in range(1, iters + 1):
+        x, y = _random_windows(data, batch_size, model.block_size)
+        logits = model(x)
+        loss = ops.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        if grad_clip:
+            optim.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        schedule.step()
+        running = loss.detach() if running is None else running + loss.detach()  # no sync
+        count += 1
+        if step % eval_interval == 0 or step == iters:
+            val = evaluate_char_lm(model, val_ids, max_windows=eval_windows) \
+                if val_ids is not None else None
+            history["iter"].append(step)
+            history["train_loss"].append(float(running.item()) / count)
+            history["val_loss"].append(val)
+            history["lr"].append(opt.param_groups[0]["lr"])
+            running, count = None, 0
+            if log:
+                log(f"iter {step:5d}  train loss {history['train_loss'][-1]:.4f}"
+                    + (f"  val loss {val:.4f}" if val is not None else "")
+                    + f"  ({time.perf_counter() - start:.0f} s)")
+    history["seconds"] = time.perf_counter() - start
+    history["final_val_loss"] = evaluate_char_lm(model, val_ids) if val_ids is not None \
+        else None
+    return history

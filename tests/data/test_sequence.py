@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet.data import ArrayDataset, CharDataset, DataLoader, adding_problem, copy_memory
+from xpnet.data import (ArrayDataset, CharDataset, DataLoader, adding_problem, copy_memory,
+                        digit_sequences)
 
 
 def test_adding_problem_has_two_markers_one_per_half_and_y_is_their_sum():
@@ -76,3 +77,38 @@ def test_sequence_tasks_load_onto_the_device(device):
     xb, yb = next(iter(DataLoader(ArrayDataset(X, y), batch_size=10, device=device)))
     np.testing.assert_array_equal(xb.numpy(), X)
     assert yb.shape == (10, 1)
+
+
+def _digits(row):
+    """The digits of a padded row (ids 3..12), up to the first special token."""
+    out = []
+    for token in row:
+        if token < 3:
+            break
+        out.append(int(token) - 3)
+    return out
+
+
+@pytest.mark.parametrize("task", ["reverse", "sort"])
+def test_digit_sequences_targets_are_the_reversed_or_sorted_digits_between_bos_and_eos(task):
+    src, tgt = digit_sequences(200, min_len=2, max_len=7, task=task, seed=0)
+    assert src.shape == (200, 7) and tgt.shape == (200, 9)
+    assert src.dtype == tgt.dtype == np.int64
+    lengths = (src > 0).sum(axis=1)
+    assert lengths.min() == 2 and lengths.max() == 7
+    for s, t, n in zip(src, tgt, lengths):
+        digits = _digits(s)
+        assert len(digits) == n and (s[n:] == 0).all()          # padding only after the end
+        expected = digits[::-1] if task == "reverse" else sorted(digits)
+        assert t[0] == 1 and _digits(t[1:]) == expected and t[n + 1] == 2
+        assert (t[n + 2:] == 0).all()
+
+
+def test_digit_sequences_are_seeded_and_reject_bad_arguments():
+    np.testing.assert_array_equal(digit_sequences(5, seed=1)[0], digit_sequences(5, seed=1)[0])
+    assert not np.array_equal(digit_sequences(5, seed=1)[0], digit_sequences(5, seed=2)[0])
+    with pytest.raises(ValueError, match=r"^digit_sequences: max_len must be an int >= 4, got 3$"):
+        digit_sequences(5, min_len=4, max_len=3)
+    with pytest.raises(ValueError, match=r"^digit_sequences: task must be 'reverse' or 'sort', "
+                       r"got 'copy'$"):
+        digit_sequences(5, task="copy")

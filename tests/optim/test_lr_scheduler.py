@@ -130,3 +130,93 @@ def test_reduce_lr_on_plateau_waits_for_patience_then_reduces():
 def test_schedulers_reject_bad_arguments(make, error, message):
     with pytest.raises(error, match=message):
         make(optim.SGD([parameter("cpu")], lr=0.1))
+
+
+def _torch_lrs(torch, make, epochs, groups=1):
+    params = [torch.zeros(1, requires_grad=True) for _ in range(groups)]
+    opt = torch.optim.SGD([{"params": [p]} for p in params], lr=0.2)
+    sched = make(torch.optim.lr_scheduler, opt)
+    lrs = [[g["lr"] for g in opt.param_groups]]
+    for _ in range(epochs):
+        opt.step()
+        sched.step()
+        lrs.append([g["lr"] for g in opt.param_groups])
+    return lrs
+
+
+def _our_lrs(make, epochs, groups=1):
+    opt = optim.SGD([{"params": [parameter("cpu")]} for _ in range(groups)], lr=0.2)
+    sched = make(optim.lr_scheduler, opt)
+    lrs = [[g["lr"] for g in opt.param_groups]]
+    for _ in range(epochs):
+        opt.step()
+        sched.step()
+        lrs.append([g["lr"] for g in opt.param_groups])
+        assert sched.get_last_lr() == lrs[-1]
+    return lrs
+
+
+WARMUPS = {
+    "lambda": lambda s, o: s.LambdaLR(o, lambda e: 0.9 ** e),
+    "lambda-per-group": lambda s, o: s.LambdaLR(o, [lambda e: 1 / (e + 1), lambda e: e % 3]),
+    "linear-default": lambda s, o: s.LinearLR(o),
+    "linear-warmup": lambda s, o: s.LinearLR(o, start_factor=0.1, total_iters=4),
+    "linear-decay": lambda s, o: s.LinearLR(o, start_factor=1.0, end_factor=0.25,
+                                            total_iters=6),
+    "sequential-warmup-cosine": lambda s, o: s.SequentialLR(
+        o, [s.LinearLR(o, start_factor=0.2, total_iters=3), s.CosineAnnealingLR(o, T_max=6)],
+        milestones=[3]),
+    "sequential-three": lambda s, o: s.SequentialLR(
+        o, [s.LinearLR(o, start_factor=0.5, total_iters=2), s.ExponentialLR(o, gamma=0.8),
+            s.StepLR(o, step_size=2, gamma=0.5)], milestones=[2, 5]),
+}
+
+
+@pytest.mark.parametrize("name", list(WARMUPS))
+def test_warmup_schedulers_match_torch(name):
+    torch = pytest.importorskip("torch")
+    groups = 2 if name == "lambda-per-group" else 1
+    ours, theirs = _our_lrs(WARMUPS[name], 12, groups), _torch_lrs(torch, WARMUPS[name], 12, groups)
+    assert sum(ours, []) == pytest.approx(sum(theirs, []), rel=1e-12, abs=1e-15)
+
+
+def test_linear_warmup_then_cosine_follows_the_closed_form():
+    lrs = [lr for lr, in _our_lrs(WARMUPS["sequential-warmup-cosine"], 9)]
+    warm = [0.2 * (0.2 + 0.8 * e / 3) for e in range(3)]
+    cosine = [0.2 * (1 + math.cos(math.pi * e / 6)) / 2 for e in range(7)]
+    assert lrs == pytest.approx(warm + cosine, rel=1e-12)
+
+
+def test_linear_lr_state_dict_round_trip_resumes():
+    opt = optim.SGD([parameter("cpu")], lr=1.0)
+    sched = optim.LinearLR(opt, start_factor=0.25, total_iters=4)
+    sched.step()
+    saved = sched.state_dict()
+    assert "lr_lambdas" not in saved
+    opt2 = optim.SGD([parameter("cpu")], lr=1.0)
+    sched2 = optim.LinearLR(opt2, start_factor=0.25, total_iters=4)
+    sched2.load_state_dict(saved)
+    sched.step()
+    sched2.step()
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == pytest.approx(0.625)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda o: optim.LinearLR(o, start_factor=0.0), r"^LinearLR: start_factor must be in \(0, 1\], "
+     r"got 0.0$"),
+    (lambda o: optim.LinearLR(o, end_factor=1.5), r"^LinearLR: end_factor must be in \[0, 1\], "
+     r"got 1.5$"),
+    (lambda o: optim.LinearLR(o, total_iters=0), r"^LinearLR: total_iters must be an int >= 1, "
+     r"got 0$"),
+    (lambda o: optim.LambdaLR(o, [lambda e: 1.0, lambda e: 1.0]), r"^LambdaLR: lr_lambda must be a "
+     r"callable or a list of 1 callables \(one per parameter group\)"),
+    (lambda o: optim.SequentialLR(o, [optim.LinearLR(o)], milestones=[3]),
+     r"^SequentialLR: expected one milestone fewer than schedulers, got 1 schedulers and "
+     r"milestones \[3\]$"),
+    (lambda o: optim.SequentialLR(o, [optim.LinearLR(o), optim.LinearLR(
+        optim.SGD([parameter("cpu")], lr=0.1))], milestones=[3]),
+     r"^SequentialLR: scheduler 1 must be an LRScheduler of the same optimizer$"),
+])
+def test_warmup_schedulers_reject_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(optim.SGD([parameter("cpu")], lr=0.1))

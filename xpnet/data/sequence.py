@@ -14,7 +14,7 @@ from .. import backend as _backend
 from ..autograd import Tensor
 from .dataset import ArrayDataset
 
-__all__ = ["adding_problem", "copy_memory", "CharDataset"]
+__all__ = ["adding_problem", "copy_memory", "digit_sequences", "CharDataset"]
 
 
 def _positive(name, what, value, minimum=1):
@@ -83,6 +83,47 @@ def copy_memory(n_samples: int = 1000, delay: int = 100, n_symbols: int = 8,
     X[:, copy_len + delay - 1] = n_symbols + 1
     y[:, -copy_len:] = symbols
     return X, y
+
+
+def digit_sequences(n_samples: int = 1000, min_len: int = 1, max_len: int = 10,
+                    task: str = "reverse", seed=None):
+    """Digit strings of varying length and their reversal (or sorted order), padded: a
+    sequence-to-sequence task for encoder-decoder models.
+
+    Token ids: 0 padding, 1 start (BOS), 2 end (EOS), digit d is d + 3 (13 ids in all).
+    Lengths are uniform in [min_len, max_len].
+
+    Returns:
+        src int64 (n_samples, max_len): the digits, then 0s.
+        tgt int64 (n_samples, max_len + 2): BOS, the digits reversed (``task='reverse'``) or
+        sorted (``'sort'``), EOS, then 0s; ``tgt[:, :-1]`` feeds the decoder (teacher forcing)
+        and ``tgt[:, 1:]`` is what it predicts.
+
+    >>> src, tgt = digit_sequences(2, 3, 3, seed=0)
+    >>> (src[0] - 3).tolist(), (tgt[0, 1:4] - 3).tolist()
+    ([8, 6, 5], [5, 6, 8])
+    """
+    _positive("digit_sequences", "n_samples", n_samples)
+    _positive("digit_sequences", "min_len", min_len)
+    _positive("digit_sequences", "max_len", max_len, min_len)
+    if task not in ("reverse", "sort"):
+        raise ValueError(f"digit_sequences: task must be 'reverse' or 'sort', got {task!r}")
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(min_len, max_len + 1, n_samples)
+    digits = rng.integers(0, 10, (n_samples, max_len)) + 3
+    inside = np.arange(max_len) < lengths[:, None]
+    src = np.where(inside, digits, 0)
+    if task == "sort":   # padding sorts last as a large id, then becomes 0 again
+        out = np.sort(np.where(inside, src, 99), axis=1)
+        out = np.where(inside, out, 0)
+    else:                # reversed within each length: position i takes digit length - 1 - i
+        index = np.clip(lengths[:, None] - 1 - np.arange(max_len), 0, max_len - 1)
+        out = np.where(inside, np.take_along_axis(src, index, axis=1), 0)
+    tgt = np.zeros((n_samples, max_len + 2), dtype=np.int64)
+    tgt[:, 0] = 1
+    tgt[:, 1:-1] = out
+    tgt[np.arange(n_samples), lengths + 1] = 2
+    return src.astype(np.int64), tgt
 
 
 class CharDataset(ArrayDataset):

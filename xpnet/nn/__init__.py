@@ -11,5 +11,9 @@ from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 # RNN / LSTM / GRU / cells / Embedding (RNN issue) are imported here
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .embedding import Embedding
+# attention and the Transformer (Transformer issue) are imported here
+from .attention import MultiheadAttention
+from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerDecoder, Transformer, PositionalEncoding)
 from . import functional
 

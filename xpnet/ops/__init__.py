@@ -22,6 +22,8 @@ from .norm import batch_norm, layer_norm
 # recurrent ops and embedding (RNN issue) are imported here
 from .recurrent import rnn, lstm, gru
 from .embedding import embedding
+# attention and its masks (Transformer issue) are imported here
+from .attention import scaled_dot_product_attention, tril, triu, masked_fill
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and not isinstance(value, _types.ModuleType))

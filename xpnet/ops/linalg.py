@@ -43,19 +43,27 @@ class Linear(Function):
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), "
                              f"got {tuple(bias.shape)}")
         xp = self.xp
-        self.x, self.weight, self.has_bias = x, weight, bias is not None
-        y = xp.matmul(x, xp.matrix_transpose(weight))
+        # (..., in) as one (M, in) matrix: NumPy would run a (T, N, in) @ (in, out) product
+        # as N small GEMMs, one BLAS call (and thread wake-up) each
+        self.in_shape = tuple(x.shape)
+        x2 = xp.reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
+        self.x2, self.weight, self.has_bias = x2, weight, bias is not None
+        y = xp.matmul(x2, xp.matrix_transpose(weight))
         if bias is not None:
             y += bias  # in place: y is a fresh array
-        return y
+        return xp.reshape(y, self.in_shape[:-1] + (weight.shape[0],)) if x.ndim != 2 else y
 
     def backward(self, grad_y):
         xp = self.xp
-        grad_x = xp.matmul(grad_y, self.weight) if self.needs_input_grad[0] else None
-        g2 = xp.reshape(grad_y, (-1, grad_y.shape[-1]))
-        x2 = xp.reshape(self.x, (-1, self.x.shape[-1]))
-        grad_weight = xp.matmul(xp.matrix_transpose(g2), x2)
-        grad_bias = xp.sum(g2, axis=0) if self.has_bias else None
+        g2 = xp.reshape(grad_y, (-1, grad_y.shape[-1])) if grad_y.ndim != 2 else grad_y
+        grad_x = None
+        if self.needs_input_grad[0]:
+            grad_x = xp.matmul(g2, self.weight)
+            if len(self.in_shape) != 2:
+                grad_x = xp.reshape(grad_x, self.in_shape)
+        grad_weight = xp.matmul(xp.matrix_transpose(g2), self.x2) \
+            if self.needs_input_grad[1] else None
+        grad_bias = xp.sum(g2, axis=0) if self.has_bias and self.needs_input_grad[2] else None
         return grad_x, grad_weight, grad_bias
 
 

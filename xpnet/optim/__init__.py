@@ -6,8 +6,8 @@ from .rmsprop import RMSprop
 from .clip import clip_grad_norm_, clip_grad_value_
 from . import lr_scheduler
 from .lr_scheduler import (LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR,
-                           ReduceLROnPlateau)
+                           ReduceLROnPlateau, LambdaLR, LinearLR, SequentialLR)
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "clip_grad_value_",
            "lr_scheduler", "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR",
-           "ReduceLROnPlateau"]
+           "ReduceLROnPlateau", "LambdaLR", "LinearLR", "SequentialLR"]

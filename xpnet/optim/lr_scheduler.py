@@ -1,6 +1,7 @@
 """Learning-rate schedules, stepped once per epoch (PyTorch's classes and formulas)."""
 from __future__ import annotations
 
+import bisect
 import math
 
 from .optimizer import Optimizer
@@ -76,6 +77,122 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base - self.eta_min)
                 * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base in self.base_lrs]
+
+
+class LambdaLR(LRScheduler):
+    """lr = base_lr · lr_lambda(epoch); one function for all groups, or a list of one per
+    group. Sets the epoch-0 rate at construction, as PyTorch.
+
+    >>> import xpnet
+    >>> opt = xpnet.optim.SGD([xpnet.zeros(1, requires_grad=True)], lr=0.1)
+    >>> warmup = LambdaLR(opt, lambda epoch: min(1.0, (epoch + 1) / 4))   # over 4 steps
+    >>> warmup.step()
+    >>> round(opt.param_groups[0]["lr"], 6)
+    0.05
+    """
+
+    def __init__(self, optimizer, lr_lambda):
+        groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
+        lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else \
+            [lr_lambda] * groups
+        if len(lambdas) != groups or not all(callable(f) for f in lambdas):
+            raise ValueError(f"LambdaLR: lr_lambda must be a callable or a list of {groups} "
+                             f"callables (one per parameter group), got {lr_lambda!r}")
+        self.lr_lambdas = lambdas
+        super().__init__(optimizer)
+        self._apply()
+
+    def _apply(self):
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def get_lr(self):
+        return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self):  # functions are not state (PyTorch saves them only as objects)
+        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+
+
+class LinearLR(LambdaLR):
+    """lr = base_lr · factor, the factor moving linearly from ``start_factor`` to
+    ``end_factor`` over ``total_iters`` steps, then staying there: the usual warm-up."""
+
+    def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5):
+        if not 0.0 < start_factor <= 1.0:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
+        if not 0.0 <= end_factor <= 1.0:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        if isinstance(total_iters, bool) or not isinstance(total_iters, int) or total_iters < 1:
+            raise ValueError(f"LinearLR: total_iters must be an int >= 1, got {total_iters!r}")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, \
+            total_iters
+        super().__init__(optimizer, self._factor)
+
+    def _factor(self, epoch):
+        done = min(epoch, self.total_iters) / self.total_iters
+        return self.start_factor + (self.end_factor - self.start_factor) * done
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.lr_lambdas = [self._factor] * len(self.base_lrs)
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers`` one after another, switching at the epochs in ``milestones``; each
+    starts from its own epoch 0 (PyTorch's rule): warm-up, then decay, for example
+    ``SequentialLR(opt, [LinearLR(opt, 0.01, total_iters=100), CosineAnnealingLR(opt, 900)],
+    milestones=[100])``."""
+
+    def __init__(self, optimizer, schedulers, milestones):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"SequentialLR: expected an xpnet optimizer, got "
+                            f"{type(optimizer).__name__}")
+        schedulers, milestones = list(schedulers), list(milestones)
+        if not schedulers or len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: expected one milestone fewer than schedulers, got "
+                             f"{len(schedulers)} schedulers and milestones {milestones}")
+        if milestones != sorted(milestones):
+            raise ValueError(f"SequentialLR: milestones must be increasing, got {milestones}")
+        for i, sched in enumerate(schedulers):
+            if not isinstance(sched, LRScheduler) or sched.optimizer is not optimizer:
+                raise ValueError(f"SequentialLR: scheduler {i} must be an LRScheduler of the "
+                                 f"same optimizer")
+        self.optimizer, self._schedulers, self._milestones = optimizer, schedulers, milestones
+        self.last_epoch = 0
+        for sched in schedulers[1:]:   # their constructors moved the lr: the first one rules
+            sched.last_epoch = -1
+        self._start(schedulers[0])
+
+    def _start(self, sched):
+        sched.last_epoch = 0
+        for group, lr in zip(self.optimizer.param_groups, sched.get_lr()):
+            group["lr"] = lr
+        sched._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        self._last_lr = list(sched._last_lr)
+
+    def get_lr(self):
+        return self.get_last_lr()
+
+    def step(self):
+        self.last_epoch += 1
+        index = bisect.bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            self._start(sched)
+        else:
+            sched.step()
+            self._last_lr = sched.get_last_lr()
+
+    def state_dict(self):
+        return {"last_epoch": self.last_epoch, "_last_lr": self._last_lr,
+                "_schedulers": [s.state_dict() for s in self._schedulers]}
+
+    def load_state_dict(self, state):
+        self.last_epoch, self._last_lr = state["last_epoch"], list(state["_last_lr"])
+        for sched, saved in zip(self._schedulers, state["_schedulers"]):
+            sched.load_state_dict(saved)
 
 
 class ReduceLROnPlateau:
