@@ -75,6 +75,12 @@ class Backend:
     def __hash__(self):
         return hash(self.name)
 
+    def __reduce__(self):
+        # one object per device (ops compare them by identity): a copy of a module
+        # (copy.deepcopy, as TransformerEncoder makes of its layer) or a pickle comes back with
+        # the same device object
+        return (resolve, (self.name,))
+
     @property
     def type(self) -> str:
         return self.name.split(":")[0]
@@ -439,8 +445,39 @@ def _cupy_refusals():
     return (CompileException, NotImplementedError, TypeError, ValueError, AttributeError)
 
 
+def _numba_compiler(fn):
+    """Numba for NumPy arrays (``xpnet[fast]``): see :mod:`xpnet._numba`."""
+    from ._numba import compile_fused
+    return compile_fused(fn)
+
+
+def _numba_refusals():
+    from ._numba import refusals
+    return refusals()
+
+
 # library -> (compile(fn) -> kernel, refusals() -> the exception types that mean "cannot compile")
 _COMPILERS: dict = {"cupy": (_cupy_compiler, _cupy_refusals)}
+
+
+def _cpu_compiler_wanted() -> bool:
+    """Numba compiles the fused functions on NumPy when it is installed (``xpnet[fast]``),
+    unless ``XPNET_COMPILER=none`` (plain NumPy calls, the reference)."""
+    import importlib.util
+    choice = os.environ.get("XPNET_COMPILER", "auto").strip().lower()
+    if choice not in ("auto", "numba", "none"):
+        raise ValueError(f"XPNET_COMPILER must be 'auto', 'numba' or 'none', got {choice!r}")
+    if choice == "none":
+        return False
+    found = importlib.util.find_spec("numba") is not None
+    if choice == "numba" and not found:
+        raise RuntimeError('XPNET_COMPILER=numba needs Numba, which is not installed; '
+                           'pip install "xpnet[fast]"')
+    return found
+
+
+if _cpu_compiler_wanted():
+    _COMPILERS["numpy"] = (_numba_compiler, _numba_refusals)
 
 
 def register_compiler(library: str, compile_fn, refusals=lambda: (TypeError, NotImplementedError)):

@@ -1,7 +1,6 @@
 """Module, Parameter, Buffer, Sequential, ModuleList."""
 from __future__ import annotations
 
-import copyreg
 import numbers
 from collections import OrderedDict
 
@@ -9,11 +8,6 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
-
-# One device object per device (ops compare them by identity): a copy of a module (copy.deepcopy,
-# as TransformerEncoder makes of its layer) or a pickle must come back with the same object.
-copyreg.pickle(_backend.Backend, lambda device: (_backend.resolve, (device.name,)))
-
 
 def _own_device(data, device):
     # Tensor() would send a NumPy-backed tensor to the default device; keep the tensor's own
