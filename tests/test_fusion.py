@@ -216,3 +216,23 @@ def test_fuse_lets_runtime_errors_of_a_kernel_through():
             double(None, np.ones(2))
     finally:
         backend.register_compiler("numpy", None)
+
+
+def test_every_fused_function_compiles_for_numpy_with_numba(recorded):
+    """With Numba installed (the fast and test extras) every kernel compiles on the CPU: no
+    function silently runs unfused."""
+    pytest.importorskip("numba")
+    if "numpy" not in backend._COMPILERS:
+        pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
+    refused = []
+    for fn, args in recorded.items():
+        fused = next(f for f in backend.fused_functions() if f.reference is fn)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                fused(xpnet.device("cpu").xp, *copy.deepcopy(args))
+            except RuntimeWarning as exc:
+                refused.append(f"{_name(fn)}: {exc}")
+        if fused.kernels.get("numpy") is None:
+            refused.append(_name(fn))
+    assert not refused, refused
