@@ -65,14 +65,28 @@ class _Recorder:
         return kernel
 
 
+class _numpy_compiler:
+    """Use another compiler for NumPy arrays inside a block, then put the previous one back."""
+
+    def __init__(self, compile_fn, refusals=lambda: (TypeError, NotImplementedError)):
+        self.entry = (compile_fn, refusals)
+
+    def __enter__(self):
+        self.previous = backend._COMPILERS.get("numpy")
+        backend.register_compiler("numpy", *self.entry)
+
+    def __exit__(self, *exc):
+        if self.previous is None:
+            backend.register_compiler("numpy", None)
+        else:
+            backend.register_compiler("numpy", *self.previous)
+
+
 @pytest.fixture(scope="module")
 def recorded():
     recorder = _Recorder()
-    backend.register_compiler("numpy", recorder)
-    try:
+    with _numpy_compiler(recorder):
         exercise_every_fused_function("cpu")
-    finally:
-        backend.register_compiler("numpy", None)
     return recorder.calls
 
 
@@ -187,15 +201,12 @@ def test_fuse_falls_back_only_when_the_compiler_refuses():
         raise NotImplementedError("no such construct")
 
     x = np.ones(3)
-    backend.register_compiler("numpy", refusing, lambda: (NotImplementedError,))
-    try:
+    with _numpy_compiler(refusing, lambda: (NotImplementedError,)):
         with pytest.warns(RuntimeWarning, match="could not compile triple .*running it unfused"):
             np.testing.assert_array_equal(triple(None, x), 3.0 * x)
         with warnings.catch_warnings():
             warnings.simplefilter("error")            # warned once, not at every call
             np.testing.assert_array_equal(triple(None, x), 3.0 * x)
-    finally:
-        backend.register_compiler("numpy", None)
 
 
 def test_fuse_lets_runtime_errors_of_a_kernel_through():
@@ -208,14 +219,11 @@ def test_fuse_lets_runtime_errors_of_a_kernel_through():
             raise MemoryError("out of memory allocating 1 GB")
         return kernel
 
-    backend.register_compiler("numpy", out_of_memory, lambda: (NotImplementedError,))
-    try:
+    with _numpy_compiler(out_of_memory, lambda: (NotImplementedError,)):
         with pytest.raises(MemoryError, match="out of memory"):
             double(None, np.ones(2))
         with pytest.raises(MemoryError):          # still compiled: not silently turned off
             double(None, np.ones(2))
-    finally:
-        backend.register_compiler("numpy", None)
 
 
 def test_every_fused_function_compiles_for_numpy_with_numba(recorded):
