@@ -13,9 +13,10 @@ from .sampler import DistributedSampler, shard
 from .synthetic import make_circles, make_moons, make_blobs, spirals
 from .mnist import MNIST, MNISTRows, mnist_rows, read_idx_images, read_idx_labels
 from .sequence import adding_problem, copy_memory, digit_sequences, CharDataset
+from .text import tiny_shakespeare
 
 __all__ = ["Dataset", "ArrayDataset", "TensorDataset", "DataLoader", "DistributedSampler",
            "shard", "make_circles",
            "make_moons", "make_blobs", "spirals", "MNIST", "MNISTRows", "mnist_rows",
            "read_idx_images", "read_idx_labels", "adding_problem", "copy_memory", "digit_sequences",
-           "CharDataset"]
+           "CharDataset", "tiny_shakespeare"]

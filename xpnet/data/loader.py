@@ -132,12 +132,13 @@ class DataLoader:
 
     def _sampled(self, n):
         sampler = self.sampler
-        if isinstance(sampler, range) and sampler.step == 1:
-            order = sampler
+        indices = getattr(sampler, "indices", None)
+        order = sampler if isinstance(sampler, range) else indices() if callable(indices) \
+            else list(sampler)
+        if isinstance(order, range) and order.step == 1:     # consecutive: plain slices
             low, high = (order.start, order.stop - 1) if len(order) else (0, 0)
         else:
-            indices = getattr(sampler, "indices", None)
-            order = np.asarray(indices() if callable(indices) else list(sampler), dtype=np.int64)
+            order = np.asarray(order, dtype=np.int64)
             low, high = (int(order.min()), int(order.max())) if order.size else (0, 0)
         if hasattr(sampler, "set_epoch") and hasattr(sampler, "epoch"):
             sampler.set_epoch(sampler.epoch + 1)   # the next pass draws the next epoch
