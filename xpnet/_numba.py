@@ -219,11 +219,17 @@ def kernel({params}):
 '''
 
 
-def _generate(fn, signature, ndim, cache):
-    """Source of a module whose ``kernel(args..., outputs...)`` runs fn's body over ndim axes."""
-    kinds, float_type = signature[0], signature[1]
+def _generate(fn, kinds, float_type, layout, cache):
+    """Source of a module whose ``kernel(args..., outputs...)`` runs fn's body over the loop
+    nest ``layout`` describes: ``(ndim, modes, patterns)``, per argument a mode and the axes it
+    is broadcast along (indexed 0 there).
+
+    Modes: 'C' a C-contiguous array, indexed as it is; 'R' a view whose last axis has unit
+    stride inside a C-contiguous base (a column block of a matrix, one step of a buffer), read
+    and written through the flat base with the view's offset and strides, so the innermost
+    loop is unit-stride and vectorises; 'A' anything else (correct, not vectorised)."""
+    ndim, modes, patterns = layout
     trace = _Trace(float_type)
-    _Value.trace = trace
     inputs = [_Input(trace, i, kind == "array") for i, kind in enumerate(kinds)]
     result = fn(_Namespace(trace), *inputs)
     results = () if result is None else result if isinstance(result, tuple) else (result,)
@@ -231,20 +237,52 @@ def _generate(fn, signature, ndim, cache):
         if not isinstance(r, _Value):
             raise Refused("a fused function returns something other than arrays")
     arrays = [i for i, kind in enumerate(kinds) if kind == "array"]
-    params = [f"a{i}" if kind == "array" else f"v{i}" for i, kind in enumerate(kinds)]
+    params = []
+    for i, kind in enumerate(kinds):
+        params += ([f"a{i}", f"b{i}"] if modes[i] == "R" else [f"a{i}"]) if kind == "array" \
+            else [f"v{i}"]
     params += [f"o{k}" for k in range(len(results))]
-    index = ", ".join(f"i{d}" for d in range(ndim))
-    size_of = f"a{arrays[0]}" if arrays else "o0"
-    body, indent = [], "    "
-    for d in range(ndim):
+    last = ndim - 1
+    setup, body, indent = [], [], "    "
+    for i in arrays:
+        if modes[i] == "R":
+            setup += [f"    r{i} = b{i}.ravel()",
+                      f"    f{i} = (a{i}.ctypes.data - b{i}.ctypes.data) // a{i}.itemsize"]
+            setup += [f"    s{i}_{d} = a{i}.strides[{d}] // a{i}.itemsize"
+                      for d in range(last) if not patterns[i][d]]
+    size_of = next((f"a{i}" for i in arrays if not any(patterns[i])), "o0")
+    setup.append(f"    n = {size_of}.shape[{last}]")
+    for d in range(last):
         body.append(f"{indent}for i{d} in range({size_of}.shape[{d}]):")
         indent += "    "
-    loads = [f"{indent}v{i} = a{i}[{index}]" for i in arrays if inputs[i].read]
-    stores = [f"{indent}a{i}[{index}] = {inputs[i].current.name}" for i in sorted(trace.written)]
-    stores += [f"{indent}o{k}[{index}] = {trace.render(r)}" for k, r in enumerate(results)]
+    # one 1-D row per array for the innermost loop: unit stride, so LLVM vectorises it
+    rows, outer_loads = [], []
+    lead = lambda i: ", ".join("0" if patterns[i][d] else f"i{d}" for d in range(last))  # noqa
+    for i in arrays:
+        if patterns[i][last]:                         # broadcast along the row: one value
+            if inputs[i].read:
+                index = (lead(i) + ", 0") if last else "0"
+                outer_loads.append(f"{indent}v{i} = a{i}[{index}]")
+            continue
+        if modes[i] == "R":
+            start = " + ".join([f"f{i}"] + [f"i{d} * s{i}_{d}" for d in range(last)
+                                             if not patterns[i][d]])
+            rows.append(f"{indent}x{i} = r{i}[{start}:{start} + n]")
+        elif last:
+            rows.append(f"{indent}x{i} = a{i}[{lead(i)}]")
+        else:
+            rows.append(f"{indent}x{i} = a{i}")
+    outputs = [f"{indent}y{k} = o{k}[{', '.join(f'i{d}' for d in range(last))}]" if last
+               else f"{indent}y{k} = o{k}" for k in range(len(results))]
+    body += outer_loads + rows + outputs + [f"{indent}for j in range(n):"]
+    indent += "    "
+    row_arrays = [i for i in arrays if not patterns[i][last]]
+    loads = [f"{indent}v{i} = x{i}[j]" for i in row_arrays if inputs[i].read]
+    stores = [f"{indent}x{i}[j] = {inputs[i].current.name}" for i in sorted(trace.written)]
+    stores += [f"{indent}y{k}[j] = {trace.render(r)}" for k, r in enumerate(results)]
     code = _PRELUDE.format(cache=cache, params=", ".join(params)) + "\n".join(
-        body + loads + [indent + line for line in trace.lines] + stores) + "\n"
-    return code, trace.written, len(results)
+        setup + body + loads + [indent + line for line in trace.lines] + stores) + "\n"
+    return code, tuple(sorted(trace.written)), len(results)
 
 
 def _cache_folder():
@@ -300,63 +338,110 @@ def _tune_llvm():
 def compile_fused(fn):
     """``fn(xp, *args)`` as a kernel taking ``*args`` (NumPy arrays and Python numbers).
 
-    The per-call work is kept small (about as much as two NumPy calls): a signature key, a
-    shape check, the scalar casts; broadcasting makes views only when shapes differ."""
+    Each call looks at the arrays' memory layout, as NumPy's own elementwise loops do: the loop
+    nest follows the memory order of the first full-size array (an NCHW view of NHWC memory is
+    walked in NHWC order, and results come back in that order), each array is read in the
+    cheapest way its layout allows (see :func:`_generate`), broadcast axes are indexed at 0."""
     kernels: dict = {}
     if not _FOLDER:
         _FOLDER.extend(_cache_folder())
         _tune_llvm()
     cache_ok = _FOLDER[1]
 
-    def build(args, key):
-        arrays = [a for a in args if type(a) is np.ndarray]
+    def build(args, layout):
+        arrays = [a for a in args if a.__class__ is _ndarray]
         if not arrays:
             raise Refused("no array among the arguments")
-        kinds = tuple("array" if type(a) is np.ndarray else "scalar" for a in args)
+        kinds = tuple("array" if a.__class__ is _ndarray else "scalar" for a in args)
         float_type = _float_type(arrays)
-        ndim = max(max(a.ndim for a in arrays), 1)
-        code, written, n_out = _generate(fn, (kinds, float_type), ndim, cache_ok)
+        code, written, n_out = _generate(fn, kinds, float_type, layout, cache_ok)
         ftype = np.float32 if float_type == "float32" else np.float64
         casts = tuple(None if kind == "array" else
                       (bool if isinstance(a, (bool, np.bool_)) else
                        int if isinstance(a, numbers.Integral) else ftype)
                       for kind, a in zip(kinds, args))
-        return (_load(code, fn.__name__), tuple(written), _output_dtypes(fn, args, n_out),
-                casts, ndim)
+        return _load(code, fn.__name__), written, _output_dtypes(fn, args, n_out), casts
 
     def run(*args):
-        key = tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
+        laid, shape, order, layout = _lay_out(args)
+        key = (tuple([(a.dtype.num, a.ndim) if a.__class__ is _ndarray else a.__class__
+                      for a in args]), layout)
         entry = kernels.get(key)
         if entry is None:
-            entry = kernels[key] = build(args, key)
-        kernel, written, out_dtypes, casts, ndim = entry
-        arrays = [a for a in args if type(a) is np.ndarray]
-        shape = arrays[0].shape
-        if any(a.shape != shape for a in arrays):
-            shape = np.broadcast_shapes(*(a.shape for a in arrays))
-        if written:
-            for i in written:
-                if args[i].shape != shape or not args[i].flags.writeable:
-                    raise Refused(f"{fn.__name__} writes to argument {i} of shape "
-                                  f"{args[i].shape}, smaller than the broadcast shape {shape}")
-        call_args = [_shaped(a, shape, ndim) if cast is None else cast(a)
-                     for a, cast in zip(args, casts)]
-        outputs = [np.empty(shape, dtype) for dtype in out_dtypes]
-        call_args += [_shaped(o, shape, ndim) for o in outputs]
-        kernel(*call_args)
-        if not outputs:
+            entry = kernels[key] = build(args, layout)
+        kernel, written, out_dtypes, casts = entry
+        for i in written:
+            if args[i].shape != shape or not args[i].flags.writeable:
+                raise Refused(f"{fn.__name__} writes to argument {i} of shape "
+                              f"{args[i].shape}, smaller than the broadcast shape {shape}")
+        modes = layout[1]
+        call_args = []
+        for a, cast, mode in zip(laid, casts, modes):
+            if cast is not None:
+                call_args.append(cast(a))
+            elif mode == "R":
+                call_args += (a, a.base)
+            else:
+                call_args.append(a)
+        if not out_dtypes:
+            kernel(*call_args)
             return None
+        laid_shape = tuple(shape[d] for d in order) if order else shape
+        outputs = [np.empty(laid_shape or (1,), dtype) for dtype in out_dtypes]
+        kernel(*call_args, *outputs)
+        if not laid_shape:
+            outputs = [o.reshape(()) for o in outputs]
+        elif order:
+            inverse = tuple(int(d) for d in np.argsort(order))
+            outputs = [o.transpose(inverse) for o in outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     run.__name__ = fn.__name__
     return run
 
 
-def _shaped(a, shape, ndim):
-    """``a`` as the kernel indexes it: the broadcast shape, at least one axis."""
-    if a.shape != shape:
-        a = np.broadcast_to(a, shape)
-    return a if a.ndim == ndim else a.reshape((1,) * (ndim - a.ndim) + a.shape)
+def _lay_out(args):
+    """The arrays as the kernel loops over them: at the common number of axes (at least one),
+    transposed into the memory order of the first full-size array; with each one's mode and
+    broadcast axes. Returns (arrays, broadcast shape, axis order or None, layout key)."""
+    arrays = [a for a in args if a.__class__ is _ndarray]
+    if not arrays:
+        raise Refused("no array among the arguments")
+    shape = arrays[0].shape
+    for a in arrays:
+        if a.shape != shape:
+            shape = np.broadcast_shapes(*(b.shape for b in arrays))
+            break
+    ndim = max(len(shape), 1)
+    laid = [a.reshape((1,) * (ndim - a.ndim) + a.shape) if a.__class__ is _ndarray and
+            a.ndim != ndim else a for a in args]
+    full = next(a for a in laid if a.__class__ is _ndarray and a.shape == (shape or (1,)))
+    order = None
+    strides = full.strides
+    if ndim > 1 and any(strides[d] < strides[d + 1] for d in range(ndim - 1)
+                        if full.shape[d] > 1 and full.shape[d + 1] > 1):
+        order = tuple(sorted(range(ndim), key=lambda d: -strides[d]))
+        laid = [a.transpose(order) if a.__class__ is _ndarray else a for a in laid]
+    target = tuple(shape[d] for d in order) if order else (shape or (1,))
+    modes, patterns = [], []
+    for a in laid:
+        if a.__class__ is not _ndarray:
+            modes.append("S")
+            patterns.append(())
+            continue
+        pattern = tuple(n == 1 and m != 1 for n, m in zip(a.shape, target))
+        patterns.append(pattern)
+        if a.flags.c_contiguous:
+            modes.append("C")
+        elif a.strides[-1] == a.itemsize and a.base is not None and a.base.flags.c_contiguous \
+                and not pattern[-1]:
+            modes.append("R")
+        else:
+            modes.append("A")
+    return laid, shape, order, (ndim, tuple(modes), tuple(patterns))
+
+
+_ndarray = np.ndarray
 
 
 def _output_dtypes(fn, args, n_out):
