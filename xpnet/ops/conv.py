@@ -4,8 +4,14 @@ Layout. The public arrays are NCHW, as in PyTorch, but the work is done channels
 columns are built as (G, N·Ho·Wo, KH·KW·Cg) so that the one big GEMM reads and writes contiguous
 rows, and the output is returned as an NCHW *view* of NHWC memory. Elementwise ops keep that
 memory order, so the next conv (or pool) gets NHWC memory back without a transposing copy.
+
+The three products of a convolution (its output, its input gradient, its weight gradient) are
+module-level functions of a :class:`ConvGeometry`, so that the transposed convolution
+(``conv_transpose.py``), which is the adjoint of this one, is built from the same three.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from ..autograd import Function, Tensor
 
@@ -54,6 +60,150 @@ def output_size(size, kernel, stride, pad_before, pad_after, dilation):
     return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
 
 
+class ConvGeometry(NamedTuple):
+    """The shapes of one convolution: input (n, c, h, w), weight (o, c / groups, kh, kw),
+    output (n, o, ho, wo), and the window's stride (sh, sw), padding (top, bottom, left,
+    right), dilation (dh, dw) and groups."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    o: int
+    kh: int
+    kw: int
+    ho: int
+    wo: int
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+
+    @property
+    def padded(self) -> tuple:
+        """(Hp, Wp): the zero-padded input's height and width."""
+        top, bottom, left, right = self.padding
+        return self.h + top + bottom, self.w + left + right
+
+    def tap(self, i, j):
+        """Rows and columns of the padded input that kernel tap (i, j) reads: strided slices."""
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        return (slice(i * dh, i * dh + sh * (self.ho - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (self.wo - 1) + 1, sw))
+
+
+def slabs(backend, geom):
+    """(start, stop) sample ranges: the whole batch on a GPU; in host memory, as many samples
+    as keep one slab's columns within ``_SLAB_ELEMENTS`` (so they stay in cache)."""
+    n = geom.n
+    per_sample = geom.ho * geom.wo * geom.kh * geom.kw * geom.c
+    size = n if not backend.on_host else max(1, min(n, _SLAB_ELEMENTS // max(1, per_sample)))
+    return [(start, min(n, start + size)) for start in range(0, n, size)]
+
+
+def pad_nhwc(xp, x, geom):
+    """x (N, C, H, W) as channels-last zero-padded (N, Hp, Wp, C); a free view when x is NHWC
+    memory and there is no padding."""
+    x_nhwc = xp.permute_dims(x, (0, 2, 3, 1))
+    hp, wp = geom.padded
+    if (hp, wp) == (geom.h, geom.w):
+        return x_nhwc
+    top, _, left, _ = geom.padding
+    padded = xp.zeros((geom.n, hp, wp, geom.c), dtype=x.dtype, device=x.device)
+    padded[:, top:top + geom.h, left:left + geom.w, :] = x_nhwc
+    return padded
+
+
+def im2col(xp, x_nhwc, geom, start, stop):
+    """Columns (G, (stop - start)·Ho·Wo, KH·KW·Cg) of samples start..stop: block (i, j) is the
+    strided slice of taps (i, j) of every window."""
+    g, ho, wo, kh, kw = geom.groups, geom.ho, geom.wo, geom.kh, geom.kw
+    m, cg = stop - start, geom.c // g
+    cols = xp.empty((g, m, ho, wo, kh, kw, cg), dtype=x_nhwc.dtype, device=x_nhwc.device)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = geom.tap(i, j)
+            piece = x_nhwc[start:stop, rows, columns, :]                    # (m, Ho, Wo, C)
+            if g > 1:
+                piece = xp.permute_dims(xp.reshape(piece, (m, ho, wo, g, cg)), (3, 0, 1, 2, 4))
+            cols[:, :, :, :, i, j, :] = piece
+    return xp.reshape(cols, (g, m * ho * wo, kh * kw * cg))
+
+
+def correlate(xp, x_nhwc, weight, geom, ranges):
+    """The convolution's output as rows (N·Ho·Wo, O), and the columns when one slab made them
+    (kept for the weight gradient). y = cols @ W_mat, one GEMM per slab (batched over groups)."""
+    g, n, o = geom.groups, geom.n, geom.o
+    og, cg, kh, kw, m = o // g, geom.c // g, geom.kh, geom.kw, geom.ho * geom.wo
+    # weight (O, Cg, KH, KW) -> (G, KH·KW·Cg, Og), matching the column order
+    w_mat = xp.reshape(xp.permute_dims(xp.reshape(weight, (g, og, cg, kh, kw)), (0, 3, 4, 2, 1)),
+                       (g, kh * kw * cg, og))
+    cols = None
+    if len(ranges) == 1:
+        cols = im2col(xp, x_nhwc, geom, 0, n)
+        y = xp.matmul(cols, w_mat)                                          # (G, N·Ho·Wo, Og)
+    else:
+        y = xp.empty((g, n * m, og), dtype=x_nhwc.dtype, device=x_nhwc.device)
+        for start, stop in ranges:
+            y[:, start * m:stop * m, :] = xp.matmul(im2col(xp, x_nhwc, geom, start, stop), w_mat)
+    if g > 1:
+        return xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * m, o)), cols
+    return xp.reshape(y, (n * m, o)), cols
+
+
+def output_rows(xp, y, geom):
+    """(N, O, Ho, Wo) -> rows (N·Ho·Wo, O): free when y is NHWC memory, as ours are."""
+    return xp.reshape(xp.permute_dims(y, (0, 2, 3, 1)), (geom.n * geom.ho * geom.wo, geom.o))
+
+
+def grouped(xp, rows, geom):
+    """Rows (M, O) -> (G, M, Og), the layout of the batched GEMMs."""
+    g, o, m = geom.groups, geom.o, rows.shape[0]
+    if g > 1:
+        return xp.permute_dims(xp.reshape(rows, (m, g, o // g)), (1, 0, 2))
+    return xp.reshape(rows, (1, m, o))
+
+
+def weight_gradient(xp, x_nhwc, rows, geom, ranges, cols=None):
+    """dL/dw[o, c, i, j] = sum_{n, h, w} x_pad[n, c, s·h + d·i, s·w + d·j] · dL/dy[n, o, h, w]:
+    a correlation of the input with the output gradient, cols^T @ rows per slab, (O, Cg, KH, KW)."""
+    g, kh, kw, m = geom.groups, geom.kh, geom.kw, geom.ho * geom.wo
+    cg, og = geom.c // g, geom.o // g
+    total = None
+    for start, stop in ranges:
+        block = cols if cols is not None else im2col(xp, x_nhwc, geom, start, stop)
+        part = xp.matmul(xp.matrix_transpose(block), rows[:, start * m:stop * m, :])
+        total = part if total is None else total + part                    # (G, KH·KW·Cg, Og)
+    total = xp.permute_dims(xp.reshape(total, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))
+    return xp.reshape(total, (geom.o, cg, kh, kw))
+
+
+def input_gradient(xp, rows, weight, geom, ranges):
+    """dL/dx as (N, H, W, C): a full convolution of the output gradient with the kernel rotated
+    by 180°. As matrices: grad_cols = rows @ W_mat^T, then each tap's column block is added back
+    onto the strided slice it was read from (col2im), and the padding is cropped."""
+    g, n, h, w, kh, kw = geom.groups, geom.n, geom.h, geom.w, geom.kh, geom.kw
+    cg, og, ho, wo = geom.c // g, geom.o // g, geom.ho, geom.wo
+    # W_mat^T made contiguous (it is small): BLAS is ~3x slower on the transposed view
+    w_mat_t = xp.reshape(xp.permute_dims(xp.reshape(weight, (g, og, cg, kh, kw)),
+                                         (0, 1, 3, 4, 2)), (g, og, kh * kw * cg))
+    hp, wp = geom.padded
+    grad_pad = xp.zeros((g, n, hp, wp, cg), dtype=rows.dtype, device=rows.device)
+    for start, stop in ranges:
+        grad_cols = xp.reshape(xp.matmul(rows[:, start * ho * wo:stop * ho * wo, :], w_mat_t),
+                               (g, stop - start, ho, wo, kh, kw, cg))
+        for i in range(kh):
+            for j in range(kw):
+                index = (slice(None), slice(start, stop)) + geom.tap(i, j) + (slice(None),)
+                grad_pad[index] += grad_cols[:, :, :, :, i, j, :]
+    top, _, left, _ = geom.padding
+    if (hp, wp) != (h, w):
+        grad_pad = grad_pad[:, :, top:top + h, left:left + w, :]
+    if g > 1:
+        return xp.reshape(xp.permute_dims(grad_pad, (1, 2, 3, 0, 4)), (n, h, w, geom.c))
+    return grad_pad[0, ...]
+
+
 class Conv2d(Function):
     """y[n, o] = sum_{c, i, j} w[o, c, i, j] · x_pad[n, c, s·h + d·i, s·w + d·j] + b[o].
 
@@ -73,8 +223,7 @@ class Conv2d(Function):
     def __init__(self, stride, padding, dilation, groups):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
-    def forward(self, x, weight, bias):
-        xp = self.xp
+    def geometry(self, x, weight, bias) -> ConvGeometry:
         g = self.groups
         if x.ndim != 4:
             raise ValueError(f"conv2d: input must be 4-D (N, C, H, W), got shape "
@@ -102,128 +251,33 @@ class Conv2d(Function):
                              f"({hp}, {wp})")
         ho = output_size(h, kh, self.stride[0], top, bottom, dh)
         wo = output_size(w, kw, self.stride[1], left, right, dw)
-        og = o // g
-        self.shapes = (n, c, h, w, o, kh, kw, ho, wo)
+        return ConvGeometry(n, c, h, w, o, kh, kw, ho, wo, self.stride, self.padding,
+                            self.dilation, g)
 
-        # channels-last, zero-padded input (N, Hp, Wp, C); a free view when x is NHWC memory
-        x_nhwc = xp.permute_dims(x, (0, 2, 3, 1))
-        if hp != h or wp != w:
-            padded = xp.zeros((n, hp, wp, c), dtype=x.dtype, device=x.device)
-            padded[:, top:top + h, left:left + w, :] = x_nhwc
-            x_nhwc = padded
-        # weight (O, Cg, KH, KW) -> (G, KH·KW·Cg, Og), matching the column order
-        w_mat = xp.reshape(xp.permute_dims(xp.reshape(weight, (g, og, cg, kh, kw)),
-                                           (0, 3, 4, 2, 1)), (g, kh * kw * cg, og))
-        self.slab = self._slab_size(n, ho * wo * kh * kw * c)
-        if self.slab == n:
-            cols = self.im2col(x_nhwc, 0, n)
-            y = xp.matmul(cols, w_mat)                                     # (G, N·Ho·Wo, Og)
-        else:
-            y = xp.empty((g, n * ho * wo, og), dtype=x.dtype, device=x.device)
-            for start, stop in self.slabs():
-                cols = self.im2col(x_nhwc, start, stop)
-                y[:, start * ho * wo:stop * ho * wo, :] = xp.matmul(cols, w_mat)
-        if g > 1:
-            y = xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * ho * wo, o))
-        else:
-            y = xp.reshape(y, (n * ho * wo, o))
+    def forward(self, x, weight, bias):
+        xp = self.xp
+        geom = self.geom = self.geometry(x, weight, bias)
+        self.ranges = slabs(self.backend, geom)
+        x_nhwc = pad_nhwc(xp, x, geom)
+        y, cols = correlate(xp, x_nhwc, weight, geom, self.ranges)
         if bias is not None:
             y += bias
         self.x_nhwc, self.weight, self.has_bias = x_nhwc, weight, bias is not None
-        self.cols = cols if self.slab == n else None   # one slab: keep it for backward
-        return xp.permute_dims(xp.reshape(y, (n, ho, wo, o)), (0, 3, 1, 2))   # NCHW view
-
-    def _slab_size(self, n, per_sample):
-        if not self.backend.on_host:
-            return n
-        return max(1, min(n, _SLAB_ELEMENTS // per_sample))
-
-    def slabs(self):
-        n = self.shapes[0]
-        return [(start, min(n, start + self.slab)) for start in range(0, n, self.slab)]
-
-    def tap(self, i, j):
-        """Rows and columns of the padded input that kernel tap (i, j) reads: strided slices."""
-        ho, wo = self.shapes[7], self.shapes[8]
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        return (slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
-                slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
-
-    def im2col(self, x_nhwc, start, stop):
-        """Columns (G, (stop - start)·Ho·Wo, KH·KW·Cg) of samples start..stop: block (i, j) is
-        the strided slice of taps (i, j) of every window."""
-        xp, g = self.xp, self.groups
-        n, c, h, w, o, kh, kw, ho, wo = self.shapes
-        m, cg = stop - start, c // g
-        cols = xp.empty((g, m, ho, wo, kh, kw, cg), dtype=x_nhwc.dtype, device=x_nhwc.device)
-        for i in range(kh):
-            for j in range(kw):
-                rows, columns = self.tap(i, j)
-                piece = x_nhwc[start:stop, rows, columns, :]                # (m, Ho, Wo, C)
-                if g > 1:
-                    piece = xp.permute_dims(xp.reshape(piece, (m, ho, wo, g, cg)), (3, 0, 1, 2, 4))
-                cols[:, :, :, :, i, j, :] = piece
-        return xp.reshape(cols, (g, m * ho * wo, kh * kw * cg))
+        self.cols = cols          # one slab: kept for backward
+        return xp.permute_dims(xp.reshape(y, (geom.n, geom.ho, geom.wo, geom.o)), (0, 3, 1, 2))
 
     def backward(self, grad_y):
-        xp = self.xp
-        g = self.groups
-        n, c, h, w, o, kh, kw, ho, wo = self.shapes
-        cg, og, m = c // g, o // g, n * ho * wo
+        xp, geom = self.xp, self.geom
         need_x, need_w, need_b = self.needs_input_grad
-        # (N, O, Ho, Wo) -> rows (N·Ho·Wo, O): free when grad_y is NHWC memory, as ours are
-        grad_rows = xp.reshape(xp.permute_dims(grad_y, (0, 2, 3, 1)), (m, o))
-        grad_bias = xp.sum(grad_rows, axis=0) if need_b and self.has_bias else None
-        if g > 1:
-            grad_rows = xp.permute_dims(xp.reshape(grad_rows, (m, g, og)), (1, 0, 2))
-        else:
-            grad_rows = xp.reshape(grad_rows, (1, m, o))
-
-        # The kernel gradient is a correlation of the input with the output gradient:
-        # dL/dw[o, c, i, j] = sum_{n, h, w} x_pad[n, c, s·h + d·i, s·w + d·j] · dL/dy[n, o, h, w],
-        # i.e. cols^T @ grad_rows, one GEMM over the same columns as the forward (per slab).
-        #
-        # The input gradient is a full convolution of the output gradient with the kernel
-        # rotated by 180°: dL/dx_pad[n, c, p, q] = sum over taps (i, j) and positions (h, w)
-        # with s·h + d·i = p, s·w + d·j = q of w[o, c, i, j] · dL/dy[n, o, h, w]. As matrices:
-        # grad_cols = grad_rows @ W_mat^T, then each tap's column block is added back onto the
-        # strided slice it was read from (col2im), and the padding is cropped.
-        gw = None
-        if need_x:
-            # W_mat^T made contiguous (it is small): BLAS is ~3x slower on the transposed view
-            w_mat_t = xp.reshape(xp.permute_dims(xp.reshape(self.weight, (g, og, cg, kh, kw)),
-                                                 (0, 1, 3, 4, 2)), (g, og, kh * kw * cg))
-            hp, wp = self.x_nhwc.shape[1], self.x_nhwc.shape[2]
-            grad_pad = xp.zeros((g, n, hp, wp, cg), dtype=grad_rows.dtype, device=grad_rows.device)
-        for start, stop in self.slabs():
-            rows = grad_rows[:, start * ho * wo:stop * ho * wo, :]
-            if need_w:
-                cols = self.cols if self.cols is not None else self.im2col(self.x_nhwc, start,
-                                                                          stop)
-                part = xp.matmul(xp.matrix_transpose(cols), rows)        # (G, KH·KW·Cg, Og)
-                gw = part if gw is None else gw + part
-            if need_x:
-                grad_cols = xp.reshape(xp.matmul(rows, w_mat_t),
-                                       (g, stop - start, ho, wo, kh, kw, cg))
-                for i in range(kh):
-                    for j in range(kw):
-                        index = (slice(None), slice(start, stop)) + self.tap(i, j) + (slice(None),)
-                        grad_pad[index] += grad_cols[:, :, :, :, i, j, :]
-
-        grad_weight = None
-        if need_w:
-            gw = xp.permute_dims(xp.reshape(gw, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))
-            grad_weight = xp.reshape(gw, (o, cg, kh, kw))
+        rows = output_rows(xp, grad_y, geom)
+        grad_bias = xp.sum(rows, axis=0) if need_b and self.has_bias else None
+        rows = grouped(xp, rows, geom)
+        grad_weight = weight_gradient(xp, self.x_nhwc, rows, geom, self.ranges, self.cols) \
+            if need_w else None
         grad_x = None
         if need_x:
-            top, bottom, left, right = self.padding
-            if hp != h or wp != w:
-                grad_pad = grad_pad[:, :, top:top + h, left:left + w, :]
-            if g > 1:
-                grad_pad = xp.reshape(xp.permute_dims(grad_pad, (1, 2, 3, 0, 4)), (n, h, w, c))
-            else:
-                grad_pad = grad_pad[0, ...]
-            grad_x = xp.permute_dims(grad_pad, (0, 3, 1, 2))                # NCHW view
+            grad_x = xp.permute_dims(input_gradient(xp, rows, self.weight, geom, self.ranges),
+                                     (0, 3, 1, 2))                                 # NCHW view
         return grad_x, grad_weight, grad_bias
 
 
@@ -243,7 +297,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     Shape: (N, C, H, W) -> (N, out_channels, Ho, Wo) with
     Ho = (H + 2·pad - dilation·(KH - 1) - 1) // stride + 1.
 
-    >>> conv2d(x, w, b, padding=1).shape     # x (8, 3, 28, 28), w (16, 3, 3, 3)  # doctest: +SKIP
+    >>> import xpnet
+    >>> x, w = xpnet.randn(8, 3, 28, 28), xpnet.randn(16, 3, 3, 3)
+    >>> conv2d(x, w, padding=1).shape
     (8, 16, 28, 28)
     """
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
