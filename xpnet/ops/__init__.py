@@ -24,6 +24,8 @@ from .recurrent import rnn, lstm, gru
 from .embedding import embedding
 # attention and its masks (Transformer issue) are imported here
 from .attention import scaled_dot_product_attention, tril, triu, masked_fill
+# generative models (issue 13)
+from .conv_transpose import conv_transpose2d
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and not isinstance(value, _types.ModuleType))
