@@ -12,12 +12,12 @@ from xpnet.testing import assert_close, gradcheck, random_inputs
 def _taps(size, out, scale, mode, align_corners):
     """For each output index along one axis: [(source index, weight), ...], written out from
     PyTorch's formulas one position at a time."""
+    if out == size:       # an axis whose size stays is copied, whatever the scale
+        return [[(i, 1.0)] for i in range(out)]
     taps = []
     for i in range(out):
         if mode == "nearest":
-            if out == size:
-                source = i
-            elif out == 2 * size:
+            if out == 2 * size:
                 source = i // 2
             else:
                 step = np.float32(1.0 / scale) if scale else np.float32(size) / np.float32(out)
@@ -66,6 +66,8 @@ CASES = {
     "bilinear_align_corners": ((1, 2, 4, 3), dict(size=(7, 2), mode="bilinear",
                                                   align_corners=True)),
     "bilinear_fraction": ((1, 1, 5, 4), dict(scale_factor=1.5, mode="bilinear")),
+    "bilinear_one_axis_keeps_its_size": ((1, 2, 2, 3), dict(scale_factor=(1.25, 2.0),
+                                                            mode="bilinear")),
     "bilinear_to_one_pixel": ((1, 2, 3, 3), dict(size=1, mode="bilinear", align_corners=True)),
 }
 

@@ -78,6 +78,8 @@ class Interpolate(Function):
 
     def plan(self, size, out, scale):
         """How one axis is resampled: ("repeat", k) or ("matrix", key)."""
+        if out == size:     # PyTorch copies an axis whose size stays, whatever the scale
+            return ("repeat", 1)
         if self.mode == "nearest":
             sources = _nearest_sources(size, out, scale)
             if out % size == 0 and np.array_equal(sources, np.arange(out) // (out // size)):
