@@ -21,6 +21,8 @@ from .backend import (resolve as device, default_device, set_default_device, ava
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
 from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like, randn, rand,
                                 arange)
+from .autograd.random_tensors import (randint, randn_like, rand_like, randint_like, normal,
+                                      bernoulli)
 from . import random
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import ops, nn, functional, optim, data, io, models
@@ -40,4 +42,5 @@ __all__ = [
     "initial_seed", "get_rng_state", "set_rng_state", "nn", "functional", "optim", "data", "io",
     "models", "save", "load", "fit", "evaluate", "predict", "History", "dtype",
     *backend.DTYPE_NAMES, "__version__",
+    "randint", "randn_like", "rand_like", "randint_like", "normal", "bernoulli",
 ]

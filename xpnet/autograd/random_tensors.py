@@ -1,0 +1,235 @@
+"""Random tensors beside :func:`~xpnet.randn` and :func:`~xpnet.rand`: integers, the ``*_like``
+forms, ``normal`` and ``bernoulli``, and in-place fills (what ``Tensor.normal_``,
+``uniform_`` and ``bernoulli_`` call). Every draw is made on the tensor's device by that
+device's generator in :mod:`xpnet.random` (no host-to-device copy on a GPU), so
+:func:`xpnet.manual_seed` and a checkpoint's ``get_rng_state()`` cover them all.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend as _backend
+from .. import random as _random
+from .creation import check_shape, full  # noqa: F401  (full: used in doctests)
+from .tensor import Tensor
+
+_FLOATS = ("float32", "float64")
+_INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def _size(op, size) -> tuple:
+    """``size`` as one int or a tuple of them."""
+    return check_shape(op, (size,))
+
+
+def _random_tensor(op, draw, shape, dtype, device, requires_grad):
+    backend = _backend.resolve(device)
+    return Tensor._wrap(draw(backend, check_shape(op, shape), _float_name(op, dtype)), backend,
+                        bool(requires_grad))
+
+
+def _float_name(op, dtype, default="float32"):
+    name = _backend.as_dtype(dtype).name if dtype is not None else default
+    if name not in _FLOATS:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {name}")
+    return name
+
+
+
+
+def _like(op, t, dtype, device):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(t).__name__}")
+    return (_backend.dtype_name(t.dtype) if dtype is None else dtype,
+            t.backend if device is None else device)
+
+
+def randn_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002
+               requires_grad=False) -> Tensor:
+    """Standard normal samples shaped like ``input``, on its device, in its dtype.
+
+    >>> x = zeros(4, 2, dtype="float64")
+    >>> randn_like(x).dtype == x.dtype
+    True
+    """
+    dtype, device = _like("randn_like", input, dtype, device)
+    return _random_tensor("randn_like", _random.normal, input.shape, dtype, device,
+                          requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002
+              requires_grad=False) -> Tensor:
+    """Uniform [0, 1) samples shaped like ``input``, on its device, in its dtype."""
+    dtype, device = _like("rand_like", input, dtype, device)
+    return _random_tensor("rand_like", _random.uniform, input.shape, dtype, device,
+                          requires_grad)
+
+
+def _integers(op, low, high, size, dtype, device):
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    if low >= high:
+        raise ValueError(f"{op}: high must be greater than low, got low={low} and high={high}")
+    backend = _backend.resolve(device)
+    name = _backend.as_dtype(dtype).name if dtype is not None else "int64"
+    if name in _INTEGERS:
+        info = np.iinfo(name)
+        if low < info.min or high - 1 > info.max:
+            raise ValueError(f"{op}: [low, high) must fit in {name}, got [{low}, {high})")
+        return Tensor._wrap(_random.integers(backend, int(low), int(high), size, name), backend)
+    if name not in _FLOATS:
+        raise TypeError(f"{op}: dtype must be an integer or floating dtype, got {name}")
+    drawn = _random.integers(backend, int(low), int(high), size, "int64")
+    with backend.scope():
+        return Tensor._wrap(backend.xp.astype(drawn, backend.dtype(name)), backend)
+
+
+def randint(low, high=None, size=None, *, dtype=None, device=None) -> Tensor:
+    """Integers uniform in [low, high) of shape ``size``, drawn on ``device`` (int64 unless
+    ``dtype`` says otherwise); ``randint(high, size)`` starts at 0, as in PyTorch.
+
+    >>> t = randint(3, 7, (2, 4))
+    >>> t.shape, bool(((t >= 3) & (t < 7)).numpy().all())
+    ((2, 4), True)
+    """
+    if size is None:
+        if high is None:
+            raise TypeError("randint: expected randint(high, size) or randint(low, high, size), "
+                            "got no size")
+        low, high, size = 0, low, high
+    return _integers("randint", low, high, _size("randint", size), dtype, device)
+
+
+def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None) -> Tensor:  # noqa: A002
+    """Integers uniform in [low, high) shaped like ``input``, in its dtype and on its device;
+    ``randint_like(input, high)`` starts at 0."""
+    if high is None:
+        low, high = 0, low
+    dtype, device = _like("randint_like", input, dtype, device)
+    return _integers("randint_like", low, high, input.shape, dtype, device)
+
+
+def _check_std(op, std):
+    if isinstance(std, Tensor):
+        if std.backend.on_host and std.size and float(std.backend.xp.min(std.data)) < 0:
+            raise ValueError(f"{op}: std must be non-negative, got a minimum of "
+                             f"{float(std.backend.xp.min(std.data))}")
+    elif not std >= 0:
+        raise ValueError(f"{op}: std must be non-negative, got {std}")
+
+
+def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
+    """Samples of N(mean, std²), drawn on the device (PyTorch's ``torch.normal`` forms).
+
+    ``mean`` and ``std`` are Tensors or numbers; with Tensors the result has their broadcast
+    shape, dtype and device; with two numbers give ``size``. No gradient flows to ``mean`` or
+    ``std`` (PyTorch's is zero); the reparameterisation trick is ``mean + std * randn_like(std)``.
+
+    >>> normal(2.0, 0.5, (3,)).shape
+    (3,)
+    """
+    op = "normal"
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    for name, value in (("mean", mean), ("std", std)):
+        if not isinstance(value, (Tensor, numbers.Real)) or isinstance(value, bool):
+            raise TypeError(f"{op}: {name} must be a Tensor or a number, got "
+                            f"{type(value).__name__}")
+    _check_std(op, std)
+    if not tensors:
+        if size is None:
+            raise TypeError("normal: with a number for both mean and std, size must be given")
+        eps = _random_tensor(op, _random.normal, _size(op, size), dtype, device, False)
+        with eps.backend.scope():
+            return Tensor._wrap(eps.data * float(std) + float(mean), eps.backend)
+    if size is not None:
+        raise TypeError("normal: size is only taken when mean and std are both numbers")
+    backend = tensors[0].backend
+    if len(tensors) == 2 and tensors[1].backend is not backend:
+        raise ValueError(f"{op}: mean and std are on different devices "
+                         f"['{mean.device}', '{std.device}']; move them with .to(...)")
+    for t in tensors:
+        if not t.dtype.is_floating_point:
+            raise TypeError(f"{op}: mean and std must be floating-point, got dtype "
+                            f"{_backend.dtype_name(t.dtype)}")
+    try:
+        shape = np.broadcast_shapes(*(t.shape for t in tensors))
+    except ValueError:
+        raise ValueError(f"{op}: mean and std must broadcast together, got shapes "
+                         f"{[t.shape for t in tensors]}") from None
+    name = _backend.dtype_name(backend.xp.result_type(*(t.data.dtype for t in tensors)))
+    eps = _random.normal(backend, shape, name)
+    values = [t.data if isinstance(t, Tensor) else float(t) for t in (mean, std)]
+    with backend.scope():
+        return Tensor._wrap(eps * values[1] + values[0], backend)
+
+
+def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
+    """0/1 samples: element i is 1 with probability ``input[i]`` (or ``p`` for every element),
+    in ``input``'s shape, dtype and device.
+
+    >>> bernoulli(full((2, 3), 1.0)).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    op = "bernoulli"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    backend, xp = input.backend, input.backend.xp
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{op}: input must be floating-point, got dtype "
+                        f"{_backend.dtype_name(input.dtype)}")
+    probability = input.data if p is None else p
+    if p is not None and (isinstance(p, bool) or not isinstance(p, numbers.Real)):
+        raise TypeError(f"{op}: p must be a number, got {type(p).__name__}")
+    if p is not None and not 0 <= p <= 1:
+        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
+    if p is None and backend.on_host and input.size:
+        low, high = float(xp.min(input.data)), float(xp.max(input.data))
+        if low < 0 or high > 1:
+            raise ValueError(f"{op}: probabilities must be in [0, 1], got values from {low} "
+                             f"to {high}")
+    u = _random.uniform(backend, input.shape, input.dtype)
+    with backend.scope():
+        return Tensor._wrap(xp.astype(u < probability, input.data.dtype), backend)
+
+
+# -- in place, drawn on the tensor's device (what Tensor.normal_ etc. call) -------------------
+
+def _draw_into(op, t, draw):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    return draw(t.backend, t.shape, _float_name(op, t.dtype))
+
+
+def normal_(t: Tensor, mean=0.0, std=1.0) -> Tensor:
+    """Fill ``t`` with N(mean, std²) samples drawn on its device; returns ``t``."""
+    _check_std("normal_", std)
+    sample = _draw_into("normal_", t, _random.normal)
+    with t.backend.scope():
+        t.data = sample * float(std) + float(mean)
+    return t
+
+
+def uniform_(t: Tensor, a=0.0, b=1.0) -> Tensor:
+    """Fill ``t`` with U[a, b) samples drawn on its device; returns ``t``."""
+    sample = _draw_into("uniform_", t, _random.uniform)
+    with t.backend.scope():
+        t.data = sample * (float(b) - float(a)) + float(a)
+    return t
+
+
+def bernoulli_(t: Tensor, p=0.5) -> Tensor:
+    """Fill ``t`` with 0/1 samples, 1 with probability ``p`` (a number, or a Tensor that
+    broadcasts to ``t``); returns ``t``."""
+    if isinstance(p, Tensor):
+        probability = p.data
+    elif isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"bernoulli_: p must be a number in [0, 1] or a Tensor, got {p!r}")
+    else:
+        probability = float(p)
+    sample = _draw_into("bernoulli_", t, _random.uniform)
+    with t.backend.scope():
+        t.data = t.backend.xp.astype(sample < probability, t.data.dtype)
+    return t
