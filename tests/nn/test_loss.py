@@ -121,3 +121,32 @@ def test_loss_layer_passes_on_the_ops_shape_errors(device):
     x, _ = inputs(device, "regression")
     with pytest.raises(ValueError, match=r"mse_loss: input and target must have the same shape"):
         nn.MSELoss()(x, xpnet.zeros(4, device=device, dtype="float64"))
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")   # torch's note on its own 'mean'
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum", "none"])
+def test_kl_div_loss_matches_torch_forward_and_backward(device, reduction, log_target):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    log_q = np.log(rng.dirichlet(np.ones(3), size=4))
+    p = rng.dirichlet(np.ones(3), size=4)
+    p = np.log(p) if log_target else p
+    x, t = (xpnet.tensor(a, device=device, requires_grad=True) for a in (log_q, p))
+    tx, tt = (torch.tensor(a, requires_grad=True) for a in (log_q, p))
+    loss = nn.KLDivLoss(reduction=reduction, log_target=log_target)
+    assert repr(loss) == f"KLDivLoss(reduction={reduction!r}" + (
+        ", log_target=True)" if log_target else ")")
+    y = loss(x, t)
+    ty = torch.nn.KLDivLoss(reduction=reduction, log_target=log_target)(tx, tt)
+    y.sum().backward()
+    ty.sum().backward()
+    assert_close(y, ty.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert_close(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert_close(t.grad, tt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_kl_div_loss_rejects_an_unknown_reduction_when_built():
+    with pytest.raises(ValueError, match=r"^KLDivLoss: reduction must be 'mean', 'batchmean', "
+                                         r"'sum' or 'none', got 'avg'$"):
+        nn.KLDivLoss(reduction="avg")

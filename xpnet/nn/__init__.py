@@ -16,4 +16,6 @@ from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
                           TransformerDecoder, Transformer, PositionalEncoding)
 from . import functional
+# generative models (issue 13)
+from .loss import KLDivLoss
 

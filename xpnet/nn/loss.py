@@ -3,6 +3,7 @@ arguments; each argument is checked by the same function the op uses, at constru
 from __future__ import annotations
 
 from .. import ops
+from ..ops.divergence import check_kl_reduction
 from ..ops.loss import _check_ignore_index, _check_reduction
 from .module import Module
 
@@ -89,3 +90,21 @@ class NLLLoss(_Loss):
 
     def forward(self, input, target):  # noqa: A002
         return ops.nll_loss(input, target, self.reduction, self.ignore_index)
+
+
+class KLDivLoss(_Loss):
+    """KL(target ‖ exp(input)) pointwise: input log-probabilities, target probabilities (or
+    log-probabilities with ``log_target``). Use ``reduction='batchmean'`` for the KL per
+    sample. Shape: input (*), target broadcastable to it -> scalar (or (*) with 'none')"""
+
+    def __init__(self, *, reduction: str = "mean", log_target: bool = False):
+        # keyword-only: PyTorch's first positional arguments are the deprecated size_average
+        # and reduce, which xpnet does not take
+        check_kl_reduction("KLDivLoss", reduction)   # 'batchmean' too, so not _Loss's check
+        self.reduction, self.log_target = reduction, bool(log_target)
+
+    def extra_repr(self):
+        return super().extra_repr() + (", log_target=True" if self.log_target else "")
+
+    def forward(self, input, target):  # noqa: A002
+        return ops.kl_div(input, target, self.reduction, self.log_target)
