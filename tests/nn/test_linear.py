@@ -134,3 +134,29 @@ def test_mlp_trained_with_hand_written_sgd_reduces_the_loss(device):
     with xpnet.no_grad():
         predicted = F.softmax(model(x)).argmax(axis=1).numpy()
     assert (predicted == labels).all()
+
+
+def test_unflatten_undoes_flatten_with_gradients_as_torch(device):
+    torch = pytest.importorskip("torch")
+    host = np.random.default_rng(0).standard_normal((3, 24))
+    x = xpnet.tensor(host, device=device, requires_grad=True)
+    layer = nn.Unflatten(1, (2, -1, 3))
+    assert repr(layer) == repr(torch.nn.Unflatten(1, (2, -1, 3)))
+    y = layer(x)
+    expected = torch.nn.Unflatten(1, (2, -1, 3))(torch.tensor(host))
+    assert_close(y, expected.numpy(), rtol=0, atol=0)
+    assert_close(nn.Flatten()(y), host, rtol=0, atol=0)
+    (y * y).sum().backward()
+    assert_close(x.grad, 2 * host, rtol=1e-12)
+    assert nn.Unflatten(-1, (4, 6))(x).shape == (3, 4, 6)
+
+
+def test_unflatten_names_itself_for_a_bad_dim_or_size(device):
+    x = xpnet.zeros(3, 24, device=device)
+    with pytest.raises(ValueError, match=r"^Unflatten\(dim=2, unflattened_size=\(4, 6\)\): dim "
+                                         r"must be in \[-2, 2\) for a 2-D input, got input "
+                                         r"\(3, 24\)$"):
+        nn.Unflatten(2, (4, 6))(x)
+    with pytest.raises(ValueError, match=r"^Unflatten\(dim=1, unflattened_size=\(5, 5\)\): "
+                                         r"reshape: cannot reshape a tensor of shape \(3, 24\)"):
+        nn.Unflatten(1, (5, 5))(x)

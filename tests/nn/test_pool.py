@@ -29,12 +29,15 @@ def test_pool_layers_match_torch(device):
                  torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False)(torch.tensor(host)).numpy())
 
 
-def test_pool_layers_name_themselves_in_errors(device):
-    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=\(2, 2\)\): input must be 4-D "
-                                         r"\(N, C, H, W\), got \(3, 4, 4\)"):
+def test_pool_layers_name_themselves_in_front_of_the_ops_errors(device):
+    with pytest.raises(ValueError, match=r"^MaxPool2d\(kernel_size=\(2, 2\), stride=\(2, 2\), "
+                                         r"padding=\(0, 0\)\): max_pool2d: input must be 4-D "
+                                         r"\(N, C, H, W\), got shape \(3, 4, 4\)$"):
         nn.MaxPool2d(2)(xpnet.zeros(3, 4, 4, device=device))
-    with pytest.raises(ValueError, match=r"AvgPool2d\(kernel_size=\(5, 5\)\): the kernel must fit "
-                                         r"in the padded input, got padded input \(4, 4\)"):
+    with pytest.raises(ValueError, match=r"^AvgPool2d\(kernel_size=\(5, 5\), stride=\(5, 5\), "
+                                         r"padding=\(0, 0\)\): avg_pool2d: the kernel must fit in "
+                                         r"the padded input, got kernel \(5, 5\) and padded input "
+                                         r"\(4, 4\)$"):
         nn.AvgPool2d(5)(xpnet.zeros(1, 1, 4, 4, device=device))
-    with pytest.raises(ValueError, match=r"MaxPool2d: padding must be between 0 and half"):
+    with pytest.raises(ValueError, match=r"^MaxPool2d: padding must be between 0 and half"):
         nn.MaxPool2d(2, padding=2)

@@ -16,6 +16,9 @@ from .attention import MultiheadAttention
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
                           TransformerDecoder, Transformer, PositionalEncoding)
 from . import functional
-# generative models (issue 13)
+# generative models (issue 13): transposed conv, upsampling, Unflatten, KLDivLoss
+from .conv import ConvTranspose2d
+from .upsample import Upsample
+from .linear import Unflatten
 from .loss import KLDivLoss
 

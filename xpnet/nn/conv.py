@@ -1,12 +1,35 @@
-"""Conv2d: a learnable 2-D convolution over NCHW input."""
+"""Conv2d and ConvTranspose2d: learnable 2-D convolutions over NCHW input.
+
+The ops check the input against the weights (shapes, channels, the kernel fitting); a layer
+checks only its constructor arguments and what only it knows (ConvTranspose2d's
+``output_size``). ``Module.__call__`` puts the layer's name in front of an op's message.
+"""
 from __future__ import annotations
 
 import math
 
 from .. import ops
 from ..ops.conv import _pair, _padding, output_size
+from ..ops.conv_transpose import _transpose_args, transposed_size
 from . import init
 from .module import Module, Parameter
+
+
+def _channels(layer, in_channels, out_channels, groups):
+    if in_channels <= 0 or out_channels <= 0:
+        raise ValueError(f"{layer}: in_channels and out_channels must be positive, got "
+                         f"({in_channels}, {out_channels})")
+    if groups <= 0 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}: groups must divide in_channels and out_channels, got "
+                         f"groups={groups} for {in_channels} and {out_channels} channels")
+
+
+def _uniform_parameters(weight_shape, fan_in, out_channels, bias, device, dtype):
+    # PyTorch's kaiming_uniform(a=sqrt(5)) is U(±1/sqrt(fan_in)); the bias has the same bound
+    bound = 1 / math.sqrt(fan_in)
+    weight = Parameter(init.uniform(weight_shape, -bound, bound, device, dtype))
+    return weight, (Parameter(init.uniform((out_channels,), -bound, bound, device, dtype))
+                    if bias else None)
 
 
 class Conv2d(Module):
@@ -30,44 +53,26 @@ class Conv2d(Module):
     Shape: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo),
     Ho = (H + 2·padding - dilation·(KH - 1) - 1) // stride + 1.
 
-    >>> Conv2d(1, 32, 3)(x).shape        # x (8, 1, 28, 28)       # doctest: +SKIP
+    >>> import xpnet
+    >>> Conv2d(1, 32, 3)(xpnet.zeros(8, 1, 28, 28)).shape
     (8, 32, 26, 26)
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, *, device=None, dtype=None):
-        name = f"Conv2d(in_channels={in_channels})"
-        if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"{name}: in_channels and out_channels must be positive, got "
-                             f"({in_channels}, {out_channels})")
-        if groups <= 0 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: groups must divide in_channels and out_channels, got "
-                             f"groups={groups} for {in_channels} and {out_channels} channels")
+        _channels("Conv2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _pair("kernel_size", "Conv2d", kernel_size)
         self.stride = _pair("stride", "Conv2d", stride)
         self.dilation = _pair("dilation", "Conv2d", dilation)
         self.padding = padding if isinstance(padding, str) else _pair("padding", "Conv2d", padding)
-        self._pads = _padding(name, self.padding, self.kernel_size, self.dilation, self.stride)
+        self._pads = _padding("Conv2d", self.padding, self.kernel_size, self.dilation, self.stride)
         fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
-        bound = 1 / math.sqrt(fan_in)
-        shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(init.uniform(shape, -bound, bound, device, dtype))
-        self.bias = Parameter(init.uniform((out_channels,), -bound, bound, device, dtype)) \
-            if bias else None
+        self.weight, self.bias = _uniform_parameters(
+            (out_channels, in_channels // groups) + self.kernel_size, fan_in, out_channels, bias,
+            device, dtype)
 
     def forward(self, x):
-        name = f"Conv2d(in_channels={self.in_channels})"
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{name}: input must be (N, {self.in_channels}, H, W), got "
-                             f"{x.shape}")
-        top, bottom, left, right = self._pads
-        (kh, kw), (dh, dw) = self.kernel_size, self.dilation
-        hp, wp = x.shape[2] + top + bottom, x.shape[3] + left + right
-        if dh * (kh - 1) + 1 > hp or dw * (kw - 1) + 1 > wp:
-            raise ValueError(f"{name}: the kernel must fit in the padded input, got kernel "
-                             f"{self.kernel_size} (dilation {self.dilation}) and padded input "
-                             f"({hp}, {wp}) from input {x.shape}")
         return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                           self.groups)
 
@@ -85,6 +90,84 @@ class Conv2d(Module):
         if self.padding != (0, 0):
             s += f", padding={self.padding!r}" if isinstance(self.padding, str) \
                 else f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose2d(Module):
+    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d`` (the adjoint of a
+    Conv2d with the same arguments: it maps Conv2d's output shape back to its input shape).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, dilation, groups, bias: as
+            :class:`Conv2d`.
+        padding: an int or a pair: rows/columns cropped from each side of the full output.
+        output_padding: extra rows/columns at the bottom/right of the output, smaller than
+            the stride or the dilation (default 0).
+        device, dtype: where and how the parameters live.
+
+    Weight (in_channels, out_channels / groups, KH, KW) and bias (out_channels,) start as
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = out_channels / groups · KH · KW, which is
+    what PyTorch's kaiming_uniform(a = sqrt(5)) computes from that weight's shape.
+
+    Shape: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo),
+    Ho = (H - 1)·stride - 2·padding + dilation·(KH - 1) + output_padding + 1;
+    ``forward(x, output_size=(Ho, Wo))`` picks the output_padding that gives that size.
+
+    >>> import xpnet
+    >>> up = ConvTranspose2d(16, 8, 4, stride=2, padding=1)
+    >>> up(xpnet.zeros(2, 16, 7, 7)).shape
+    (2, 8, 14, 14)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1, *,
+                 device=None, dtype=None):
+        _channels("ConvTranspose2d", in_channels, out_channels, groups)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = _pair("kernel_size", "ConvTranspose2d", kernel_size)
+        self.stride, self.padding, self.output_padding, self.dilation, self.groups = \
+            _transpose_args(stride, padding, output_padding, dilation, groups, "ConvTranspose2d")
+        fan_in = out_channels // groups * self.kernel_size[0] * self.kernel_size[1]
+        self.weight, self.bias = _uniform_parameters(
+            (in_channels, out_channels // groups) + self.kernel_size, fan_in, out_channels, bias,
+            device, dtype)
+
+    def forward(self, x, output_size=None):
+        output_padding = self.output_padding if output_size is None \
+            else self._output_padding(x, output_size)
+        return ops.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                    output_padding, self.groups, self.dilation)
+
+    def _output_padding(self, x, output_size):
+        """The output_padding that makes the output (Ho, Wo) = output_size (or its last two
+        entries), as PyTorch chooses it; a size no output_padding reaches is an error."""
+        size = tuple(output_size)
+        if len(size) == 4:
+            size = size[2:]
+        if len(size) != 2 or x.ndim != 4:
+            raise self._error(f"output_size must have 2 or 4 entries for a 4-D input, got "
+                              f"{tuple(output_size)} for input {x.shape}")
+        smallest = tuple(transposed_size(x.shape[2 + a], self.kernel_size[a], self.stride[a],
+                                         self.padding[a], 0, self.dilation[a]) for a in (0, 1))
+        largest = tuple(s + self.stride[a] - 1 for a, s in enumerate(smallest))
+        if not all(lo <= s <= hi for s, lo, hi in zip(size, smallest, largest)):
+            raise self._error(f"output_size must be between {smallest} and {largest} for input "
+                              f"{x.shape}, got {size}")
+        return tuple(s - lo for s, lo in zip(size, smallest))
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.groups != 1:

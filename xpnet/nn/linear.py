@@ -1,4 +1,4 @@
-"""Linear, Identity, Flatten."""
+"""Linear, Identity, Flatten, Unflatten."""
 from __future__ import annotations
 
 import math
@@ -60,3 +60,27 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size`` (one entry may be -1), undoing Flatten.
+
+    Shape: (*, prod(unflattened_size), *) -> (*, *unflattened_size, *)
+
+    >>> import xpnet
+    >>> Unflatten(1, (1, 28, 28))(xpnet.zeros(4, 784)).shape
+    (4, 1, 28, 28)
+    """
+
+    def __init__(self, dim: int, unflattened_size):
+        self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in unflattened_size)
+
+    def forward(self, x):
+        if not -x.ndim <= self.dim < x.ndim:
+            raise self._error(f"dim must be in [{-x.ndim}, {x.ndim}) for a {x.ndim}-D input, "
+                              f"got input {x.shape}")
+        d = self.dim % x.ndim
+        return ops.reshape(x, x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
