@@ -28,6 +28,7 @@ from .attention import scaled_dot_product_attention, tril, triu, masked_fill
 from .conv_transpose import conv_transpose2d
 from .interpolate import interpolate
 from .divergence import kl_div
+from .variational import reparameterize, gaussian_kl
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and not isinstance(value, _types.ModuleType))
