@@ -127,3 +127,109 @@ def test_training_lowers_the_loss_in_a_few_steps(device):
     assert history["iter"] == [10, 20] and len(lines) == 2 and "val loss" in lines[0]
     assert history["final_val_loss"] < before - 0.5
     assert history["lr"][-1] == pytest.approx(1e-3)      # the cosine ends at min_lr
+
+
+# -- the generative models (issue 13) against the same models in PyTorch -----------------------
+
+def _torch_vae(torch):
+    nn, F = torch.nn, torch.nn.functional
+
+    class VAE(nn.Module):               # PyTorch's examples/vae/main.py
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), \
+                nn.Linear(400, 20)
+            self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
+
+        def forward(self, x, eps):
+            h = F.relu(self.fc1(x.view(-1, 784)))
+            mu, logvar = self.fc21(h), self.fc22(h)
+            z = mu + eps * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+    return VAE().double()
+
+
+def _host_state(module):
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def test_vae_loss_and_every_gradient_equal_pytorchs_reference_vae(device):
+    torch = pytest.importorskip("torch")
+    from xpnet import generative
+    theirs = _torch_vae(torch)
+    mine = models.VAE(device=device).double()
+    mine.load_state_dict(_host_state(theirs))
+    host = (np.random.default_rng(0).random((6, 1, 28, 28)) > 0.6).astype(np.float64)
+    x = xpnet.tensor(host, device=device)
+    state = xpnet.get_rng_state()
+    reconstruction, mu, logvar = mine(x)
+    loss = generative.vae_loss(reconstruction, x, mu, logvar)
+    xpnet.set_rng_state(state)
+    eps = xpnet.randn(6, 20, device=device, dtype="float64").numpy()   # the ε the model drew
+    t_rec, t_mu, t_logvar = theirs(torch.tensor(host), torch.tensor(eps))
+    t_loss = (torch.nn.functional.binary_cross_entropy(t_rec, torch.tensor(host).view(-1, 784),
+                                                      reduction="sum")
+              - 0.5 * torch.sum(1 + t_logvar - t_mu.pow(2) - t_logvar.exp()))
+    assert_close(reconstruction, t_rec.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert_close(loss, t_loss.detach().numpy(), rtol=1e-10)
+    loss.backward()
+    t_loss.backward()
+    for name, p in theirs.named_parameters():
+        assert_close(dict(mine.named_parameters())[name].grad, p.grad.numpy(), rtol=1e-8,
+                     atol=1e-10)
+
+
+def _torch_dcgan(torch, width=8, latent=16):
+    nn = torch.nn
+    generator = nn.Sequential(
+        nn.Unflatten(1, (latent, 1, 1)), nn.ConvTranspose2d(latent, 2 * width, 7, 1, 0, bias=False),
+        nn.BatchNorm2d(2 * width), nn.ReLU(),
+        nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width),
+        nn.ReLU(), nn.ConvTranspose2d(width, 1, 4, 2, 1, bias=False), nn.Tanh())
+    discriminator = nn.Sequential(
+        nn.Conv2d(1, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+        nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width),
+        nn.LeakyReLU(0.2), nn.Conv2d(2 * width, 1, 7, 1, 0, bias=False), nn.Flatten())
+    return generator.double(), discriminator.double()
+
+
+def test_dcgan_generator_and_discriminator_equal_torch_with_the_same_weights(device):
+    torch = pytest.importorskip("torch")
+    t_gen, t_disc = _torch_dcgan(torch)
+    gen = models.dcgan_generator(16, 8, device=device).double()
+    disc = models.dcgan_discriminator(8, device=device).double()
+    for mine, theirs in ((gen, t_gen), (disc, t_disc)):
+        assert [n for n, _ in mine.named_parameters()] == [n for n, _ in
+                                                           theirs.named_parameters()]
+        mine.load_state_dict(_host_state(theirs))
+    z = np.random.default_rng(1).standard_normal((5, 16))
+    zt = torch.tensor(z)
+    fake, t_fake = gen(xpnet.tensor(z, device=device)), t_gen(zt)
+    assert fake.shape == (5, 1, 28, 28)
+    assert_close(fake, t_fake.detach().numpy(), rtol=1e-9, atol=1e-11)
+    logits, t_logits = disc(fake), t_disc(t_fake)
+    assert logits.shape == (5, 1)
+    assert_close(logits, t_logits.detach().numpy(), rtol=1e-9, atol=1e-11)
+    (logits * logits).sum().backward()
+    (t_logits * t_logits).sum().backward()
+    for mine, theirs in ((gen, t_gen), (disc, t_disc)):
+        grads = dict(mine.named_parameters())
+        for name, p in theirs.named_parameters():
+            assert_close(grads[name].grad, p.grad.numpy(), rtol=1e-8, atol=1e-10)
+        for name, b in theirs.named_buffers():       # running statistics, updated alike
+            if name.endswith("running_mean") or name.endswith("running_var"):
+                assert_close(dict(mine.named_buffers())[name], b.numpy(), rtol=1e-9,
+                             atol=1e-12)
+
+
+def test_dcgan_models_start_from_the_dcgan_initialisation(device):
+    gen = models.dcgan_generator(device=device)
+    weights = np.concatenate([p.numpy().ravel() for n, p in gen.named_parameters()
+                              if p.ndim == 4])
+    assert abs(weights.mean()) < 1e-3 and abs(weights.std() - 0.02) < 1e-3
+    scales = np.concatenate([m.weight.numpy() for m in gen.modules()
+                             if isinstance(m, xpnet.nn.BatchNorm2d)])
+    assert abs(scales.mean() - 1) < 0.01 and 0.01 < scales.std() < 0.03
+    assert all(np.all(m.bias.numpy() == 0) for m in gen.modules()
+               if isinstance(m, xpnet.nn.BatchNorm2d))

@@ -269,3 +269,75 @@ def train_char_lm(model, train_ids, val_ids=None, iters: int = 2000, batch_size:
     history["final_val_loss"] = evaluate_char_lm(model, val_ids) if val_ids is not None \
         else None
     return history
+# -- generative models (issue 13) -----------------------------------------------------------------
+
+class VAE(nn.Module):
+    """PyTorch's reference VAE for MNIST: encoder 784-400-(μ, log σ²) with ReLU, decoder
+    latent-400-784 with ReLU and a sigmoid output (pixel probabilities). Layer names as in the
+    PyTorch example (fc1, fc21, fc22, fc3, fc4), so its state_dict loads.
+
+    ``forward(x)`` returns (reconstruction (N, 784), μ, log σ²), with z = μ + σ⊙ε drawn on the
+    device (:func:`xpnet.functional.reparameterize`); train it on :func:`xpnet.generative.vae_loss`.
+
+    Shape: (N, 1, 28, 28) or (N, 784) -> (N, 784), (N, latent_size), (N, latent_size)
+    """
+
+    def __init__(self, latent_size: int = 20, hidden_size: int = 400, device=None):
+        self.latent_size = latent_size
+        self.fc1 = nn.Linear(784, hidden_size, device=device)
+        self.fc21 = nn.Linear(hidden_size, latent_size, device=device)
+        self.fc22 = nn.Linear(hidden_size, latent_size, device=device)
+        self.fc3 = nn.Linear(latent_size, hidden_size, device=device)
+        self.fc4 = nn.Linear(hidden_size, 784, device=device)
+
+    def encode(self, x):
+        h = nn.functional.relu(self.fc1(nn.functional.flatten(x, 1)))
+        return self.fc21(h), self.fc22(h)
+
+    def decode(self, z):
+        return nn.functional.sigmoid(self.fc4(nn.functional.relu(self.fc3(z))))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(nn.functional.reparameterize(mu, logvar)), mu, logvar
+
+
+def dcgan_init_(model: nn.Module) -> nn.Module:
+    """The DCGAN paper's initialisation, as in PyTorch's DCGAN example: conv weights N(0, 0.02),
+    batch-norm scales N(1, 0.02) and shifts 0 (drawn on the host: the same on every device)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def dcgan_generator(latent_size: int = 100, width: int = 64, device=None) -> nn.Module:
+    """DCGAN generator for 28×28 digits: z (N, latent) -> ConvT 7×7 to 2·width channels, BN,
+    ReLU -> ConvT 4/2/1 to 14×14 × width, BN, ReLU -> ConvT 4/2/1 to 28×28 × 1, tanh.
+
+    Shape: (N, latent_size) -> (N, 1, 28, 28) in [-1, 1]
+    """
+    return dcgan_init_(nn.Sequential(
+        nn.Unflatten(1, (latent_size, 1, 1)),
+        nn.ConvTranspose2d(latent_size, 2 * width, 7, 1, 0, bias=False, device=device),
+        nn.BatchNorm2d(2 * width, device=device), nn.ReLU(),
+        nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False, device=device),
+        nn.BatchNorm2d(width, device=device), nn.ReLU(),
+        nn.ConvTranspose2d(width, 1, 4, 2, 1, bias=False, device=device), nn.Tanh()))
+
+
+def dcgan_discriminator(width: int = 64, device=None) -> nn.Module:
+    """DCGAN discriminator for 28×28 digits: Conv 4/2/1 to 14×14 × width, LeakyReLU(0.2) ->
+    Conv 4/2/1 to 7×7 × 2·width, BN, LeakyReLU(0.2) -> Conv 7×7 to one logit (no sigmoid:
+    train it with binary_cross_entropy_with_logits).
+
+    Shape: (N, 1, 28, 28) in [-1, 1] -> (N, 1) logits
+    """
+    return dcgan_init_(nn.Sequential(
+        nn.Conv2d(1, width, 4, 2, 1, bias=False, device=device), nn.LeakyReLU(0.2),
+        nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False, device=device),
+        nn.BatchNorm2d(2 * width, device=device), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * width, 1, 7, 1, 0, bias=False, device=device), nn.Flatten()))
