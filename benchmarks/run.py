@@ -5,6 +5,8 @@
     python -m benchmarks.run rnn --device cpu            # LSTM/GRU/RNN classifiers, Adam
     python -m benchmarks.run seed-cnn --device cpu       # the course's network vs a per-sample loop
     python -m benchmarks.run char-transformer --device cpu   # nanoGPT's CPU model, AdamW
+    python -m benchmarks.run vae --device cpu            # the reference VAE's step, Adam 1e-3
+    python -m benchmarks.run gan --device cpu            # a DCGAN step (D, then G), Adam 2e-4
 
 Synthetic batches live on the device for the whole run (no data loading is measured). xpnet and
 PyTorch alternate, ``--repeats`` times each (default 3); every timed run prints one JSON line,
@@ -253,14 +255,15 @@ def emit(record):
     print(json.dumps(record), flush=True)
 
 
-def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch=True, **kw):
+def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch=True,
+            timers=(time_xpnet, time_torch), **kw):
     """Interleaved xpnet / torch runs; one JSON line each and a summary line per batch size."""
     summaries = []
     for batch in batches:
         rates = {"xpnet": [], "torch": []}
         extras = {"xpnet": {}, "torch": {}}
         for r in range(repeats):
-            frameworks = [("xpnet", time_xpnet)] + ([("torch", time_torch)] if with_torch else [])
+            frameworks = [("xpnet", timers[0])] + ([("torch", timers[1])] if with_torch else [])
             for name, fn in frameworks:
                 elapsed, extra = fn(kind, device, batch, optimizer, steps, warmup, **kw)
                 rate = steps * batch / elapsed
@@ -288,7 +291,8 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bench", choices=["mlp", "cnn", "rnn", "seed-cnn", "char-transformer"])
+    parser.add_argument("bench", choices=["mlp", "cnn", "rnn", "seed-cnn", "char-transformer"]
+                        + GENERATIVE)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=None)
@@ -334,6 +338,10 @@ def main(argv=None):
                     args.steps or (50 if cpu else 200), args.warmup, args.repeats, with_torch,
                     seq_len=block, vocab=65, layers=args.layers, heads=args.heads,
                     embed=args.embed)
+    elif args.bench in GENERATIVE:
+        compare(args.bench, args.device, args.batch or [128], "adam",
+                args.steps or (20 if cpu else 100), args.warmup, args.repeats, with_torch,
+                timers=(time_generative_xpnet, time_generative_torch))
     elif args.bench == "seed-cnn":
         from benchmarks.student_loop import time_loop
         summaries = compare("seed-cnn", args.device, args.batch or [1, 64], "sgd",
@@ -352,6 +360,124 @@ def main(argv=None):
                   "xpnet_samples_per_s": s["xpnet_samples_per_s"],
                   "speedup_over_loop": round(s["xpnet_samples_per_s"] / loop, 1)})
     return 0
+
+
+# -- generative models (issue 13): the VAE's and the GAN's training steps, both frameworks -----
+
+GENERATIVE = ["vae", "gan"]
+
+
+def _generative_data(kind, batch):
+    rng = np.random.default_rng(0)
+    if kind == "vae":   # binary pixels in [0, 1], as the VAE's BCE wants
+        return (rng.random((batch, 1, 28, 28)) > 0.7).astype(np.float32)
+    return rng.uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32)   # "real" images for D
+
+
+def time_generative_xpnet(kind, device, batch, optimizer, steps, warmup):
+    import xpnet
+    from xpnet import generative, models
+    xpnet.manual_seed(0)
+    x = xpnet.tensor(_generative_data(kind, batch), device=device)
+    if kind == "vae":
+        model = models.VAE(device=device)
+        opt = xpnet.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step():
+            reconstruction, mu, logvar = model(x)
+            loss = generative.vae_loss(reconstruction, x, mu, logvar)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+    else:
+        g, d = models.dcgan_generator(100, 64, device), models.dcgan_discriminator(64, device)
+        g_opt, d_opt = (xpnet.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999))
+                        for m in (g, d))
+
+        def step():
+            return generative.gan_step(g, d, x, g_opt, d_opt, 100)[0]
+    return _timed_steps(step, steps, warmup, lambda: _sync_xpnet(device))
+
+
+def _torch_generative(kind, torch):
+    nn, F = torch.nn, torch.nn.functional
+    if kind == "vae":
+        class VAE(nn.Module):                    # PyTorch's examples/vae/main.py
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc21, self.fc22 = (nn.Linear(784, 400), nn.Linear(400, 20),
+                                                  nn.Linear(400, 20))
+                self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
+
+            def forward(self, x):
+                h = F.relu(self.fc1(x.view(-1, 784)))
+                mu, logvar = self.fc21(h), self.fc22(h)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+        return VAE()
+    g = nn.Sequential(nn.Unflatten(1, (100, 1, 1)),
+                      nn.ConvTranspose2d(100, 128, 7, 1, 0, bias=False), nn.BatchNorm2d(128),
+                      nn.ReLU(), nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),
+                      nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.ConvTranspose2d(64, 1, 4, 2, 1, bias=False), nn.Tanh())
+    d = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128),
+                      nn.LeakyReLU(0.2), nn.Conv2d(128, 1, 7, 1, 0, bias=False), nn.Flatten())
+    return g, d
+
+
+def time_generative_torch(kind, device, batch, optimizer, steps, warmup):
+    import torch
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    dev = torch.device("cuda" if device.startswith("cuda") else "cpu")
+    x = torch.from_numpy(_generative_data(kind, batch)).to(dev)
+    if kind == "vae":
+        model = _torch_generative(kind, torch).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step():
+            reconstruction, mu, logvar = model(x)
+            loss = (F.binary_cross_entropy(reconstruction, x.view(-1, 784), reduction="sum")
+                    - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+    else:
+        g, d = (m.to(dev) for m in _torch_generative(kind, torch))
+        g_opt, d_opt = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999))
+                        for m in (g, d))
+        ones, zeros = torch.ones(batch, 1, device=dev), torch.zeros(batch, 1, device=dev)
+
+        def step():                              # the same update as xpnet.generative.gan_step
+            fake = g(torch.randn(batch, 100, device=dev))
+            d_loss = (F.binary_cross_entropy_with_logits(d(x), ones)
+                      + F.binary_cross_entropy_with_logits(d(fake.detach()), zeros))
+            d_opt.zero_grad()
+            d_loss.backward()
+            d_opt.step()
+            d.requires_grad_(False)
+            g_loss = F.binary_cross_entropy_with_logits(d(fake), ones)
+            g_opt.zero_grad()
+            g_loss.backward()
+            g_opt.step()
+            d.requires_grad_(True)
+            return d_loss
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    return _timed_steps(step, steps, warmup, sync)
+
+
+def _timed_steps(step, steps, warmup, sync):
+    for _ in range(warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    sync()
+    return time.perf_counter() - t0, {"final_loss": float(loss.item())}
 
 
 if __name__ == "__main__":

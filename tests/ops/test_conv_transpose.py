@@ -185,8 +185,8 @@ def test_conv_transpose2d_rejects_a_bias_of_the_wrong_shape(device):
 def test_conv_transpose2d_rejects_output_padding_not_below_the_stride_or_dilation(device):
     x, w = random_inputs(device, (1, 2, 3, 3), (2, 3, 3, 3))
     with pytest.raises(ValueError, match=r"^conv_transpose2d: output_padding must be smaller than "
-                                         r"the stride or the dilation, got output_padding \(2, 2\), "
-                                         r"stride \(2, 2\) and dilation \(1, 1\)$"):
+                                         r"the stride or the dilation, got output_padding "
+                                         r"\(2, 2\), stride \(2, 2\) and dilation \(1, 1\)$"):
         F.conv_transpose2d(x, w, stride=2, output_padding=2)
 
 

@@ -1,4 +1,4 @@
-"""Resampling NCHW images: nearest and bilinear interpolation, as ``torch.nn.functional.interpolate``.
+"""Resampling NCHW images by nearest or bilinear interpolation, as PyTorch's ``F.interpolate``.
 
 Both modes are separable: each output row is a fixed combination of input rows, and each output
 column of input columns, so y = A_h · x · A_wᵀ with two small (out, in) matrices, and the
