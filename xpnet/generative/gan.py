@@ -36,13 +36,21 @@ def discriminator_step(generator, discriminator, real, d_optimizer, latent_size:
     return d_loss, real_logits, fake_logits, fake
 
 
+def _check_loss(op, generator_loss):
+    if generator_loss not in GENERATOR_LOSSES:
+        raise ValueError(f"{op}: generator_loss must be one of {GENERATOR_LOSSES}, got "
+                         f"{generator_loss!r}")
+
+
 def generator_step(discriminator, fake, g_optimizer, generator_loss: str = "non-saturating"):
     """The generator's update through the discriminator, whose parameters are frozen meanwhile
     (no weight gradients are computed for it); ``g_optimizer=None`` only computes the
     gradients (to measure them). Returns the generator's loss."""
-    if generator_loss not in GENERATOR_LOSSES:
-        raise ValueError(f"gan_step: generator_loss must be one of {GENERATOR_LOSSES}, got "
-                         f"{generator_loss!r}")
+    _check_loss("generator_step", generator_loss)
+    return _generator_update(discriminator, fake, g_optimizer, generator_loss)
+
+
+def _generator_update(discriminator, fake, g_optimizer, generator_loss):
     discriminator.requires_grad_(False)
     try:
         g_loss = _generator_loss(generator_loss, discriminator(fake))
@@ -64,12 +72,10 @@ def gan_step(generator, discriminator, real, g_optimizer, d_optimizer, latent_si
     Returns a device tensor (no host read) of [discriminator loss, generator loss, mean D(x),
     mean D(G(z))], the last two probabilities seen by the discriminator's update.
     """
-    if generator_loss not in GENERATOR_LOSSES:
-        raise ValueError(f"gan_step: generator_loss must be one of {GENERATOR_LOSSES}, got "
-                         f"{generator_loss!r}")
+    _check_loss("gan_step", generator_loss)   # before either player moves
     d_loss, real_logits, fake_logits, fake = discriminator_step(
         generator, discriminator, real, d_optimizer, latent_size)
-    g_loss = generator_step(discriminator, fake, g_optimizer, generator_loss)
+    g_loss = _generator_update(discriminator, fake, g_optimizer, generator_loss)
     with no_grad():
         return F.stack([d_loss.detach(), g_loss.detach(), F.sigmoid(real_logits).mean(),
                         F.sigmoid(fake_logits).mean()])
