@@ -160,6 +160,18 @@ def _optimizer(optim, params, name):
     return optim.Adam(params, lr=1e-3)
 
 
+def _timed_steps(step, steps, warmup, sync):
+    """Seconds for ``steps`` calls of ``step()`` after ``warmup`` ones, and the last loss."""
+    for _ in range(warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    sync()
+    return time.perf_counter() - t0, float(loss.item())
+
+
 def _timed(model, loss_fn, opt, x, y, steps, warmup, sync):
     """Seconds for ``steps`` training steps after ``warmup`` ones, and the last loss."""
     def step():
@@ -169,14 +181,7 @@ def _timed(model, loss_fn, opt, x, y, steps, warmup, sync):
         opt.step()
         return loss
 
-    for _ in range(warmup):
-        step()
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    sync()
-    return time.perf_counter() - t0, float(loss.item())
+    return _timed_steps(step, steps, warmup, sync)
 
 
 def time_xpnet(kind, device, batch, optimizer, steps, warmup, **kw):
@@ -397,7 +402,8 @@ def time_generative_xpnet(kind, device, batch, optimizer, steps, warmup):
 
         def step():
             return generative.gan_step(g, d, x, g_opt, d_opt, 100)[0]
-    return _timed_steps(step, steps, warmup, lambda: _sync_xpnet(device))
+    elapsed, loss = _timed_steps(step, steps, warmup, lambda: _sync_xpnet(device))
+    return elapsed, {"final_loss": loss}
 
 
 def _torch_generative(kind, torch):
@@ -466,18 +472,8 @@ def time_generative_torch(kind, device, batch, optimizer, steps, warmup):
             d.requires_grad_(True)
             return d_loss
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    return _timed_steps(step, steps, warmup, sync)
-
-
-def _timed_steps(step, steps, warmup, sync):
-    for _ in range(warmup):
-        step()
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    sync()
-    return time.perf_counter() - t0, {"final_loss": float(loss.item())}
+    elapsed, loss = _timed_steps(step, steps, warmup, sync)
+    return elapsed, {"final_loss": loss}
 
 
 if __name__ == "__main__":

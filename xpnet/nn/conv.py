@@ -32,6 +32,19 @@ def _uniform_parameters(weight_shape, fan_in, out_channels, bias, device, dtype)
                     if bias else None)
 
 
+def _conv_repr(layer, **optional):
+    """PyTorch's repr: channels, kernel and stride always, the rest when not the default."""
+    s = (f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
+         f"stride={layer.stride}")
+    optional.update(dilation=layer.dilation)
+    for name, value in optional.items():
+        if value != (0, 0) and not (name == "dilation" and value == (1, 1)):
+            s += f", {name}={value!r}"
+    if layer.groups != 1:
+        s += f", groups={layer.groups}"
+    return s + (", bias=False" if layer.bias is None else "")
+
+
 class Conv2d(Module):
     """2-D convolution (cross-correlation) layer, as ``torch.nn.Conv2d``.
 
@@ -85,18 +98,7 @@ class Conv2d(Module):
                             self.dilation[1]))
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) \
-                else f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, padding=self.padding)
 
 
 class ConvTranspose2d(Module):
@@ -162,16 +164,4 @@ class ConvTranspose2d(Module):
         return tuple(s - lo for s, lo in zip(size, smallest))
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, padding=self.padding, output_padding=self.output_padding)

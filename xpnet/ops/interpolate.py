@@ -138,22 +138,15 @@ class Interpolate(Function):
         return self.along(grad, 0, transpose=True)
 
 
-def _size_pair(value):
+def _positive_pair(name, value, kind, what):
+    """(a, b) from one positive ``kind`` (int or float) or a pair of them."""
     values = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    if len(values) != 2 or not all(isinstance(v, numbers.Integral if kind is int else
+                                              numbers.Real) and not isinstance(v, bool)
                                    and v > 0 for v in values):
-        raise ValueError(f"interpolate: size must be a positive int or a pair of them, got "
-                         f"{value!r}")
-    return (int(values[0]), int(values[1]))
-
-
-def _scale_pair(value):
-    values = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
-                                   and v > 0 for v in values):
-        raise ValueError(f"interpolate: scale_factor must be a positive number or a pair of "
-                         f"them, got {value!r}")
-    return (float(values[0]), float(values[1]))
+        raise ValueError(f"interpolate: {name} must be a positive {what} or a pair of them, "
+                         f"got {value!r}")
+    return (kind(values[0]), kind(values[1]))
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",  # noqa: A002
@@ -188,9 +181,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError(f"interpolate: exactly one of size and scale_factor must be given, got "
                          f"size={size!r} and scale_factor={scale_factor!r}")
     if size is not None:
-        size = _size_pair(size)
+        size = _positive_pair("size", size, int, "int")
     else:
-        scale_factor = _scale_pair(scale_factor)
+        scale_factor = _positive_pair("scale_factor", scale_factor, float, "number")
         if recompute_scale_factor:
             if not isinstance(input, Tensor) or input.ndim != 4:
                 raise ValueError(f"interpolate: input must be 4-D (N, C, H, W), got shape "
