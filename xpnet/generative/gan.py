@@ -127,7 +127,12 @@ def train_gan_epoch(generator, discriminator, loader, g_optimizer, d_optimizer, 
 def generate(generator, n: int, latent_size: int, batch_size: int = 1000,
              device=None) -> np.ndarray:
     """``n`` images from the generator in eval mode (batch norm on its running statistics),
-    mapped from [-1, 1] to [0, 1]: a NumPy array (n, 1, 28, 28)."""
+    mapped from [-1, 1] to [0, 1]: a NumPy array (n, 1, 28, 28).
+
+    >>> from xpnet import models
+    >>> generate(models.dcgan_generator(width=8), 3, 100).shape
+    (3, 1, 28, 28)
+    """
     device = device or generator.device
     was_training = generator.training
     generator.eval()

@@ -7,7 +7,11 @@ from ..autograd import Tensor
 
 
 def image_grid(images, nrow: int = 10, padding: int = 2) -> np.ndarray:
-    """Images (N, 1, H, W) in [0, 1] tiled row by row into one 2-D array (gaps of 0)."""
+    """Images (N, 1, H, W) in [0, 1] tiled row by row into one 2-D array (gaps of 0).
+
+    >>> image_grid(np.ones((5, 1, 28, 28)), nrow=4).shape     # 2 rows of 4, 2-pixel gaps
+    (62, 122)
+    """
     images = images.numpy() if isinstance(images, Tensor) else np.asarray(images)
     n, _, h, w = images.shape
     rows = -(-n // nrow)

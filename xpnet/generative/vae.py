@@ -14,7 +14,15 @@ from ._loop import _accumulate, _images
 def vae_loss(reconstruction: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     """The negative ELBO of a batch, summed as in PyTorch's VAE example: binary cross-entropy
     of the reconstruction (N, 784) against the pixels of x, plus KL(q(z|x) ‖ N(0, I)).
-    Divide by N for the loss per sample."""
+    Divide by N for the loss per sample.
+
+    >>> import xpnet
+    >>> from xpnet import models
+    >>> vae, x = models.VAE(), xpnet.rand(8, 1, 28, 28)
+    >>> reconstruction, mu, logvar = vae(x)
+    >>> vae_loss(reconstruction, x, mu, logvar).item() > 0
+    True
+    """
     target = F.reshape(x, (x.shape[0], -1))
     return (F.binary_cross_entropy(reconstruction, target, reduction="sum")
             + F.gaussian_kl(mu, logvar, reduction="sum"))
