@@ -38,7 +38,7 @@ g_opt = optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
 d_opt = optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
 fixed_z = xpnet.randn(64, latent, device=device)
 
-log = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": []}
+log = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": [], "steps": []}
 seconds = []
 for epoch in range(1, args.epochs + 1):
     start = time.perf_counter()
@@ -61,7 +61,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
-steps = np.arange(1, len(log["d_real"]) + 1) * 50
+steps = np.cumsum(log["steps"])
 ax.plot(steps, log["d_real"], label="D(x), real digits")
 ax.plot(steps, log["d_fake"], label="D(G(z)), generated")
 ax.axhline(0.5, color="gray", lw=0.8, ls="--", label="equilibrium 0.5")

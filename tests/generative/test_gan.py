@@ -73,8 +73,9 @@ def test_train_gan_epoch_logs_one_mean_per_interval(device):
     generator, discriminator, g_opt, d_opt = _tiny_gan(device)
     log = generative.train_gan_epoch(generator, discriminator, loader, g_opt, d_opt, 8,
                                      "saturating", log_every=2)
-    assert sorted(log) == ["d_fake", "d_loss", "d_real", "g_loss"]
-    assert all(len(values) == 3 for values in log.values())          # 5 steps: 2 + 2 + 1
+    assert sorted(log) == ["d_fake", "d_loss", "d_real", "g_loss", "steps"]
+    assert log["steps"] == [2, 2, 1]                                  # 5 steps
+    assert all(len(values) == 3 for values in log.values())
     assert all(0 < v < 1 for v in log["d_real"] + log["d_fake"])
     assert all(v < 0 for v in log["g_loss"])                         # log(1 − D(G(z))) < 0
     with pytest.raises(ValueError, match=r"^gan_step: generator_loss must be one of"):

@@ -98,18 +98,20 @@ def train_gan_epoch(generator, discriminator, loader, g_optimizer, d_optimizer, 
     """One epoch of :func:`gan_step` over a loader of images in [0, 1] (mapped to [-1, 1]).
 
     Returns the means over each ``log_every`` steps (the device is read once per interval):
-    ``{"d_loss": [...], "g_loss": [...], "d_real": [...], "d_fake": [...]}``, where d_real and
-    d_fake are the mean D(x) and D(G(z)).
+    ``{"d_loss": [...], "g_loss": [...], "d_real": [...], "d_fake": [...], "steps": [...]}``,
+    where d_real and d_fake are the mean D(x) and D(G(z)) and steps counts the steps of each
+    interval (the last one of an epoch may be shorter).
     """
     generator.train()
     discriminator.train()
     names = ("d_loss", "g_loss", "d_real", "d_fake")
-    log = {name: [] for name in names}
+    log = {name: [] for name in names + ("steps",)}
     total, steps = None, 0
 
     def flush():
         for name, value in zip(names, (total.numpy() / steps).tolist()):
             log[name].append(value)
+        log["steps"].append(steps)
 
     for batch in loader:
         real = _images(batch) * 2.0 - 1.0
