@@ -25,7 +25,7 @@ parser.add_argument("--gan", default="runs/mnist-gan",
                     help="folder with samples.npz and classifier.npz")
 parser.add_argument("--out", default="runs/gan-claims")
 parser.add_argument("--width", type=int, default=32)
-parser.add_argument("--steps", type=int, default=300, help="GAN steps after D is made strong")
+parser.add_argument("--steps", type=int, default=1000, help="GAN steps after D is made strong")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 xpnet.manual_seed(0)
@@ -44,12 +44,12 @@ G, D = models.dcgan_generator(latent, args.width), models.dcgan_discriminator(ar
 d_opt, strength, done = new_optimizer(D), [], 0
 for target in (0, 10, 50, 200):
     for _ in range(target - done):
-        _, _, fake_logits, _ = gen.discriminator_step(G, D, next(reals), d_opt, latent)
+        gen.discriminator_step(G, D, next(reals), d_opt, latent)
     done = target
     with xpnet.no_grad():
         d_fake = float(xpnet.functional.sigmoid(D(G(xpnet.randn(512, latent)))).mean().item())
-    norms = {k: np.mean([gen.generator_gradient_norm(G, D, latent, 128, k) for _ in range(3)])
-             for k in gen.GENERATOR_LOSSES}
+    norms = {k: float(np.mean([gen.generator_gradient_norm(G, D, latent, 128, k)
+                               for _ in range(3)])) for k in gen.GENERATOR_LOSSES}
     strength.append({"d_steps": target, "d_fake": d_fake, **norms})
     print(strength[-1], flush=True)
 
