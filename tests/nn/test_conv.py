@@ -203,3 +203,13 @@ def test_a_small_generator_fits_a_target_image_in_a_few_adam_steps(device):
         opt.step()
         losses.append(loss.item())
     assert model(z).shape == (6, 1, 8, 8) and losses[-1] < 0.3 * losses[0]
+
+
+@pytest.mark.parametrize("layer", [nn.Conv2d, nn.ConvTranspose2d])
+def test_conv_layers_check_their_sizes_with_the_shared_helper(layer):
+    with pytest.raises(ValueError, match=rf"^{layer.__name__}: out_channels must be positive, "
+                                         r"got 0$"):
+        layer(2, 0, 3)
+    with pytest.raises(TypeError, match=rf"^{layer.__name__}: in_channels must be an int, got "
+                                        r"float 2.0$"):
+        layer(2.0, 4, 3)

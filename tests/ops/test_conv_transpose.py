@@ -237,3 +237,10 @@ def test_conv_transpose2d_matches_the_loop_reference_for_any_geometry(
     assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
     assert_close(w.grad, gw, rtol=1e-10, atol=1e-12)
     assert_close(b.grad, gb, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_transpose2d_refuses_integer_input(device):
+    x = xpnet.zeros(1, 2, 3, 3, device=device, dtype="int64")
+    with pytest.raises(TypeError, match=r"^conv_transpose2d: input must be floating-point, got "
+                                        r"dtype int64; convert it with .float\(\)$"):
+        F.conv_transpose2d(x, xpnet.zeros(2, 1, 3, 3, device=device))

@@ -176,3 +176,10 @@ def test_interpolate_matches_torch_for_any_geometry(h, w, mode, by_size, out, fa
     y.backward(xpnet.tensor(grad_y))
     ty.backward(torch.tensor(grad_y))
     assert_close(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_interpolate_refuses_integer_input(device):
+    x = xpnet.zeros(1, 1, 2, 2, device=device, dtype="int64")
+    with pytest.raises(TypeError, match=r"^interpolate: input must be floating-point, got dtype "
+                                        r"int64; convert it with .float\(\)$"):
+        F.interpolate(x, scale_factor=2)

@@ -74,3 +74,12 @@ def test_gaussian_kl_rejects_an_unknown_reduction(device):
     mu, logvar = random_inputs(device, (4, 3), (4, 3))
     with pytest.raises(ValueError, match=r"^gaussian_kl: reduction must be one of"):
         F.gaussian_kl(mu, logvar, reduction="avg")
+
+
+
+@pytest.mark.parametrize("op", [F.reparameterize, F.gaussian_kl], ids=lambda op: op.__name__)
+def test_variational_ops_refuse_integer_input(device, op):
+    mu = xpnet.zeros(2, 3, device=device, dtype="int64")
+    with pytest.raises(TypeError, match=rf"^{op.__name__}: mu must be floating-point, got dtype "
+                                        r"int64; convert it with .float\(\)$"):
+        op(mu, xpnet.zeros(2, 3, device=device))

@@ -12,14 +12,14 @@ from .. import ops
 from ..ops.conv import _pair, _padding, output_size
 from ..ops.conv_transpose import _transpose_args, transposed_size
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_size
 
 
 def _channels(layer, in_channels, out_channels, groups):
-    if in_channels <= 0 or out_channels <= 0:
-        raise ValueError(f"{layer}: in_channels and out_channels must be positive, got "
-                         f"({in_channels}, {out_channels})")
-    if groups <= 0 or in_channels % groups or out_channels % groups:
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("groups", groups)):
+        check_size(layer, name, value)
+    if in_channels % groups or out_channels % groups:
         raise ValueError(f"{layer}: groups must divide in_channels and out_channels, got "
                          f"groups={groups} for {in_channels} and {out_channels} channels")
 

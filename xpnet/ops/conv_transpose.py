@@ -31,6 +31,7 @@ class ConvTranspose2d(Function):
     w[c, o, i, j] · x[n, c, h, w] to y[n, o, s·h + d·i - p, s·w + d·j - p], plus b[o]."""
 
     name = "conv_transpose2d"
+    floating_inputs = {0: "input", 1: "weight", 2: "bias"}
 
     def __init__(self, stride, padding, output_padding, dilation, groups):
         self.stride, self.padding, self.output_padding = stride, padding, output_padding

@@ -57,6 +57,7 @@ class Interpolate(Function):
     """y = A_h · x · A_wᵀ per image and channel (or a k-fold repeat along an axis)."""
 
     name = "interpolate"
+    floating_inputs = {0: "input"}
 
     def __init__(self, size, scale_factor, mode, align_corners):
         self.size, self.scale_factor = size, scale_factor

@@ -27,6 +27,7 @@ def _check_pair(op, mu, logvar):
 
 class Reparameterize(Function):
     name = "reparameterize"
+    floating_inputs = {0: "mu", 1: "logvar"}
 
     def forward(self, mu, logvar):
         _check_pair(self.op_name, mu, logvar)
@@ -41,6 +42,7 @@ class Reparameterize(Function):
 
 class GaussianKL(Function):
     name = "gaussian_kl"
+    floating_inputs = {0: "mu", 1: "logvar"}
 
     def __init__(self, reduction):
         self.reduction = reduction
