@@ -169,3 +169,10 @@ def test_bernoulli_and_normal_check_tensor_values_where_they_live_on_the_host(de
     with pytest.raises(ValueError, match=r"^normal: std must be non-negative, got a minimum of "
                                          r"-1.0$"):
         xpnet.normal(0.0, xpnet.tensor([-1.0, 1.0], device=device))
+
+
+def test_in_place_fills_are_tensor_methods_as_in_pytorch(device):
+    t = xpnet.zeros(2000, device=device)
+    assert t.normal_(1.0, 0.5) is t and abs(float(t.mean().item()) - 1.0) < 0.05
+    assert t.uniform_(-1.0, 1.0) is t and -1.0 <= float(t.min().item()) < float(t.max().item()) < 1.0
+    assert t.bernoulli_(0.25) is t and abs(float(t.mean().item()) - 0.25) < 0.05

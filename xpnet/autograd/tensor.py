@@ -189,6 +189,19 @@ class Tensor:
     def zero_grad(self):
         self.grad = None
 
+    # in-place random fills, drawn on the tensor's device (xpnet.random), as PyTorch's
+    def normal_(self, mean=0.0, std=1.0) -> "Tensor":
+        from .random_tensors import normal_
+        return normal_(self, mean, std)
+
+    def uniform_(self, a=0.0, b=1.0) -> "Tensor":
+        from .random_tensors import uniform_
+        return uniform_(self, a, b)
+
+    def bernoulli_(self, p=0.5) -> "Tensor":
+        from .random_tensors import bernoulli_
+        return bernoulli_(self, p)
+
     def to(self, device=None, dtype=None) -> "Tensor":
         """A copy on ``device`` (and/or cast to ``dtype``); the result is a leaf."""
         target = _backend.resolve(device) if device is not None else self.backend

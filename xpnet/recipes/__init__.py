@@ -194,3 +194,4 @@ def written_note(run: Run) -> str:
 # the recipes register themselves on import
 from . import mnist  # noqa: E402,F401
 from . import char_transformer  # noqa: E402,F401
+from . import generative  # noqa: E402,F401

@@ -112,13 +112,14 @@ def _final(run, model, chars, history, iterations):
     val = history.last("val_loss")
     sample = ""
     if run.is_main_process:
-        ids = models.generate(model, np.zeros((1, 1), np.int64), 400, top_k=None,
+        length = 400 if run.limit is None else 40
+        ids = models.generate(model, np.zeros((1, 1), np.int64), length, top_k=None,
                               seed=run.seed)
         sample = "".join(chars[i] for i in ids.numpy()[0])
         with open(os.path.join(run.out, "sample.txt"), "w", encoding="utf-8") as f:
             f.write(sample + "\n")
         run.written.append("sample.txt")
-        print(f"--- a sample (400 characters) ---\n{sample}\n---")
+        print(f"--- a sample ({length} characters) ---\n{sample}\n---")
     per_epoch = history["time"][-1] if "time" in history and len(history) else float("nan")
     return (f"validation loss {val:.4f} nats per character ({per_epoch:.1f}s per epoch of "
             f"{iterations} iterations on {run.device})"), {"val_loss": val}

@@ -51,10 +51,18 @@ def _distributed():
     return None
 
 
+def _is_loader(data) -> bool:
+    """Anything that iterates over (inputs, targets) batches and has a length (a wrapper of a
+    DataLoader, for instance): not an array, a Tensor, a pair or a string."""
+    from ..backend import is_array
+    return (hasattr(data, "__iter__") and hasattr(data, "__len__") and not is_array(data)
+            and not isinstance(data, (Tensor, tuple, list, str, bytes, dict)))
+
+
 def _as_loader(owner, data, batch_size, shuffle, device, seed=None, evaluation=False):
     from ..data import ArrayDataset, DataLoader
-    if isinstance(data, DataLoader):
-        if _distributed() is not None and data.sampler is None:
+    if isinstance(data, DataLoader) or _is_loader(data):
+        if _distributed() is not None and getattr(data, "sampler", None) is None:
             import warnings
             warnings.warn(f"{owner}: every process iterates the whole DataLoader; give it a "
                           f"sampler=DistributedSampler(...) (training) or shard(...) "
