@@ -260,6 +260,9 @@ def emit(record):
     print(json.dumps(record), flush=True)
 
 
+IDLE_S = 0.5
+
+
 def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch=True,
             timers=(time_xpnet, time_torch), **kw):
     """Interleaved xpnet / torch runs; one JSON line each and a summary line per batch size."""
@@ -270,6 +273,10 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
         for r in range(repeats):
             frameworks = [("xpnet", timers[0])] + ([("torch", timers[1])] if with_torch else [])
             for name, fn in frameworks:
+                if not device.startswith("cuda"):
+                    # the other library's idle threads (OpenMP, OpenBLAS) spin for a while after
+                    # their last parallel region and would steal the cores from this run
+                    time.sleep(IDLE_S)
                 elapsed, extra = fn(kind, device, batch, optimizer, steps, warmup, **kw)
                 rate = steps * batch / elapsed
                 rates[name].append(rate)

@@ -39,8 +39,9 @@ def exercise_every_fused_function(device):
                 optimizers.append(lambda p, c=centered, m=momentum, w=wd: optim.RMSprop(
                     p, centered=c, momentum=m, weight_decay=w))
     conv = nn.Sequential(nn.Conv2d(3, 2, 3, device=device), nn.BatchNorm2d(2, device=device),
-                         nn.GELU(), nn.Flatten(), nn.LayerNorm(18, device=device),
-                         nn.GELU(approximate="tanh"), nn.Linear(18, 1, device=device))
+                         nn.GELU(), nn.MaxPool2d(2, stride=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.LayerNorm(2, device=device),
+                         nn.GELU(approximate="tanh"), nn.Linear(2, 1, device=device))
     for make in optimizers:
         _train_step(conv, x, xpnet.zeros(4, 1, device=device), make(conv.parameters()))
     for layer in (nn.LSTM(2, 3, batch_first=True, device=device),
@@ -103,6 +104,8 @@ def test_every_fused_function_is_exercised(recorded):
 class _Symbol:
     """A stand-in for an array or a scalar inside a traced kernel; operations between two
     scalars (Python numbers or scalar arguments) are recorded as offences."""
+
+    dtype = "float32"
 
     def __init__(self, trace, is_array, what):
         self.trace, self.is_array, self.what = trace, is_array, what

@@ -76,6 +76,10 @@ class _Value:
     def __bool__(self):
         raise Refused("a fused function branches on an array value")
 
+    @property
+    def dtype(self):          # what xp.astype(mask, x.dtype) asks for: the kernel's float type
+        return self.trace.float_type
+
     def __getitem__(self, index):
         if index is Ellipsis or index == slice(None):
             return self

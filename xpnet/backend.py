@@ -427,12 +427,28 @@ def dtype(name, device=None):
 
 # -- fusion ---------------------------------------------------------------------------------
 
+class _FusionNamespace:
+    """``cupy`` as a fused function sees it, plus the Array API's ``astype`` (CuPy's fusion
+    has the method ``x.astype`` but no function)."""
+
+    def __init__(self, cupy):
+        self._cupy = cupy
+
+    def __getattr__(self, name):
+        return getattr(self._cupy, name)
+
+    @staticmethod
+    def astype(x, dtype, copy=True):
+        return x.astype(dtype)
+
+
 def _cupy_compiler(fn):
     """``cupy.fuse`` of ``fn(cupy, *arrays)``, and the errors that mean "cannot compile this"."""
     import cupy
+    xp = _FusionNamespace(cupy)
 
     def bound(*args):
-        return fn(cupy, *args)
+        return fn(xp, *args)
     bound.__name__ = bound.__qualname__ = fn.__name__   # cupy.fuse names the kernel from it
     kernel = cupy.fuse(kernel_name=f"xpnet_{fn.__name__}")(bound)
     return kernel

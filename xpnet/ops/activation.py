@@ -14,6 +14,12 @@ def logistic(xp, z):
     return 0.5 * xp.tanh(0.5 * z) + 0.5
 
 
+@_backend.fuse
+def relu_grad(xp, grad_y, y):
+    # multiply by the 0/1 mask: on NumPy, where() with a random mask is ~10x slower
+    return grad_y * xp.astype(y > 0.0, grad_y.dtype)
+
+
 class ReLU(Function):
     name = "relu"
 
@@ -22,8 +28,7 @@ class ReLU(Function):
         return self.y
 
     def backward(self, grad_y):
-        # multiply by the 0/1 mask: on NumPy, where() with a random mask is ~10x slower
-        return grad_y * self.xp.astype(self.y > 0, grad_y.dtype)
+        return relu_grad(self.xp, grad_y, self.y)
 
 
 class LeakyReLU(Function):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from ..autograd import Function, Tensor
 
 
-_SLAB_ELEMENTS = 1 << 20   # in host memory, columns are built this many elements (4 MB of float32) at a time
+_SLAB_ELEMENTS = 1 << 19   # in host memory, columns are built this many elements (2 MB of float32) at a time
 
 
 def _pair(name, op, value):
@@ -138,14 +138,15 @@ def correlate(xp, x_nhwc, weight, geom, ranges):
     # weight (O, Cg, KH, KW) -> (G, KH·KW·Cg, Og), matching the column order
     w_mat = xp.reshape(xp.permute_dims(xp.reshape(weight, (g, og, cg, kh, kw)), (0, 3, 4, 2, 1)),
                        (g, kh * kw * cg, og))
-    cols = None
     if len(ranges) == 1:
-        cols = im2col(xp, x_nhwc, geom, 0, n)
-        y = xp.matmul(cols, w_mat)                                          # (G, N·Ho·Wo, Og)
+        cols = [im2col(xp, x_nhwc, geom, 0, n)]
+        y = xp.matmul(cols[0], w_mat)                                       # (G, N·Ho·Wo, Og)
     else:
+        cols = []
         y = xp.empty((g, n * m, og), dtype=x_nhwc.dtype, device=x_nhwc.device)
         for start, stop in ranges:
-            y[:, start * m:stop * m, :] = xp.matmul(im2col(xp, x_nhwc, geom, start, stop), w_mat)
+            cols.append(im2col(xp, x_nhwc, geom, start, stop))
+            y[:, start * m:stop * m, :] = xp.matmul(cols[-1], w_mat)
     if g > 1:
         return xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * m, o)), cols
     return xp.reshape(y, (n * m, o)), cols
@@ -170,8 +171,8 @@ def weight_gradient(xp, x_nhwc, rows, geom, ranges, cols=None):
     g, kh, kw, m = geom.groups, geom.kh, geom.kw, geom.ho * geom.wo
     cg, og = geom.c // g, geom.o // g
     total = None
-    for start, stop in ranges:
-        block = cols if cols is not None else im2col(xp, x_nhwc, geom, start, stop)
+    for k, (start, stop) in enumerate(ranges):
+        block = cols[k] if cols is not None else im2col(xp, x_nhwc, geom, start, stop)
         part = xp.matmul(xp.matrix_transpose(block), rows[:, start * m:stop * m, :])
         total = part if total is None else total + part                    # (G, KH·KW·Cg, Og)
     total = xp.permute_dims(xp.reshape(total, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))

@@ -6,6 +6,7 @@ no fancy indexing. Like the conv, results are NCHW views of whatever memory orde
 """
 from __future__ import annotations
 
+from .. import backend as _backend
 from ..autograd import Function, Tensor
 from .conv import _pair, _positive, output_size
 
@@ -66,6 +67,38 @@ class _Pool(Function):
                                (0, 3, 1, 2))
 
 
+# The arg-max of each window, tap by tap, in one kernel per tap: ``hit`` marks the windows whose
+# (first) maximum this tap holds, ``taken`` (0/1) those an earlier tap already claimed, so that
+# on ties the first maximum in window order wins, as in PyTorch.
+
+@_backend.fuse
+def _first_tap(xp, x_tap, y, grad_y, grad_out, taken):
+    hit = xp.astype(x_tap == y, grad_y.dtype)
+    grad_out[...] = grad_y * hit
+    taken[...] = hit
+
+
+@_backend.fuse
+def _next_tap(xp, x_tap, y, grad_y, grad_out, taken):
+    hit = xp.astype(x_tap == y, grad_y.dtype) * (1.0 - taken)
+    grad_out[...] = grad_y * hit
+    taken[...] = taken + hit
+
+
+@_backend.fuse
+def _first_tap_adding(xp, x_tap, y, grad_y, grad_out, taken):
+    hit = xp.astype(x_tap == y, grad_y.dtype)
+    grad_out[...] = grad_out + grad_y * hit
+    taken[...] = hit
+
+
+@_backend.fuse
+def _next_tap_adding(xp, x_tap, y, grad_y, grad_out, taken):
+    hit = xp.astype(x_tap == y, grad_y.dtype) * (1.0 - taken)
+    grad_out[...] = grad_out + grad_y * hit
+    taken[...] = taken + hit
+
+
 class MaxPool2d(_Pool):
     """y[n, c, h, w] = max over the window at (s·h, s·w) of the -inf-padded input.
 
@@ -97,22 +130,15 @@ class MaxPool2d(_Pool):
         (kh, kw), (sh, sw) = self.kernel, self.stride
         ho, wo = self.y.shape[2], self.y.shape[3]
         grad_pad = self.zeros_like_input(self.x_pad)
-        # taken: windows whose arg-max an earlier tap already claimed (first max wins on ties)
-        taken = None
+        taken = xp.empty_like(self.y)
         disjoint = kh <= sh and kw <= sw   # every input pixel is in at most one window
+        first, rest = (_first_tap, _next_tap) if disjoint else (_first_tap_adding,
+                                                                _next_tap_adding)
         for i in range(kh):
             for j in range(kw):
                 index = self.tap(i, j, ho, wo)
-                hit = self.x_pad[index] == self.y
-                if taken is not None:
-                    hit = xp.logical_and(hit, xp.logical_not(taken))
-                piece = grad_y * xp.astype(hit, grad_y.dtype)   # mask-multiply: faster than where
-                if disjoint:
-                    grad_pad[index] = piece
-                else:
-                    grad_pad[index] += piece
-                if i * kw + j < kh * kw - 1:
-                    taken = hit if taken is None else xp.logical_or(taken, hit)
+                kernel = first if i == j == 0 else rest
+                kernel(xp, self.x_pad[index], self.y, grad_y, grad_pad[index], taken)
         return self.crop(grad_pad, self.shape[2], self.shape[3])
 
 
