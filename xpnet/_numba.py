@@ -366,83 +366,109 @@ def compile_fused(fn):
                       for kind, a in zip(kinds, args))
         return _load(code, fn.__name__), written, _output_dtypes(fn, args, n_out), casts
 
+    plans: dict = {}
+
     def run(*args):
-        laid, shape, order, layout = _lay_out(args)
-        key = (tuple([(a.dtype.num, a.ndim) if a.__class__ is _ndarray else a.__class__
-                      for a in args]), layout)
-        entry = kernels.get(key)
-        if entry is None:
-            entry = kernels[key] = build(args, layout)
-        kernel, written, out_dtypes, casts = entry
-        for i in written:
-            if args[i].shape != shape or not args[i].flags.writeable:
-                raise Refused(f"{fn.__name__} writes to argument {i} of shape "
-                              f"{args[i].shape}, smaller than the broadcast shape {shape}")
-        modes = layout[1]
-        call_args = []
-        for a, cast, mode in zip(laid, casts, modes):
-            if cast is not None:
-                call_args.append(cast(a))
-            elif mode == "R":
-                call_args += (a, a.base)
-            else:
-                call_args.append(a)
+        # the layout key: what decides the loop nest and the kernel (cheap to build per call)
+        key = tuple([(a.shape, a.strides, a.dtype.num) if a.__class__ is _ndarray
+                     else a.__class__ for a in args])
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _Plan(args)
+            entry = kernels.get(plan.kernel_key)
+            if entry is None:
+                entry = kernels[plan.kernel_key] = build(args, plan.layout)
+            plan.entry = entry
+            for i in entry[1]:
+                if args[i].shape != plan.shape or not args[i].flags.writeable:
+                    raise Refused(f"{fn.__name__} writes to argument {i} of shape "
+                                  f"{args[i].shape}, smaller than the broadcast shape "
+                                  f"{plan.shape}")
+        kernel, written, out_dtypes, casts = plan.entry
+        call_args = plan.arguments(args, casts)
         if not out_dtypes:
             kernel(*call_args)
             return None
-        laid_shape = tuple(shape[d] for d in order) if order else shape
-        outputs = [np.empty(laid_shape or (1,), dtype) for dtype in out_dtypes]
+        outputs = [np.empty(plan.laid_shape, dtype) for dtype in out_dtypes]
         kernel(*call_args, *outputs)
-        if not laid_shape:
-            outputs = [o.reshape(()) for o in outputs]
-        elif order:
-            inverse = tuple(int(d) for d in np.argsort(order))
-            outputs = [o.transpose(inverse) for o in outputs]
+        outputs = [plan.unlay(o) for o in outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     run.__name__ = fn.__name__
     return run
 
 
-def _lay_out(args):
-    """The arrays as the kernel loops over them: at the common number of axes (at least one),
-    transposed into the memory order of the first full-size array; with each one's mode and
-    broadcast axes. Returns (arrays, broadcast shape, axis order or None, layout key)."""
-    arrays = [a for a in args if a.__class__ is _ndarray]
-    if not arrays:
-        raise Refused("no array among the arguments")
-    shape = arrays[0].shape
-    for a in arrays:
-        if a.shape != shape:
-            shape = np.broadcast_shapes(*(b.shape for b in arrays))
-            break
-    ndim = max(len(shape), 1)
-    laid = [a.reshape((1,) * (ndim - a.ndim) + a.shape) if a.__class__ is _ndarray and
-            a.ndim != ndim else a for a in args]
-    full = next(a for a in laid if a.__class__ is _ndarray and a.shape == (shape or (1,)))
-    order = None
-    strides = full.strides
-    if ndim > 1 and any(strides[d] < strides[d + 1] for d in range(ndim - 1)
-                        if full.shape[d] > 1 and full.shape[d + 1] > 1):
-        order = tuple(sorted(range(ndim), key=lambda d: -strides[d]))
-        laid = [a.transpose(order) if a.__class__ is _ndarray else a for a in laid]
-    target = tuple(shape[d] for d in order) if order else (shape or (1,))
-    modes, patterns = [], []
-    for a in laid:
-        if a.__class__ is not _ndarray:
-            modes.append("S")
-            patterns.append(())
-            continue
-        pattern = tuple(n == 1 and m != 1 for n, m in zip(a.shape, target))
-        patterns.append(pattern)
-        if a.flags.c_contiguous:
-            modes.append("C")
-        elif a.strides[-1] == a.itemsize and a.base is not None and a.base.flags.c_contiguous \
-                and not pattern[-1]:
-            modes.append("R")
-        else:
-            modes.append("A")
-    return laid, shape, order, (ndim, tuple(modes), tuple(patterns))
+class _Plan:
+    """How the arrays of one layout (shapes, strides, dtypes) go through the loop nest: at the
+    common number of axes (at least one), transposed into the memory order of the first
+    full-size array, each read in its mode ('C', 'R', 'A') with its broadcast axes at 0."""
+
+    def __init__(self, args):
+        arrays = [a for a in args if a.__class__ is _ndarray]
+        if not arrays:
+            raise Refused("no array among the arguments")
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        ndim = max(len(shape), 1)
+        self.shape, self.ndim = shape, ndim
+        self.expand = [a.__class__ is _ndarray and a.ndim != ndim for a in args]
+        laid = [self._expanded(a, i) for i, a in enumerate(args)]
+        full = next(a for a in laid if a.__class__ is _ndarray and a.shape == (shape or (1,)))
+        strides, self.order = full.strides, None
+        if ndim > 1 and any(strides[d] < strides[d + 1] for d in range(ndim - 1)
+                            if full.shape[d] > 1 and full.shape[d + 1] > 1):
+            self.order = tuple(sorted(range(ndim), key=lambda d: -strides[d]))
+            self.inverse = tuple(int(d) for d in np.argsort(self.order))
+            laid = [a.transpose(self.order) if a.__class__ is _ndarray else a for a in laid]
+        target = tuple(shape[d] for d in self.order) if self.order else (shape or (1,))
+        self.laid_shape = target
+        modes, patterns = [], []
+        for a in laid:
+            if a.__class__ is not _ndarray:
+                modes.append("S")
+                patterns.append(())
+                continue
+            pattern = tuple(n == 1 and m != 1 for n, m in zip(a.shape, target))
+            patterns.append(pattern)
+            if a.flags.c_contiguous:
+                modes.append("C")
+            elif (a.strides[-1] == a.itemsize and a.base is not None and
+                  a.base.flags.c_contiguous and not pattern[-1]):
+                modes.append("R")
+            else:
+                modes.append("A")
+        self.modes = tuple(modes)
+        self.layout = (ndim, self.modes, tuple(patterns))
+        self.kernel_key = (tuple([(a.dtype.num, a.ndim) if a.__class__ is _ndarray else
+                                  a.__class__ for a in args]), self.layout)
+        self.plain = not any(self.expand) and self.order is None and "R" not in modes
+
+    def _expanded(self, a, i):
+        return a.reshape((1,) * (self.ndim - a.ndim) + a.shape) if self.expand[i] else a
+
+    def arguments(self, args, casts):
+        if self.plain:
+            return [a if cast is None else cast(a) for a, cast in zip(args, casts)]
+        call_args = []
+        for i, (a, cast, mode) in enumerate(zip(args, casts, self.modes)):
+            if cast is not None:
+                call_args.append(cast(a))
+                continue
+            a = self._expanded(a, i)
+            if self.order is not None:
+                a = a.transpose(self.order)
+            if mode == "R":
+                base = a.base
+                if base is None or not base.flags.c_contiguous:   # same strides, other base
+                    raise Refused("a view's base changed its layout")
+                call_args += (a, base)
+            else:
+                call_args.append(a)
+        return call_args
+
+    def unlay(self, out):
+        if not self.shape:
+            return out.reshape(())
+        return out.transpose(self.inverse) if self.order is not None else out
 
 
 _ndarray = np.ndarray
