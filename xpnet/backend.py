@@ -89,6 +89,18 @@ class Backend:
     def index(self):
         return int(self.name.rsplit(":", 1)[1]) if self.name[-1].isdigit() else None
 
+    @functools.cached_property
+    def floating_dtypes(self) -> frozenset:
+        """The floating-point dtypes as this library's arrays report them (NumPy and CuPy
+        arrays give ``numpy.dtype`` objects, the namespaces scalar types), checked per op."""
+        found = set()
+        for name in ("float16", "bfloat16", "float32", "float64"):
+            if hasattr(self.xp, name):
+                found.add(getattr(self.xp, name))
+                if self.library in ("numpy", "cupy"):
+                    found.add(np.dtype(name))
+        return frozenset(found)
+
     @property
     def on_host(self) -> bool:
         """True when arrays live in host memory (NumPy, array-api-strict, PyTorch on the CPU):

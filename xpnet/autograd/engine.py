@@ -10,22 +10,26 @@ def _topological_order(root_fn):
     """Functions reachable from ``root_fn``, each after every Function that consumes its outputs."""
     order, visited = [], set()
     stack = [(root_fn, False)]
+    pop, push, append = stack.pop, stack.append, order.append
     while stack:
-        fn, expanded = stack.pop()
+        fn, expanded = pop()
         if expanded:
-            order.append(fn)
+            append(fn)
             continue
-        if id(fn) in visited:
+        key = id(fn)
+        if key in visited:
             continue
-        visited.add(id(fn))
-        if "inputs" not in fn.__dict__:
+        visited.add(key)
+        inputs = fn.__dict__.get("inputs")
+        if inputs is None:
             raise RuntimeError(
                 "backward: the graph was already released by an earlier backward(); call "
                 "backward(retain_graph=True) the first time to go through it twice")
-        stack.append((fn, True))
-        for x in fn.inputs:
-            if isinstance(x, Tensor) and x.creator is not None and id(x.creator) not in visited:
-                stack.append((x.creator, False))
+        push((fn, True))
+        for x in inputs:
+            creator = getattr(x, "creator", None)
+            if creator is not None and id(creator) not in visited:
+                push((creator, False))
     order.reverse()  # root first
     return order
 
@@ -53,22 +57,29 @@ def backward(root: Tensor, gradient=None, retain_graph=False):
             grads = pending.pop(id(fn), None)
             if grads is None:
                 continue
-            grads = [g if g is not None else xp.zeros(shape, dtype=dtype, device=_device(fn))
-                     for g, (shape, dtype) in zip(grads, fn.outputs_meta)]
-            for index, t in fn.__dict__.get("retained", {}).items():
-                t.grad = Tensor._wrap(grads[index], t.backend)
+            if any(g is None for g in grads):   # outputs outside the loss: zero gradients
+                grads = [g if g is not None else xp.zeros(shape, dtype=dtype,
+                                                          device=fn.backend.device)
+                         for g, (shape, dtype) in zip(grads, fn.outputs_meta)]
+            retained = fn.__dict__.get("retained")
+            if retained:
+                for index, t in retained.items():
+                    t.grad = Tensor._wrap(grads[index], t.backend)
             grad_inputs = fn.backward(*grads)
-            if not isinstance(grad_inputs, tuple):
+            if grad_inputs.__class__ is not tuple:
                 grad_inputs = (grad_inputs,)
-            for x, g in zip(fn.inputs, grad_inputs):
-                if g is None or not isinstance(x, Tensor) or not x.requires_grad:
+            for x, g, wanted in zip(fn.inputs, grad_inputs, fn.needs_input_grad):
+                if g is None or not wanted:
                     continue
-                if tuple(g.shape) != x.data.shape:
+                if g.shape != x.data.shape:
                     g = sum_to_shape(xp, g, x.data.shape)
-                if x.creator is None:
+                creator = x.creator
+                if creator is None:
                     _accumulate_leaf(x, g)
                 else:
-                    slots = pending.setdefault(id(x.creator), [None] * x.creator.n_outputs)
+                    slots = pending.get(id(creator))
+                    if slots is None:
+                        slots = pending[id(creator)] = [None] * creator.n_outputs
                     old = slots[x._output_index]
                     slots[x._output_index] = g if old is None else old + g
             if not retain_graph:
@@ -91,10 +102,6 @@ def _as_gradient(root, gradient):
     if grad.dtype != root.data.dtype:
         grad = root.xp.astype(grad, root.data.dtype)
     return grad
-
-
-def _device(fn):
-    return fn.backend.device
 
 
 def _accumulate_leaf(x: Tensor, g):

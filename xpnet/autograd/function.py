@@ -6,10 +6,11 @@ import numpy as np
 import numbers
 
 from ..backend import dtype_name, is_array
-from .grad_mode import is_grad_enabled
-from .tensor import Tensor, _is_floating
+from . import grad_mode as _grad_mode
+from .tensor import Tensor
 
 # what an op may take besides Tensors and None: Python numbers and NumPy scalars (constants)
+_PLAIN_NUMBERS = (int, float, bool)
 _CONSTANTS = (numbers.Number, np.generic)
 
 
@@ -46,40 +47,49 @@ class Function:
     differentiable_outputs: tuple | None = None   # indices of outputs that carry gradient (None: all)
 
     def __call__(self, *inputs):
-        backend = None
+        # one pass over the inputs: the common backend, the raw arrays, whether any input
+        # wants a gradient (this runs for every op, so it is kept lean)
+        backend, needs_grad, arrays = None, False, []
         for i, x in enumerate(inputs):
             if isinstance(x, Tensor):
                 if backend is None:
                     backend = x.backend
                 elif x.backend is not backend:
                     self._raise_mixed(inputs)
-            elif x is not None and not isinstance(x, _CONSTANTS):
-                self._raise_not_a_tensor(i, x)
+                needs_grad = needs_grad or x.requires_grad
+                arrays.append(x.data)
+            else:
+                if x is not None and x.__class__ not in _PLAIN_NUMBERS and \
+                        not isinstance(x, _CONSTANTS):
+                    self._raise_not_a_tensor(i, x)
+                arrays.append(x)
         if backend is None:
             raise TypeError(f"{self.op_name}: expected at least one Tensor input, "
                             f"got {[type(x).__name__ for x in inputs]}")
         if self.floating_inputs:
+            floating = backend.floating_dtypes
             for i, name in self.floating_inputs.items():
-                x = inputs[i] if i < len(inputs) else None
-                if isinstance(x, Tensor) and not _is_floating(x.backend, x.data.dtype):
+                if i < len(arrays) and isinstance(inputs[i], Tensor) and \
+                        arrays[i].dtype not in floating:
                     raise TypeError(f"{self.op_name}: {name} must be floating-point, got dtype "
-                                    f"{dtype_name(x.data.dtype)}; convert it with .float()")
+                                    f"{dtype_name(arrays[i].dtype)}; convert it with .float()")
         self.xp = backend.xp
         self.backend = backend
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        with backend.scope():   # new arrays land on the inputs' GPU (see Backend.scope)
+        if backend.library == "cupy":
+            with backend.scope():   # new arrays land on the inputs' GPU (see Backend.scope)
+                outputs = self.forward(*arrays)
+        else:
             outputs = self.forward(*arrays)
-        multiple = isinstance(outputs, tuple)
+        multiple = outputs.__class__ is tuple
         if not multiple:
             outputs = (outputs,)
-        needs_grad = is_grad_enabled() and any(
-            isinstance(x, Tensor) and x.requires_grad for x in inputs)
+        needs_grad = needs_grad and _grad_mode._enabled[0]
+        differentiable = self.differentiable_outputs
         results = []
         for i, y in enumerate(outputs):
-            if type(y) is not np.ndarray and isinstance(y, np.generic):
+            if y.__class__ is not np.ndarray and isinstance(y, np.generic):
                 y = np.asarray(y)  # NumPy reductions give scalars; a Tensor holds an array
-            carries = needs_grad and (self.differentiable_outputs is None
-                                      or i in self.differentiable_outputs)
+            carries = needs_grad and (differentiable is None or i in differentiable)
             t = Tensor._wrap(y, backend, carries)
             if carries:
                 t.creator = self
