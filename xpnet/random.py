@@ -120,46 +120,33 @@ def _host_to(backend, sample):
     return sample if backend.library == "numpy" else backend.asarray(sample)
 
 
-def uniform(backend, shape, dtype):
-    """U[0, 1) samples of ``shape`` made on ``backend`` (a raw array)."""
+def _draw(backend, method, torch_name, shape, dtype, *args):
+    """``generator.method(*args, shape)`` on ``backend``'s own generator (torch: ``torch_name``)."""
     shape, name = _shape(shape), _backend.dtype_name(dtype)
     gen = _generator(backend)
     if backend.library == "cupy":
         with backend.scope():
-            return gen.random(shape, dtype=name)
+            return getattr(gen, method)(*args, shape, dtype=name)
     if backend.library == "torch":
         import torch
-        return torch.rand(shape, generator=gen, dtype=getattr(torch, name),
-                          device=backend.device)
-    return _host_to(backend, gen.random(shape, dtype=np.dtype(name)))
+        return getattr(torch, torch_name)(*args, shape, generator=gen, dtype=getattr(torch, name),
+                                          device=backend.device)
+    return _host_to(backend, getattr(gen, method)(*args, shape, dtype=np.dtype(name)))
+
+
+def uniform(backend, shape, dtype):
+    """U[0, 1) samples of ``shape`` made on ``backend`` (a raw array)."""
+    return _draw(backend, "random", "rand", shape, dtype)
 
 
 def normal(backend, shape, dtype):
     """N(0, 1) samples of ``shape`` made on ``backend`` (a raw array)."""
-    shape, name = _shape(shape), _backend.dtype_name(dtype)
-    gen = _generator(backend)
-    if backend.library == "cupy":
-        with backend.scope():
-            return gen.standard_normal(shape, dtype=name)
-    if backend.library == "torch":
-        import torch
-        return torch.randn(shape, generator=gen, dtype=getattr(torch, name),
-                           device=backend.device)
-    return _host_to(backend, gen.standard_normal(shape, dtype=np.dtype(name)))
+    return _draw(backend, "standard_normal", "randn", shape, dtype)
 
 
 def integers(backend, low: int, high: int, shape, dtype="int64"):
     """Integers uniform in [low, high) of ``shape`` made on ``backend`` (a raw array)."""
-    shape, name = _shape(shape), _backend.dtype_name(dtype)
-    gen = _generator(backend)
-    if backend.library == "cupy":
-        with backend.scope():
-            return gen.integers(low, high, shape, dtype=name)
-    if backend.library == "torch":
-        import torch
-        return torch.randint(low, high, shape, generator=gen, dtype=getattr(torch, name),
-                             device=backend.device)
-    return _host_to(backend, gen.integers(low, high, shape, dtype=np.dtype(name)))
+    return _draw(backend, "integers", "randint", shape, dtype, low, high)
 
 
 # -- the whole state ------------------------------------------------------------------------
