@@ -153,3 +153,33 @@ def test_device_blocks_nest_and_each_exit_restores_the_outer_default():
             pass
         assert backend.default_device() == "strict"
     assert backend.default_device() == before
+
+
+def test_set_num_threads_sets_the_blas_pool_and_get_num_threads_reads_it_back():
+    before = xpnet.get_num_threads()
+    try:
+        xpnet.set_num_threads(1)
+        assert xpnet.get_num_threads() == 1
+        a = np.arange(64.0).reshape(8, 8)
+        np.testing.assert_allclose(a @ a, np.einsum("ij,jk->ik", a, a))   # BLAS still answers
+    finally:
+        xpnet.set_num_threads(before)
+    assert xpnet.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_set_num_threads_refuses_what_is_not_a_positive_int(bad):
+    with pytest.raises(ValueError, match=r"set_num_threads: expected a positive int, got"):
+        xpnet.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("value, expected", [("1", "1"), ("zero", "expected a positive integer")])
+def test_the_environment_variable_sets_the_threads_at_import(value, expected):
+    import os
+    import subprocess
+    env = {**os.environ, "XPNET_NUM_THREADS": value}
+    run = subprocess.run([sys.executable, "-c", "import xpnet; print(xpnet.get_num_threads())"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert expected in (run.stdout + run.stderr)
+    if value == "zero":
+        assert run.returncode != 0 and "$XPNET_NUM_THREADS" in run.stderr

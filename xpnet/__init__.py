@@ -16,6 +16,7 @@ string), ``xpnet.float32`` (dtype objects, equal to their names), ``xpnet.fit``.
 from . import backend
 from .backend import DType as dtype
 from .backend import DTYPES as _DTYPES
+from .backend import set_num_threads, get_num_threads
 from .backend import (resolve as device, default_device, set_default_device, available_devices,
                       to_numpy)
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
@@ -33,6 +34,8 @@ from .train import fit, evaluate, predict, History
 (bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, bfloat16, float32,  # noqa: A001
  float64, complex64, complex128) = (_DTYPES[name] for name in backend.DTYPE_NAMES)
 
+backend._threads_from_environment()
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -42,5 +45,5 @@ __all__ = [
     "initial_seed", "get_rng_state", "set_rng_state", "nn", "functional", "optim", "data", "io",
     "models", "save", "load", "fit", "evaluate", "predict", "History", "dtype",
     *backend.DTYPE_NAMES, "__version__",
-    "randint", "randn_like", "rand_like", "randint_like", "normal", "bernoulli",
+    "set_num_threads", "get_num_threads", "randint", "randn_like", "rand_like", "randint_like", "normal", "bernoulli",
 ]

@@ -34,7 +34,7 @@ import numpy as np
 __all__ = [
     "Backend", "resolve", "resolve_or_skip", "backend_of", "canonical", "default_device",
     "set_default_device", "available_devices", "to_numpy", "from_numpy", "fuse", "dtype",
-    "is_array", "register_compiler", "DType", "as_dtype",
+    "is_array", "register_compiler", "DType", "as_dtype", "set_num_threads", "get_num_threads",
 ]
 
 _ENV_VAR = "XPNET_DEVICE"
@@ -394,6 +394,50 @@ def available_devices() -> list[str]:
     except Exception:
         pass
     return found
+
+
+# -- CPU threads ------------------------------------------------------------------------------
+
+_THREADS_VAR = "XPNET_NUM_THREADS"
+
+
+def _blas_pools():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError as exc:  # a dependency; only a broken install lacks it
+        raise RuntimeError("set_num_threads: needs threadpoolctl (pip install threadpoolctl)") from exc
+    return ThreadpoolController().select(user_api="blas")
+
+
+def set_num_threads(n: int) -> None:
+    """Threads of the CPU's BLAS (NumPy's OpenBLAS or MKL), as ``torch.set_num_threads``.
+
+    NumPy's BLAS starts one thread per core. On a machine where another process keeps a core
+    busy, those threads wait on each other and GEMMs slow down several-fold; one thread per
+    *free* core is the fix. ``XPNET_NUM_THREADS=N`` in the environment applies it when xpnet is
+    imported (the CLI included). GPU devices are not affected.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    _blas_pools().limit(limits=n)
+
+
+def get_num_threads() -> int:
+    """The BLAS thread count in use (the largest, if several BLAS libraries are loaded)."""
+    return max((pool.num_threads for pool in _blas_pools().lib_controllers), default=1)
+
+
+def _threads_from_environment() -> None:
+    value = os.environ.get(_THREADS_VAR, "").strip()
+    if not value:
+        return
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"${_THREADS_VAR}: expected a positive integer, got {value!r}")
+    set_num_threads(n)
 
 
 # -- arrays -> backends ---------------------------------------------------------------------

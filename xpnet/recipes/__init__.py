@@ -187,7 +187,7 @@ def written_note(run: Run) -> str:
         parts.append(f"no new checkpoint (the resumed one, epoch {run.epochs_done}, is kept)")
     else:
         parts.append("no checkpoint (no epoch finished with a finite loss)")
-    parts += run.written
+    parts += dict.fromkeys(run.written)   # a file rewritten (history.json, the plot) once
     return f"wrote {run.out}/: " + ", ".join(parts)
 
 
