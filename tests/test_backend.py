@@ -183,3 +183,49 @@ def test_the_environment_variable_sets_the_threads_at_import(value, expected):
     assert expected in (run.stdout + run.stderr)
     if value == "zero":
         assert run.returncode != 0 and "$XPNET_NUM_THREADS" in run.stderr
+
+
+def test_new_arrays_of_a_cuda_device_are_made_under_that_gpu(monkeypatch):
+    """array-api-compat's creation functions ignore device= on CuPy, so xpnet makes arrays
+    inside ``cupy.cuda.Device(index)``: a stand-in CuPy (NumPy arrays, a recording Device)
+    shows creation, random draws, ops and backward all running under GPU 1."""
+    import types
+
+    entered = []
+
+    class Device:
+        def __init__(self, index):
+            self.id = index
+
+        def __enter__(self):
+            entered.append(self.id)
+
+        def __exit__(self, *exc):
+            return False
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(Device=Device)
+    fake.asarray = np.asarray
+    fake.random = types.SimpleNamespace(XORWOW=lambda seed: seed, Generator=np.random.default_rng)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(xpnet.random, "_devices", {})    # the stand-in GPU's generator stays here
+    class Gpu1(str):       # NumPy takes it as its device "cpu"; the scope reads its index
+        id = 1
+
+    gpu1 = backend.Backend("cuda:1", "cupy", backend.resolve("cpu").xp, Gpu1("cpu"))
+    steps = {
+        "zeros": lambda: xpnet.zeros(2, 3, device=gpu1),
+        "full": lambda: xpnet.full((2,), 1.5, device=gpu1),
+        "tensor": lambda: xpnet.tensor([1.0, 2.0], device=gpu1),
+        "randn": lambda: xpnet.randn(4, device=gpu1),
+    }
+    for name, make in steps.items():
+        entered.clear()
+        t = make()
+        assert entered and set(entered) == {1}, f"{name} ran outside GPU 1: {entered}"
+        assert t.backend is gpu1
+    x = xpnet.tensor([1.0, -2.0], device=gpu1, requires_grad=True)
+    entered.clear()
+    (x * x).sum().backward()
+    assert entered and set(entered) == {1}
+    np.testing.assert_allclose(xpnet.to_numpy(x.grad), [2.0, -4.0])
