@@ -71,6 +71,10 @@ CASES = {
     "same_even_kernel": ((1, 2, 5, 5), (2, 2, 2, 4), 1, "same", 1, 1),
     "valid_1x1": ((2, 3, 4, 3), (5, 3, 1, 1), 1, "valid", 1, 1),
     "kernel_equals_input": ((2, 1, 3, 3), (2, 1, 3, 3), 1, 0, 1, 1),
+    # windows that tile the input (stride = kernel, or one window along an axis): a reshape
+    "stride_equals_kernel": ((2, 2, 6, 7), (3, 2, 2, 2), 2, 0, 1, 1),
+    "tiled_padded_groups": ((2, 4, 5, 5), (4, 2, 3, 3), 3, (1, 0), 1, 2),
+    "one_window_row": ((1, 2, 3, 6), (2, 2, 3, 2), (1, 2), 0, 1, 1),
 }
 
 
@@ -89,7 +93,8 @@ def test_conv2d_matches_a_nested_loop_reference_with_gradients(device, name):
     assert_close(b.grad, gb, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2", "same_even_kernel"])
+@pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2", "same_even_kernel",
+                                  "tiled_padded_groups", "one_window_row"])
 def test_conv2d_matches_finite_differences(device, name):
     x_shape, w_shape, stride, padding, dilation, groups = CASES[name]
     x_shape = (1,) + x_shape[1:]
@@ -171,7 +176,7 @@ def test_conv2d_rejects_a_bias_of_the_wrong_shape(device):
         F.conv2d(x, w, b)
 
 
-@pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2"])
+@pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2", "tiled_padded_groups"])
 def test_conv2d_input_gradient_is_the_same_when_built_in_slabs_of_samples(device, name,
                                                                           monkeypatch):
     import xpnet.ops.conv as conv_module

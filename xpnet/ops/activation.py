@@ -31,6 +31,17 @@ class ReLU(Function):
         return relu_grad(self.xp, grad_y, self.y)
 
 
+@_backend.fuse
+def leaky_relu_forward(xp, x, slope):
+    return xp.maximum(x, 0.0) + slope * xp.minimum(x, 0.0)
+
+
+@_backend.fuse
+def leaky_relu_grad(xp, grad_y, x, slope_minus_one):
+    # 1 where x > 0, slope where x <= 0 (PyTorch's rule at 0), as one multiply by 1 + (s-1)·mask
+    return grad_y * (1.0 + slope_minus_one * xp.astype(x <= 0.0, grad_y.dtype))
+
+
 class LeakyReLU(Function):
     name = "leaky_relu"
     floating_inputs = {0: "x"}
@@ -39,13 +50,12 @@ class LeakyReLU(Function):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        xp = self.xp
-        # slope where x <= 0, else 1: one multiply instead of a branchy where()
-        self.slope = 1.0 + (self.negative_slope - 1.0) * xp.astype(x <= 0, x.dtype)
-        return x * self.slope
+        self.x = x
+        return leaky_relu_forward(self.xp, x, self.negative_slope)
 
     def backward(self, grad_y):
-        return grad_y * self.slope
+        # the coefficient comes from the host: no scalar-with-scalar arithmetic in a kernel
+        return leaky_relu_grad(self.xp, grad_y, self.x, self.negative_slope - 1.0)
 
 
 class Sigmoid(Function):

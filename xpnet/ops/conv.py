@@ -92,6 +92,16 @@ class ConvGeometry(NamedTuple):
                 slice(j * dw, j * dw + sw * (self.wo - 1) + 1, sw))
 
 
+def tiled(geom) -> bool:
+    """Whether the windows tile the padded input, along both axes, with no overlap and no
+    dilation (stride = kernel, or a single window: DCGAN's 7×7 layers, 2×2 stride-2 kernels).
+    im2col and its adjoint are then one reshape and one transpose instead of KH·KW strided
+    copies or additions."""
+    (sh, sw), (dh, dw) = geom.stride, geom.dilation
+    return ((dh, dw) == (1, 1) and (sh == geom.kh or geom.ho == 1)
+            and (sw == geom.kw or geom.wo == 1))
+
+
 def slabs(backend, geom):
     """(start, stop) sample ranges: the whole batch on a GPU; in host memory, as many samples
     as keep one slab's columns within ``_SLAB_ELEMENTS`` (so they stay in cache)."""
@@ -119,6 +129,10 @@ def im2col(xp, x_nhwc, geom, start, stop):
     strided slice of taps (i, j) of every window."""
     g, ho, wo, kh, kw = geom.groups, geom.ho, geom.wo, geom.kh, geom.kw
     m, cg = stop - start, geom.c // g
+    if tiled(geom):   # window (h, w) is the block [h·KH, (h+1)·KH) × [w·KW, (w+1)·KW)
+        blocks = xp.reshape(x_nhwc[start:stop, :ho * kh, :wo * kw, :], (m, ho, kh, wo, kw, g, cg))
+        return xp.reshape(xp.permute_dims(blocks, (5, 0, 1, 3, 2, 4, 6)),
+                          (g, m * ho * wo, kh * kw * cg))
     cols = xp.empty((g, m, ho, wo, kh, kw, cg), dtype=x_nhwc.dtype, device=x_nhwc.device)
     for i in range(kh):
         for j in range(kw):
@@ -193,6 +207,11 @@ def input_gradient(xp, rows, weight, geom, ranges):
     for start, stop in ranges:
         grad_cols = xp.reshape(xp.matmul(rows[:, start * ho * wo:stop * ho * wo, :], w_mat_t),
                                (g, stop - start, ho, wo, kh, kw, cg))
+        if tiled(geom):   # no two windows share a pixel: the blocks are put back, not added
+            blocks = xp.permute_dims(grad_cols, (0, 1, 2, 4, 3, 5, 6))    # (G, m, Ho, KH, Wo, KW, Cg)
+            grad_pad[:, start:stop, :ho * kh, :wo * kw, :] = xp.reshape(
+                blocks, (g, stop - start, ho * kh, wo * kw, cg))
+            continue
         for i in range(kh):
             for j in range(kw):
                 index = (slice(None), slice(start, stop)) + geom.tap(i, j) + (slice(None),)
