@@ -141,6 +141,8 @@ def train_main(args) -> int:
     run.say(f"xpnet train {recipe.name}: {recipe.about}")
     run.say(f"device {device}, epochs {run.epochs}, batch {run.batch_size}"
             + (f" per process x {world.size} processes" if world.size > 1 else "")
+            + (f" ({world.blas_threads} BLAS thread{'s' * (world.blas_threads > 1)} each)"
+               if world.blas_threads else "")
             + f", lr {run.lr:g} ({run.schedule}), seed {run.seed}, out {out}"
             + (f", resumed from {args.resume} after epoch {run.epochs_done}" if run.resume
                else ""))

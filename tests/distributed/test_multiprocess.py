@@ -173,7 +173,9 @@ def test_the_command_line_trains_with_two_processes_and_writes_once(tmp_path):
     checkpoint; the logged numbers are those of the whole (sharded) test set."""
     from tests.test_cli import write_idx
     write_idx(tmp_path, n_train=256, n_test=96)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCH_VARIABLES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCH_VARIABLES)
+           and k not in ("XPNET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                         "MKL_NUM_THREADS")}
     env["PYTHONPATH"] = str(ROOT)
     command = _mpiexec(2) + [sys.executable, "-m", "mpi4py", "-m", "xpnet", "train", "mnist-mlp",
                              "--epochs", "1", "--batch-size", "32", "--data", str(tmp_path),
@@ -184,6 +186,8 @@ def test_the_command_line_trains_with_two_processes_and_writes_once(tmp_path):
     assert done.stdout.count("test accuracy") == 1
     assert done.stderr.count("xpnet train mnist-mlp:") == 1
     assert "batch 32 per process x 2 processes" in done.stderr
+    threads = max(1, os.cpu_count() // 2)     # the two ranks share the machine's cores
+    assert f"({threads} BLAS thread{'s' * (threads > 1)} each)" in done.stderr
     assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint.npz", "curves.png",
                                                      "history.json"]
     state = xpnet.load(tmp_path / "run" / "checkpoint.npz")

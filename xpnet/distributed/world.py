@@ -25,6 +25,26 @@ _LAUNCH_VARIABLES = (
 
 _MPI_HINT = 'pip install "xpnet[mpi]" (mpi4py and MPICH)'
 
+# a thread count the user set for the CPU's BLAS, which share_cores leaves alone
+_THREAD_VARIABLES = ("XPNET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "MKL_NUM_THREADS")
+
+
+def share_cores(local_size: int, environ=None, cores=None):
+    """Give each of the ``local_size`` ranks on this machine its share of the cores for the
+    CPU's BLAS, as torchrun sets ``OMP_NUM_THREADS``: K ranks that each start a thread per core
+    oversubscribe the cores K-fold, and waiting BLAS threads make GEMMs 2-3x slower
+    (``benchmarks/RESULTS.md``, "A crowded machine"). A thread count set in the environment
+    wins. Returns the count set, or None when nothing was changed.
+    """
+    environ = os.environ if environ is None else environ
+    if local_size < 2 or any(environ.get(name, "").strip() for name in _THREAD_VARIABLES):
+        return None
+    threads = max(1, (cores or os.cpu_count() or 1) // local_size)
+    from ..backend import set_num_threads
+    set_num_threads(threads)
+    return threads
+
 
 def launch_environment(environ=None):
     """``(variable, world_size or None)`` when an MPI launcher started this process, else None.
@@ -47,6 +67,7 @@ class World:
     def __init__(self, backend, rank=0, size=1, local_rank=0, comm=None, mpi=None):
         self.backend, self.rank, self.size, self.local_rank = backend, rank, size, local_rank
         self.comm, self.mpi = comm, mpi
+        self.blas_threads = None   # set by share_cores when the ranks split the cores
         self.nccl: dict = {}       # GPU index -> NcclCommunicator
         self.host = None           # the HostCommunicator, made on first use
         self.nccl_requested = backend == "nccl"
@@ -116,9 +137,11 @@ def _make_world(backend) -> World:
     size = comm.Get_size()
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)   # the ranks on this machine
     world = World(backend or "mpi", comm.Get_rank(), size, node.Get_rank(), comm, MPI)
+    local_size = node.Get_size()
     node.Free()
     if size > 1:
         install_excepthook(world)
+        world.blas_threads = share_cores(local_size)
     return world
 
 
