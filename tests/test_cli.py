@@ -1,5 +1,6 @@
 import gzip
 import json
+import os
 import struct
 
 import numpy as np
@@ -172,3 +173,36 @@ def test_progress_off_a_terminal_is_plain_lines_within_the_epoch(tmp_path, capsy
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch 1/1")]
     assert len([line for line in lines if " step " in line]) >= 3      # not one silent epoch
     assert "\r" not in "".join(lines)
+
+
+def test_a_cpu_run_on_a_busy_machine_gets_a_hint_about_threads(monkeypatch):
+    from xpnet.cli import _busy_machine_hint
+    for name in ("XPNET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    hint = _busy_machine_hint("cpu", 1, cores=2, busy=1)
+    assert hint == ("note: 1 of this machine's 2 cores are busy with other work; if training "
+                    "is slow, XPNET_NUM_THREADS=1 keeps NumPy's BLAS off them")
+    assert "XPNET_NUM_THREADS=5" in _busy_machine_hint("strict", 1, cores=8, busy=3)
+    assert "XPNET_NUM_THREADS=1" in _busy_machine_hint("cpu", 1, cores=2, busy=4)
+    assert _busy_machine_hint("cpu", 1, cores=2, busy=0) is None            # quiet
+    assert _busy_machine_hint("cuda:0", 1, cores=2, busy=1) is None         # not the CPU's BLAS
+    assert _busy_machine_hint("cpu", 2, cores=2, busy=1) is None            # ranks share cores
+    monkeypatch.setenv("XPNET_NUM_THREADS", "1")
+    assert _busy_machine_hint("cpu", 1, cores=2, busy=1) is None            # the user chose
+
+
+def test_the_busy_core_count_sees_a_process_that_spins(tmp_path):
+    import subprocess
+    import sys
+    from xpnet.cli import _busy_cores
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("needs Linux's /proc/loadavg")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+        time.sleep(0.5)
+        assert _busy_cores() >= 1
+    finally:
+        spinner.kill()
+        spinner.wait()

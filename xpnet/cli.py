@@ -110,6 +110,39 @@ def _plan_resume(args, recipe, run: Run):
 
 # -- the commands ---------------------------------------------------------------------------------
 
+def _busy_cores() -> int:
+    """Cores other processes are running on now: Linux's count of runnable tasks, less this
+    one, the smallest of three looks 10 ms apart (a passing task is not a busy core); 0 where
+    the count cannot be read."""
+    import time
+    counts = []
+    try:
+        for _ in range(3):
+            with open("/proc/loadavg") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+            time.sleep(0.01)
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, min(counts))
+
+
+def _busy_machine_hint(device: str, world_size: int, cores=None, busy=None):
+    """A line for a CPU run started while other processes keep cores busy: NumPy's BLAS
+    starts a thread per core, and threads waiting for a busy core make the run 2-3x slower
+    (benchmarks/RESULTS.md, "A crowded machine"). A hint, never a silent change."""
+    from .distributed.world import _THREAD_VARIABLES
+    if (not device.startswith(("cpu", "strict")) or world_size > 1
+            or any(os.environ.get(name, "").strip() for name in _THREAD_VARIABLES)):
+        return None
+    cores = cores or os.cpu_count() or 1
+    busy = _busy_cores() if busy is None else busy
+    if cores < 2 or busy < 1:
+        return None
+    return (f"note: {busy} of this machine's {cores} cores are busy with other work; if "
+            f"training is slow, XPNET_NUM_THREADS={max(1, cores - busy)} keeps NumPy's BLAS "
+            f"off them")
+
+
 def train_main(args) -> int:
     import xpnet
     from . import distributed
@@ -146,6 +179,9 @@ def train_main(args) -> int:
             + f", lr {run.lr:g} ({run.schedule}), seed {run.seed}, out {out}"
             + (f", resumed from {args.resume} after epoch {run.epochs_done}" if run.resume
                else ""))
+    hint = _busy_machine_hint(device, world.size)
+    if hint:
+        run.say(hint)
     created = not os.path.exists(out)
     if run.is_main_process:
         os.makedirs(out, exist_ok=True)
