@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import xpnet
 import xpnet.nn.functional as F
 
+from .ops.test_attention import attention_reference
 from .ops.test_conv import conv2d_loops
 from .ops.test_pool import pool_loops
 from .ops.test_recurrent import numpy_reference
@@ -135,6 +136,50 @@ def test_pools_are_right_or_refuse_clearly(device):
                                  _NoGradient())[0])
     check()
     _both_outcomes(device, "max", "avg")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_attention_is_right_or_refuses_clearly(device):
+    @fuzz(device)
+    @given(st.data())
+    def check(data):
+        draw = data.draw
+        lead = tuple(draw(st.lists(st.integers(1, 2), max_size=2)))
+        L, S, E, Ev = (draw(st.integers(1, 4)) for _ in range(4))
+        q_shape, k_shape, v_shape = lead + (L, E), lead + (S, E), lead + (S, Ev)
+        dtype, mask, causal, dropout = draw(st.sampled_from(["float64", "float32"])), None, False, 0.0
+        mistake = draw(st.sampled_from([None, None, "key width", "value length", "int", "1-D",
+                                        "mask shape", "bool mask", "float mask", "causal",
+                                        "dropout"]))
+        if mistake == "key width":
+            k_shape = lead + (S, E + 1)
+        elif mistake == "value length":
+            v_shape = lead + (S + 1, Ev)
+        elif mistake == "1-D":
+            q_shape = (E,)
+        elif mistake == "mask shape":
+            mask = np.ones((L + 1, S), dtype=bool)
+        elif mistake == "bool mask":
+            mask = _array(draw, (L, S), "float64") > 0
+        elif mistake == "float mask":
+            mask = _array(draw, (L, S), dtype)
+        elif mistake == "causal":
+            causal = True
+        elif mistake == "dropout":
+            dropout = draw(st.sampled_from([-0.1, 1.5]))
+        q = _array(draw, q_shape, "int64" if mistake == "int" else dtype)
+        k, v = _array(draw, k_shape, dtype), _array(draw, v_shape, dtype)
+        as_tensor = None if mask is None else (
+            xpnet.tensor(mask, device=device) if mask.dtype == bool else _tensor(mask, device))
+        _call("scaled_dot_product_attention",
+              lambda: F.scaled_dot_product_attention(
+                  _tensor(q, device), _tensor(k, device), _tensor(v, device),
+                  attn_mask=as_tensor, dropout_p=dropout, is_causal=causal),
+              lambda: attention_reference(q.astype(np.float64), k.astype(np.float64),
+                                          v.astype(np.float64), mask, is_causal=causal)[0],
+              rtol=1e-3, atol=1e-4)
+    check()
+    _both_outcomes(device, "scaled_dot_product_attention")
 
 
 @pytest.mark.parametrize("device", DEVICES)
