@@ -39,7 +39,8 @@ def exercise_every_fused_function(device):
                 optimizers.append(lambda p, c=centered, m=momentum, w=wd: optim.RMSprop(
                     p, centered=c, momentum=m, weight_decay=w))
     conv = nn.Sequential(nn.Conv2d(3, 2, 3, device=device), nn.BatchNorm2d(2, device=device),
-                         nn.LeakyReLU(0.2), nn.GELU(), nn.MaxPool2d(2, stride=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.LeakyReLU(0.2), nn.GELU(), nn.MaxPool2d(2, stride=1), nn.ReLU(),
+                         nn.MaxPool2d(2),
                          nn.Flatten(), nn.LayerNorm(2, device=device),
                          nn.GELU(approximate="tanh"), nn.Linear(2, 1, device=device))
     for make in optimizers:

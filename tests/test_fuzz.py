@@ -147,7 +147,8 @@ def test_attention_is_right_or_refuses_clearly(device):
         lead = tuple(draw(st.lists(st.integers(1, 2), max_size=2)))
         L, S, E, Ev = (draw(st.integers(1, 4)) for _ in range(4))
         q_shape, k_shape, v_shape = lead + (L, E), lead + (S, E), lead + (S, Ev)
-        dtype, mask, causal, dropout = draw(st.sampled_from(["float64", "float32"])), None, False, 0.0
+        dtype = draw(st.sampled_from(["float64", "float32"]))
+        mask, causal, dropout = None, False, 0.0
         mistake = draw(st.sampled_from([None, None, "key width", "value length", "int", "1-D",
                                         "mask shape", "bool mask", "float mask", "causal",
                                         "dropout"]))

@@ -45,5 +45,6 @@ __all__ = [
     "initial_seed", "get_rng_state", "set_rng_state", "nn", "functional", "optim", "data", "io",
     "models", "save", "load", "fit", "evaluate", "predict", "History", "dtype",
     *backend.DTYPE_NAMES, "__version__",
-    "set_num_threads", "get_num_threads", "randint", "randn_like", "rand_like", "randint_like", "normal", "bernoulli",
+    "set_num_threads", "get_num_threads", "randint", "randn_like", "rand_like", "randint_like",
+    "normal", "bernoulli",
 ]

@@ -405,7 +405,8 @@ def _blas_pools():
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError as exc:  # a dependency; only a broken install lacks it
-        raise RuntimeError("set_num_threads: needs threadpoolctl (pip install threadpoolctl)") from exc
+        raise RuntimeError("set_num_threads: needs threadpoolctl "
+                           "(pip install threadpoolctl)") from exc
     return ThreadpoolController().select(user_api="blas")
 
 

@@ -145,8 +145,8 @@ def im2col(xp, x_nhwc, geom, start, stop):
 
 
 def correlate(xp, x_nhwc, weight, geom, ranges):
-    """The convolution's output as rows (N·Ho·Wo, O), and the columns when one slab made them
-    (kept for the weight gradient). y = cols @ W_mat, one GEMM per slab (batched over groups)."""
+    """The convolution's output as rows (N·Ho·Wo, O), and each slab's columns (kept for the
+    weight gradient). y = cols @ W_mat, one GEMM per slab (batched over groups)."""
     g, n, o = geom.groups, geom.n, geom.o
     og, cg, kh, kw, m = o // g, geom.c // g, geom.kh, geom.kw, geom.ho * geom.wo
     # weight (O, Cg, KH, KW) -> (G, KH·KW·Cg, Og), matching the column order
@@ -208,7 +208,8 @@ def input_gradient(xp, rows, weight, geom, ranges):
         grad_cols = xp.reshape(xp.matmul(rows[:, start * ho * wo:stop * ho * wo, :], w_mat_t),
                                (g, stop - start, ho, wo, kh, kw, cg))
         if tiled(geom):   # no two windows share a pixel: the blocks are put back, not added
-            blocks = xp.permute_dims(grad_cols, (0, 1, 2, 4, 3, 5, 6))    # (G, m, Ho, KH, Wo, KW, Cg)
+            # (G, m, Ho, KH, Wo, KW, Cg)
+            blocks = xp.permute_dims(grad_cols, (0, 1, 2, 4, 3, 5, 6))
             grad_pad[:, start:stop, :ho * kh, :wo * kw, :] = xp.reshape(
                 blocks, (g, stop - start, ho * kh, wo * kw, cg))
             continue
@@ -232,10 +233,12 @@ class Conv2d(Function):
     y = cols @ W_mat is one GEMM (a batched one over groups).
 
     On a GPU the whole batch is one slab: one im2col, one GEMM. In host memory the batch is cut
-    into slabs whose columns fit in cache (about 4 MB): the same GEMM row by row, but each
+    into slabs whose columns fit in cache (about 2 MB): the same GEMM row by row, but each
     column block is written, multiplied and dropped while still in cache, instead of a column
-    matrix of tens of MB making several trips through memory. Backward rebuilds each slab's
-    columns rather than keeping them, which also keeps memory at the size of the input.
+    matrix of tens of MB making several trips through memory. The slabs' columns are kept for
+    the weight gradient (KH·KW times the input's memory, traded for not building them twice);
+    the input gradient multiplies slab by slab and adds each tap's block back (col2im). Windows
+    that tile the input (stride = kernel, or a single window) skip the taps: one reshape.
     """
 
     name = "conv2d"
@@ -283,7 +286,7 @@ class Conv2d(Function):
         if bias is not None:
             y += bias
         self.x_nhwc, self.weight, self.has_bias = x_nhwc, weight, bias is not None
-        self.cols = cols          # one slab: kept for backward
+        self.cols = cols          # every slab's columns, for the weight gradient
         return xp.permute_dims(xp.reshape(y, (geom.n, geom.ho, geom.wo, geom.o)), (0, 3, 1, 2))
 
     def backward(self, grad_y):
