@@ -56,20 +56,8 @@ for epoch in range(1, args.epochs + 1):
     generative.save_image_grid(grid, os.path.join(args.out, f"samples_epoch{epoch}.png"), nrow=8,
                                title=f"G(z) for fixed z after epoch {epoch}")
 
-import matplotlib  # noqa: E402
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-fig, ax = plt.subplots(figsize=(7, 3.5))
-steps = np.cumsum(log["steps"])
-ax.plot(steps, log["d_real"], label="D(x), real digits")
-ax.plot(steps, log["d_fake"], label="D(G(z)), generated")
-ax.axhline(0.5, color="gray", lw=0.8, ls="--", label="equilibrium 0.5")
-ax.set_xlabel("step")
-ax.set_ylim(0, 1)
-ax.legend()
-fig.tight_layout()
-fig.savefig(os.path.join(args.out, "discriminator.png"), dpi=110)
+generative.save_discriminator_plot(np.cumsum(log["steps"]), log["d_real"], log["d_fake"],
+                                   os.path.join(args.out, "discriminator.png"), "step")
 
 images = generative.generate(generator, 10_000, latent)
 np.savez_compressed(os.path.join(args.out, "samples.npz"), images=images.astype(np.float32))

@@ -186,21 +186,11 @@ def _gan_scores(run, players, history):
 
 def _discriminator_plot(run, history):
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        generative.save_discriminator_plot(history.epochs, history["d_real"], history["d_fake"],
+                                           os.path.join(run.out, "discriminator.png"), "epoch",
+                                           marker=True)
     except ImportError:
         return
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    ax.plot(history.epochs, history["d_real"], "-o", label="D(x), real digits")
-    ax.plot(history.epochs, history["d_fake"], "-s", label="D(G(z)), generated")
-    ax.axhline(0.5, color="gray", lw=0.8, ls="--", label="equilibrium 0.5")
-    ax.set_xlabel("epoch")
-    ax.set_ylim(0, 1)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(run.out, "discriminator.png"), dpi=110)
-    plt.close(fig)
     run.written.append("discriminator.png")
 
 
