@@ -29,7 +29,7 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["compile_fused", "Refused", "refusals"]
+__all__ = ["compile_fused", "compile_loops", "Refused", "refusals"]
 
 
 class Refused(NotImplementedError):
@@ -483,3 +483,23 @@ def _output_dtypes(fn, args, n_out):
     result = fn(xp, *tiny)
     result = result if isinstance(result, tuple) else (result,)
     return [np.asarray(r).dtype for r in result]
+
+
+# -- loop nests (backend.compiled) -------------------------------------------------------------
+
+def compile_loops(loops):
+    """``loops(*args)``, a function of plain loops over NumPy arrays (see
+    :func:`xpnet.backend.compiled`), compiled by ``numba.njit``: its source is written as a small
+    module to the cache folder, as the fused kernels are, so the machine code is cached on disk.
+    It must be self-contained (no names from its module other than ``range`` and builtins)."""
+    import inspect
+    import textwrap
+    if not _FOLDER:
+        _FOLDER.extend(_cache_folder())
+        _tune_llvm()
+    source = textwrap.dedent(inspect.getsource(loops))
+    source = source[source.index("def "):]          # without decorators
+    code = (f"from numba import njit\n\n\n{source}\n\n"
+            f"kernel = njit(cache={_FOLDER[1]}, error_model='numpy', nogil=True)"
+            f"({loops.__name__})\n")
+    return _load(code, loops.__name__)

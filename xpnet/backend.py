@@ -639,3 +639,64 @@ def _compile(library, fn):
 def fused_functions() -> list:
     """Every function made by :func:`fuse` so far (each has ``.reference``, the plain one)."""
     return list(_FUSED)
+
+
+# -- loop nests -------------------------------------------------------------------------------
+
+_LOOP_COMPILERS: dict = {}   # library -> compile(loops) -> kernel
+if _cpu_compiler_wanted():
+    def _numba_loops(loops):
+        from ._numba import compile_loops
+        return compile_loops(loops)
+    _LOOP_COMPILERS["numpy"] = _numba_loops
+
+_COMPILED: list = []   # every function made by compiled(), for tests that run them all
+
+
+def compiled(loops: Callable) -> Callable:
+    """Pair an Array API function with the same computation written as plain loops.
+
+    ``@compiled(loops)`` on ``fn(xp, *args)``, where ``loops(*args)`` does what ``fn`` does
+    with ``for`` loops over array elements (scalars, indexing and ``range`` only): on NumPy
+    arrays with the CPU compiler (``xpnet[fast]``) the call runs ``loops`` compiled by Numba,
+    one pass through memory; everywhere else ``fn`` runs, and it is the reference the compiled
+    loops are tested against. This is for index arithmetic that an elementwise :func:`fuse`
+    cannot express, such as adding a convolution's column blocks back onto its input (col2im),
+    where NumPy makes one strided pass per kernel tap. Both forms write their results into
+    argument arrays and return nothing. Loops the compiler refuses run as ``fn``, with a
+    warning, once.
+    """
+    def wrap(fn):
+        def call(xp, *args):
+            library = _library(args[0])
+            kernel = call.kernels.get(library, _MISSING)
+            if kernel is _MISSING:
+                kernel = call.kernels[library] = _compile_loops(library, loops)
+            if kernel is None:
+                return fn(xp, *args)
+            try:
+                kernel(*args)
+            except _numba_refusals() as exc:     # typing fails before anything is written
+                call.kernels[library] = None
+                import warnings
+                warnings.warn(f"xpnet: the {library} compiler could not compile "
+                              f"{loops.__name__} ({type(exc).__name__}: {exc}); running "
+                              f"{fn.__name__} as array calls", RuntimeWarning, stacklevel=2)
+                return fn(xp, *args)
+            return None
+
+        functools.update_wrapper(call, fn)
+        call.reference, call.loops, call.kernels = fn, loops, {}
+        _COMPILED.append(call)
+        return call
+    return wrap
+
+
+def _compile_loops(library, loops):
+    compile_fn = _LOOP_COMPILERS.get(library)
+    return None if compile_fn is None else compile_fn(loops)
+
+
+def compiled_functions() -> list:
+    """Every function made by :func:`compiled` (each has ``.reference`` and ``.loops``)."""
+    return list(_COMPILED)

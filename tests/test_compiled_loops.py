@@ -1,0 +1,128 @@
+"""Every loop nest compiled by backend.compiled (im2col, col2im): equal to its Array API
+reference on every layout the convolutions give it, and compiled's fallback rules."""
+import warnings
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import backend
+from xpnet.ops import conv
+
+# (groups, samples, Ho, Wo, KH, KW, channels per group, stride, dilation): a 3×3 stride-1 conv,
+# DCGAN's 4×4 stride-2 ones (64 channels, and its last layer with 1), a dilated conv, groups
+GEOMETRIES = [(1, 3, 5, 6, 3, 3, 8, (1, 1), (1, 1)),
+              (1, 2, 4, 4, 4, 4, 16, (2, 2), (1, 1)),
+              (1, 2, 7, 7, 4, 4, 1, (2, 2), (1, 1)),
+              (1, 2, 3, 4, 3, 2, 8, (1, 2), (2, 1)),
+              (2, 2, 3, 3, 2, 3, 4, (2, 1), (1, 2))]
+
+
+def _padded_size(geometry):
+    g, m, ho, wo, kh, kw, cg, (sh, sw), (dh, dw) = geometry
+    return (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
+
+
+def _host():
+    return xpnet.device("cpu").xp
+
+
+def _compiler_on():
+    pytest.importorskip("numba")
+    if "numpy" not in backend._LOOP_COMPILERS:
+        pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: f"g{g[0]}k{g[4]}x{g[5]}c{g[6]}s{g[7][0]}{g[7][1]}")
+def test_add_columns_compiled_equals_the_strided_additions(geometry, dtype):
+    _compiler_on()
+    g, m, ho, wo, kh, kw, cg, stride, dilation = geometry
+    hp, wp = _padded_size(geometry)
+    rng = np.random.default_rng(0)
+    grad_cols = rng.standard_normal((g, m, ho, wo, kh, kw, cg)).astype(dtype)
+    # the slab is a view of the whole batch's buffer, already holding earlier additions
+    start = rng.standard_normal((g, m + 1, hp, wp, cg)).astype(dtype)
+    got, expected = start.copy(), start.copy()
+    conv.add_columns(_host(), got[:, 1:, ...], grad_cols, *stride, *dilation)
+    conv.add_columns.reference(_host(), expected[:, 1:, ...], grad_cols, *stride, *dilation)
+    assert conv.add_columns.kernels.get("numpy") is not None, "add_columns ran uncompiled"
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+    # and the reference is col2im itself: every column entry lands on the pixel it was read from
+    loop = start.copy()
+    for a, n, y, x, i, j, k in np.ndindex(*grad_cols.shape):
+        loop[a, n + 1, y * stride[0] + i * dilation[0], x * stride[1] + j * dilation[1], k] += \
+            grad_cols[a, n, y, x, i, j, k]
+    np.testing.assert_allclose(expected, loop, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: f"g{g[0]}k{g[4]}x{g[5]}c{g[6]}s{g[7][0]}{g[7][1]}")
+def test_gather_columns_compiled_equals_the_strided_copies(geometry, dtype):
+    _compiler_on()
+    g, m, ho, wo, kh, kw, cg, stride, dilation = geometry
+    hp, wp = _padded_size(geometry)
+    rng = np.random.default_rng(1)
+    # an NHWC view of NCHW memory, as a first conv's input is
+    x = np.transpose(rng.standard_normal((m, g * cg, hp, wp)).astype(dtype), (0, 2, 3, 1))
+    got = np.full((g, m, ho, wo, kh, kw, cg), np.nan, dtype)
+    expected = got.copy()
+    conv.gather_columns(_host(), got, x, *stride, *dilation)
+    conv.gather_columns.reference(_host(), expected, x, *stride, *dilation)
+    assert conv.gather_columns.kernels.get("numpy") is not None, "gather_columns ran uncompiled"
+    np.testing.assert_array_equal(got, expected)
+    a, n, y, xx, i, j, k = 1 % g, m - 1, ho - 1, wo - 1, kh - 1, kw - 1, cg - 1
+    assert got[a, n, y, xx, i, j, k] == x[n, y * stride[0] + i * dilation[0],
+                                          xx * stride[1] + j * dilation[1], a * cg + k]
+
+
+def test_every_compiled_function_is_tested_here():
+    tested = {conv.add_columns, conv.gather_columns}
+    missing = sorted(f.__qualname__ for f in backend.compiled_functions() if f not in tested)
+    assert not missing, f"test these loop nests against their references here: {missing}"
+
+
+def _scale_loops(out, x):
+    for i in range(x.shape[0]):
+        out[i] = 2.0 * x[i]
+
+
+def test_compiled_runs_the_reference_without_a_compiler(monkeypatch):
+    calls = []
+
+    @backend.compiled(_scale_loops)
+    def scale(xp, out, x):
+        calls.append("reference")
+        out[...] = 2.0 * x
+
+    monkeypatch.setattr(backend, "_LOOP_COMPILERS", {})
+    out = np.zeros(3)
+    scale(_host(), out, np.arange(3.0))
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    assert calls == ["reference"]
+    assert scale.kernels == {"numpy": None}
+    backend._COMPILED.remove(scale)
+
+
+def _unsupported_loops(out, x):
+    for i in range(x.shape[0]):
+        out[i] = {"a": object()}["a"]      # Numba cannot type a dict of Python objects
+
+
+def test_compiled_falls_back_once_when_numba_refuses():
+    _compiler_on()
+
+    @backend.compiled(_unsupported_loops)
+    def fill(xp, out, x):
+        out[...] = x + 1.0
+
+    out = np.zeros(2)
+    with pytest.warns(RuntimeWarning, match="(?s)could not compile _unsupported_loops.*running fill"):
+        fill(_host(), out, np.ones(2))
+    np.testing.assert_array_equal(out, [2.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # warned once, not at every call
+        fill(_host(), out, np.full(2, 3.0))
+    np.testing.assert_array_equal(out, [4.0, 4.0])
+    backend._COMPILED.remove(fill)
