@@ -1,4 +1,4 @@
-"""Every loop nest compiled by backend.compiled (im2col, col2im): equal to its Array API
+"""Every loop nest compiled by backend.compiled (im2col, col2im, max pooling's backward): equal to its Array API
 reference on every layout the convolutions give it, and compiled's fallback rules."""
 import warnings
 
@@ -7,7 +7,7 @@ import pytest
 
 import xpnet
 from xpnet import backend
-from xpnet.ops import conv
+from xpnet.ops import conv, pool
 
 # (groups, samples, Ho, Wo, KH, KW, channels per group, stride, dilation): a 3×3 stride-1 conv,
 # DCGAN's 4×4 stride-2 ones (64 channels, and its last layer with 1), a dilated conv, groups
@@ -77,8 +77,42 @@ def test_gather_columns_compiled_equals_the_strided_copies(geometry, dtype):
                                           xx * stride[1] + j * dilation[1], a * cg + k]
 
 
+# (kernel, stride, padding): the MNIST pool, overlapping windows, a 3×2 window with -inf padding
+POOLS = [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 1))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("window", POOLS, ids=lambda p: f"k{p[0][0]}{p[0][1]}s{p[1][0]}{p[1][1]}")
+def test_route_max_gradient_compiled_equals_the_fused_taps(window, dtype):
+    _compiler_on()
+    (kh, kw), (sh, sw), (ph, pw) = window
+    rng = np.random.default_rng(2)
+    # few distinct values: many windows hold their maximum twice (the first one takes it)
+    x = rng.integers(0, 3, (2, 7, 8, 5)).astype(dtype)
+    x_pad = np.full((2, 7 + 2 * ph, 8 + 2 * pw, 5), -np.inf, dtype)
+    x_pad[:, ph:ph + 7, pw:pw + 8, :] = x
+    ho, wo = (7 + 2 * ph - kh) // sh + 1, (8 + 2 * pw - kw) // sw + 1
+    y = np.full((2, ho, wo, 5), -np.inf, dtype)
+    for i in range(kh):
+        for j in range(kw):
+            y = np.maximum(y, x_pad[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :])
+    grad_y = rng.standard_normal(y.shape).astype(dtype)
+    got, expected = np.zeros_like(x_pad), np.zeros_like(x_pad)
+    pool.route_max_gradient(_host(), got, x_pad, y, grad_y, kh, kw, sh, sw)
+    pool.route_max_gradient.reference(_host(), expected, x_pad, y, grad_y, kh, kw, sh, sw)
+    assert pool.route_max_gradient.kernels.get("numpy") is not None
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-6)
+    # each window's gradient lands once, on the first maximum in row-major window order
+    loop = np.zeros_like(x_pad)
+    for b, r, q, k in np.ndindex(*y.shape):
+        window = x_pad[b, r * sh:r * sh + kh, q * sw:q * sw + kw, k]
+        i, j = np.unravel_index(np.argmax(window), window.shape)   # argmax: the first maximum
+        loop[b, r * sh + i, q * sw + j, k] += grad_y[b, r, q, k]
+    np.testing.assert_allclose(got, loop, rtol=1e-12, atol=1e-6)
+
+
 def test_every_compiled_function_is_tested_here():
-    tested = {conv.add_columns, conv.gather_columns}
+    tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient}
     missing = sorted(f.__qualname__ for f in backend.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 

@@ -84,10 +84,28 @@ class _numpy_compiler:
             backend.register_compiler("numpy", *self.previous)
 
 
+class _no_loop_compiler:
+    """Run backend.compiled functions as their Array API references inside a block (they call
+    fused functions that their compiled loops replace)."""
+
+    def __enter__(self):
+        self.previous = dict(backend._LOOP_COMPILERS)
+        self.kernels = [(f, dict(f.kernels)) for f in backend.compiled_functions()]
+        backend._LOOP_COMPILERS.clear()
+        for f, _ in self.kernels:
+            f.kernels.clear()
+
+    def __exit__(self, *exc):
+        backend._LOOP_COMPILERS.update(self.previous)
+        for f, kernels in self.kernels:
+            f.kernels.clear()
+            f.kernels.update(kernels)
+
+
 @pytest.fixture(scope="module")
 def recorded():
     recorder = _Recorder()
-    with _numpy_compiler(recorder):
+    with _numpy_compiler(recorder), _no_loop_compiler():
         exercise_every_fused_function("cpu")
     return recorder.calls
 

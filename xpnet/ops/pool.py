@@ -3,6 +3,8 @@
 Window tap (i, j) of every output position is one strided basic slice of the (padded) input,
 so a pool is a max (or sum) over KH·KW slices, and its backward adds slices back: no scatter,
 no fancy indexing. Like the conv, results are NCHW views of whatever memory order the input has.
+With the CPU compiler, max pooling's backward is one loop nest over the windows instead of one
+fused kernel per tap (:func:`route_max_gradient`).
 """
 from __future__ import annotations
 
@@ -99,6 +101,50 @@ def _next_tap_adding(xp, x_tap, y, grad_y, grad_out, taken):
     taken[...] = taken + hit
 
 
+def _route_max_gradient_loops(grad_pad, x_pad, y, grad_y, kh, kw, sh, sw):
+    n, ho, wo, c = y.shape
+    for b in range(n):
+        for r in range(ho):
+            for q in range(wo):
+                r0, q0 = r * sh, q * sw
+                if kh == 2 and kw == 2:      # the common window, without branches (vectorised)
+                    for k in range(c):
+                        top, g = y[b, r, q, k], grad_y[b, r, q, k]
+                        hit0 = x_pad[b, r0, q0, k] == top
+                        hit1 = (x_pad[b, r0, q0 + 1, k] == top) and not hit0
+                        hit2 = (x_pad[b, r0 + 1, q0, k] == top) and not (hit0 or hit1)
+                        hit3 = (x_pad[b, r0 + 1, q0 + 1, k] == top) and not (hit0 or hit1 or hit2)
+                        grad_pad[b, r0, q0, k] += g if hit0 else 0.0
+                        grad_pad[b, r0, q0 + 1, k] += g if hit1 else 0.0
+                        grad_pad[b, r0 + 1, q0, k] += g if hit2 else 0.0
+                        grad_pad[b, r0 + 1, q0 + 1, k] += g if hit3 else 0.0
+                    continue
+                for k in range(c):
+                    top, found = y[b, r, q, k], False
+                    for i in range(kh):
+                        for j in range(kw):
+                            if not found and x_pad[b, r0 + i, q0 + j, k] == top:
+                                grad_pad[b, r0 + i, q0 + j, k] += grad_y[b, r, q, k]
+                                found = True
+
+
+@_backend.compiled(_route_max_gradient_loops)
+def route_max_gradient(xp, grad_pad, x_pad, y, grad_y, kh, kw, sh, sw):
+    """Max pooling's backward on (N, H, W, C) views: grad_pad (zeros) += each window's gradient
+    at its first maximum in window order. As array calls, one fused kernel per tap; with the
+    CPU compiler, one loop nest."""
+    ho, wo = y.shape[1], y.shape[2]
+    taken = xp.empty_like(y)
+    disjoint = kh <= sh and kw <= sw   # every input pixel is in at most one window
+    first, rest = (_first_tap, _next_tap) if disjoint else (_first_tap_adding, _next_tap_adding)
+    for i in range(kh):
+        for j in range(kw):
+            index = (slice(None), slice(i, i + sh * (ho - 1) + 1, sh),
+                     slice(j, j + sw * (wo - 1) + 1, sw), slice(None))
+            kernel = first if i == j == 0 else rest
+            kernel(xp, x_pad[index], y, grad_y, grad_pad[index], taken)
+
+
 class MaxPool2d(_Pool):
     """y[n, c, h, w] = max over the window at (s·h, s·w) of the -inf-padded input.
 
@@ -128,17 +174,14 @@ class MaxPool2d(_Pool):
     def backward(self, grad_y):
         xp = self.xp
         (kh, kw), (sh, sw) = self.kernel, self.stride
-        ho, wo = self.y.shape[2], self.y.shape[3]
         grad_pad = self.zeros_like_input(self.x_pad)
-        taken = xp.empty_like(self.y)
-        disjoint = kh <= sh and kw <= sw   # every input pixel is in at most one window
-        first, rest = (_first_tap, _next_tap) if disjoint else (_first_tap_adding,
-                                                                _next_tap_adding)
-        for i in range(kh):
-            for j in range(kw):
-                index = self.tap(i, j, ho, wo)
-                kernel = first if i == j == 0 else rest
-                kernel(xp, self.x_pad[index], self.y, grad_y, grad_pad[index], taken)
+        grad_pad_nhwc, x_nhwc, y_nhwc, grad_nhwc = (xp.permute_dims(a, (0, 2, 3, 1)) for a in
+                                                    (grad_pad, self.x_pad, self.y, grad_y))
+        # the gradient arrives in NCHW memory from a Flatten: one copy puts it in the order of
+        # the others (the loop nest walks the channels innermost)
+        n, ho, wo, c = grad_nhwc.shape
+        grad_nhwc = xp.reshape(xp.reshape(grad_nhwc, (n * ho * wo * c,)), (n, ho, wo, c))
+        route_max_gradient(xp, grad_pad_nhwc, x_nhwc, y_nhwc, grad_nhwc, kh, kw, sh, sw)
         return self.crop(grad_pad, self.shape[2], self.shape[3])
 
 
