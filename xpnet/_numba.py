@@ -389,13 +389,16 @@ def compile_fused(fn):
         if not out_dtypes:
             kernel(*call_args)
             return None
-        outputs = [np.empty(plan.laid_shape, dtype) for dtype in out_dtypes]
+        outputs = [np.empty(plan.kernel_shape, dtype) for dtype in out_dtypes]
         kernel(*call_args, *outputs)
         outputs = [plan.unlay(o) for o in outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     run.__name__ = fn.__name__
     return run
+
+
+_SHORT_ROW = 64   # innermost loops shorter than this are merged with the axes around them
 
 
 class _Plan:
@@ -420,7 +423,20 @@ class _Plan:
             self.inverse = tuple(int(d) for d in np.argsort(self.order))
             laid = [a.transpose(self.order) if a.__class__ is _ndarray else a for a in laid]
         target = tuple(shape[d] for d in self.order) if self.order else (shape or (1,))
-        self.laid_shape = target
+        self.laid_shape = self.kernel_shape = target
+        self.merged = None
+        groups = _mergeable_axes(laid, target) if target[-1] < _SHORT_ROW else None
+        if groups is not None and len(groups) < len(target):
+            # adjacent axes that every array walks as one run become one loop: a (128, 128, 7, 7)
+            # array is one loop of 802,816 instead of 16,384 loops of 7 (only for short rows:
+            # with long ones the loop already vectorises, and merging costs a reshape per call)
+            self.merged = [None if a.__class__ is not _ndarray else
+                           tuple(int(np.prod([a.shape[d] for d in g])) for g in groups)
+                           for a in laid]
+            laid = [a if m is None else a.reshape(m) for a, m in zip(laid, self.merged)]
+            target = self.kernel_shape = tuple(int(np.prod([target[d] for d in g]))
+                                               for g in groups)
+            ndim = len(target)
         modes, patterns = [], []
         for a in laid:
             if a.__class__ is not _ndarray:
@@ -440,7 +456,8 @@ class _Plan:
         self.layout = (ndim, self.modes, tuple(patterns))
         self.kernel_key = (tuple([(a.dtype.num, a.ndim) if a.__class__ is _ndarray else
                                   a.__class__ for a in args]), self.layout)
-        self.plain = not any(self.expand) and self.order is None and "R" not in modes
+        self.plain = (not any(self.expand) and self.order is None and self.merged is None
+                      and "R" not in modes)
 
     def _expanded(self, a, i):
         return a.reshape((1,) * (self.ndim - a.ndim) + a.shape) if self.expand[i] else a
@@ -456,6 +473,8 @@ class _Plan:
             a = self._expanded(a, i)
             if self.order is not None:
                 a = a.transpose(self.order)
+            if self.merged is not None:
+                a = a.reshape(self.merged[i])          # a view: the axes were checked to merge
             if mode == "R":
                 base = a.base
                 if base is None or not base.flags.c_contiguous:   # same strides, other base
@@ -468,7 +487,35 @@ class _Plan:
     def unlay(self, out):
         if not self.shape:
             return out.reshape(())
+        if self.merged is not None:
+            out = out.reshape(self.laid_shape)
         return out.transpose(self.inverse) if self.order is not None else out
+
+
+def _mergeable_axes(laid, target):
+    """Groups of adjacent axes of the loop nest that are one axis for every array: each array
+    is either broadcast along all of a group or walks it as one evenly strided run (an axis's
+    stride is the next one's times its length). Axes of length 1 join any group."""
+    groups, last = [[0]], 0 if target[0] > 1 else None   # last: the group's last axis > 1
+    for d in range(1, len(target)):
+        if target[d] == 1 or last is None:
+            groups[-1].append(d)
+            last = d if target[d] > 1 else last
+            continue
+        joins = True
+        for a in laid:
+            if a.__class__ is not _ndarray:
+                continue
+            before, here = a.shape[last] == 1, a.shape[d] == 1        # broadcast axes
+            if before != here or (not here and a.strides[last] != a.strides[d] * a.shape[d]):
+                joins = False
+                break
+        if joins:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+        last = d
+    return groups
 
 
 _ndarray = np.ndarray
