@@ -23,6 +23,67 @@ from ..autograd import Function, Tensor
 
 
 _SLAB_ELEMENTS = 1 << 19   # in host memory, columns are built this many elements (2 MB of float32) at a time
+_KEPT_BYTES = 1 << 29      # the most column memory kept for reuse between steps (512 MB)
+
+
+class ColumnCache:
+    """Column buffers kept from one training step to the next, in host memory (NumPy).
+
+    The columns a convolution keeps from its forward for its weight gradient are tens of MB a
+    step; allocated afresh each time, every page of them is a page fault on first touch (about
+    20,000 a DCGAN step, a fifth of its time on the test machines). A :class:`Lease` hands out
+    buffers, and when the graph is released after backward they come back here for the next
+    step's forward, up to ``_KEPT_BYTES``. A graph kept with ``retain_graph=True`` keeps its
+    buffers (they are then collected as any array is), so nothing is reused while in use."""
+
+    def __init__(self, limit=_KEPT_BYTES):
+        self.free, self.kept, self.limit = {}, 0, limit
+
+    def lease(self):
+        return Lease(self)
+
+    def take(self, xp, shape, like):
+        stack = self.free.get((shape, like.dtype))
+        if stack:
+            array = stack.pop()
+            self.kept -= array.nbytes
+            return array
+        return xp.empty(shape, dtype=like.dtype, device=like.device)
+
+    def give(self, arrays):
+        for array in arrays:
+            if self.kept + array.nbytes <= self.limit:
+                self.free.setdefault((array.shape, array.dtype), []).append(array)
+                self.kept += array.nbytes
+
+    def clear(self):
+        self.free.clear()
+        self.kept = 0
+
+
+class Lease:
+    """The buffers one convolution took from a :class:`ColumnCache`, given back together."""
+
+    def __init__(self, cache):
+        self.cache, self.arrays = cache, []
+
+    def empty(self, xp, shape, like):
+        array = self.cache.take(xp, shape, like)
+        self.arrays.append(array)
+        return array
+
+    def give_back(self):
+        self.cache.give(self.arrays)
+        self.arrays = []
+
+
+COLUMNS = ColumnCache()
+
+
+def column_lease(backend):
+    """A lease on :data:`COLUMNS` for NumPy arrays; None elsewhere (CuPy has its own memory
+    pool; the others allocate as they like)."""
+    return COLUMNS.lease() if backend.library == "numpy" else None
 
 
 def _pair(name, op, value):
@@ -134,16 +195,18 @@ def pad_nhwc(xp, x, geom):
     return padded
 
 
-def im2col(xp, x_nhwc, geom, start, stop):
+def im2col(xp, x_nhwc, geom, start, stop, lease=None):
     """Columns (G, (stop - start)·Ho·Wo, KH·KW·Cg) of samples start..stop: block (i, j) is the
-    strided slice of taps (i, j) of every window."""
+    strided slice of taps (i, j) of every window (in memory from ``lease`` when given)."""
     g, ho, wo, kh, kw = geom.groups, geom.ho, geom.wo, geom.kh, geom.kw
     m, cg = stop - start, geom.c // g
     if tiled(geom):   # window (h, w) is the block [h·KH, (h+1)·KH) × [w·KW, (w+1)·KW)
         blocks = xp.reshape(x_nhwc[start:stop, :ho * kh, :wo * kw, :], (m, ho, kh, wo, kw, g, cg))
         return xp.reshape(xp.permute_dims(blocks, (5, 0, 1, 3, 2, 4, 6)),
                           (g, m * ho * wo, kh * kw * cg))
-    cols = xp.empty((g, m, ho, wo, kh, kw, cg), dtype=x_nhwc.dtype, device=x_nhwc.device)
+    shape = (g, m, ho, wo, kh, kw, cg)
+    cols = xp.empty(shape, dtype=x_nhwc.dtype, device=x_nhwc.device) if lease is None else \
+        lease.empty(xp, shape, x_nhwc)
     # the loop nest copies a pixel's channels at a time: with fewer than 8 (a first layer),
     # NumPy's KH·KW strided copies are faster
     gather = gather_columns if cg >= 8 else gather_columns.reference
@@ -180,7 +243,7 @@ def gather_columns(xp, cols, x_nhwc, sh, sw, dh, dw):
             cols[:, :, :, :, i, j, :] = piece
 
 
-def correlate(xp, x_nhwc, weight, geom, ranges):
+def correlate(xp, x_nhwc, weight, geom, ranges, lease=None):
     """The convolution's output as rows (N·Ho·Wo, O), and each slab's columns (kept for the
     weight gradient). y = cols @ W_mat, one GEMM per slab (batched over groups)."""
     g, n, o = geom.groups, geom.n, geom.o
@@ -195,7 +258,7 @@ def correlate(xp, x_nhwc, weight, geom, ranges):
         cols = []
         y = xp.empty((g, n * m, og), dtype=x_nhwc.dtype, device=x_nhwc.device)
         for start, stop in ranges:
-            cols.append(im2col(xp, x_nhwc, geom, start, stop))
+            cols.append(im2col(xp, x_nhwc, geom, start, stop, lease))
             y[:, start * m:stop * m, :] = xp.matmul(cols[-1], w_mat)
     if g > 1:
         return xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * m, o)), cols
@@ -215,14 +278,14 @@ def grouped(xp, rows, geom):
     return xp.reshape(rows, (1, m, o))
 
 
-def weight_gradient(xp, x_nhwc, rows, geom, ranges, cols=None):
+def weight_gradient(xp, x_nhwc, rows, geom, ranges, cols=None, lease=None):
     """dL/dw[o, c, i, j] = sum_{n, h, w} x_pad[n, c, s·h + d·i, s·w + d·j] · dL/dy[n, o, h, w]:
     a correlation of the input with the output gradient, cols^T @ rows per slab, (O, Cg, KH, KW)."""
     g, kh, kw, m = geom.groups, geom.kh, geom.kw, geom.ho * geom.wo
     cg, og = geom.c // g, geom.o // g
     total = None
     for k, (start, stop) in enumerate(ranges):
-        block = cols[k] if cols is not None else im2col(xp, x_nhwc, geom, start, stop)
+        block = cols[k] if cols is not None else im2col(xp, x_nhwc, geom, start, stop, lease)
         part = xp.matmul(xp.matrix_transpose(block), rows[:, start * m:stop * m, :])
         total = part if total is None else total + part                    # (G, KH·KW·Cg, Og)
     total = xp.permute_dims(xp.reshape(total, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))
@@ -341,7 +404,8 @@ class Conv2d(Function):
         geom = self.geom = self.geometry(x, weight, bias)
         self.ranges = slabs(self.backend, geom)
         x_nhwc = pad_nhwc(xp, x, geom)
-        y, cols = correlate(xp, x_nhwc, weight, geom, self.ranges)
+        self.lease = column_lease(self.backend)
+        y, cols = correlate(xp, x_nhwc, weight, geom, self.ranges, self.lease)
         if bias is not None:
             y += bias
         self.x_nhwc, self.weight, self.has_bias = x_nhwc, weight, bias is not None
@@ -361,6 +425,13 @@ class Conv2d(Function):
             grad_x = xp.permute_dims(input_gradient(xp, rows, self.weight, geom, self.ranges),
                                      (0, 3, 1, 2))                                 # NCHW view
         return grad_x, grad_weight, grad_bias
+
+    def release(self):
+        lease = self.__dict__.get("lease")
+        if lease is not None:      # backward is done with the columns: the next step reuses them
+            self.cols = None
+            lease.give_back()
+        super().release()
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

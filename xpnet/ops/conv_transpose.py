@@ -16,8 +16,8 @@ PyTorch's weight layout (in_channels, out_channels / groups, KH, KW) is exactly 
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
-from .conv import (ConvGeometry, _pair, _positive, correlate, grouped, input_gradient,
-                   output_rows, pad_nhwc, slabs, weight_gradient)
+from .conv import (ConvGeometry, _pair, _positive, column_lease, correlate, grouped,
+                   input_gradient, output_rows, pad_nhwc, slabs, weight_gradient)
 
 
 def transposed_size(size, kernel, stride, padding, output_padding, dilation):
@@ -88,12 +88,16 @@ class ConvTranspose2d(Function):
         grad_bias = xp.sum(grad_y, axis=(0, 2, 3)) if need_b and self.has_bias else None
         grad_x = grad_weight = cols = None
         grad_nhwc = pad_nhwc(xp, grad_y, geom)
+        lease = column_lease(self.backend)           # the columns live only in this backward
         if need_x:
-            rows, cols = correlate(xp, grad_nhwc, self.weight, geom, self.ranges)
+            rows, cols = correlate(xp, grad_nhwc, self.weight, geom, self.ranges, lease)
             grad_x = xp.permute_dims(xp.reshape(rows, (geom.n, geom.ho, geom.wo, geom.o)),
                                      (0, 3, 1, 2))
         if need_w:
-            grad_weight = weight_gradient(xp, grad_nhwc, self.x_rows, geom, self.ranges, cols)
+            grad_weight = weight_gradient(xp, grad_nhwc, self.x_rows, geom, self.ranges, cols,
+                                          lease)
+        if lease is not None:
+            lease.give_back()
         return grad_x, grad_weight, grad_bias
 
 
