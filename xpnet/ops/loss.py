@@ -209,11 +209,16 @@ class CrossEntropy(_ClassLoss):
         log_z = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         log_p = shifted - log_z
         self.log_p, self.target = log_p, target
+        if self.reduction == "mean":       # one sum over everything instead of one per row
+            return xp.sum(target * log_p) / (-self.count)
         return self.reduce(-xp.sum(target * log_p, axis=1))
 
     def backward(self, grad_y):
         xp = self.xp
-        grad = xp.exp(self.log_p) * xp.sum(self.target, axis=1, keepdims=True) - self.target
+        # each row's target sums to 1 (0 for an ignored label): the valid mask when labels gave it
+        weight = self.valid if self.valid is not None else xp.sum(self.target, axis=1,
+                                                                   keepdims=True)
+        grad = xp.exp(self.log_p) * weight - self.target
         return self.to_input(grad * self.grad_rows(grad_y)), None
 
 
@@ -235,6 +240,8 @@ def _check_label_range(op, backend, labels, num_classes, ignore_index):
     # Only where the labels live in host memory: on a GPU the check would stall the step.
     if backend.on_host and math.prod(labels.shape):
         host = _backend.to_numpy(labels)
+        if 0 <= host.min() and host.max() < num_classes:     # the common case: two reductions
+            return
         host = host[host != ignore_index]
         if host.size and (host.min() < 0 or host.max() >= num_classes):
             raise ValueError(f"{op}: labels must be in [0, {num_classes}) (or ignore_index="
