@@ -19,7 +19,9 @@ identity. Like ``torch.device`` it compares equal to its flag string (``t.device
 and works as a ``with`` block that sets the default device.
 
 Everything above this module gets ``xp`` from the arrays it is handed and never imports an array
-library itself.
+library itself. It also owns the compilers: :func:`fuse` (an elementwise function as one
+kernel: ``cupy.fuse`` on CuPy, Numba on NumPy) and :func:`compiled` (an Array API function
+paired with the same computation as plain loops, compiled by Numba on NumPy).
 """
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class ColumnCache:
 
     The columns a convolution keeps from its forward for its weight gradient are tens of MB a
     step; allocated afresh each time, every page of them is a page fault on first touch (about
-    20,000 a DCGAN step, a fifth of its time on the test machines). A :class:`Lease` hands out
+    24,000 a DCGAN step, some 15 % of its time on the test machines). A :class:`Lease` hands out
     buffers, and when the graph is released after backward they come back here for the next
     step's forward, up to ``_KEPT_BYTES``. A graph kept with ``retain_graph=True`` keeps its
     buffers (they are then collected as any array is), so nothing is reused while in use."""
@@ -293,6 +293,8 @@ def weight_gradient(xp, x_nhwc, rows, geom, ranges, cols=None, lease=None):
 
 
 def _add_columns_loops(grad_pad, grad_cols, sh, sw, dh, dw):
+    # the adjoint of _gather_columns_loops: the same index map, each entry added back (Numba
+    # compiles each function on its own, so the two loop nests are written out twice)
     g, m, ho, wo, kh, kw, cg = grad_cols.shape
     for a in range(g):
         for n in range(m):
