@@ -160,3 +160,23 @@ def test_compiled_falls_back_once_when_numba_refuses():
         fill(_host(), out, np.full(2, 3.0))
     np.testing.assert_array_equal(out, [4.0, 4.0])
     backend._COMPILED.remove(fill)
+
+
+def test_compiled_falls_back_when_the_loops_have_no_source(monkeypatch):
+    _compiler_on()
+    import inspect
+
+    @backend.compiled(_scale_loops)
+    def scale(xp, out, x):
+        out[...] = 2.0 * x
+
+    def no_source(obj):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    out = np.zeros(2)
+    with pytest.warns(RuntimeWarning, match="no source for _scale_loops"):
+        scale(_host(), out, np.ones(2))
+    np.testing.assert_array_equal(out, [2.0, 2.0])
+    assert scale.kernels == {"numpy": None}
+    backend._COMPILED.remove(scale)

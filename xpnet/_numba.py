@@ -544,7 +544,10 @@ def compile_loops(loops):
     if not _FOLDER:
         _FOLDER.extend(_cache_folder())
         _tune_llvm()
-    source = textwrap.dedent(inspect.getsource(loops))
+    try:
+        source = textwrap.dedent(inspect.getsource(loops))
+    except (OSError, TypeError) as exc:       # installed without its .py files
+        raise Refused(f"no source for {loops.__name__}: {exc}") from None
     source = source[source.index("def "):]          # without decorators
     code = (f"from numba import njit\n\n\n{source}\n\n"
             f"kernel = njit(cache={_FOLDER[1]}, error_model='numpy', nogil=True)"

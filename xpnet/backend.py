@@ -696,7 +696,16 @@ def compiled(loops: Callable) -> Callable:
 
 def _compile_loops(library, loops):
     compile_fn = _LOOP_COMPILERS.get(library)
-    return None if compile_fn is None else compile_fn(loops)
+    if compile_fn is None:
+        return None
+    try:
+        return compile_fn(loops)
+    except _numba_refusals() as exc:                # e.g. no source to compile
+        import warnings
+        warnings.warn(f"xpnet: the {library} compiler could not compile {loops.__name__} "
+                      f"({type(exc).__name__}: {exc}); running the array version",
+                      RuntimeWarning, stacklevel=3)
+        return None
 
 
 def compiled_functions() -> list:
