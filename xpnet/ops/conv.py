@@ -360,9 +360,11 @@ class Conv2d(Function):
     into slabs whose columns fit in cache (about 2 MB): the same GEMM row by row, but each
     column block is written, multiplied and dropped while still in cache, instead of a column
     matrix of tens of MB making several trips through memory. The slabs' columns are kept for
-    the weight gradient (KH·KW times the input's memory, traded for not building them twice);
-    the input gradient multiplies slab by slab and adds each tap's block back (col2im). Windows
-    that tile the input (stride = kernel, or a single window) skip the taps: one reshape.
+    the weight gradient (KH·KW times the input's memory, traded for not building them twice),
+    in buffers leased from :data:`COLUMNS` and given back when the graph is released, so the
+    next step writes into memory that is already mapped; the input gradient multiplies slab by
+    slab and adds each tap's block back (col2im). Windows that tile the input (stride = kernel,
+    or a single window) skip the taps: one reshape.
     """
 
     name = "conv2d"
