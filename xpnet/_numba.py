@@ -306,10 +306,16 @@ def _cache_folder():
 _FOLDER = []
 
 
-def _load(code, name):
+def _setup():
+    """(cache folder, whether Numba may cache there), found once; LLVM tuned at the same time."""
     if not _FOLDER:
         _FOLDER.extend(_cache_folder())
-    folder, _ = _FOLDER
+        _tune_llvm()
+    return _FOLDER
+
+
+def _load(code, name):
+    folder, _ = _setup()
     digest = hashlib.sha1(code.encode()).hexdigest()[:16]
     module_name = f"xpnet_fused_{name}_{digest}"
     path = os.path.join(folder, module_name + ".py")
@@ -347,10 +353,7 @@ def compile_fused(fn):
     walked in NHWC order, and results come back in that order), each array is read in the
     cheapest way its layout allows (see :func:`_generate`), broadcast axes are indexed at 0."""
     kernels: dict = {}
-    if not _FOLDER:
-        _FOLDER.extend(_cache_folder())
-        _tune_llvm()
-    cache_ok = _FOLDER[1]
+    _, cache_ok = _setup()
 
     def build(args, layout):
         arrays = [a for a in args if a.__class__ is _ndarray]
@@ -541,15 +544,13 @@ def compile_loops(loops):
     It must be self-contained (no names from its module other than ``range`` and builtins)."""
     import inspect
     import textwrap
-    if not _FOLDER:
-        _FOLDER.extend(_cache_folder())
-        _tune_llvm()
+    _, cache_ok = _setup()
     try:
         source = textwrap.dedent(inspect.getsource(loops))
     except (OSError, TypeError) as exc:       # installed without its .py files
         raise Refused(f"no source for {loops.__name__}: {exc}") from None
     source = source[source.index("def "):]          # without decorators
     code = (f"from numba import njit\n\n\n{source}\n\n"
-            f"kernel = njit(cache={_FOLDER[1]}, error_model='numpy', nogil=True)"
+            f"kernel = njit(cache={cache_ok}, error_model='numpy', nogil=True)"
             f"({loops.__name__})\n")
     return _load(code, loops.__name__)

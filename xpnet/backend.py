@@ -607,10 +607,7 @@ def fuse(fn: Callable) -> Callable:
             return kernel(*args)
         except _COMPILERS[library][1]() as exc:
             call.kernels[library] = None
-            import warnings
-            warnings.warn(f"xpnet: the {library} compiler could not compile {fn.__name__} "
-                          f"({type(exc).__name__}: {exc}); running it unfused",
-                          RuntimeWarning, stacklevel=2)
+            _warn_refused(library, fn.__name__, exc, "running it unfused", stacklevel=2)
             return fn(xp, *args)
 
     functools.update_wrapper(call, fn)
@@ -623,6 +620,13 @@ def fuse(fn: Callable) -> Callable:
 _MISSING = object()
 
 
+def _warn_refused(library, name, exc, instead, stacklevel):
+    import warnings
+    warnings.warn(f"xpnet: the {library} compiler could not compile {name} "
+                  f"({type(exc).__name__}: {exc}); {instead}", RuntimeWarning,
+                  stacklevel=stacklevel + 1)
+
+
 def _compile(library, fn):
     entry = _COMPILERS.get(library)
     if entry is None:
@@ -631,10 +635,7 @@ def _compile(library, fn):
     try:
         return compile_fn(fn)
     except refusals() as exc:
-        import warnings
-        warnings.warn(f"xpnet: the {library} compiler could not compile {fn.__name__} "
-                      f"({type(exc).__name__}: {exc}); running it unfused",
-                      RuntimeWarning, stacklevel=3)
+        _warn_refused(library, fn.__name__, exc, "running it unfused", stacklevel=3)
         return None
 
 
@@ -680,10 +681,8 @@ def compiled(loops: Callable) -> Callable:
                 kernel(*args)
             except _numba_refusals() as exc:     # typing fails before anything is written
                 call.kernels[library] = None
-                import warnings
-                warnings.warn(f"xpnet: the {library} compiler could not compile "
-                              f"{loops.__name__} ({type(exc).__name__}: {exc}); running "
-                              f"{fn.__name__} as array calls", RuntimeWarning, stacklevel=2)
+                _warn_refused(library, loops.__name__, exc,
+                              f"running {fn.__name__} as array calls", stacklevel=2)
                 return fn(xp, *args)
             return None
 
@@ -701,10 +700,7 @@ def _compile_loops(library, loops):
     try:
         return compile_fn(loops)
     except _numba_refusals() as exc:                # e.g. no source to compile
-        import warnings
-        warnings.warn(f"xpnet: the {library} compiler could not compile {loops.__name__} "
-                      f"({type(exc).__name__}: {exc}); running the array version",
-                      RuntimeWarning, stacklevel=3)
+        _warn_refused(library, loops.__name__, exc, "running the array version", stacklevel=3)
         return None
 
 
