@@ -1,6 +1,8 @@
 """Tensor: an array of some backend, plus what autograd needs (grad, requires_grad, creator)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import backend as _backend
@@ -92,7 +94,7 @@ class Tensor:
 
     def numel(self) -> int:
         """The number of elements."""
-        return int(np.prod(self.data.shape, dtype=np.int64))
+        return math.prod(self.data.shape)   # Python ints: exact, and ~10x cheaper than np.prod
 
     def dim(self) -> int:
         """The number of axes (``ndim``)."""
