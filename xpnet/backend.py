@@ -283,12 +283,14 @@ def canonical(flag: str) -> str:
 
 
 def _numpy_namespace():
-    """NumPy >= 2.1 is an Array API namespace itself: used directly, it saves array-api-compat's
-    wrapper (a few µs) on every call, which is most of an op's cost on small tensors; older
-    NumPy goes through array-api-compat."""
+    """NumPy >= 2.1 is an Array API namespace itself: used directly (with the Python wrappers of
+    its hottest functions bypassed, see :mod:`xpnet._fast_numpy`), it saves array-api-compat's
+    wrapper and NumPy's own (a few µs) on every call, which is most of an op's cost on small
+    tensors; older NumPy goes through array-api-compat."""
     major, minor = (int(p) for p in np.__version__.split(".")[:2])
     if (major, minor) >= (2, 1) and os.environ.get("XPNET_NUMPY_COMPAT", "") != "1":
-        return np
+        from . import _fast_numpy
+        return _fast_numpy.namespace()
     import array_api_compat.numpy as xp
     return xp
 
