@@ -1,5 +1,5 @@
-"""Every loop nest compiled by backend.compiled (im2col, col2im, max pooling's backward): equal to its Array API
-reference on every layout the convolutions give it, and compiled's fallback rules."""
+"""Every loop nest compiled by backend.compiled (im2col, col2im, max pooling's backward, cross-entropy):
+equal to its Array API reference on every layout the ops give it, and compiled's fallback rules."""
 import warnings
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 
 import xpnet
 from xpnet import backend
-from xpnet.ops import conv, pool
+from xpnet.ops import conv, loss, pool
 
 # (groups, samples, Ho, Wo, KH, KW, channels per group, stride, dilation): a 3×3 stride-1 conv,
 # DCGAN's 4×4 stride-2 ones (64 channels, and its last layer with 1), a dilated conv, groups
@@ -111,8 +111,63 @@ def test_route_max_gradient_compiled_equals_the_fused_taps(window, dtype):
     np.testing.assert_allclose(got, loop, rtol=1e-12, atol=1e-6)
 
 
+# cross-entropy's rows: contiguous and a strided view (the class axis of (N, C, T) logits moved
+# last), float32 and float64, int64 and int32 labels with an ignored one (-100) and one out of
+# range (counted apart, loss 0), with and without label smoothing
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("labels_dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("strided", [False, True], ids=["rows", "strided"])
+def test_cross_entropy_loops_equal_the_array_calls(strided, smoothing, dtype, labels_dtype):
+    _compiler_on()
+    rng = np.random.default_rng(4)
+    rows = rng.standard_normal((7, 5)).astype(dtype)
+    if strided:
+        rows = np.moveaxis(rng.standard_normal((5, 7)).astype(dtype), 0, 1)   # (7, 5) view
+    rows[0, 1] = 60.0                      # a large score: the shift by the row's maximum
+    labels = rng.integers(0, 5, 7).astype(labels_dtype)
+    labels[1], labels[2] = -100, 5
+    m, c = rows.shape
+    outs = {}
+    for name, fn in (("compiled", loss.log_softmax_nll),
+                     ("reference", loss.log_softmax_nll.reference)):
+        log_p, per_row, totals = np.empty((m, c), dtype), np.empty(m, dtype), np.empty(3, dtype)
+        fn(_host(), log_p, per_row, totals, rows, labels, -100, smoothing)
+        outs[name] = log_p, per_row, totals
+    assert loss.log_softmax_nll.kernels.get("numpy") is not None
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, expected in zip(outs["compiled"], outs["reference"]):
+        np.testing.assert_allclose(got, expected, **tol)
+    # and both equal the textbook formula
+    shifted = rows.astype(np.float64) - rows.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    counted = (labels != -100) & (labels >= 0) & (labels < c)
+    picked = log_p[np.arange(m), np.clip(labels, 0, c - 1)]
+    per_row = np.where(counted, -((1 - smoothing) * picked + smoothing / c * log_p.sum(axis=1)),
+                       0.0)
+    log_p_got, per_row_got, totals_got = outs["compiled"]
+    np.testing.assert_allclose(log_p_got, log_p, **tol)
+    np.testing.assert_allclose(per_row_got, per_row, **tol)
+    np.testing.assert_allclose(totals_got, [per_row.sum(), counted.sum(), 1.0], **tol)
+
+    scale_cases = [np.array([0.25], dtype), rng.standard_normal(m).astype(dtype)]
+    for scale in scale_cases:
+        grads = {}
+        for name, fn in (("compiled", loss.cross_entropy_grad),
+                         ("reference", loss.cross_entropy_grad.reference)):
+            grads[name] = np.full((m, c), np.nan, dtype)
+            fn(_host(), grads[name], log_p_got, labels, scale, -100, smoothing)
+        assert loss.cross_entropy_grad.kernels.get("numpy") is not None
+        target = np.where(np.arange(c) == labels[:, None], 1.0 - smoothing, 0.0) + smoothing / c
+        expected = np.where(counted[:, None],
+                            (np.exp(log_p_got) - target) * scale.reshape(-1, 1), 0.0)
+        np.testing.assert_allclose(grads["compiled"], expected, **tol)
+        np.testing.assert_allclose(grads["reference"], expected, **tol)
+
+
 def test_every_compiled_function_is_tested_here():
-    tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient}
+    tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient,
+              loss.log_softmax_nll, loss.cross_entropy_grad}
     missing = sorted(f.__qualname__ for f in backend.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 

@@ -541,7 +541,8 @@ def compile_loops(loops):
     """``loops(*args)``, a function of plain loops over NumPy arrays (see
     :func:`xpnet.backend.compiled`), compiled by ``numba.njit``: its source is written as a small
     module to the cache folder, as the fused kernels are, so the machine code is cached on disk.
-    It must be self-contained (no names from its module other than ``range`` and builtins)."""
+    It must be self-contained (no names from its module other than ``range``, builtins and
+    ``math``)."""
     import inspect
     import textwrap
     _, cache_ok = _setup()
@@ -550,7 +551,7 @@ def compile_loops(loops):
     except (OSError, TypeError) as exc:       # installed without its .py files
         raise Refused(f"no source for {loops.__name__}: {exc}") from None
     source = source[source.index("def "):]          # without decorators
-    code = (f"from numba import njit\n\n\n{source}\n\n"
+    code = (f"import math\n\nfrom numba import njit\n\n\n{source}\n\n"
             f"kernel = njit(cache={cache_ok}, error_model='numpy', nogil=True)"
             f"({loops.__name__})\n")
     return _load(code, loops.__name__)

@@ -231,6 +231,22 @@ def test_an_unbatched_cross_entropy_takes_class_scores_and_one_label(device):
     assert ours.shape == () and abs(ours.item() - theirs.item()) < 1e-12
 
 
+def test_an_ignored_row_with_a_nan_score_adds_nothing(device):
+    """As PyTorch: a padded position whose scores are NaN does not make the loss NaN (and here
+    its gradient row is zero rather than NaN)."""
+    logits = xpnet.tensor(np.array([[np.nan, 0.0], [1.0, 2.0]]), device=device,
+                          requires_grad=True)
+    labels = xpnet.tensor(np.array([-100, 1]), device=device)
+    loss_value = F.cross_entropy(logits, labels)
+    expected = np.log1p(np.exp(-1.0))                   # -log softmax([1, 2])[1]
+    assert abs(loss_value.item() - expected) < 1e-12
+    loss_value.backward()
+    grad = np.asarray(logits.grad.tolist())
+    np.testing.assert_allclose(grad[0], [0.0, 0.0])
+    softmax = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
+    np.testing.assert_allclose(grad[1], softmax - [0.0, 1.0], rtol=1e-12)
+
+
 def test_losses_match_torch(device):
     torch = pytest.importorskip("torch")
     tf = torch.nn.functional

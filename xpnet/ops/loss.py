@@ -121,7 +121,10 @@ class _ClassLoss(Function):
     def __init__(self, reduction, ignore_index):
         self.reduction, self.ignore_index = reduction, ignore_index
 
-    def scores_and_labels(self, scores, target, allow_probabilities):
+    def scores_and_labels(self, scores, target, allow_probabilities, labels_only=False):
+        """Rows (M, C) of scores and, for integer labels, their one-hot rows (M, C) (with
+        ``self.valid``, ``self.count``), or the labels (M, 1) as they are (``labels_only``);
+        for probabilities, their rows."""
         xp, op = self.xp, self.op_name
         if scores.ndim == 0:
             raise ValueError(f"{op}: input must be (C,), (N, C) or (N, C, d1, ...), got a 0-d "
@@ -139,6 +142,8 @@ class _ClassLoss(Function):
                 raise ValueError(f"{op}: integer labels must have shape {label_shape} to match "
                                  f"input {self.shape}, got {tuple(target.shape)}")
             labels = xp.reshape(target, (-1, 1))
+            if labels_only:
+                return rows, labels
             _check_label_range(op, self.backend, labels, c, self.ignore_index)
             classes = xp.arange(c, dtype=target.dtype, device=target.device)
             one_hot = xp.astype(labels == classes, rows.dtype)   # ignored labels: zero rows
@@ -199,12 +204,13 @@ class CrossEntropy(_ClassLoss):
 
     def forward(self, logits, target):
         xp = self.xp
+        self.labels = None
+        if xp.isdtype(target.dtype, "integral"):
+            return self.forward_labels(logits, target)
         rows, target = self.scores_and_labels(logits, target, allow_probabilities=True)
         c = rows.shape[1]
         if self.label_smoothing:
             target = target * (1.0 - self.label_smoothing) + self.label_smoothing / c
-            if self.valid is not None:
-                target = target * self.valid
         shifted = rows - xp.max(rows, axis=1, keepdims=True)
         log_z = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         log_p = shifted - log_z
@@ -213,13 +219,138 @@ class CrossEntropy(_ClassLoss):
             return xp.sum(target * log_p) / (-self.count)
         return self.reduce(-xp.sum(target * log_p, axis=1))
 
+    def forward_labels(self, logits, target):
+        """Integer labels: log-softmax, the loss per row and the sums in one pass
+        (:func:`log_softmax_nll`), the labels' range checked by the same pass."""
+        xp = self.xp
+        rows, labels = self.scores_and_labels(logits, target, allow_probabilities=False,
+                                              labels_only=True)
+        m, c = rows.shape
+        if c == 0:
+            raise ValueError(f"cross_entropy: input must have at least one class, got shape "
+                             f"{self.shape}")
+        labels = xp.reshape(labels, (m,))
+        log_p = xp.empty((m, c), dtype=rows.dtype, device=rows.device)
+        loss = xp.empty((m,), dtype=rows.dtype, device=rows.device)
+        totals = xp.empty((3,), dtype=rows.dtype, device=rows.device)
+        log_softmax_nll(xp, log_p, loss, totals, rows, labels, self.ignore_index,
+                        self.label_smoothing)
+        # out-of-range labels are counted by the pass; read on the host only (a GPU would stall)
+        if self.backend.on_host and float(totals[2]):
+            _check_label_range(self.op_name, self.backend, labels, c, self.ignore_index)
+        self.log_p, self.labels, self.count = log_p, labels, totals[1]
+        if self.reduction == "mean":
+            return totals[0] / totals[1]
+        if self.reduction == "sum":
+            return totals[0]
+        return self.reduce(loss)
+
     def backward(self, grad_y):
         xp = self.xp
-        # each row's target sums to 1 (0 for an ignored label): the valid mask when labels gave it
-        weight = self.valid if self.valid is not None else xp.sum(self.target, axis=1,
-                                                                   keepdims=True)
+        if self.labels is not None:
+            scale = xp.reshape(self.grad_rows(grad_y), (-1,))     # (1,) or one per row
+            grad = xp.empty(self.log_p.shape, dtype=self.log_p.dtype, device=self.log_p.device)
+            cross_entropy_grad(xp, grad, self.log_p, self.labels, scale, self.ignore_index,
+                               self.label_smoothing)
+            return self.to_input(grad), None
+        # probability targets: each row sums to 1
+        weight = xp.sum(self.target, axis=1, keepdims=True)
         grad = xp.exp(self.log_p) * weight - self.target
         return self.to_input(grad * self.grad_rows(grad_y)), None
+
+
+def _log_softmax_nll_loops(log_p, loss, totals, rows, labels, ignore_index, smoothing):
+    m, c = rows.shape
+    total, count, bad = 0.0, 0.0, 0.0
+    for i in range(m):
+        top = rows[i, 0]
+        for j in range(1, c):
+            if rows[i, j] > top:
+                top = rows[i, j]
+        z = 0.0
+        for j in range(c):
+            z += math.exp(rows[i, j] - top)
+        log_z = math.log(z)
+        row_sum = 0.0
+        for j in range(c):
+            value = (rows[i, j] - top) - log_z
+            log_p[i, j] = value
+            row_sum += value
+        label = labels[i]
+        loss[i] = 0.0
+        if label == ignore_index:
+            continue
+        if label < 0 or label >= c:
+            bad += 1.0
+            continue
+        value = -((1.0 - smoothing) * log_p[i, label] + smoothing / c * row_sum)
+        loss[i] = value
+        total += value
+        count += 1.0
+    totals[0] = total
+    totals[1] = count
+    totals[2] = bad
+
+
+@_backend.compiled(_log_softmax_nll_loops)
+def log_softmax_nll(xp, log_p, loss, totals, rows, labels, ignore_index, smoothing):
+    """Cross-entropy's forward for integer labels: log_p (M, C) = log_softmax(rows), loss (M,)
+    = -((1 - s)·log_p[i, y_i] + s/C·Σ_j log_p[i, j]) (0 for a label equal to ``ignore_index``
+    or out of [0, C)), totals = (Σ loss, how many labels counted, how many out of range).
+    As array calls: a one-hot matrix and a handful of passes; with the CPU compiler, one pass
+    over the rows."""
+    c = rows.shape[1]
+    shifted = rows - xp.max(rows, axis=1, keepdims=True)
+    log_p[...] = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    column = xp.reshape(labels, (-1, 1))
+    counted, outside = _label_masks(xp, column, c, ignore_index, rows.dtype)
+    target = _smoothed_one_hot(xp, column, c, smoothing, rows.dtype)
+    # rows not counted give 0 even where their scores are not finite (as the loops skip them)
+    loss[...] = xp.where(counted > 0, -xp.sum(target * log_p, axis=1), xp.zeros_like(counted))
+    totals[0], totals[1], totals[2] = xp.sum(loss), xp.sum(counted), xp.sum(outside)
+
+
+def _cross_entropy_grad_loops(grad, log_p, labels, scale, ignore_index, smoothing):
+    m, c = log_p.shape
+    per_row = scale.shape[0] == m and m != 1
+    offset = smoothing / c
+    for i in range(m):
+        s = scale[i] if per_row else scale[0]
+        label = labels[i]
+        if label == ignore_index or label < 0 or label >= c:
+            for j in range(c):
+                grad[i, j] = 0.0
+            continue
+        for j in range(c):
+            grad[i, j] = (math.exp(log_p[i, j]) - offset) * s
+        grad[i, label] -= (1.0 - smoothing) * s
+
+
+@_backend.compiled(_cross_entropy_grad_loops)
+def cross_entropy_grad(xp, grad, log_p, labels, scale, ignore_index, smoothing):
+    """Cross-entropy's backward for integer labels: grad (M, C) = (softmax - smoothed one-hot)
+    · scale (one per row, or one for all), zero rows where the label was not counted."""
+    c = log_p.shape[1]
+    column = xp.reshape(labels, (-1, 1))
+    counted, _ = _label_masks(xp, column, c, ignore_index, log_p.dtype)
+    target = _smoothed_one_hot(xp, column, c, smoothing, log_p.dtype)
+    grad[...] = xp.where(xp.reshape(counted, (-1, 1)) > 0,
+                         (xp.exp(log_p) - target) * xp.reshape(scale, (-1, 1)),
+                         xp.zeros_like(log_p))
+
+
+def _label_masks(xp, column, c, ignore_index, dtype):
+    """(counted, outside) as (M,) arrays of ``dtype``: labels in [0, C) other than
+    ``ignore_index``, and labels outside [0, C) other than it."""
+    kept = column[:, 0] != ignore_index
+    inside = (column[:, 0] >= 0) & (column[:, 0] < c)
+    return xp.astype(kept & inside, dtype), xp.astype(kept & ~inside, dtype)
+
+
+def _smoothed_one_hot(xp, column, c, smoothing, dtype):
+    classes = xp.arange(c, dtype=column.dtype, device=column.device)
+    one_hot = xp.astype(column == classes, dtype)
+    return one_hot * (1.0 - smoothing) + smoothing / c if smoothing else one_hot
 
 
 class NLLLoss(_ClassLoss):
