@@ -57,7 +57,7 @@ def backward(root: Tensor, gradient=None, retain_graph=False):
             grads = pending.pop(id(fn), None)
             if grads is None:
                 continue
-            if any(g is None for g in grads):   # outputs outside the loss: zero gradients
+            if len(grads) > 1 and any(g is None for g in grads):   # outputs outside the loss
                 grads = [g if g is not None else xp.zeros(shape, dtype=dtype,
                                                           device=fn.backend.device)
                          for g, (shape, dtype) in zip(grads, fn.outputs_meta)]

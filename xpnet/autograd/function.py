@@ -49,20 +49,23 @@ class Function:
     def __call__(self, *inputs):
         # one pass over the inputs: the common backend, the raw arrays, whether any input
         # wants a gradient (this runs for every op, so it is kept lean)
-        backend, needs_grad, arrays = None, False, []
+        backend, needs_grad, arrays, wants = None, False, [], []
         for i, x in enumerate(inputs):
             if isinstance(x, Tensor):
                 if backend is None:
                     backend = x.backend
                 elif x.backend is not backend:
                     self._raise_mixed(inputs)
-                needs_grad = needs_grad or x.requires_grad
+                wanted = x.requires_grad
+                needs_grad = needs_grad or wanted
                 arrays.append(x.data)
             else:
                 if x is not None and x.__class__ not in _PLAIN_NUMBERS and \
                         not isinstance(x, _CONSTANTS):
                     self._raise_not_a_tensor(i, x)
+                wanted = False
                 arrays.append(x)
+            wants.append(wanted)
         if backend is None:
             raise TypeError(f"{self.op_name}: expected at least one Tensor input, "
                             f"got {[type(x).__name__ for x in inputs]}")
@@ -98,10 +101,10 @@ class Function:
         if needs_grad:
             self.inputs = inputs
             # backward may skip work for inputs that take no gradient (e.g. the data batch)
-            self.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad
-                                          for x in inputs)
-            self.outputs_meta = [(tuple(y.shape), y.dtype) for y in outputs]
+            self.needs_input_grad = tuple(wants)
             self.n_outputs = len(outputs)
+            if multiple:   # for the zero gradients of outputs outside the loss (one output: none)
+                self.outputs_meta = [(tuple(y.shape), y.dtype) for y in outputs]
         return tuple(results) if multiple else results[0]
 
     # -- to override --------------------------------------------------------------------------
