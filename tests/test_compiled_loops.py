@@ -165,6 +165,35 @@ def test_cross_entropy_loops_equal_the_array_calls(strided, smoothing, dtype, la
         np.testing.assert_allclose(grads["reference"], expected, **tol)
 
 
+@pytest.mark.parametrize("window", [((2, 2), (2, 2)), ((3, 2), (3, 2)), ((2, 2), (3, 3))],
+                         ids=["k22s22", "k32s32", "k22s33"])
+def test_route_max_gradient_writes_every_pixel_of_disjoint_windows(window):
+    """Disjoint windows write their pixels (the gradient or 0), so memory they tile needs no
+    zeros first: both forms give the same on memory full of NaN as on zeros (pixels outside
+    every window, here only with stride 3 > kernel 2, keep what they held)."""
+    _compiler_on()
+    (kh, kw), (sh, sw) = window
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (2, 6, 6, 4)).astype(np.float32)
+    ho, wo = (6 - kh) // sh + 1, (6 - kw) // sw + 1
+    y = np.full((2, ho, wo, 4), -np.inf, np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            y = np.maximum(y, x[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :])
+    grad_y = rng.standard_normal(y.shape).astype(np.float32)
+    expected = np.zeros_like(x)
+    pool.route_max_gradient.reference(_host(), expected, x, y, grad_y, kh, kw, sh, sw)
+    covered = np.zeros(x.shape, bool)
+    covered[:, :sh * (ho - 1) + kh, :sw * (wo - 1) + kw, :] = True
+    covered[:, [r for r in range(6) if r % sh >= kh], :, :] = False
+    covered[:, :, [q for q in range(6) if q % sw >= kw], :] = False
+    for fn in (pool.route_max_gradient, pool.route_max_gradient.reference):
+        got = np.full_like(x, np.nan)
+        fn(_host(), got, x, y, grad_y, kh, kw, sh, sw)
+        np.testing.assert_array_equal(got[covered], expected[covered])
+        assert np.isnan(got[~covered]).all()
+
+
 def test_every_compiled_function_is_tested_here():
     tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient,
               loss.log_softmax_nll, loss.cross_entropy_grad}
