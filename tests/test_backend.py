@@ -229,3 +229,17 @@ def test_new_arrays_of_a_cuda_device_are_made_under_that_gpu(monkeypatch):
     (x * x).sum().backward()
     assert entered and set(entered) == {1}
     np.testing.assert_allclose(xpnet.to_numpy(x.grad), [2.0, -4.0])
+
+
+def test_matmul_into_writes_the_product_into_a_slice(device):
+    """backend.matmul_into: out[...] = a @ b, also into a strided slice of a larger array (the
+    convolution's slabs), leaving the rest untouched; batched over a leading axis."""
+    be = xpnet.device(device)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 3, 4))
+    whole = np.full((2, 9, 4), 7.0)
+    out = be.asarray(whole)
+    backend.matmul_into(be.xp, out[:, 2:7, :], be.asarray(a), be.asarray(b))
+    expected = whole.copy()
+    expected[:, 2:7, :] = a @ b
+    np.testing.assert_allclose(backend.to_numpy(out), expected, rtol=1e-12)

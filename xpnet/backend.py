@@ -491,6 +491,16 @@ def from_numpy(host, device=None, dtype=None):
     return resolve(device).asarray(host, dtype)
 
 
+def matmul_into(xp, out, a, b):
+    """``out[...] = a @ b``. NumPy writes the product straight into ``out`` (no temporary, no
+    copy: a pass over a convolution's output saved per slab); elsewhere (the Array API has no
+    ``out=``) the product is computed and copied in."""
+    if out.__class__ is np.ndarray and a.__class__ is np.ndarray and b.__class__ is np.ndarray:
+        np.matmul(a, b, out=out)
+    else:
+        out[...] = xp.matmul(a, b)
+
+
 def dtype(name, device=None):
     """The dtype object named ``name`` in the namespace of ``device``."""
     return resolve(device).dtype(name)

@@ -259,7 +259,7 @@ def correlate(xp, x_nhwc, weight, geom, ranges, lease=None):
         y = xp.empty((g, n * m, og), dtype=x_nhwc.dtype, device=x_nhwc.device)
         for start, stop in ranges:
             cols.append(im2col(xp, x_nhwc, geom, start, stop, lease))
-            y[:, start * m:stop * m, :] = xp.matmul(cols[-1], w_mat)
+            _backend.matmul_into(xp, y[:, start * m:stop * m, :], cols[-1], w_mat)
     if g > 1:
         return xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * m, o)), cols
     return xp.reshape(y, (n * m, o)), cols
@@ -331,9 +331,18 @@ def input_gradient(xp, rows, weight, geom, ranges):
                                          (0, 1, 3, 4, 2)), (g, og, kh * kw * cg))
     hp, wp = geom.padded
     grad_pad = xp.zeros((g, n, hp, wp, cg), dtype=rows.dtype, device=rows.device)
+    # in host memory each slab's columns go through one scratch buffer, leased for this call
+    lease = column_lease(_backend.backend_of(rows)) if len(ranges) > 1 else None
+    size = ranges[0][1] - ranges[0][0]
+    scratch = lease.empty(xp, (g, size * ho * wo, kh * kw * cg), rows) if lease else None
     for start, stop in ranges:
-        grad_cols = xp.reshape(xp.matmul(rows[:, start * ho * wo:stop * ho * wo, :], w_mat_t),
-                               (g, stop - start, ho, wo, kh, kw, cg))
+        block = rows[:, start * ho * wo:stop * ho * wo, :]
+        if scratch is not None:
+            product = scratch[:, :block.shape[1], :]           # the last slab may be shorter
+            _backend.matmul_into(xp, product, block, w_mat_t)
+        else:
+            product = xp.matmul(block, w_mat_t)
+        grad_cols = xp.reshape(product, (g, stop - start, ho, wo, kh, kw, cg))
         if tiled(geom):   # no two windows share a pixel: the blocks are put back, not added
             # (G, m, Ho, KH, Wo, KW, Cg)
             blocks = xp.permute_dims(grad_cols, (0, 1, 2, 4, 3, 5, 6))
@@ -341,6 +350,8 @@ def input_gradient(xp, rows, weight, geom, ranges):
                 blocks, (g, stop - start, ho * kh, wo * kw, cg))
             continue
         add_columns(xp, grad_pad[:, start:stop, ...], grad_cols, *geom.stride, *geom.dilation)
+    if lease is not None:
+        lease.give_back()
     top, _, left, _ = geom.padding
     if (hp, wp) != (h, w):
         grad_pad = grad_pad[:, :, top:top + h, left:left + w, :]
