@@ -51,6 +51,11 @@ def exercise_every_fused_function(device):
                   nn.RNN(2, 3, nonlinearity="relu", batch_first=True, device=device)):
         out, _ = layer(seq)
         out.sum().backward()
+    # cross-entropy's array form (its compiled loops are switched off here): (N, C, T) scores,
+    # an ignored label, label smoothing
+    logits = xpnet.randn(4, 5, 3, device=device, requires_grad=True)
+    labels = xpnet.tensor([[1, 4, -100], [0, 2, 3], [4, 4, 1], [-100, 0, 2]], device=device)
+    F.cross_entropy(logits, labels, label_smoothing=0.1).backward()
 
 
 class _Recorder:

@@ -297,17 +297,43 @@ def log_softmax_nll(xp, log_p, loss, totals, rows, labels, ignore_index, smoothi
     """Cross-entropy's forward for integer labels: log_p (M, C) = log_softmax(rows), loss (M,)
     = -((1 - s)·log_p[i, y_i] + s/C·Σ_j log_p[i, j]) (0 for a label equal to ``ignore_index``
     or out of [0, C)), totals = (Σ loss, how many labels counted, how many out of range).
-    As array calls: a one-hot matrix and a handful of passes; with the CPU compiler, one pass
-    over the rows."""
+    As array calls: the reductions and two fused kernels (about as many launches as the loss
+    needs at all, which matters on a GPU); with the CPU compiler, one pass over the rows."""
     c = rows.shape[1]
     shifted = rows - xp.max(rows, axis=1, keepdims=True)
-    log_p[...] = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    log_z = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
     column = xp.reshape(labels, (-1, 1))
-    counted, outside = _label_masks(xp, column, c, ignore_index, rows.dtype)
-    target = _smoothed_one_hot(xp, column, c, smoothing, rows.dtype)
-    # rows not counted give 0 even where their scores are not finite (as the loops skip them)
-    loss[...] = xp.where(counted > 0, -xp.sum(target * log_p, axis=1), xp.zeros_like(counted))
-    totals[0], totals[1], totals[2] = xp.sum(loss), xp.sum(counted), xp.sum(outside)
+    classes = xp.arange(c, dtype=labels.dtype, device=labels.device)
+    terms = xp.empty(rows.shape, dtype=rows.dtype, device=rows.device)
+    _log_softmax_terms(xp, shifted, log_z, column, classes, ignore_index, c, 1.0 - smoothing,
+                       smoothing / c, log_p, terms)
+    counted = xp.empty(column.shape, dtype=rows.dtype, device=rows.device)
+    outside = xp.empty(column.shape, dtype=rows.dtype, device=rows.device)
+    _label_counts(xp, column, ignore_index, c, counted, outside)
+    loss[...] = -xp.sum(terms, axis=1)
+    totals[...] = xp.stack([xp.sum(loss), xp.sum(counted), xp.sum(outside)])
+
+
+@_backend.fuse
+def _log_softmax_terms(xp, shifted, log_z, column, classes, ignore_index, c, hit, off, log_p,
+                       terms):
+    # log_p = shifted - log Σ exp; terms = each counted row's target · log_p, with the target
+    # (1 - s)·one_hot + s/C (hit = 1 - s, off = s/C); rows not counted give 0 even where their
+    # scores are not finite (as the loops skip them)
+    value = shifted - log_z
+    log_p[...] = value
+    counted = (column != ignore_index) & (column >= 0) & (column < c)
+    weight = xp.astype(column == classes, terms.dtype) * hit + off
+    terms[...] = xp.where(counted, weight * value, 0.0)
+
+
+@_backend.fuse
+def _label_counts(xp, column, ignore_index, c, counted, outside):
+    # 1 where the label is counted / where it is out of [0, C) (and not ignore_index)
+    kept = column != ignore_index
+    inside = (column >= 0) & (column < c)
+    counted[...] = xp.astype(kept & inside, counted.dtype)
+    outside[...] = xp.astype(kept & xp.logical_not(inside), outside.dtype)
 
 
 def _cross_entropy_grad_loops(grad, log_p, labels, scale, ignore_index, smoothing):
@@ -329,28 +355,19 @@ def _cross_entropy_grad_loops(grad, log_p, labels, scale, ignore_index, smoothin
 @_backend.compiled(_cross_entropy_grad_loops)
 def cross_entropy_grad(xp, grad, log_p, labels, scale, ignore_index, smoothing):
     """Cross-entropy's backward for integer labels: grad (M, C) = (softmax - smoothed one-hot)
-    · scale (one per row, or one for all), zero rows where the label was not counted."""
+    · scale (one per row, or one for all), zero rows where the label was not counted. As array
+    calls, one fused kernel."""
     c = log_p.shape[1]
-    column = xp.reshape(labels, (-1, 1))
-    counted, _ = _label_masks(xp, column, c, ignore_index, log_p.dtype)
-    target = _smoothed_one_hot(xp, column, c, smoothing, log_p.dtype)
-    grad[...] = xp.where(xp.reshape(counted, (-1, 1)) > 0,
-                         (xp.exp(log_p) - target) * xp.reshape(scale, (-1, 1)),
-                         xp.zeros_like(log_p))
+    classes = xp.arange(c, dtype=labels.dtype, device=labels.device)
+    _softmax_minus_target(xp, log_p, xp.reshape(labels, (-1, 1)), classes, ignore_index, c,
+                          1.0 - smoothing, smoothing / c, xp.reshape(scale, (-1, 1)), grad)
 
 
-def _label_masks(xp, column, c, ignore_index, dtype):
-    """(counted, outside) as (M,) arrays of ``dtype``: labels in [0, C) other than
-    ``ignore_index``, and labels outside [0, C) other than it."""
-    kept = column[:, 0] != ignore_index
-    inside = (column[:, 0] >= 0) & (column[:, 0] < c)
-    return xp.astype(kept & inside, dtype), xp.astype(kept & ~inside, dtype)
-
-
-def _smoothed_one_hot(xp, column, c, smoothing, dtype):
-    classes = xp.arange(c, dtype=column.dtype, device=column.device)
-    one_hot = xp.astype(column == classes, dtype)
-    return one_hot * (1.0 - smoothing) + smoothing / c if smoothing else one_hot
+@_backend.fuse
+def _softmax_minus_target(xp, log_p, column, classes, ignore_index, c, hit, off, scale, grad):
+    counted = (column != ignore_index) & (column >= 0) & (column < c)
+    weight = xp.astype(column == classes, log_p.dtype) * hit + off
+    grad[...] = xp.where(counted, (xp.exp(log_p) - weight) * scale, 0.0)
 
 
 class NLLLoss(_ClassLoss):
