@@ -179,3 +179,25 @@ def test_a_scheduler_can_step_after_every_batch():
     assert history["lr"][1] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="fit: schedule_per must be 'epoch' or 'step'"):
         fit(model, (X, y), loss="cross_entropy", optimizer=opt, schedule_per="batch")
+
+
+def test_the_metrics_count_what_numpy_counts(device):
+    """accuracy: arg-max hits for (N, C) scores (ties: the first class, as argmax), thresholded
+    hits for one score per sample; mae: the summed absolute error. 0-d Tensors on the device."""
+    from xpnet.train.metrics import accuracy, mae
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((9, 4))
+    scores[0] = [1.0, 3.0, 3.0, 0.0]                                # a tie: class 1 wins
+    labels = rng.integers(0, 4, 9)
+    labels[0] = 1
+    got = accuracy(xpnet.tensor(scores, device=device), xpnet.tensor(labels, device=device))
+    assert got.shape == () and got.device == xpnet.device(device)
+    assert got.item() == np.sum(np.argmax(scores, axis=1) == labels)
+    logits, targets = rng.standard_normal((9, 1)), rng.integers(0, 2, (9, 1)).astype(float)
+    hits = accuracy(xpnet.tensor(logits, device=device), xpnet.tensor(targets, device=device))
+    assert hits.item() == np.sum((logits[:, 0] > 0) == (targets[:, 0] > 0.5))
+    probabilities = 1 / (1 + np.exp(-logits))
+    assert accuracy(xpnet.tensor(probabilities, device=device),
+                    xpnet.tensor(targets, device=device), threshold=0.5).item() == hits.item()
+    error = mae(xpnet.tensor(logits, device=device), xpnet.tensor(targets[:, 0], device=device))
+    assert error.item() == pytest.approx(np.abs(logits - targets).sum(), rel=1e-12)

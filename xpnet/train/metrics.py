@@ -1,28 +1,47 @@
-"""Metrics for ``fit`` / ``evaluate``, written with Tensor methods, and the running sums that
-stay on the device until a log interval reads them back."""
+"""Metrics for ``fit`` / ``evaluate`` (Tensors in, a 0-d Tensor out, computed on the arrays),
+and the running sums that stay on the device until a log interval reads them back."""
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from .. import backend as _backend
 from .. import ops
 from ..autograd import Tensor, no_grad
 
 
+# The metrics compute on the arrays: no gradient flows through them, and at batch 1 the
+# Function machinery around their half-dozen calls was a third of a training step.
+
+def _total(output: Tensor, value) -> Tensor:
+    """A 0-d Tensor of ``value``, a full reduction (NumPy gives a scalar: made a 0-d array)."""
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    return Tensor._wrap(value, output.backend)
+
+
 def accuracy(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
     """How many predictions in the batch are right (a 0-d Tensor on the device): arg-max over
     classes for (N, C) scores, or ``output > threshold`` against ``target > 0.5`` for one score
     per sample (threshold 0 for logits, 0.5 for probabilities)."""
-    if output.ndim == 2 and output.shape[1] > 1:
-        hits = output.argmax(dim=1) == target.reshape(-1).astype("int64")
+    xp, out, labels = output.xp, output.data, _flat(target)
+    if out.ndim == 2 and out.shape[1] > 1:
+        hits = xp.argmax(out, axis=1) == xp.astype(labels, xp.int64)
     else:
-        hits = (output.reshape(-1) > threshold) == (target.reshape(-1) > 0.5)
-    return hits.astype(output.dtype).sum()
+        hits = (xp.reshape(out, (-1,)) > threshold) == (labels > 0.5)
+    return _total(output, xp.sum(xp.astype(hits, out.dtype)))
 
 
 def mae(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
     """The sum of absolute errors in the batch (divided by the sample count when read)."""
-    return (output - target.reshape(*output.shape)).abs().sum()
+    xp = output.xp
+    return _total(output, xp.sum(xp.abs(output.data - xp.reshape(target.data, output.shape))))
+
+
+def _flat(target: Tensor):
+    """The target's array, flat."""
+    return target.xp.reshape(target.data, (-1,))
 
 
 METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae}
@@ -48,10 +67,11 @@ class RunningSums:
 
     @no_grad()
     def add(self, loss: Tensor | None, output, target: Tensor, n: int):
-        terms = {} if loss is None else {"loss": loss.detach() * float(n)}
+        # the sums are raw arrays: adding them up needs no graph
+        terms = {} if loss is None else {"loss": loss.data * float(n)}
         if isinstance(output, Tensor):     # models returning tuples (a VAE) get the loss only
             for name, fn in self.functions.items():
-                terms[name] = fn(output, target, self.threshold)
+                terms[name] = fn(output, target, self.threshold).data
         for name, value in terms.items():
             old = self.sums.get(name)
             self.sums[name] = value if old is None else old + value
@@ -59,7 +79,7 @@ class RunningSums:
 
     def totals(self) -> dict:
         """Host sums and the count (what distributed training all-reduces)."""
-        values = {name: float(_backend.to_numpy(value.data)) for name, value in self.sums.items()}
+        values = {name: float(_backend.to_numpy(value)) for name, value in self.sums.items()}
         return {**values, "count": float(self.count)}
 
     def read(self, prefix: str = "", reduce=None) -> dict:
