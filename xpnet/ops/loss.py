@@ -322,18 +322,32 @@ def _log_softmax_terms(xp, shifted, log_z, column, classes, ignore_index, c, hit
     # scores are not finite (as the loops skip them)
     value = shifted - log_z
     log_p[...] = value
-    counted = (column != ignore_index) & (column >= 0) & (column < c)
-    weight = xp.astype(column == classes, terms.dtype) * hit + off
-    terms[...] = xp.where(counted, weight * value, 0.0)
+    weight = _target(xp, column, classes, hit, off, terms.dtype)
+    terms[...] = xp.where(_counted(column, ignore_index, c), weight * value, 0.0)
 
 
 @_backend.fuse
 def _label_counts(xp, column, ignore_index, c, counted, outside):
     # 1 where the label is counted / where it is out of [0, C) (and not ignore_index)
-    kept = column != ignore_index
-    inside = (column >= 0) & (column < c)
-    counted[...] = xp.astype(kept & inside, counted.dtype)
-    outside[...] = xp.astype(kept & xp.logical_not(inside), outside.dtype)
+    counted[...] = xp.astype(_counted(column, ignore_index, c), counted.dtype)
+    outside[...] = xp.astype((column != ignore_index) & xp.logical_not(_inside(column, c)),
+                             outside.dtype)
+
+
+# helpers of the fused kernels above and below (traced into them)
+
+def _inside(column, c):
+    return (column >= 0) & (column < c)
+
+
+def _counted(column, ignore_index, c):
+    """Labels that count: in [0, C) and not ``ignore_index``."""
+    return (column != ignore_index) & _inside(column, c)
+
+
+def _target(xp, column, classes, hit, off, dtype):
+    """The smoothed one-hot target (1 - s)·one_hot + s/C, as hit·one_hot + off."""
+    return xp.astype(column == classes, dtype) * hit + off
 
 
 def _cross_entropy_grad_loops(grad, log_p, labels, scale, ignore_index, smoothing):
@@ -365,9 +379,9 @@ def cross_entropy_grad(xp, grad, log_p, labels, scale, ignore_index, smoothing):
 
 @_backend.fuse
 def _softmax_minus_target(xp, log_p, column, classes, ignore_index, c, hit, off, scale, grad):
-    counted = (column != ignore_index) & (column >= 0) & (column < c)
-    weight = xp.astype(column == classes, log_p.dtype) * hit + off
-    grad[...] = xp.where(counted, (xp.exp(log_p) - weight) * scale, 0.0)
+    weight = _target(xp, column, classes, hit, off, log_p.dtype)
+    grad[...] = xp.where(_counted(column, ignore_index, c), (xp.exp(log_p) - weight) * scale,
+                         0.0)
 
 
 class NLLLoss(_ClassLoss):
