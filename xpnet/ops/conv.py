@@ -330,7 +330,9 @@ def input_gradient(xp, rows, weight, geom, ranges):
     w_mat_t = xp.reshape(xp.permute_dims(xp.reshape(weight, (g, og, cg, kh, kw)),
                                          (0, 1, 3, 4, 2)), (g, og, kh * kw * cg))
     hp, wp = geom.padded
-    grad_pad = xp.zeros((g, n, hp, wp, cg), dtype=rows.dtype, device=rows.device)
+    # zeroed slab by slab, just before its columns are added (in cache, instead of one pass
+    # over all of it first)
+    grad_pad = xp.empty((g, n, hp, wp, cg), dtype=rows.dtype, device=rows.device)
     # in host memory each slab's columns go through one scratch buffer, leased for this call
     lease = column_lease(_backend.backend_of(rows)) if len(ranges) > 1 else None
     size = ranges[0][1] - ranges[0][0]
@@ -343,6 +345,7 @@ def input_gradient(xp, rows, weight, geom, ranges):
         else:
             product = xp.matmul(block, w_mat_t)
         grad_cols = xp.reshape(product, (g, stop - start, ho, wo, kh, kw, cg))
+        grad_pad[:, start:stop, ...] = 0.0
         if tiled(geom):   # no two windows share a pixel: the blocks are put back, not added
             # (G, m, Ho, KH, Wo, KW, Cg)
             blocks = xp.permute_dims(grad_cols, (0, 1, 2, 4, 3, 5, 6))
