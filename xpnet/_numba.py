@@ -29,6 +29,8 @@ import tempfile
 
 import numpy as np
 
+from .backend import RECYCLER as _RECYCLER   # fresh outputs: kept host memory when free
+
 __all__ = ["compile_fused", "compile_loops", "Refused", "refusals"]
 
 
@@ -392,7 +394,7 @@ def compile_fused(fn):
         if not out_dtypes:
             kernel(*call_args)
             return None
-        outputs = [np.empty(plan.kernel_shape, dtype) for dtype in out_dtypes]
+        outputs = [_RECYCLER.empty(plan.kernel_shape, dtype) for dtype in out_dtypes]
         kernel(*call_args, *outputs)
         outputs = [plan.unlay(o) for o in outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)

@@ -256,7 +256,7 @@ def correlate(xp, x_nhwc, weight, geom, ranges, lease=None):
         y = xp.matmul(cols[0], w_mat)                                       # (G, N·Ho·Wo, Og)
     else:
         cols = []
-        y = xp.empty((g, n * m, og), dtype=x_nhwc.dtype, device=x_nhwc.device)
+        y = _backend.host_empty(xp, (g, n * m, og), x_nhwc.dtype, x_nhwc.device)
         for start, stop in ranges:
             cols.append(im2col(xp, x_nhwc, geom, start, stop, lease))
             _backend.matmul_into(xp, y[:, start * m:stop * m, :], cols[-1], w_mat)
@@ -332,7 +332,7 @@ def input_gradient(xp, rows, weight, geom, ranges):
     hp, wp = geom.padded
     # zeroed slab by slab, just before its columns are added (in cache, instead of one pass
     # over all of it first)
-    grad_pad = xp.empty((g, n, hp, wp, cg), dtype=rows.dtype, device=rows.device)
+    grad_pad = _backend.host_empty(xp, (g, n, hp, wp, cg), rows.dtype, rows.device)
     # in host memory each slab's columns go through one scratch buffer, leased for this call
     lease = column_lease(_backend.backend_of(rows)) if len(ranges) > 1 else None
     size = ranges[0][1] - ranges[0][0]

@@ -70,9 +70,9 @@ class _Pool(Function):
         n, c, h, w = x_pad.shape
         (kh, kw), (sh, sw) = self.kernel, self.stride
         tiles = (kh, kw) == (sh, sw) and h % kh == 0 and w % kw == 0
-        make = xp.empty if tiles else xp.zeros
-        return xp.permute_dims(make((n, h, w, c), dtype=x_pad.dtype, device=x_pad.device),
-                               (0, 3, 1, 2))
+        memory = _backend.host_empty(xp, (n, h, w, c), x_pad.dtype, x_pad.device) if tiles \
+            else xp.zeros((n, h, w, c), dtype=x_pad.dtype, device=x_pad.device)
+        return xp.permute_dims(memory, (0, 3, 1, 2))
 
 
 # The arg-max of each window, tap by tap, in one kernel per tap: ``hit`` marks the windows whose

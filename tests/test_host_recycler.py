@@ -1,0 +1,92 @@
+"""backend.HostRecycler: large host arrays handed out again only when nothing else refers to
+them, so a step reuses the memory of the last one without ever sharing an array in use."""
+import numpy as np
+
+import xpnet
+import xpnet.functional as F
+from xpnet import backend, models, optim
+
+MB = 1 << 20
+
+
+def _pool(limit=8 * MB):
+    return backend.HostRecycler(limit=limit, minimum=MB)
+
+
+def test_an_array_comes_back_once_nothing_holds_it():
+    pool = _pool()
+    first = pool.empty((MB // 4,), np.float32)
+    address = first.__array_interface__["data"][0]
+    del first
+    again = pool.empty((MB // 4,), np.float32)
+    assert again.__array_interface__["data"][0] == address
+    assert again.shape == (MB // 4,) and again.dtype == np.float32 and again.flags.c_contiguous
+
+
+def test_an_array_in_use_is_never_handed_out():
+    pool = _pool()
+    held = pool.empty((MB // 4,), np.float32)
+    view = pool.empty((MB // 4,), np.float32)[::2]           # only a view of it is left
+    tensor = xpnet.tensor(pool.empty((MB // 4,), np.float32))  # a copy: the array itself is free
+    inside = xpnet.Tensor(pool.empty((MB // 4,), np.float32))
+    held[...] = 1.0
+    view[...] = 2.0
+    inside.data[...] = 3.0
+    taken = [pool.empty((MB // 4,), np.float32) for _ in range(4)]
+    for array in taken:
+        assert array is not held and array is not view.base and array is not inside.data
+    assert (held == 1.0).all() and (view == 2.0).all() and (inside.data == 3.0).all()
+    assert tensor.shape == (MB // 4,)
+
+
+def test_small_arrays_shapes_and_dtypes_are_kept_apart():
+    pool = _pool()
+    small = pool.empty((10,), np.float32)
+    assert pool.kept == 0 and small.shape == (10,)
+    a = pool.empty((MB // 4,), np.float32)
+    a_id = id(a)
+    del a
+    assert id(pool.empty((MB // 8,), np.float64)) != a_id          # same bytes, other dtype
+    assert id(pool.empty((MB // 8, 2), np.float32)) != a_id        # other shape
+
+
+def test_at_most_the_limit_is_kept_and_free_arrays_make_room():
+    pool = _pool(limit=2 * MB)
+    a, b = pool.empty((MB // 4,), np.float32), pool.empty((MB // 4,), np.float32)
+    assert pool.kept == 2 * MB
+    c = pool.empty((MB // 2,), np.float32)          # a and b are held: c is not kept
+    assert pool.kept == 2 * MB and all(c is not x for s in pool.pool.values() for x in s)
+    del a, b
+    d = pool.empty((MB // 2,), np.float32)          # the free ones give way to the new shape
+    assert pool.kept == 2 * MB
+    assert any(d is x for x in pool.pool[((MB // 2,), np.dtype(np.float32))])
+    pool.clear()
+    assert pool.kept == 0 and not pool.pool
+
+
+def test_training_steps_leave_held_activations_and_a_retained_graph_alone():
+    """Outputs a user keeps are not overwritten by later steps that reuse memory, and a graph
+    kept with retain_graph gives the same gradients the second time."""
+    rng = np.random.default_rng(0)
+    xpnet.manual_seed(0)
+    x = xpnet.tensor(rng.random((32, 1, 28, 28), dtype=np.float32))
+    y = xpnet.tensor(rng.integers(0, 10, 32))
+    model = models.mnist_cnn(device="cpu")
+    features = model[:3](x)       # conv, relu, conv: a view of a pooled 4.7 MB array
+    assert features.data.base is not None and features.data.base.nbytes >= 4 * MB
+    kept = features.numpy().copy()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward(retain_graph=True)
+    first = [p.grad.numpy().copy() for p in model.parameters()]
+    other = models.mnist_cnn(device="cpu")            # the same shapes: the pool's arrays
+    opt = optim.SGD(other.parameters(), lr=0.01)
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(other(x), y).backward()
+        opt.step()
+    np.testing.assert_array_equal(features.numpy(), kept)
+    for p in model.parameters():
+        p.grad = None
+    loss.backward()
+    for p, expected in zip(model.parameters(), first):
+        np.testing.assert_array_equal(p.grad.numpy(), expected)
