@@ -567,13 +567,9 @@ RECYCLER = HostRecycler()
 
 def host_empty(xp, shape, dtype, device=None):
     """``xp.empty(shape, dtype)``, from :data:`RECYCLER` when the arrays are NumPy's."""
-    if xp is _numpy_namespace_module():
+    if xp is _resolve("cpu").xp:
         return RECYCLER.empty(shape, dtype)
     return xp.empty(shape, dtype=dtype, device=device)
-
-
-def _numpy_namespace_module():
-    return _resolve("cpu").xp
 
 
 def matmul_into(xp, out, a, b):

@@ -242,12 +242,10 @@ def test_column_buffers_come_back_after_backward_and_are_reused(device, monkeypa
         _slabbed_conv_step(device, x, w)
         assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
         assert_close(w.grad, gw, rtol=1e-10, atol=1e-12)
-        columns = cache.free.get(((1, 1, 3, 3, 3, 3, 2), np.dtype("float64")), [])
-        scratch = cache.free.get(((1, 9, 18), np.dtype("float64")), [])
-        # three slabs (one per sample) of (1, 1, 3, 3, 3, 3, 2) columns each, kept once, and
-        # the input gradient's one scratch buffer for a slab's columns (9 windows × 18 taps)
-        assert len(columns) == (3 if pooled else 0) and len(scratch) == (1 if pooled else 0)
-        assert cache.kept == ((3 + 1) * 3 * 3 * 3 * 3 * 2 * 8 if pooled else 0)
+        buffers = sum(len(v) for v in cache.free.values())
+        # three slabs (one per sample) of (1, 1, 3, 3, 3, 3, 2) columns each, kept once
+        assert buffers == (3 if pooled else 0)
+        assert cache.kept == (3 * 3 * 3 * 3 * 3 * 2 * 8 if pooled else 0)
 
 
 def test_a_retained_graph_keeps_its_columns_for_the_second_backward(device, monkeypatch):
@@ -259,8 +257,7 @@ def test_a_retained_graph_keeps_its_columns_for_the_second_backward(device, monk
     loss = (y * y).sum()
     loss.backward(retain_graph=True)
     first = w.grad.numpy().copy()
-    # the columns are still the graph's (only the input gradient's scratch buffer came back)
-    assert not conv_module.COLUMNS.free.get(((1, 1, 3, 3, 3, 3, 2), np.dtype("float64")))
+    assert not conv_module.COLUMNS.free          # still the graph's
     # another convolution in between may not take (and overwrite) the retained columns
     other = random_inputs(device, (2, 2, 5, 5), seed=6)[0]
     _slabbed_conv_step(device, other, w.detach().requires_grad_())

@@ -333,10 +333,10 @@ def input_gradient(xp, rows, weight, geom, ranges):
     # zeroed slab by slab, just before its columns are added (in cache, instead of one pass
     # over all of it first)
     grad_pad = _backend.host_empty(xp, (g, n, hp, wp, cg), rows.dtype, rows.device)
-    # in host memory each slab's columns go through one scratch buffer, leased for this call
-    lease = column_lease(_backend.backend_of(rows)) if len(ranges) > 1 else None
+    # slab by slab, each slab's columns go through one scratch buffer (kept memory on NumPy)
     size = ranges[0][1] - ranges[0][0]
-    scratch = lease.empty(xp, (g, size * ho * wo, kh * kw * cg), rows) if lease else None
+    scratch = _backend.host_empty(xp, (g, size * ho * wo, kh * kw * cg), rows.dtype,
+                                  rows.device) if len(ranges) > 1 else None
     for start, stop in ranges:
         block = rows[:, start * ho * wo:stop * ho * wo, :]
         if scratch is not None:
@@ -353,8 +353,6 @@ def input_gradient(xp, rows, weight, geom, ranges):
                 blocks, (g, stop - start, ho * kh, wo * kw, cg))
             continue
         add_columns(xp, grad_pad[:, start:stop, ...], grad_cols, *geom.stride, *geom.dilation)
-    if lease is not None:
-        lease.give_back()
     top, _, left, _ = geom.padding
     if (hp, wp) != (h, w):
         grad_pad = grad_pad[:, :, top:top + h, left:left + w, :]
