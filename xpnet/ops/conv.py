@@ -13,6 +13,11 @@ Building the columns (im2col, :func:`gather_columns`) and adding them back (col2
 :func:`add_columns`) are KH·KW strided copies or additions as array calls; with the CPU
 compiler (``xpnet[fast]``) each is one loop nest over the same indices (:func:`xpnet.backend
 .compiled`), 2-6× faster than NumPy's per-tap passes on the MNIST and DCGAN layers.
+
+In host memory each product runs slab by slab (a few samples whose columns fit in cache); on
+NumPy the slabs run on every core at once (:func:`_slab_loop`), every slab writing its own
+rows, and the weight gradient's per-slab parts are summed in slab order afterwards: the same
+bits as one slab after another.
 """
 from __future__ import annotations
 
@@ -195,23 +200,39 @@ def pad_nhwc(xp, x, geom):
     return padded
 
 
-def im2col(xp, x_nhwc, geom, start, stop, lease=None):
+def column_shape(geom, start, stop) -> tuple:
+    """The (G, m, Ho, Wo, KH, KW, Cg) buffer that :func:`im2col` fills for samples start..stop."""
+    g = geom.groups
+    return (g, stop - start, geom.ho, geom.wo, geom.kh, geom.kw, geom.c // g)
+
+
+def im2col(xp, x_nhwc, geom, start, stop, out=None):
     """Columns (G, (stop - start)·Ho·Wo, KH·KW·Cg) of samples start..stop: block (i, j) is the
-    strided slice of taps (i, j) of every window (in memory from ``lease`` when given)."""
+    strided slice of taps (i, j) of every window (written into ``out``, of
+    :func:`column_shape`, when given)."""
     g, ho, wo, kh, kw = geom.groups, geom.ho, geom.wo, geom.kh, geom.kw
     m, cg = stop - start, geom.c // g
     if tiled(geom):   # window (h, w) is the block [h·KH, (h+1)·KH) × [w·KW, (w+1)·KW)
         blocks = xp.reshape(x_nhwc[start:stop, :ho * kh, :wo * kw, :], (m, ho, kh, wo, kw, g, cg))
         return xp.reshape(xp.permute_dims(blocks, (5, 0, 1, 3, 2, 4, 6)),
                           (g, m * ho * wo, kh * kw * cg))
-    shape = (g, m, ho, wo, kh, kw, cg)
-    cols = xp.empty(shape, dtype=x_nhwc.dtype, device=x_nhwc.device) if lease is None else \
-        lease.empty(xp, shape, x_nhwc)
+    cols = out if out is not None else xp.empty(column_shape(geom, start, stop),
+                                                 dtype=x_nhwc.dtype, device=x_nhwc.device)
     # the loop nest copies a pixel's channels at a time: with fewer than 8 (a first layer),
     # NumPy's KH·KW strided copies are faster
     gather = gather_columns if cg >= 8 else gather_columns.reference
     gather(xp, cols, x_nhwc[start:stop, ...], *geom.stride, *geom.dilation)
     return xp.reshape(cols, (g, m * ho * wo, kh * kw * cg))
+
+
+def _slab_loop(xp, ranges, work, scratch=None):
+    """``work(k, buffer)`` for each slab k of ``ranges``, on the host's slab threads
+    (:class:`xpnet.backend.SlabThreads`; in order on one thread elsewhere). ``scratch(slot)``
+    makes each thread's own buffer, before the threads start; None without it."""
+    threads = _backend.SLAB_THREADS.threads(xp) if len(ranges) > 1 else 1
+    buffers = [scratch() for _ in range(min(threads, len(ranges)))] if scratch else None
+    _backend.SLAB_THREADS.run(lambda k, slot: work(k, buffers[slot] if buffers else None),
+                              len(ranges), threads)
 
 
 def _gather_columns_loops(cols, x_nhwc, sh, sw, dh, dw):
@@ -243,6 +264,13 @@ def gather_columns(xp, cols, x_nhwc, sh, sw, dh, dw):
             cols[:, :, :, :, i, j, :] = piece
 
 
+def _column_buffer(xp, geom, start, stop, like, lease):
+    shape = column_shape(geom, start, stop)
+    if lease is not None:
+        return lease.empty(xp, shape, like)
+    return xp.empty(shape, dtype=like.dtype, device=like.device)
+
+
 def correlate(xp, x_nhwc, weight, geom, ranges, lease=None):
     """The convolution's output as rows (N·Ho·Wo, O), and each slab's columns (kept for the
     weight gradient). y = cols @ W_mat, one GEMM per slab (batched over groups)."""
@@ -255,11 +283,18 @@ def correlate(xp, x_nhwc, weight, geom, ranges, lease=None):
         cols = [im2col(xp, x_nhwc, geom, 0, n)]
         y = xp.matmul(cols[0], w_mat)                                       # (G, N·Ho·Wo, Og)
     else:
-        cols = []
+        # every buffer is taken here, before the slab threads start
         y = _backend.host_empty(xp, (g, n * m, og), x_nhwc.dtype, x_nhwc.device)
-        for start, stop in ranges:
-            cols.append(im2col(xp, x_nhwc, geom, start, stop, lease))
-            _backend.matmul_into(xp, y[:, start * m:stop * m, :], cols[-1], w_mat)
+        outs = [None if tiled(geom) else _column_buffer(xp, geom, start, stop, x_nhwc, lease)
+                for start, stop in ranges]
+        cols = [None] * len(ranges)
+
+        def slab(k, _):
+            start, stop = ranges[k]
+            cols[k] = im2col(xp, x_nhwc, geom, start, stop, outs[k])
+            _backend.matmul_into(xp, y[:, start * m:stop * m, :], cols[k], w_mat)
+
+        _slab_loop(xp, ranges, slab)
     if g > 1:
         return xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * m, o)), cols
     return xp.reshape(y, (n * m, o)), cols
@@ -283,11 +318,24 @@ def weight_gradient(xp, x_nhwc, rows, geom, ranges, cols=None, lease=None):
     a correlation of the input with the output gradient, cols^T @ rows per slab, (O, Cg, KH, KW)."""
     g, kh, kw, m = geom.groups, geom.kh, geom.kw, geom.ho * geom.wo
     cg, og = geom.c // g, geom.o // g
-    total = None
-    for k, (start, stop) in enumerate(ranges):
-        block = cols[k] if cols is not None else im2col(xp, x_nhwc, geom, start, stop, lease)
-        part = xp.matmul(xp.matrix_transpose(block), rows[:, start * m:stop * m, :])
-        total = part if total is None else total + part                    # (G, KH·KW·Cg, Og)
+    parts = [None] * len(ranges)
+
+    def slab(k, buffer):
+        start, stop = ranges[k]
+        if cols is not None:
+            block = cols[k]
+        else:               # rebuilt into this thread's buffer (the last slab may be shorter)
+            block = im2col(xp, x_nhwc, geom, start, stop,
+                           None if buffer is None else buffer[:, :stop - start, ...])
+        parts[k] = xp.matmul(xp.matrix_transpose(block), rows[:, start * m:stop * m, :])
+
+    size = ranges[0][1] - ranges[0][0]
+    rebuilt = cols is None and not tiled(geom) and len(ranges) > 1
+    _slab_loop(xp, ranges, slab, scratch=(lambda: _column_buffer(
+        xp, geom, 0, size, x_nhwc, lease)) if rebuilt else None)
+    total = parts[0]
+    for part in parts[1:]:          # in slab order, whatever thread made each part
+        total = total + part                                                # (G, KH·KW·Cg, Og)
     total = xp.permute_dims(xp.reshape(total, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))
     return xp.reshape(total, (geom.o, cg, kh, kw))
 
@@ -333,11 +381,12 @@ def input_gradient(xp, rows, weight, geom, ranges):
     # zeroed slab by slab, just before its columns are added (in cache, instead of one pass
     # over all of it first)
     grad_pad = _backend.host_empty(xp, (g, n, hp, wp, cg), rows.dtype, rows.device)
-    # slab by slab, each slab's columns go through one scratch buffer (kept memory on NumPy)
+    # slab by slab, each slab's columns go through its thread's scratch buffer (kept memory
+    # on NumPy)
     size = ranges[0][1] - ranges[0][0]
-    scratch = _backend.host_empty(xp, (g, size * ho * wo, kh * kw * cg), rows.dtype,
-                                  rows.device) if len(ranges) > 1 else None
-    for start, stop in ranges:
+
+    def slab(k, scratch):
+        start, stop = ranges[k]
         block = rows[:, start * ho * wo:stop * ho * wo, :]
         if scratch is not None:
             product = scratch[:, :block.shape[1], :]           # the last slab may be shorter
@@ -351,8 +400,12 @@ def input_gradient(xp, rows, weight, geom, ranges):
             blocks = xp.permute_dims(grad_cols, (0, 1, 2, 4, 3, 5, 6))
             grad_pad[:, start:stop, :ho * kh, :wo * kw, :] = xp.reshape(
                 blocks, (g, stop - start, ho * kh, wo * kw, cg))
-            continue
+            return
         add_columns(xp, grad_pad[:, start:stop, ...], grad_cols, *geom.stride, *geom.dilation)
+
+    _slab_loop(xp, ranges, slab, scratch=(lambda: _backend.host_empty(
+        xp, (g, size * ho * wo, kh * kw * cg), rows.dtype, rows.device))
+        if len(ranges) > 1 else None)
     top, _, left, _ = geom.padding
     if (hp, wp) != (h, w):
         grad_pad = grad_pad[:, :, top:top + h, left:left + w, :]
@@ -376,7 +429,9 @@ class Conv2d(Function):
     in buffers leased from :data:`COLUMNS` and given back when the graph is released, so the
     next step writes into memory that is already mapped; the input gradient multiplies slab by
     slab and adds each tap's block back (col2im). Windows that tile the input (stride = kernel,
-    or a single window) skip the taps: one reshape.
+    or a single window) skip the taps: one reshape. On NumPy the slabs are spread over the
+    host's cores (:class:`xpnet.backend.SlabThreads`), each with a single-threaded GEMM, so
+    the memory-bound im2col and col2im of one slab run beside another slab's GEMM.
     """
 
     name = "conv2d"

@@ -1,0 +1,117 @@
+"""backend.SlabThreads: a convolution's slabs spread over the host's threads, each GEMM on one
+BLAS thread meanwhile; the same results as in order, every piece once, errors raised in the
+caller, BLAS left as it was."""
+import threading
+
+import numpy as np
+import pytest
+
+import xpnet
+import xpnet.functional as F
+from xpnet import backend
+from xpnet.testing import random_inputs
+
+CPU = backend.resolve("cpu").xp
+THREADS = backend.SLAB_THREADS
+BLAS = THREADS._numpy_blas()
+SPREAD = BLAS is not None and BLAS.get_num_threads() > 1   # this machine can run them apart
+
+
+def test_every_piece_runs_once_on_a_numbered_thread_with_one_blas_thread_meanwhile():
+    before = backend.get_num_threads()
+    seen, blas_inside = [], set()
+
+    def work(k, slot):
+        seen.append((k, slot))
+        if BLAS is not None:
+            blas_inside.add(BLAS.get_num_threads())
+        np.ones((64, 64)) @ np.ones((64, 64))           # a GEMM inside, as a slab's
+
+    THREADS.run(work, 40, 2)
+    assert sorted(k for k, _ in seen) == list(range(40))
+    assert {slot for _, slot in seen} <= {0, 1}
+    if SPREAD:
+        assert blas_inside == {1}
+    assert backend.get_num_threads() == before
+
+
+def test_the_first_error_is_raised_in_the_caller_and_blas_is_restored():
+    before = backend.get_num_threads()
+    ran = []
+
+    def work(k, slot):
+        ran.append(k)
+        if k == 3:
+            raise ValueError("slab 3 failed")
+
+    with pytest.raises(ValueError, match="slab 3 failed"):
+        THREADS.run(work, 200, 2)
+    assert len(ran) < 200                         # the others stopped at their next piece
+    assert backend.get_num_threads() == before
+    THREADS.run(lambda k, slot: None, 4, 2)        # and the next loop runs
+
+
+def test_a_loop_inside_a_loop_runs_in_its_caller():
+    inner = []
+
+    def work(k, slot):
+        THREADS.run(lambda j, inner_slot: inner.append((k, j, inner_slot)), 3, 2)
+
+    THREADS.run(work, 4, 2)
+    assert sorted((k, j) for k, j, _ in inner) == [(k, j) for k in range(4) for j in range(3)]
+    assert {s for _, _, s in inner} == {0}
+
+
+def test_only_numpy_arrays_and_a_quiet_process_get_threads():
+    import array_api_strict
+    assert THREADS.threads(array_api_strict) == 1
+    expected = BLAS.get_num_threads() if BLAS is not None else 1
+    assert THREADS.threads(CPU) == expected
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)          # a non-daemon thread: maybe in BLAS
+    other.start()
+    try:
+        assert THREADS.threads(CPU) == 1
+    finally:
+        release.set()
+        other.join()
+    assert THREADS.threads(CPU) == expected
+
+
+def test_one_blas_thread_or_disabled_means_in_order(monkeypatch):
+    monkeypatch.setattr(THREADS, "enabled", False)
+    assert THREADS.threads(CPU) == 1
+    monkeypatch.setattr(THREADS, "enabled", True)
+    before = backend.get_num_threads()
+    backend.set_num_threads(1)
+    try:
+        assert THREADS.threads(CPU) == 1
+    finally:
+        backend.set_num_threads(before)
+
+
+def _conv_results(transposed, threads_on, monkeypatch):
+    import xpnet.ops.conv as conv_module
+    monkeypatch.setattr(conv_module, "_SLAB_ELEMENTS", 1)          # one sample per slab
+    monkeypatch.setattr(THREADS, "enabled", threads_on)
+    if transposed:
+        x, w, b = random_inputs("cpu", (7, 4, 5, 6), (4, 3, 3, 3), (6,), seed=3,
+                                dtype="float32")
+        y = F.conv_transpose2d(x, w, b, stride=2, padding=1, groups=2)
+    else:
+        x, w, b = random_inputs("cpu", (7, 4, 9, 8), (6, 2, 3, 3), (6,), seed=3,
+                                dtype="float32")
+        y = F.conv2d(x, w, b, stride=(1, 2), padding=1, dilation=(2, 1), groups=2)
+    grad = np.random.default_rng(4).standard_normal(y.shape).astype(np.float32)
+    y.backward(xpnet.tensor(grad))
+    return [a.numpy().copy() for a in (y, x.grad, w.grad, b.grad)]
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv2d", "conv_transpose2d"])
+def test_a_convolution_in_slab_threads_equals_the_one_in_order(transposed, monkeypatch):
+    """Every slab writes its own rows; the weight gradient's parts are summed in slab order:
+    bit for bit the same output and gradients with and without the threads."""
+    apart = _conv_results(transposed, True, monkeypatch)
+    in_order = _conv_results(transposed, False, monkeypatch)
+    for got, want in zip(apart, in_order):
+        np.testing.assert_array_equal(got, want)
