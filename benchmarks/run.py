@@ -239,6 +239,8 @@ def environment(device):
                        for p in threadpool_info() if p.get("user_api") == "blas"]
     except ImportError:
         env["blas"] = "threadpoolctl not installed"
+    # how many threads a convolution's slabs run on (xpnet.backend.SlabThreads)
+    env["xpnet_slab_threads"] = xpnet.backend.SLAB_THREADS.threads(xpnet.device("cpu").xp)
     try:
         import torch
         env["torch"] = torch.__version__

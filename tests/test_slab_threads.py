@@ -115,3 +115,50 @@ def test_a_convolution_in_slab_threads_equals_the_one_in_order(transposed, monke
     in_order = _conv_results(transposed, False, monkeypatch)
     for got, want in zip(apart, in_order):
         np.testing.assert_array_equal(got, want)
+
+
+def test_first_calls_from_two_threads_at_once_compile_once_and_agree(monkeypatch):
+    """Slab threads may make the first call of a fused or compiled function together: the
+    compiler's set-up, the kernel's module and its plan are built one thread at a time."""
+    pytest.importorskip("numba")
+    from xpnet import _numba
+    if backend._COMPILERS.get("numpy") is None:
+        pytest.skip("the CPU compiler is off (XPNET_COMPILER=none)")
+    monkeypatch.setattr(_numba, "_FOLDER", [])          # as in a fresh process
+
+    @backend.fuse
+    def scaled_sum(xp, a, b):
+        return 2.0 * a + b * b
+
+    def _fill_loops(out, a):
+        for i in range(out.shape[0]):
+            out[i] = a[i] * 3.0
+
+    @backend.compiled(_fill_loops)
+    def fill(xp, out, a):
+        out[...] = a * 3.0
+
+    a = np.linspace(-1.0, 1.0, 4096, dtype=np.float32)
+    b = np.linspace(0.0, 2.0, 4096, dtype=np.float32)
+    start, results, errors = threading.Barrier(2), [None, None], []
+
+    def first_call(k):
+        try:
+            start.wait()
+            fused = scaled_sum(CPU, a, b)
+            out = np.empty_like(a)
+            fill(CPU, out, a)
+            results[k] = (fused, out)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_call, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(_numba._FOLDER) == 2                       # (folder, may cache) set up once
+    for fused, filled in results:
+        np.testing.assert_allclose(fused, 2.0 * a + b * b, rtol=1e-6)
+        np.testing.assert_array_equal(filled, a * 3.0)

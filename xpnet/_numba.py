@@ -26,12 +26,17 @@ import numbers
 import os
 import sys
 import tempfile
+import threading
 
 import numpy as np
 
 from .backend import RECYCLER as _RECYCLER   # fresh outputs: kept host memory when free
 
 __all__ = ["compile_fused", "compile_loops", "Refused", "refusals"]
+
+# building a kernel (tracing, writing its module, importing it) one thread at a time: host
+# threads (backend.SlabThreads) may meet a new function or layout together
+_BUILD_LOCK = threading.RLock()
 
 
 class Refused(NotImplementedError):
@@ -220,7 +225,7 @@ def _tanh32(x):
     return p / q
 
 
-@njit(error_model="numpy", cache={cache})
+@njit(error_model="numpy", cache={cache}, nogil=True)
 def kernel({params}):
 '''
 
@@ -311,8 +316,11 @@ _FOLDER = []
 def _setup():
     """(cache folder, whether Numba may cache there), found once; LLVM tuned at the same time."""
     if not _FOLDER:
-        _FOLDER.extend(_cache_folder())
-        _tune_llvm()
+        with _BUILD_LOCK:
+            if not _FOLDER:
+                found = _cache_folder()
+                _tune_llvm()
+                _FOLDER.extend(found)
     return _FOLDER
 
 
@@ -379,16 +387,18 @@ def compile_fused(fn):
                      else a.__class__ for a in args])
         plan = plans.get(key)
         if plan is None:
-            plan = plans[key] = _Plan(args)
-            entry = kernels.get(plan.kernel_key)
-            if entry is None:
-                entry = kernels[plan.kernel_key] = build(args, plan.layout)
-            plan.entry = entry
-            for i in entry[1]:
-                if args[i].shape != plan.shape or not args[i].flags.writeable:
-                    raise Refused(f"{fn.__name__} writes to argument {i} of shape "
-                                  f"{args[i].shape}, smaller than the broadcast shape "
-                                  f"{plan.shape}")
+            with _BUILD_LOCK:        # host threads may meet a new layout together
+                plan = _Plan(args)
+                entry = kernels.get(plan.kernel_key)
+                if entry is None:
+                    entry = kernels[plan.kernel_key] = build(args, plan.layout)
+                plan.entry = entry
+                for i in entry[1]:
+                    if args[i].shape != plan.shape or not args[i].flags.writeable:
+                        raise Refused(f"{fn.__name__} writes to argument {i} of shape "
+                                      f"{args[i].shape}, smaller than the broadcast shape "
+                                      f"{plan.shape}")
+                plans[key] = plan    # only once complete
         kernel, written, out_dtypes, casts = plan.entry
         call_args = plan.arguments(args, casts)
         if not out_dtypes:

@@ -826,7 +826,10 @@ def fuse(fn: Callable) -> Callable:
         library = _library(args[0]) if args else None
         kernel = call.kernels.get(library, _MISSING)
         if kernel is _MISSING:
-            kernel = call.kernels[library] = _compile(library, fn)
+            with _COMPILE_LOCK:              # host threads may make the first call together
+                kernel = call.kernels.get(library, _MISSING)
+                if kernel is _MISSING:
+                    kernel = call.kernels[library] = _compile(library, fn)
         if kernel is None:
             return fn(xp, *args)
         try:
@@ -844,6 +847,7 @@ def fuse(fn: Callable) -> Callable:
 
 
 _MISSING = object()
+_COMPILE_LOCK = threading.RLock()   # first calls of fused and compiled functions, one at a time
 
 
 def _warn_refused(library, name, exc, instead, stacklevel):
@@ -880,7 +884,6 @@ if _cpu_compiler_wanted():
     _LOOP_COMPILERS["numpy"] = _numba_loops
 
 _COMPILED: list = []   # every function made by compiled(), for tests that run them all
-_COMPILE_LOCK = threading.Lock()
 
 
 def compiled(loops: Callable) -> Callable:
