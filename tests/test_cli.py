@@ -63,6 +63,9 @@ def test_info_lists_versions_and_devices(capsys):
     text = capsys.readouterr().out
     assert text.startswith("xpnet ")
     assert "numpy " in text and "devices: cpu" in text
+    from xpnet import backend
+    threads = backend.SLAB_THREADS.threads(backend.resolve("cpu").xp)
+    assert f"convolution slabs on {threads} thread" in text
 
 
 @pytest.mark.parametrize("option, value, message", [

@@ -125,6 +125,9 @@ def test_first_calls_from_two_threads_at_once_compile_once_and_agree(monkeypatch
     if backend._COMPILERS.get("numpy") is None:
         pytest.skip("the CPU compiler is off (XPNET_COMPILER=none)")
     monkeypatch.setattr(_numba, "_FOLDER", [])          # as in a fresh process
+    # the two functions below stay out of the registries other tests walk
+    monkeypatch.setattr(backend, "_FUSED", list(backend._FUSED))
+    monkeypatch.setattr(backend, "_COMPILED", list(backend._COMPILED))
 
     @backend.fuse
     def scaled_sum(xp, a, b):

@@ -26,17 +26,16 @@ import numbers
 import os
 import sys
 import tempfile
-import threading
 
 import numpy as np
 
 from .backend import RECYCLER as _RECYCLER   # fresh outputs: kept host memory when free
+# building a kernel (tracing, writing its module, importing it) one thread at a time, under
+# the lock backend.fuse and backend.compiled take for a first call (one lock: no lock order):
+# host threads (backend.SlabThreads) may meet a new function or layout together
+from .backend import _COMPILE_LOCK as _BUILD_LOCK
 
 __all__ = ["compile_fused", "compile_loops", "Refused", "refusals"]
-
-# building a kernel (tracing, writing its module, importing it) one thread at a time: host
-# threads (backend.SlabThreads) may meet a new function or layout together
-_BUILD_LOCK = threading.RLock()
 
 
 class Refused(NotImplementedError):

@@ -227,7 +227,7 @@ def im2col(xp, x_nhwc, geom, start, stop, out=None):
 
 def _slab_loop(xp, ranges, work, scratch=None):
     """``work(k, buffer)`` for each slab k of ``ranges``, on the host's slab threads
-    (:class:`xpnet.backend.SlabThreads`; in order on one thread elsewhere). ``scratch(slot)``
+    (:class:`xpnet.backend.SlabThreads`; in order on one thread elsewhere). ``scratch()``
     makes each thread's own buffer, before the threads start; None without it."""
     threads = _backend.SLAB_THREADS.threads(xp) if len(ranges) > 1 else 1
     buffers = [scratch() for _ in range(min(threads, len(ranges)))] if scratch else None
