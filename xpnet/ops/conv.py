@@ -216,8 +216,7 @@ def im2col(xp, x_nhwc, geom, start, stop, out=None):
         blocks = xp.reshape(x_nhwc[start:stop, :ho * kh, :wo * kw, :], (m, ho, kh, wo, kw, g, cg))
         return xp.reshape(xp.permute_dims(blocks, (5, 0, 1, 3, 2, 4, 6)),
                           (g, m * ho * wo, kh * kw * cg))
-    cols = out if out is not None else xp.empty(column_shape(geom, start, stop),
-                                                 dtype=x_nhwc.dtype, device=x_nhwc.device)
+    cols = out if out is not None else _column_buffer(xp, geom, start, stop, x_nhwc, None)
     # the loop nest copies a pixel's channels at a time: with fewer than 8 (a first layer),
     # NumPy's KH·KW strided copies are faster
     gather = gather_columns if cg >= 8 else gather_columns.reference
@@ -265,6 +264,8 @@ def gather_columns(xp, cols, x_nhwc, sh, sw, dh, dw):
 
 
 def _column_buffer(xp, geom, start, stop, like, lease):
+    """An uninitialised :func:`column_shape` buffer for samples start..stop, from ``lease``
+    when given."""
     shape = column_shape(geom, start, stop)
     if lease is not None:
         return lease.empty(xp, shape, like)
