@@ -174,7 +174,7 @@ def test_an_error_while_saving_names_the_target_not_the_temporary(tmp_path, monk
 
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(io, "_write_npz", no_space)
+    monkeypatch.setattr(io.npz, "write_members", no_space)
     with pytest.raises(OSError, match=f"save: cannot write {path}: No space left on device") \
             as info:
         io.save({"a": 1}, path)
