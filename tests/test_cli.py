@@ -64,7 +64,7 @@ def test_info_lists_versions_and_devices(capsys):
     assert text.startswith("xpnet ")
     assert "numpy " in text and "devices: cpu" in text
     from xpnet import backend
-    threads = backend.SLAB_THREADS.threads(backend.resolve("cpu").xp)
+    threads = xpnet.cpu.SLAB_THREADS.threads(backend.resolve("cpu").xp)
     assert f"convolution slabs on {threads} thread" in text
 
 

@@ -13,10 +13,11 @@ Public names follow PyTorch: ``xpnet.nn`` (layers; ``xpnet.nn.functional`` the o
 ``xpnet.optim``, ``xpnet.data``, ``xpnet.device(...)`` (a device object, equal to its flag
 string), ``xpnet.float32`` (dtype objects, equal to their names), ``xpnet.fit``.
 """
-from . import backend
+from . import backend, kernels
+from . import cpu, cuda         # the speed floors plug themselves into backend and kernels
 from .backend import DType as dtype
 from .backend import DTYPES as _DTYPES
-from .backend import set_num_threads, get_num_threads
+from .cpu import set_num_threads, get_num_threads
 from .backend import (resolve as device, default_device, set_default_device, available_devices,
                       to_numpy)
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
@@ -34,12 +35,12 @@ from .train import fit, evaluate, predict, History
 (bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, bfloat16, float32,  # noqa: A001
  float64, complex64, complex128) = (_DTYPES[name] for name in backend.DTYPE_NAMES)
 
-backend._threads_from_environment()
+cpu.threads.threads_from_environment()
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "backend", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
+    "backend", "kernels", "cpu", "cuda", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
     "full", "zeros_like", "ones_like", "randn", "rand", "arange", "random", "manual_seed", "seed",
     "initial_seed", "get_rng_state", "set_rng_state", "nn", "functional", "optim", "data", "io",

@@ -19,19 +19,15 @@ identity. Like ``torch.device`` it compares equal to its flag string (``t.device
 and works as a ``with`` block that sets the default device.
 
 Everything above this module gets ``xp`` from the arrays it is handed and never imports an array
-library itself. It also owns the compilers: :func:`fuse` (an elementwise function as one
-kernel: ``cupy.fuse`` on CuPy, Numba on NumPy) and :func:`compiled` (an Array API function
-paired with the same computation as plain loops, compiled by Numba on NumPy).
+library itself. This module changes no speed: what makes a device fast lives on the floors above
+it and plugs in here — the 'cpu' device's namespace (:func:`register_namespace`, from
+``xpnet.cpu``) — or in :mod:`xpnet.kernels` (the compilers).
 """
 from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
-import math
 import os
-import sys
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,8 +35,8 @@ import numpy as np
 
 __all__ = [
     "Backend", "resolve", "resolve_or_skip", "backend_of", "canonical", "default_device",
-    "set_default_device", "available_devices", "to_numpy", "from_numpy", "fuse", "dtype",
-    "is_array", "register_compiler", "DType", "as_dtype", "set_num_threads", "get_num_threads",
+    "set_default_device", "available_devices", "to_numpy", "from_numpy", "dtype", "is_array",
+    "library_of", "DType", "as_dtype", "dtype_name", "register_namespace",
 ]
 
 _ENV_VAR = "XPNET_DEVICE"
@@ -286,15 +282,27 @@ def canonical(flag: str) -> str:
     raise _unknown(flag)
 
 
+_NAMESPACES: dict = {}   # library -> a factory of its namespace, registered from above
+
+
+def register_namespace(library: str, factory: Callable) -> None:
+    """Use ``factory()`` as the Array API namespace of ``library``'s device, in place of
+    array-api-compat's. Devices are built once, so this must come before the first
+    :func:`resolve` of the device: ``xpnet.cpu`` registers NumPy itself for 'cpu' (with the
+    Python wrappers of its hottest functions bypassed) when ``xpnet`` is imported. Results are
+    identical, only the cost of a call changes."""
+    _NAMESPACES[library] = factory
+
+
 def _numpy_namespace():
-    """NumPy >= 2.1 is an Array API namespace itself: used directly (with the Python wrappers of
-    its hottest functions bypassed, see :mod:`xpnet._fast_numpy`), it saves array-api-compat's
-    wrapper and NumPy's own (a few µs) on every call, which is most of an op's cost on small
-    tensors; older NumPy goes through array-api-compat."""
+    """NumPy >= 2.1 is an Array API namespace itself: used directly (through the factory that
+    ``xpnet.cpu`` registers) it saves array-api-compat's wrapper on every call, which is most of
+    an op's cost on small tensors; older NumPy, or ``XPNET_NUMPY_COMPAT=1``, goes through
+    array-api-compat."""
     major, minor = (int(p) for p in np.__version__.split(".")[:2])
+    factory = _NAMESPACES.get("numpy")
     if (major, minor) >= (2, 1) and os.environ.get("XPNET_NUMPY_COMPAT", "") != "1":
-        from . import _fast_numpy
-        return _fast_numpy.namespace()
+        return factory() if factory is not None else np
     import array_api_compat.numpy as xp
     return xp
 
@@ -404,192 +412,17 @@ def available_devices() -> list[str]:
     return found
 
 
-# -- CPU threads ------------------------------------------------------------------------------
-
-_THREADS_VAR = "XPNET_NUM_THREADS"
-
-
-def _blas_pools():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError as exc:  # a dependency; only a broken install lacks it
-        raise RuntimeError("set_num_threads: needs threadpoolctl "
-                           "(pip install threadpoolctl)") from exc
-    return ThreadpoolController().select(user_api="blas")
-
-
-def set_num_threads(n: int) -> None:
-    """Threads of the CPU's BLAS (NumPy's OpenBLAS or MKL), as ``torch.set_num_threads``.
-
-    NumPy's BLAS starts one thread per core. On a machine where another process keeps a core
-    busy, those threads wait on each other and GEMMs slow down several-fold; one thread per
-    *free* core is the fix. ``XPNET_NUM_THREADS=N`` in the environment applies it when xpnet is
-    imported (the CLI included). GPU devices are not affected.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
-    _blas_pools().limit(limits=n)
-
-
-def get_num_threads() -> int:
-    """The BLAS thread count in use (the largest, if several BLAS libraries are loaded)."""
-    return max((pool.num_threads for pool in _blas_pools().lib_controllers), default=1)
-
-
-def _threads_from_environment() -> None:
-    value = os.environ.get(_THREADS_VAR, "").strip()
-    if not value:
-        return
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ValueError(f"${_THREADS_VAR}: expected a positive integer, got {value!r}")
-    set_num_threads(n)
-
-
-# -- host threads for slab loops -------------------------------------------------------------
-
-_SLAB_THREAD_NAME = "xpnet-slab"
-
-
-class SlabThreads:
-    """Runs a loop over independent pieces of work (the cache-sized slabs of a convolution) on
-    as many host threads as NumPy's BLAS may use, each piece's GEMM single-threaded meanwhile.
-
-    A slab is a memory-bound copy (im2col, col2im) and a GEMM. With BLAS threading each GEMM,
-    the copies run on one core while the others wait; with one slab per thread, copies and
-    GEMMs run on every core at once (the MNIST CNN's step −17 % at batch 64 and −18 % at 256
-    on 2 cores, against the slabs in order in one process). The
-    pieces must write disjoint memory; reductions over them are left to the caller, in piece
-    order, so results do not depend on the thread count.
-
-    OpenBLAS's own worker threads keep spinning on their cores for ~0.1 s after each threaded
-    GEMM, where they would take the cores from these threads (the step was 35 % *slower*
-    with them): a loop therefore asks OpenBLAS to stop its workers first
-    (``blas_thread_shutdown_``, what it does itself before a ``fork``; it starts them again for
-    the next threaded GEMM). So the loops are spread only over the OpenBLAS that NumPy's wheels
-    bring on Linux (pthreads build, found once through threadpoolctl), and only while no other
-    non-daemon Python thread runs (one might be inside a BLAS call); everywhere else, with one
-    BLAS thread (``xpnet.set_num_threads``, ``XPNET_NUM_THREADS``) or with ``enabled`` set to
-    False, the pieces run in order in the caller. A loop started while another runs (a nested
-    loop) runs in its caller too; a forked child starts its own threads."""
-
-    def __init__(self):
-        self._blas, self._blas_found = None, False
-        self.enabled = True       # False: every loop in order, in its caller
-        self._forget()
-
-    def _forget(self):
-        """A fresh lock and no worker threads (also in a forked child, which has neither)."""
-        self._lock, self._pool, self._size = threading.Lock(), None, 0
-
-    def _numpy_blas(self):
-        """threadpoolctl's controller of the OpenBLAS in NumPy's own install (its wheels'), when
-        it can be driven as above; None otherwise."""
-        if not self._blas_found:
-            self._blas_found = True
-            try:
-                controllers = _blas_pools().lib_controllers
-            except RuntimeError:
-                controllers = []
-            # numpy/ and numpy.libs/ (Linux wheels), numpy/.dylibs/ (macOS)
-            home = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy")
-            own = [c for c in controllers if sys.platform.startswith("linux")
-                   and (c.filepath or "").startswith(home)
-                   and c.internal_api == "openblas"
-                   and getattr(c, "threading_layer", None) == "pthreads"
-                   and hasattr(c.dynlib, "blas_thread_shutdown_")]
-            self._blas = own[0] if own else None
-        return self._blas
-
-    def threads(self, xp) -> int:
-        """Threads a loop of :meth:`run` may use for arrays of namespace ``xp``: the BLAS
-        thread count for NumPy's, when it can be driven (see the class); 1 otherwise."""
-        if xp is not _resolve("cpu").xp:
-            return 1
-        blas = self._numpy_blas()
-        if not self.enabled or blas is None or not self._alone():
-            return 1
-        return max(1, blas.get_num_threads())
-
-    @staticmethod
-    def _alone() -> bool:
-        """No other thread that could be inside a BLAS call: every thread but the caller and
-        these loops' is a daemon (tqdm's monitor, a notebook kernel's, multiprocessing's)."""
-        me = threading.current_thread()
-        return all(t is me or t.daemon or t.name.startswith(_SLAB_THREAD_NAME)
-                   for t in threading.enumerate())
-
-    def run(self, work: Callable, count: int, threads: int) -> None:
-        """``work(k, slot)`` for every k in ``range(count)``, on up to ``threads`` threads (the
-        caller's among them); ``slot`` < ``threads`` numbers the thread, for per-thread scratch
-        buffers. Pieces are taken in order by whichever thread is free; the first exception
-        stops the others' next pieces and is raised here once all have stopped."""
-        threads = min(threads, count)
-        blas = self._numpy_blas()
-        if threads < 2 or blas is None or not self._lock.acquire(blocking=False):
-            for k in range(count):
-                work(k, 0)
-            return
-        try:
-            pool = self._workers(threads - 1)
-            pieces, failed = itertools.count(), []
-
-            def loop(slot):
-                for k in pieces:
-                    if k >= count or failed:
-                        return
-                    try:
-                        work(k, slot)
-                    except BaseException as exc:      # handed to the caller below
-                        failed.append(exc)
-                        return
-
-            before = blas.get_num_threads()
-            blas.set_num_threads(1)
-            blas.dynlib.blas_thread_shutdown_()       # its spinning workers off the cores
-            try:
-                helpers = [pool.submit(loop, slot) for slot in range(1, threads)]
-                loop(0)
-                for helper in helpers:
-                    while True:
-                        try:
-                            helper.result()
-                            break
-                        except BaseException as exc:  # Ctrl-C while waiting: stop, then raise
-                            failed.append(exc)
-            finally:
-                blas.set_num_threads(before)
-            if failed:
-                raise failed[0]
-        finally:
-            self._lock.release()
-
-    def _workers(self, n):
-        from concurrent.futures import ThreadPoolExecutor
-        if self._pool is None or self._size < n:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-            self._pool, self._size = ThreadPoolExecutor(n, thread_name_prefix=_SLAB_THREAD_NAME), n
-        return self._pool
-
-
-SLAB_THREADS = SlabThreads()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=SLAB_THREADS._forget)
-
-
 # -- arrays -> backends ---------------------------------------------------------------------
 
-def _library(array) -> str:
+def library_of(array) -> str:
+    """The array library's top-level module name: 'numpy', 'cupy', 'array_api_strict', 'torch'
+    (the key under which :mod:`xpnet.kernels` registers compilers)."""
     return type(array).__module__.split(".")[0]
 
 
 def backend_of(array) -> Backend:
     """The :class:`Backend` an array belongs to (raises TypeError for non-arrays)."""
-    module = _library(array)
+    module = library_of(array)
     if module == "numpy":
         return _resolve("cpu")
     if module == "array_api_strict":
@@ -604,13 +437,13 @@ def backend_of(array) -> Backend:
 
 
 def is_array(obj) -> bool:
-    return _library(obj) in ("numpy", "array_api_strict", "cupy", "torch") \
+    return library_of(obj) in ("numpy", "array_api_strict", "cupy", "torch") \
         and hasattr(obj, "shape")
 
 
 def to_numpy(array) -> np.ndarray:
     """A NumPy copy (or view, for NumPy input) of any supported array, for logging and saving."""
-    module = _library(array)
+    module = library_of(array)
     if module == "numpy":
         return np.asarray(array)
     if module == "cupy":
@@ -627,317 +460,6 @@ def from_numpy(host, device=None, dtype=None):
     return resolve(device).asarray(host, dtype)
 
 
-class HostRecycler:
-    """Large NumPy arrays kept after their last use and handed out again: host memory that a
-    training step allocates afresh every time (activations, gradients: ~70 MB a step for the
-    MNIST CNN at batch 64) would otherwise be page-faulted in anew each step, which on the
-    test VMs costs more than the passes that write it (the step −18 % with glibc told to keep
-    its memory, −23 % at batch 256 with this pool).
-
-    An array is handed out again only when nothing but this pool refers to it (its reference
-    count): a tensor, a view, a graph or a variable that still holds it keeps it from reuse.
-    Arrays under ``minimum`` bytes are left to NumPy; at most ``limit`` bytes are kept, free
-    arrays of other shapes making room for new ones. ``clear()`` lets them all go. As PyTorch's
-    caching allocator on a GPU, the memory of the largest step stays with the process."""
-
-    def __init__(self, limit=1 << 29, minimum=1 << 20):
-        self.pool, self.kept, self.limit, self.minimum = {}, 0, limit, minimum
-        self._free_refs = self._refs([np.empty(0)])
-
-    @staticmethod
-    def _refs(stack):
-        for array in stack:          # the count a free array shows in _first_free's loop
-            return sys.getrefcount(array)
-
-    def _first_free(self, stack):
-        for array in stack:
-            if sys.getrefcount(array) == self._free_refs:
-                return array
-        return None
-
-    def empty(self, shape, dtype):
-        """An uninitialised C-contiguous NumPy array (a kept one when one is free)."""
-        dtype = np.dtype(dtype)
-        nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes < self.minimum:
-            return np.empty(shape, dtype)
-        key = (tuple(shape), dtype)
-        stack = self.pool.get(key)
-        if stack is not None:
-            array = self._first_free(stack)
-            if array is not None:
-                return array
-        array = np.empty(shape, dtype)
-        if self.kept + nbytes > self.limit:
-            self._make_room(nbytes)
-        if self.kept + nbytes <= self.limit:
-            self.pool.setdefault(key, []).append(array)
-            self.kept += nbytes
-        return array
-
-    def _make_room(self, nbytes):
-        for key in list(self.pool):
-            stack = self.pool[key]
-            while self.kept + nbytes > self.limit:
-                array = self._first_free(stack)
-                if array is None:
-                    break
-                # by identity (list.remove would compare arrays elementwise)
-                del stack[next(i for i, a in enumerate(stack) if a is array)]
-                self.kept -= array.nbytes
-                del array
-            if not stack:
-                del self.pool[key]
-            if self.kept + nbytes <= self.limit:
-                return
-
-    def clear(self):
-        self.pool.clear()
-        self.kept = 0
-
-
-RECYCLER = HostRecycler()
-
-
-def host_empty(xp, shape, dtype, device=None):
-    """``xp.empty(shape, dtype)``, from :data:`RECYCLER` when the arrays are NumPy's."""
-    if xp is _resolve("cpu").xp:
-        return RECYCLER.empty(shape, dtype)
-    return xp.empty(shape, dtype=dtype, device=device)
-
-
-def matmul_into(xp, out, a, b):
-    """``out[...] = a @ b``. NumPy writes the product straight into ``out`` (no temporary, no
-    copy: a pass over a convolution's output saved per slab); elsewhere (the Array API has no
-    ``out=``) the product is computed and copied in."""
-    if out.__class__ is np.ndarray and a.__class__ is np.ndarray and b.__class__ is np.ndarray:
-        np.matmul(a, b, out=out)
-    else:
-        out[...] = xp.matmul(a, b)
-
-
 def dtype(name, device=None):
     """The dtype object named ``name`` in the namespace of ``device``."""
     return resolve(device).dtype(name)
-
-
-# -- fusion ---------------------------------------------------------------------------------
-
-class _FusionNamespace:
-    """``cupy`` as a fused function sees it, plus the Array API's ``astype`` (CuPy's fusion
-    has the method ``x.astype`` but no function)."""
-
-    def __init__(self, cupy):
-        self._cupy = cupy
-
-    def __getattr__(self, name):
-        return getattr(self._cupy, name)
-
-    @staticmethod
-    def astype(x, dtype, copy=True):
-        return x.astype(dtype)
-
-
-def _cupy_compiler(fn):
-    """``cupy.fuse`` of ``fn(cupy, *arrays)``, and the errors that mean "cannot compile this"."""
-    import cupy
-    xp = _FusionNamespace(cupy)
-
-    def bound(*args):
-        return fn(xp, *args)
-    bound.__name__ = bound.__qualname__ = fn.__name__   # cupy.fuse names the kernel from it
-    kernel = cupy.fuse(kernel_name=f"xpnet_{fn.__name__}")(bound)
-    return kernel
-
-
-def _cupy_refusals():
-    # what cupy.fuse raises while tracing or compiling (nvrtc); out-of-memory (a MemoryError)
-    # and CUDA errors (RuntimeErrors) are not among them and propagate
-    from cupy.cuda.compiler import CompileException
-    return (CompileException, NotImplementedError, TypeError, ValueError, AttributeError)
-
-
-def _numba_compiler(fn):
-    """Numba for NumPy arrays (``xpnet[fast]``): see :mod:`xpnet._numba`."""
-    from ._numba import compile_fused
-    return compile_fused(fn)
-
-
-def _numba_refusals():
-    from ._numba import refusals
-    return refusals()
-
-
-# library -> (compile(fn) -> kernel, refusals() -> the exception types that mean "cannot compile")
-_COMPILERS: dict = {"cupy": (_cupy_compiler, _cupy_refusals)}
-
-
-def _cpu_compiler_wanted() -> bool:
-    """Numba compiles the fused functions on NumPy when it is installed (``xpnet[fast]``),
-    unless ``XPNET_COMPILER=none`` (plain NumPy calls, the reference)."""
-    import importlib.util
-    choice = os.environ.get("XPNET_COMPILER", "auto").strip().lower()
-    if choice not in ("auto", "numba", "none"):
-        raise ValueError(f"XPNET_COMPILER must be 'auto', 'numba' or 'none', got {choice!r}")
-    if choice == "none":
-        return False
-    found = importlib.util.find_spec("numba") is not None
-    if choice == "numba" and not found:
-        raise RuntimeError('XPNET_COMPILER=numba needs Numba, which is not installed; '
-                           'pip install "xpnet[fast]"')
-    return found
-
-
-if _cpu_compiler_wanted():
-    _COMPILERS["numpy"] = (_numba_compiler, _numba_refusals)
-
-
-def register_compiler(library: str, compile_fn, refusals=lambda: (TypeError, NotImplementedError)):
-    """Compile fused functions for arrays of ``library`` ('numpy', 'cupy', ...) with
-    ``compile_fn(fn) -> kernel``; ``refusals()`` gives the exception types that mean the
-    compiler cannot take a function (it then runs unfused, with a warning). ``compile_fn=None``
-    removes the compiler."""
-    if compile_fn is None:
-        _COMPILERS.pop(library, None)
-    else:
-        _COMPILERS[library] = (compile_fn, refusals)
-    for call in _FUSED:
-        call.kernels.pop(library, None)
-
-
-_FUSED: list = []   # every function made by fuse(), for tests that trace them all
-
-
-def fuse(fn: Callable) -> Callable:
-    """Compile an elementwise function of arrays into one kernel where the library can.
-
-    ``fn(xp, *args)`` is written once against the Array API. On CuPy it is compiled by
-    ``cupy.fuse`` (one launch instead of one per operator); everywhere else it is called as is
-    (unless a compiler is registered for the library), and that plain call is the reference
-    the fused kernel is tested against. Use elementwise operators and ``xp`` functions that
-    ``cupy.fuse`` supports (exp, log, tanh, sqrt, abs, maximum, minimum, where, arithmetic,
-    comparisons), and no arithmetic between two Python numbers inside the function: CuPy types
-    such an operation as float16 (compute coefficients on the host and pass them in).
-
-    Should the compiler refuse a function (a tracing or compilation error), it runs unfused
-    (same results, more launches) and a warning says so, once; any other error (out of memory,
-    a CUDA fault) propagates.
-    """
-    def call(xp, *args):
-        library = _library(args[0]) if args else None
-        kernel = call.kernels.get(library, _MISSING)
-        if kernel is _MISSING:
-            with _COMPILE_LOCK:              # host threads may make the first call together
-                kernel = call.kernels.get(library, _MISSING)
-                if kernel is _MISSING:
-                    kernel = call.kernels[library] = _compile(library, fn)
-        if kernel is None:
-            return fn(xp, *args)
-        try:
-            return kernel(*args)
-        except _COMPILERS[library][1]() as exc:
-            call.kernels[library] = None
-            _warn_refused(library, fn.__name__, exc, "running it unfused", stacklevel=2)
-            return fn(xp, *args)
-
-    functools.update_wrapper(call, fn)
-    call.reference = fn
-    call.kernels = {}
-    _FUSED.append(call)
-    return call
-
-
-_MISSING = object()
-_COMPILE_LOCK = threading.RLock()   # first calls of fused and compiled functions, one at a time
-
-
-def _warn_refused(library, name, exc, instead, stacklevel):
-    import warnings
-    warnings.warn(f"xpnet: the {library} compiler could not compile {name} "
-                  f"({type(exc).__name__}: {exc}); {instead}", RuntimeWarning,
-                  stacklevel=stacklevel + 1)
-
-
-def _compile(library, fn):
-    entry = _COMPILERS.get(library)
-    if entry is None:
-        return None
-    compile_fn, refusals = entry
-    try:
-        return compile_fn(fn)
-    except refusals() as exc:
-        _warn_refused(library, fn.__name__, exc, "running it unfused", stacklevel=3)
-        return None
-
-
-def fused_functions() -> list:
-    """Every function made by :func:`fuse` so far (each has ``.reference``, the plain one)."""
-    return list(_FUSED)
-
-
-# -- loop nests -------------------------------------------------------------------------------
-
-_LOOP_COMPILERS: dict = {}   # library -> compile(loops) -> kernel
-if _cpu_compiler_wanted():
-    def _numba_loops(loops):
-        from ._numba import compile_loops
-        return compile_loops(loops)
-    _LOOP_COMPILERS["numpy"] = _numba_loops
-
-_COMPILED: list = []   # every function made by compiled(), for tests that run them all
-
-
-def compiled(loops: Callable) -> Callable:
-    """Pair an Array API function with the same computation written as plain loops.
-
-    ``@compiled(loops)`` on ``fn(xp, *args)``, where ``loops(*args)`` does what ``fn`` does
-    with ``for`` loops over array elements (scalars, indexing and ``range`` only): on NumPy
-    arrays with the CPU compiler (``xpnet[fast]``) the call runs ``loops`` compiled by Numba,
-    one pass through memory; everywhere else ``fn`` runs, and it is the reference the compiled
-    loops are tested against. This is for index arithmetic that an elementwise :func:`fuse`
-    cannot express, such as adding a convolution's column blocks back onto its input (col2im),
-    where NumPy makes one strided pass per kernel tap. Both forms write their results into
-    argument arrays and return nothing. Loops the compiler refuses run as ``fn``, with a
-    warning, once.
-    """
-    def wrap(fn):
-        def call(xp, *args):
-            library = _library(args[0])
-            kernel = call.kernels.get(library, _MISSING)
-            if kernel is _MISSING:
-                with _COMPILE_LOCK:          # slab threads may make the first call together
-                    kernel = call.kernels.get(library, _MISSING)
-                    if kernel is _MISSING:
-                        kernel = call.kernels[library] = _compile_loops(library, loops)
-            if kernel is None:
-                return fn(xp, *args)
-            try:
-                kernel(*args)
-            except _numba_refusals() as exc:     # typing fails before anything is written
-                call.kernels[library] = None
-                _warn_refused(library, loops.__name__, exc,
-                              f"running {fn.__name__} as array calls", stacklevel=2)
-                return fn(xp, *args)
-            return None
-
-        functools.update_wrapper(call, fn)
-        call.reference, call.loops, call.kernels = fn, loops, {}
-        _COMPILED.append(call)
-        return call
-    return wrap
-
-
-def _compile_loops(library, loops):
-    compile_fn = _LOOP_COMPILERS.get(library)
-    if compile_fn is None:
-        return None
-    try:
-        return compile_fn(loops)
-    except _numba_refusals() as exc:                # e.g. no source to compile
-        _warn_refused(library, loops.__name__, exc, "running the array version", stacklevel=3)
-        return None
-
-
-def compiled_functions() -> list:
-    """Every function made by :func:`compiled` (each has ``.reference`` and ``.loops``)."""
-    return list(_COMPILED)

@@ -227,7 +227,7 @@ def info_main(args) -> int:
         lines.append("blas: " + ("; ".join(blas) or "unknown"))
     except ImportError:
         pass
-    slab_threads = xpnet.backend.SLAB_THREADS.threads(xpnet.device("cpu").xp)
+    slab_threads = xpnet.cpu.SLAB_THREADS.threads(xpnet.device("cpu").xp)
     lines.append(f"convolution slabs on {slab_threads} thread{'s' * (slab_threads > 1)} "
                  f"(cpu device)")
     lines.append(f"default device {xpnet.default_device()} (set XPNET_DEVICE or --device)")

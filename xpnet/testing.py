@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend as _backend
+from . import backend as _backend, kernels
 from .autograd import Tensor, no_grad
 
 __all__ = ["gradcheck", "assert_close", "random_inputs", "GradcheckError"]
@@ -169,7 +169,7 @@ class count_calls:
 
     array-api-strict is pure Python, so every operator and namespace function can be watched.
     Each call that would launch a kernel on a GPU is counted once (views, metadata and ``empty``
-    are not); a function compiled by :func:`xpnet.backend.fuse` counts as ONE call, as it is one
+    are not); a function compiled by :func:`xpnet.kernels.fuse` counts as ONE call, as it is one
     kernel on CuPy. With ``gpu_like`` (default) the ``strict`` device also takes the GPU's code
     paths (``Backend.on_host`` is False: one conv slab, no host-side range checks), so the count
     is the number of launches a CuPy step would make.
@@ -227,8 +227,8 @@ class count_calls:
                 finally:
                     counter.depth -= 1
             return kernel
-        _backend.register_compiler("array_api_strict", fused_kernel)
-        self._undo.append(lambda: _backend.register_compiler("array_api_strict", None))
+        kernels.register_compiler("array_api_strict", fused_kernel)
+        self._undo.append(lambda: kernels.register_compiler("array_api_strict", None))
         if self.gpu_like:
             self._patch(_backend.Backend, "on_host", property(
                 lambda b: b.library == "numpy" or (b.library == "torch"

@@ -179,8 +179,8 @@ def test_conv2d_rejects_a_bias_of_the_wrong_shape(device):
 @pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2", "tiled_padded_groups"])
 def test_conv2d_input_gradient_is_the_same_when_built_in_slabs_of_samples(device, name,
                                                                           monkeypatch):
-    import xpnet.ops.conv as conv_module
-    monkeypatch.setattr(conv_module, "_SLAB_ELEMENTS", 1)    # one sample per slab
+    from xpnet import cpu
+    monkeypatch.setattr(cpu.slabs, "SLAB_ELEMENTS", 1)    # one sample per slab
     x_shape, w_shape, stride, padding, dilation, groups = CASES[name]
     x, w = random_inputs(device, (3,) + x_shape[1:], w_shape, seed=9)
     y = F.conv2d(x, w, None, stride, padding, dilation, groups)
@@ -226,56 +226,41 @@ def _slabbed_conv_step(device, x, w, retain_graph=False):
 
 
 def test_column_buffers_come_back_after_backward_and_are_reused(device, monkeypatch):
-    """In host memory (NumPy) the slabs' columns are leased for the weight gradient and given
-    back when backward releases the graph; the next step takes the same buffers, and the
-    gradients stay those of the loop reference."""
-    import xpnet.ops.conv as conv_module
-    monkeypatch.setattr(conv_module, "_SLAB_ELEMENTS", 1)          # one sample per slab
-    monkeypatch.setattr(conv_module, "COLUMNS", conv_module.ColumnCache())
-    cache = conv_module.COLUMNS
+    """In host memory (NumPy) the slabs' columns come from the host allocator and are kept for
+    the weight gradient; once backward releases the graph, the next step takes the same
+    buffers, and the gradients stay those of the loop reference."""
+    from xpnet import cpu
+    monkeypatch.setattr(cpu.slabs, "SLAB_ELEMENTS", 1)          # one sample per slab
+    allocator = cpu.memory.HostAllocator(minimum=0)
+    monkeypatch.setattr(cpu.memory, "ALLOCATOR", allocator)
     x, w = random_inputs(device, (3, 2, 6, 6), (4, 2, 3, 3), seed=4)
     pooled = xpnet.device(device).library == "numpy"
     y = conv2d_loops(x.numpy(), w.numpy(), None, 2, 1, 1, 1)
     _, gx, gw, _ = conv2d_loops(x.numpy(), w.numpy(), None, 2, 1, 1, 1, 2 * y)
+    columns = ((1, 1, 3, 3, 3, 3, 2), np.dtype(np.float64))   # one slab's columns
+    seen = []
     for step in range(3):
         x.grad = w.grad = None
         _slabbed_conv_step(device, x, w)
         assert_close(x.grad, gx, rtol=1e-10, atol=1e-12)
         assert_close(w.grad, gw, rtol=1e-10, atol=1e-12)
-        buffers = sum(len(v) for v in cache.free.values())
-        # three slabs (one per sample) of (1, 1, 3, 3, 3, 3, 2) columns each, kept once
-        assert buffers == (3 if pooled else 0)
-        assert cache.kept == (3 * 3 * 3 * 3 * 3 * 2 * 8 if pooled else 0)
+        seen.append([id(a) for a in allocator.pool.get(columns, [])])
+    # three slabs of columns in the first step, and the same three arrays in every step after
+    assert seen == [seen[0]] * 3 and len(seen[0]) == (3 if pooled else 0)
 
 
 def test_a_retained_graph_keeps_its_columns_for_the_second_backward(device, monkeypatch):
-    import xpnet.ops.conv as conv_module
-    monkeypatch.setattr(conv_module, "_SLAB_ELEMENTS", 1)
-    monkeypatch.setattr(conv_module, "COLUMNS", conv_module.ColumnCache())
+    from xpnet import cpu
+    monkeypatch.setattr(cpu.slabs, "SLAB_ELEMENTS", 1)
+    monkeypatch.setattr(cpu.memory, "ALLOCATOR", cpu.memory.HostAllocator(minimum=0))
     x, w = random_inputs(device, (2, 2, 5, 5), (3, 2, 3, 3), seed=5)
     y = F.conv2d(x, w, stride=2, padding=1)
     loss = (y * y).sum()
     loss.backward(retain_graph=True)
     first = w.grad.numpy().copy()
-    assert not conv_module.COLUMNS.free          # still the graph's
     # another convolution in between may not take (and overwrite) the retained columns
     other = random_inputs(device, (2, 2, 5, 5), seed=6)[0]
     _slabbed_conv_step(device, other, w.detach().requires_grad_())
     w.grad = None
     loss.backward()
     assert_close(w.grad, first, rtol=1e-12, atol=1e-12)
-
-
-def test_the_column_cache_keeps_at_most_its_limit():
-    from xpnet.ops.conv import ColumnCache
-    cache = ColumnCache(limit=3 * 8 * 10)
-    xp = xpnet.device("cpu").xp
-    like = np.zeros(1)
-    lease = cache.lease()
-    arrays = [lease.empty(xp, (10,), like) for _ in range(5)]
-    assert len({id(a) for a in arrays}) == 5
-    lease.give_back()
-    assert cache.kept == 3 * 80 and len(cache.free[((10,), like.dtype)]) == 3
-    again = cache.lease().empty(xp, (10,), like)
-    assert any(again is a for a in arrays) and cache.kept == 2 * 80
-    assert cache.lease().empty(xp, (10,), np.zeros(1, np.float32)).dtype == np.float32

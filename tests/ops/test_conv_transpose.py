@@ -129,8 +129,8 @@ def test_conv_transpose2d_matches_torch(device, name):
 
 @pytest.mark.parametrize("name", ["dcgan_up", "groups2", "output_padding"])
 def test_conv_transpose2d_is_the_same_when_built_in_slabs_of_samples(device, name, monkeypatch):
-    import xpnet.ops.conv as conv_module
-    monkeypatch.setattr(conv_module, "_SLAB_ELEMENTS", 1)    # one sample per slab
+    from xpnet import cpu
+    monkeypatch.setattr(cpu.slabs, "SLAB_ELEMENTS", 1)    # one sample per slab
     x_shape, w_shape, stride, padding, output_padding, groups, dilation = CASES[name]
     x, w = random_inputs(device, (3,) + x_shape[1:], w_shape, seed=11)
     y = F.conv_transpose2d(x, w, None, stride, padding, output_padding, groups, dilation)

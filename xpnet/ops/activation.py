@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend as _backend
+from .. import kernels
 from ..autograd import Function, Tensor
 from .spelling import dim_arg
 
@@ -14,7 +14,7 @@ def logistic(xp, z):
     return 0.5 * xp.tanh(0.5 * z) + 0.5
 
 
-@_backend.fuse
+@kernels.fuse
 def relu_grad(xp, grad_y, y):
     # multiply by the 0/1 mask: on NumPy, where() with a random mask is ~10x slower
     return grad_y * xp.astype(y > 0.0, grad_y.dtype)
@@ -31,12 +31,12 @@ class ReLU(Function):
         return relu_grad(self.xp, grad_y, self.y)
 
 
-@_backend.fuse
+@kernels.fuse
 def leaky_relu_forward(xp, x, slope):
     return xp.maximum(x, 0.0) + slope * xp.minimum(x, 0.0)
 
 
-@_backend.fuse
+@kernels.fuse
 def leaky_relu_grad(xp, grad_y, x, slope_minus_one):
     # 1 where x > 0, slope where x <= 0 (PyTorch's rule at 0), as one multiply by 1 + (s-1)·mask
     return grad_y * (1.0 + slope_minus_one * xp.astype(x <= 0.0, grad_y.dtype))
@@ -186,23 +186,23 @@ _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@_backend.fuse
+@kernels.fuse
 def gelu_cdf(xp, x):
     """Φ(x) = (1 + erf(x/√2))/2: the whole rational erf in one kernel."""
     return 0.5 * erf(xp, x * _INV_SQRT_2) + 0.5
 
 
-@_backend.fuse
+@kernels.fuse
 def gelu_grad(xp, grad_y, x, cdf):
     return grad_y * (cdf + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI)
 
 
-@_backend.fuse
+@kernels.fuse
 def gelu_tanh_inner(xp, x):
     return xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
 
 
-@_backend.fuse
+@kernels.fuse
 def gelu_tanh_grad(xp, grad_y, x, t):
     dinner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
     return grad_y * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner)

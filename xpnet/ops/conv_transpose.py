@@ -16,8 +16,9 @@ PyTorch's weight layout (in_channels, out_channels / groups, KH, KW) is exactly 
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
-from .conv import (ConvGeometry, _pair, _positive, column_lease, correlate, grouped,
-                   input_gradient, output_rows, pad_nhwc, slabs, weight_gradient)
+from .conv import (ConvGeometry, correlate, grouped, input_gradient, output_rows, pad_nhwc, slabs,
+                   weight_gradient)
+from .window import pair, positive_pair
 
 
 def transposed_size(size, kernel, stride, padding, output_padding, dilation):
@@ -74,9 +75,9 @@ class ConvTranspose2d(Function):
     def forward(self, x, weight, bias):
         xp = self.xp
         geom = self.geom = self.geometry(x, weight, bias)
-        self.ranges = slabs(self.backend, geom)
+        self.slabs = slabs(self.backend, geom)
         self.x_rows = grouped(xp, output_rows(xp, x, geom), geom)
-        y = input_gradient(xp, self.x_rows, weight, geom, self.ranges)         # (N, H, W, C)
+        y = input_gradient(xp, self.x_rows, weight, geom, self.slabs)         # (N, H, W, C)
         if bias is not None:
             y = y + bias
         self.weight, self.has_bias = weight, bias is not None
@@ -88,26 +89,22 @@ class ConvTranspose2d(Function):
         grad_bias = xp.sum(grad_y, axis=(0, 2, 3)) if need_b and self.has_bias else None
         grad_x = grad_weight = cols = None
         grad_nhwc = pad_nhwc(xp, grad_y, geom)
-        lease = column_lease(self.backend)           # the columns live only in this backward
-        if need_x:
-            rows, cols = correlate(xp, grad_nhwc, self.weight, geom, self.ranges, lease)
+        if need_x:                 # the columns live only in this backward
+            rows, cols = correlate(xp, grad_nhwc, self.weight, geom, self.slabs)
             grad_x = xp.permute_dims(xp.reshape(rows, (geom.n, geom.ho, geom.wo, geom.o)),
                                      (0, 3, 1, 2))
         if need_w:
-            grad_weight = weight_gradient(xp, grad_nhwc, self.x_rows, geom, self.ranges, cols,
-                                          lease)
-        if lease is not None:
-            lease.give_back()
+            grad_weight = weight_gradient(xp, grad_nhwc, self.x_rows, geom, self.slabs, cols)
         return grad_x, grad_weight, grad_bias
 
 
 def _transpose_args(stride, padding, output_padding, dilation, groups, op="conv_transpose2d"):
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    stride = _positive(op, "stride", _pair("stride", op, stride))
-    dilation = _positive(op, "dilation", _pair("dilation", op, dilation))
-    padding = _pair("padding", op, padding)
-    output_padding = _pair("output_padding", op, output_padding)
+    stride = positive_pair(op, "stride", stride)
+    dilation = positive_pair(op, "dilation", dilation)
+    padding = pair(op, "padding", padding)
+    output_padding = pair(op, "output_padding", output_padding)
     if min(padding) < 0 or min(output_padding) < 0:
         raise ValueError(f"{op}: padding and output_padding must be non-negative, got padding "
                          f"{padding} and output_padding {output_padding}")

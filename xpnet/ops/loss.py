@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend as _backend
+from .. import backend as _backend, kernels
 from ..autograd import Function, Tensor
 from .activation import logistic
 
@@ -292,7 +292,7 @@ def _log_softmax_nll_loops(log_p, loss, totals, rows, labels, ignore_index, smoo
     totals[2] = bad
 
 
-@_backend.compiled(_log_softmax_nll_loops)
+@kernels.loops(_log_softmax_nll_loops)
 def log_softmax_nll(xp, log_p, loss, totals, rows, labels, ignore_index, smoothing):
     """Cross-entropy's forward for integer labels: log_p (M, C) = log_softmax(rows), loss (M,)
     = -((1 - s)·log_p[i, y_i] + s/C·Σ_j log_p[i, j]) (0 for a label equal to ``ignore_index``
@@ -314,7 +314,7 @@ def log_softmax_nll(xp, log_p, loss, totals, rows, labels, ignore_index, smoothi
     totals[...] = xp.stack([xp.sum(loss), xp.sum(counted), xp.sum(outside)])
 
 
-@_backend.fuse
+@kernels.fuse
 def _log_softmax_terms(xp, shifted, log_z, column, classes, ignore_index, c, hit, off, log_p,
                        terms):
     # log_p = shifted - log Σ exp; terms = each counted row's target · log_p, with the target
@@ -326,7 +326,7 @@ def _log_softmax_terms(xp, shifted, log_z, column, classes, ignore_index, c, hit
     terms[...] = xp.where(_counted(column, ignore_index, c), weight * value, 0.0)
 
 
-@_backend.fuse
+@kernels.fuse
 def _label_counts(xp, column, ignore_index, c, counted, outside):
     # 1 where the label is counted / where it is out of [0, C) (and not ignore_index)
     counted[...] = xp.astype(_counted(column, ignore_index, c), counted.dtype)
@@ -366,7 +366,7 @@ def _cross_entropy_grad_loops(grad, log_p, labels, scale, ignore_index, smoothin
         grad[i, label] -= (1.0 - smoothing) * s
 
 
-@_backend.compiled(_cross_entropy_grad_loops)
+@kernels.loops(_cross_entropy_grad_loops)
 def cross_entropy_grad(xp, grad, log_p, labels, scale, ignore_index, smoothing):
     """Cross-entropy's backward for integer labels: grad (M, C) = (softmax - smoothed one-hot)
     · scale (one per row, or one for all), zero rows where the label was not counted. As array
@@ -377,7 +377,7 @@ def cross_entropy_grad(xp, grad, log_p, labels, scale, ignore_index, smoothing):
                           1.0 - smoothing, smoothing / c, xp.reshape(scale, (-1, 1)), grad)
 
 
-@_backend.fuse
+@kernels.fuse
 def _softmax_minus_target(xp, log_p, column, classes, ignore_index, c, hit, off, scale, grad):
     weight = _target(xp, column, classes, hit, off, log_p.dtype)
     grad[...] = xp.where(_counted(column, ignore_index, c), (xp.exp(log_p) - weight) * scale,

@@ -12,32 +12,32 @@ from __future__ import annotations
 
 import math
 
-from .. import backend as _backend
+from .. import kernels
 from ..autograd import Function, Tensor
 
 
-@_backend.fuse
+@kernels.fuse
 def _scale_shift(xp, x, scale, shift):
     return x * scale + shift
 
 
-@_backend.fuse
+@kernels.fuse
 def _centred_square(xp, x, mean):
     d = x - mean
     return d * d
 
 
-@_backend.fuse
+@kernels.fuse
 def _centred_product(xp, g, x, mean):
     return g * (x - mean)
 
 
-@_backend.fuse
+@kernels.fuse
 def _batch_norm_grad(xp, g, x, k, c1, c0):
     return g * k + x * c1 + c0
 
 
-@_backend.fuse
+@kernels.fuse
 def _layer_norm_grad(xp, dxhat, xhat, invstd, mean_dxhat, mean_dxhat_xhat):
     return invstd * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 

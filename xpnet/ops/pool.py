@@ -8,15 +8,16 @@ fused kernel per tap (:func:`route_max_gradient`).
 """
 from __future__ import annotations
 
-from .. import backend as _backend
+from .. import kernels
+from ..cpu import memory as _memory
 from ..autograd import Function, Tensor
-from .conv import _pair, _positive, output_size
+from .window import output_size, pair, positive_pair, tap
 
 
 def _pool_args(op, kernel_size, stride, padding):
-    kernel = _positive(op, "kernel_size", _pair("kernel_size", op, kernel_size))
-    stride = kernel if stride is None else _positive(op, "stride", _pair("stride", op, stride))
-    pad = _pair("padding", op, padding)
+    kernel = positive_pair(op, "kernel_size", kernel_size)
+    stride = kernel if stride is None else positive_pair(op, "stride", stride)
+    pad = pair(op, "padding", padding)
     if pad[0] < 0 or pad[1] < 0 or 2 * pad[0] > kernel[0] or 2 * pad[1] > kernel[1]:
         raise ValueError(f"{op}: padding must be between 0 and half the kernel size {kernel}, "
                          f"got {pad}")
@@ -50,10 +51,8 @@ class _Pool(Function):
         return out
 
     def tap(self, i, j, ho, wo):
-        """Index of window tap (i, j) for every output position: a strided basic slice."""
-        (sh, sw) = self.stride
-        return (slice(None), slice(None), slice(i, i + sh * (ho - 1) + 1, sh),
-                slice(j, j + sw * (wo - 1) + 1, sw))
+        """Index of window tap (i, j) for every output position, NCHW: a strided basic slice."""
+        return (slice(None), slice(None), *tap(i, j, ho, wo, self.stride))
 
     def crop(self, grad_pad, h, w):
         (ph, pw) = self.padding
@@ -70,7 +69,7 @@ class _Pool(Function):
         n, c, h, w = x_pad.shape
         (kh, kw), (sh, sw) = self.kernel, self.stride
         tiles = (kh, kw) == (sh, sw) and h % kh == 0 and w % kw == 0
-        memory = _backend.host_empty(xp, (n, h, w, c), x_pad.dtype, x_pad.device) if tiles \
+        memory = _memory.empty(xp, (n, h, w, c), x_pad.dtype, x_pad.device) if tiles \
             else xp.zeros((n, h, w, c), dtype=x_pad.dtype, device=x_pad.device)
         return xp.permute_dims(memory, (0, 3, 1, 2))
 
@@ -79,28 +78,28 @@ class _Pool(Function):
 # (first) maximum this tap holds, ``taken`` (0/1) those an earlier tap already claimed, so that
 # on ties the first maximum in window order wins, as in PyTorch.
 
-@_backend.fuse
+@kernels.fuse
 def _first_tap(xp, x_tap, y, grad_y, grad_out, taken):
     hit = xp.astype(x_tap == y, grad_y.dtype)
     grad_out[...] = grad_y * hit
     taken[...] = hit
 
 
-@_backend.fuse
+@kernels.fuse
 def _next_tap(xp, x_tap, y, grad_y, grad_out, taken):
     hit = xp.astype(x_tap == y, grad_y.dtype) * (1.0 - taken)
     grad_out[...] = grad_y * hit
     taken[...] = taken + hit
 
 
-@_backend.fuse
+@kernels.fuse
 def _first_tap_adding(xp, x_tap, y, grad_y, grad_out, taken):
     hit = xp.astype(x_tap == y, grad_y.dtype)
     grad_out[...] = grad_out + grad_y * hit
     taken[...] = hit
 
 
-@_backend.fuse
+@kernels.fuse
 def _next_tap_adding(xp, x_tap, y, grad_y, grad_out, taken):
     hit = xp.astype(x_tap == y, grad_y.dtype) * (1.0 - taken)
     grad_out[...] = grad_out + grad_y * hit
@@ -144,7 +143,7 @@ def _route_max_gradient_loops(grad_pad, x_pad, y, grad_y, kh, kw, sh, sw):
                             found = found or hit
 
 
-@_backend.compiled(_route_max_gradient_loops)
+@kernels.loops(_route_max_gradient_loops)
 def route_max_gradient(xp, grad_pad, x_pad, y, grad_y, kh, kw, sh, sw):
     """Max pooling's backward on (N, H, W, C) views: grad_pad += each window's gradient at its
     first maximum in window order. grad_pad holds zeros, except where the windows are disjoint
@@ -157,8 +156,7 @@ def route_max_gradient(xp, grad_pad, x_pad, y, grad_y, kh, kw, sh, sw):
     first, rest = (_first_tap, _next_tap) if disjoint else (_first_tap_adding, _next_tap_adding)
     for i in range(kh):
         for j in range(kw):
-            index = (slice(None), slice(i, i + sh * (ho - 1) + 1, sh),
-                     slice(j, j + sw * (wo - 1) + 1, sw), slice(None))
+            index = (slice(None), *tap(i, j, ho, wo, (sh, sw)), slice(None))
             kernel = first if i == j == 0 else rest
             kernel(xp, x_pad[index], y, grad_y, grad_pad[index], taken)
 

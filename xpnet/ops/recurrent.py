@@ -12,7 +12,7 @@ Each op is one Function over a whole sequence, one layer and one direction:
   ``W_ih`` and ``x`` are ONE matmul each after the loop, over all time steps stacked.
 
 The cells are written once as elementwise functions of ``xp`` and compiled by
-:func:`xpnet.backend.fuse` (one CuPy kernel per step; plain calls elsewhere). They return nothing:
+:func:`xpnet.kernels.fuse` (one CuPy kernel per step; plain calls elsewhere). They return nothing:
 they write their results into the output views they are given (``out[...] = value``), which a
 fused CuPy kernel does straight to memory.
 
@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .. import backend as _backend
+from .. import backend as _backend, kernels
 from ..autograd import Function, Tensor
 from .activation import logistic
 
 # -- the cells, written once ------------------------------------------------------------------
 
 
-@_backend.fuse
+@kernels.fuse
 def lstm_cell(xp, z_i, z_f, z_g, z_o, p_i, p_f, p_g, p_o, c_prev, i, f, g, o, c, tanh_c, h):
     """Gates from z + p (recurrent + input projections); c = f·c_prev + i·g, h = o·tanh(c)."""
     i[...] = logistic(xp, z_i + p_i)
@@ -42,7 +42,7 @@ def lstm_cell(xp, z_i, z_f, z_g, z_o, p_i, p_f, p_g, p_o, c_prev, i, f, g, o, c,
     h[...] = o * tanh_c
 
 
-@_backend.fuse
+@kernels.fuse
 def lstm_cell_backward(xp, grad_out, grad_h, grad_c, i, f, g, o, c_prev, tanh_c,
                        grad_z_i, grad_z_f, grad_z_g, grad_z_o):
     """From the gradients of h (output + next step) and c: those of the four pre-activations
@@ -56,7 +56,7 @@ def lstm_cell_backward(xp, grad_out, grad_h, grad_c, i, f, g, o, c_prev, tanh_c,
     grad_c[...] = grad_c_total * f
 
 
-@_backend.fuse
+@kernels.fuse
 def gru_cell(xp, a_r, a_z, a_n, u_r, u_z, u_n, b_r, b_z, b_n, h_prev, r, z, n, h_n, h):
     """a = x W_ih^T + b_ih, u = h_prev W_hh^T (b = b_hh): r, z = σ(a + u + b);
     n = tanh(a_n + r·h_n) with h_n = u_n + b_n; h = (1 - z)·n + z·h_prev."""
@@ -67,7 +67,7 @@ def gru_cell(xp, a_r, a_z, a_n, u_r, u_z, u_n, b_r, b_z, b_n, h_prev, r, z, n, h
     h[...] = n + z * (h_prev - n)
 
 
-@_backend.fuse
+@kernels.fuse
 def gru_cell_backward(xp, grad_out, grad_h_matmul, grad_h_direct, r, z, n, h_n, h_prev,
                       grad_a_r, grad_a_z, grad_a_n, grad_u_r, grad_u_z, grad_u_n):
     """Gradients of the pre-activations a (input side) and u (recurrent side) from that of h:
@@ -86,22 +86,22 @@ def gru_cell_backward(xp, grad_out, grad_h_matmul, grad_h_direct, r, z, n, h_n, 
     grad_h_direct[...] = grad_h * z
 
 
-@_backend.fuse
+@kernels.fuse
 def rnn_tanh_cell(xp, z, p, h):
     h[...] = xp.tanh(z + p)
 
 
-@_backend.fuse
+@kernels.fuse
 def rnn_relu_cell(xp, z, p, h):
     h[...] = xp.maximum(z + p, 0.0)
 
 
-@_backend.fuse
+@kernels.fuse
 def rnn_tanh_cell_backward(xp, grad_out, grad_h, h, grad_z):
     grad_z[...] = (grad_out + grad_h) * (1.0 - h * h)
 
 
-@_backend.fuse
+@kernels.fuse
 def rnn_relu_cell_backward(xp, grad_out, grad_h, h, grad_z):
     # relu'(z) = 1 where h = relu(z) > 0, else 0 (0 at z = 0, as PyTorch)
     grad_z[...] = xp.where(h > 0.0, grad_out + grad_h, 0.0)

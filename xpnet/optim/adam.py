@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend as _backend
+from .. import kernels
 from .optimizer import Optimizer, _check, with_l2
 
 
@@ -51,7 +51,7 @@ def with_decoupled_decay(step):
 
 
 # one kernel per variant (on CuPy), picked in Python: weight decay none / L2 / decoupled
-_KERNELS = {(amsgrad, decay): _backend.fuse(wrap(fn) if wrap else fn)
+_KERNELS = {(amsgrad, decay): kernels.fuse(wrap(fn) if wrap else fn)
             for amsgrad, fn in ((False, adam_step), (True, amsgrad_step))
             for decay, wrap in (("none", None), ("l2", with_l2),
                                 ("decoupled", with_decoupled_decay))}

@@ -1,7 +1,7 @@
 """RMSprop (Hinton), exactly PyTorch's rule: optional momentum and centring."""
 from __future__ import annotations
 
-from .. import backend as _backend
+from .. import kernels
 from .optimizer import Optimizer, _check, with_l2
 
 
@@ -50,7 +50,7 @@ def centered_momentum_step(xp, p, g, square_avg, grad_avg, buf, lr, alpha, one_m
 
 
 # one kernel per variant (on CuPy), keyed by (centered, momentum, weight decay)
-_KERNELS = {(centered, momentum, l2): _backend.fuse(with_l2(fn) if l2 else fn)
+_KERNELS = {(centered, momentum, l2): kernels.fuse(with_l2(fn) if l2 else fn)
             for (centered, momentum), fn in (((False, False), rmsprop_step),
                                              ((True, False), centered_step),
                                              ((False, True), momentum_step),

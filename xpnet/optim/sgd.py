@@ -1,7 +1,7 @@
 """SGD with momentum, Nesterov momentum and weight decay, exactly PyTorch's rule."""
 from __future__ import annotations
 
-from .. import backend as _backend
+from .. import kernels
 from .optimizer import Optimizer, _check, with_l2
 
 
@@ -28,7 +28,7 @@ def nesterov_step(xp, p, g, buf, lr, momentum, grad_scale, decay):
 
 
 # one kernel per variant (on CuPy), chosen in Python so no variant pays for an option it lacks
-_KERNELS = {(kind, l2): _backend.fuse(with_l2(fn) if l2 else fn)
+_KERNELS = {(kind, l2): kernels.fuse(with_l2(fn) if l2 else fn)
             for kind, fn in (("plain", sgd_step), ("momentum", momentum_step),
                              ("nesterov", nesterov_step))
             for l2 in (False, True)}

@@ -1,4 +1,4 @@
-"""Every loop nest compiled by backend.compiled (im2col, col2im, max pooling's backward, cross-entropy):
+"""Every loop nest compiled by kernels.loops (im2col, col2im, max pooling's backward, cross-entropy):
 equal to its Array API reference on every layout the ops give it, and compiled's fallback rules."""
 import warnings
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import backend
+from xpnet import kernels
 from xpnet.ops import conv, loss, pool
 
 # (groups, samples, Ho, Wo, KH, KW, channels per group, stride, dilation): a 3×3 stride-1 conv,
@@ -29,7 +29,7 @@ def _host():
 
 def _compiler_on():
     pytest.importorskip("numba")
-    if "numpy" not in backend._LOOP_COMPILERS:
+    if kernels.compiler("numpy", kind="loops") is None:
         pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
 
 
@@ -197,7 +197,7 @@ def test_route_max_gradient_writes_every_pixel_of_disjoint_windows(window):
 def test_every_compiled_function_is_tested_here():
     tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient,
               loss.log_softmax_nll, loss.cross_entropy_grad}
-    missing = sorted(f.__qualname__ for f in backend.compiled_functions() if f not in tested)
+    missing = sorted(f.__qualname__ for f in kernels.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 
 
@@ -206,21 +206,21 @@ def _scale_loops(out, x):
         out[i] = 2.0 * x[i]
 
 
-def test_compiled_runs_the_reference_without_a_compiler(monkeypatch):
+def test_compiled_runs_the_reference_without_a_compiler():
     calls = []
 
-    @backend.compiled(_scale_loops)
+    @kernels.loops(_scale_loops)
     def scale(xp, out, x):
         calls.append("reference")
         out[...] = 2.0 * x
 
-    monkeypatch.setattr(backend, "_LOOP_COMPILERS", {})
     out = np.zeros(3)
-    scale(_host(), out, np.arange(3.0))
+    with kernels.compiler_for("numpy", None, kind="loops"):
+        scale(_host(), out, np.arange(3.0))
+        assert scale.kernels == {"numpy": None}
     np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
     assert calls == ["reference"]
-    assert scale.kernels == {"numpy": None}
-    backend._COMPILED.remove(scale)
+    kernels.forget(scale)
 
 
 def _unsupported_loops(out, x):
@@ -231,7 +231,7 @@ def _unsupported_loops(out, x):
 def test_compiled_falls_back_once_when_numba_refuses():
     _compiler_on()
 
-    @backend.compiled(_unsupported_loops)
+    @kernels.loops(_unsupported_loops)
     def fill(xp, out, x):
         out[...] = x + 1.0
 
@@ -243,14 +243,14 @@ def test_compiled_falls_back_once_when_numba_refuses():
         warnings.simplefilter("error")                 # warned once, not at every call
         fill(_host(), out, np.full(2, 3.0))
     np.testing.assert_array_equal(out, [4.0, 4.0])
-    backend._COMPILED.remove(fill)
+    kernels.forget(fill)
 
 
 def test_compiled_falls_back_when_the_loops_have_no_source(monkeypatch):
     _compiler_on()
     import inspect
 
-    @backend.compiled(_scale_loops)
+    @kernels.loops(_scale_loops)
     def scale(xp, out, x):
         out[...] = 2.0 * x
 
@@ -263,4 +263,4 @@ def test_compiled_falls_back_when_the_loops_have_no_source(monkeypatch):
         scale(_host(), out, np.ones(2))
     np.testing.assert_array_equal(out, [2.0, 2.0])
     assert scale.kernels == {"numpy": None}
-    backend._COMPILED.remove(scale)
+    kernels.forget(scale)

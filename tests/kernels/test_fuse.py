@@ -1,4 +1,4 @@
-"""Every function compiled by backend.fuse: covered, free of scalar-with-scalar arithmetic (CuPy
+"""Every function compiled by kernels.fuse: covered, free of scalar-with-scalar arithmetic (CuPy
 types it float16), and equal to its plain reference on every device; fuse's fallback rules."""
 import copy
 import warnings
@@ -8,7 +8,7 @@ import pytest
 
 import xpnet
 import xpnet.functional as F
-from xpnet import backend, nn, optim
+from xpnet import backend, kernels, nn, optim
 from xpnet.testing import assert_close
 
 
@@ -72,45 +72,12 @@ class _Recorder:
         return kernel
 
 
-class _numpy_compiler:
-    """Use another compiler for NumPy arrays inside a block, then put the previous one back."""
-
-    def __init__(self, compile_fn, refusals=lambda: (TypeError, NotImplementedError)):
-        self.entry = (compile_fn, refusals)
-
-    def __enter__(self):
-        self.previous = backend._COMPILERS.get("numpy")
-        backend.register_compiler("numpy", *self.entry)
-
-    def __exit__(self, *exc):
-        if self.previous is None:
-            backend.register_compiler("numpy", None)
-        else:
-            backend.register_compiler("numpy", *self.previous)
-
-
-class _no_loop_compiler:
-    """Run backend.compiled functions as their Array API references inside a block (they call
-    fused functions that their compiled loops replace)."""
-
-    def __enter__(self):
-        self.previous = dict(backend._LOOP_COMPILERS)
-        self.kernels = [(f, dict(f.kernels)) for f in backend.compiled_functions()]
-        backend._LOOP_COMPILERS.clear()
-        for f, _ in self.kernels:
-            f.kernels.clear()
-
-    def __exit__(self, *exc):
-        backend._LOOP_COMPILERS.update(self.previous)
-        for f, kernels in self.kernels:
-            f.kernels.clear()
-            f.kernels.update(kernels)
-
-
 @pytest.fixture(scope="module")
 def recorded():
     recorder = _Recorder()
-    with _numpy_compiler(recorder), _no_loop_compiler():
+    # compiled loops replace some fused functions: they run as their Array API references here
+    with kernels.compiler_for("numpy", recorder), \
+            kernels.compiler_for("numpy", None, kind="loops"):
         exercise_every_fused_function("cpu")
     return recorder.calls
 
@@ -120,7 +87,7 @@ def _name(fn):
 
 
 def test_every_fused_function_is_exercised(recorded):
-    missing = sorted(_name(f.reference) for f in backend.fused_functions()
+    missing = sorted(_name(f.reference) for f in kernels.fused_functions()
                      if f.reference not in recorded and f.__module__.startswith("xpnet."))
     assert not missing, f"add these fused functions to exercise_every_fused_function: {missing}"
 
@@ -208,7 +175,7 @@ def test_compiled_and_plain_calls_agree_on_every_device(recorded, device):
     b = xpnet.device(device)
     for fn, args in recorded.items():
         name = _name(fn)
-        fused = next(f for f in backend.fused_functions() if f.reference is fn)
+        fused = next(f for f in kernels.fused_functions() if f.reference is fn)
         moved = [b.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
         plain = [b.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
         got, expected = fused(b.xp, *moved), fused.reference(b.xp, *plain)
@@ -220,7 +187,7 @@ def test_compiled_and_plain_calls_agree_on_every_device(recorded, device):
 
 
 def test_fuse_falls_back_only_when_the_compiler_refuses():
-    @backend.fuse
+    @kernels.fuse
     def triple(xp, x):
         return 3.0 * x
 
@@ -228,7 +195,7 @@ def test_fuse_falls_back_only_when_the_compiler_refuses():
         raise NotImplementedError("no such construct")
 
     x = np.ones(3)
-    with _numpy_compiler(refusing, lambda: (NotImplementedError,)):
+    with kernels.compiler_for("numpy", refusing, lambda: (NotImplementedError,)):
         with pytest.warns(RuntimeWarning, match="could not compile triple .*running it unfused"):
             np.testing.assert_array_equal(triple(None, x), 3.0 * x)
         with warnings.catch_warnings():
@@ -237,7 +204,7 @@ def test_fuse_falls_back_only_when_the_compiler_refuses():
 
 
 def test_fuse_lets_runtime_errors_of_a_kernel_through():
-    @backend.fuse
+    @kernels.fuse
     def double(xp, x):
         return 2.0 * x
 
@@ -246,7 +213,7 @@ def test_fuse_lets_runtime_errors_of_a_kernel_through():
             raise MemoryError("out of memory allocating 1 GB")
         return kernel
 
-    with _numpy_compiler(out_of_memory, lambda: (NotImplementedError,)):
+    with kernels.compiler_for("numpy", out_of_memory, lambda: (NotImplementedError,)):
         with pytest.raises(MemoryError, match="out of memory"):
             double(None, np.ones(2))
         with pytest.raises(MemoryError):          # still compiled: not silently turned off
@@ -257,11 +224,11 @@ def test_every_fused_function_compiles_for_numpy_with_numba(recorded):
     """With Numba installed (the fast and test extras) every kernel compiles on the CPU: no
     function silently runs unfused."""
     pytest.importorskip("numba")
-    if "numpy" not in backend._COMPILERS:
+    if kernels.compiler("numpy") is None:
         pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
     refused = []
     for fn, args in recorded.items():
-        fused = next(f for f in backend.fused_functions() if f.reference is fn)
+        fused = next(f for f in kernels.fused_functions() if f.reference is fn)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
@@ -273,7 +240,7 @@ def test_every_fused_function_compiles_for_numpy_with_numba(recorded):
     assert not refused, refused
 
 
-@backend.fuse
+@kernels.fuse
 def _scaled_shift(xp, out, x, scale, shift, k):
     out[...] = out + xp.maximum(x, 0.0) * scale + shift * k
     return xp.tanh(x) * scale
@@ -300,7 +267,7 @@ def test_the_cpu_compiler_follows_every_layout(layout):
     """A fused kernel on arrays of several memory layouts (merged loops, views, broadcasts)
     gives what the plain NumPy calls give, result and in-place write alike."""
     pytest.importorskip("numba")
-    if "numpy" not in backend._COMPILERS:
+    if kernels.compiler("numpy") is None:
         pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
     expected_out, x, scale, shift = _layouts()[layout]
     expected = _scaled_shift.reference(xpnet.device("cpu").xp, expected_out, x, scale, shift, 0.5)

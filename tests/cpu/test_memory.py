@@ -1,16 +1,16 @@
-"""backend.HostRecycler: large host arrays handed out again only when nothing else refers to
+"""xpnet.cpu.memory.HostAllocator: large host arrays handed out again only when nothing else refers to
 them, so a step reuses the memory of the last one without ever sharing an array in use."""
 import numpy as np
 
 import xpnet
 import xpnet.functional as F
-from xpnet import backend, models, optim
+from xpnet import cpu, models, optim
 
 MB = 1 << 20
 
 
 def _pool(limit=8 * MB):
-    return backend.HostRecycler(limit=limit, minimum=MB)
+    return cpu.memory.HostAllocator(limit=limit, minimum=MB)
 
 
 def test_an_array_comes_back_once_nothing_holds_it():
@@ -90,3 +90,17 @@ def test_training_steps_leave_held_activations_and_a_retained_graph_alone():
     loss.backward()
     for p, expected in zip(model.parameters(), first):
         np.testing.assert_array_equal(p.grad.numpy(), expected)
+
+
+def test_matmul_into_writes_the_product_into_a_slice(device):
+    """cpu.memory.matmul_into: out[...] = a @ b, also into a strided slice of a larger array (the
+    convolution's slabs), leaving the rest untouched; batched over a leading axis."""
+    be = xpnet.device(device)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 3, 4))
+    whole = np.full((2, 9, 4), 7.0)
+    out = be.asarray(whole)
+    cpu.memory.matmul_into(be.xp, out[:, 2:7, :], be.asarray(a), be.asarray(b))
+    expected = whole.copy()
+    expected[:, 2:7, :] = a @ b
+    np.testing.assert_allclose(xpnet.to_numpy(out), expected, rtol=1e-12)

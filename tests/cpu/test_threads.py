@@ -1,6 +1,7 @@
-"""backend.SlabThreads: a convolution's slabs spread over the host's threads, each GEMM on one
+"""xpnet.cpu.threads.SlabThreads: a convolution's slabs spread over the host's threads, each GEMM on one
 BLAS thread meanwhile; the same results as in order, every piece once, errors raised in the
 caller, BLAS left as it was."""
+import sys
 import threading
 
 import numpy as np
@@ -8,17 +9,17 @@ import pytest
 
 import xpnet
 import xpnet.functional as F
-from xpnet import backend
+from xpnet import backend, cpu, kernels
 from xpnet.testing import random_inputs
 
 CPU = backend.resolve("cpu").xp
-THREADS = backend.SLAB_THREADS
-BLAS = THREADS._numpy_blas()
+THREADS = cpu.SLAB_THREADS
+BLAS = THREADS.numpy_blas()
 SPREAD = BLAS is not None and BLAS.get_num_threads() > 1   # this machine can run them apart
 
 
 def test_every_piece_runs_once_on_a_numbered_thread_with_one_blas_thread_meanwhile():
-    before = backend.get_num_threads()
+    before = cpu.get_num_threads()
     seen, blas_inside = [], set()
 
     def work(k, slot):
@@ -32,11 +33,11 @@ def test_every_piece_runs_once_on_a_numbered_thread_with_one_blas_thread_meanwhi
     assert {slot for _, slot in seen} <= {0, 1}
     if SPREAD:
         assert blas_inside == {1}
-    assert backend.get_num_threads() == before
+    assert cpu.get_num_threads() == before
 
 
 def test_the_first_error_is_raised_in_the_caller_and_blas_is_restored():
-    before = backend.get_num_threads()
+    before = cpu.get_num_threads()
     ran = []
 
     def work(k, slot):
@@ -47,7 +48,7 @@ def test_the_first_error_is_raised_in_the_caller_and_blas_is_restored():
     with pytest.raises(ValueError, match="slab 3 failed"):
         THREADS.run(work, 200, 2)
     assert len(ran) < 200                         # the others stopped at their next piece
-    assert backend.get_num_threads() == before
+    assert cpu.get_num_threads() == before
     THREADS.run(lambda k, slot: None, 4, 2)        # and the next loop runs
 
 
@@ -82,17 +83,16 @@ def test_one_blas_thread_or_disabled_means_in_order(monkeypatch):
     monkeypatch.setattr(THREADS, "enabled", False)
     assert THREADS.threads(CPU) == 1
     monkeypatch.setattr(THREADS, "enabled", True)
-    before = backend.get_num_threads()
-    backend.set_num_threads(1)
+    before = cpu.get_num_threads()
+    cpu.set_num_threads(1)
     try:
         assert THREADS.threads(CPU) == 1
     finally:
-        backend.set_num_threads(before)
+        cpu.set_num_threads(before)
 
 
 def _conv_results(transposed, threads_on, monkeypatch):
-    import xpnet.ops.conv as conv_module
-    monkeypatch.setattr(conv_module, "_SLAB_ELEMENTS", 1)          # one sample per slab
+    monkeypatch.setattr(cpu.slabs, "SLAB_ELEMENTS", 1)          # one sample per slab
     monkeypatch.setattr(THREADS, "enabled", threads_on)
     if transposed:
         x, w, b = random_inputs("cpu", (7, 4, 5, 6), (4, 3, 3, 3), (6,), seed=3,
@@ -121,15 +121,11 @@ def test_first_calls_from_two_threads_at_once_compile_once_and_agree(monkeypatch
     """Slab threads may make the first call of a fused or compiled function together: the
     compiler's set-up, the kernel's module and its plan are built one thread at a time."""
     pytest.importorskip("numba")
-    from xpnet import _numba
-    if backend._COMPILERS.get("numpy") is None:
+    if kernels.compiler("numpy") is None:
         pytest.skip("the CPU compiler is off (XPNET_COMPILER=none)")
-    monkeypatch.setattr(_numba, "_FOLDER", [])          # as in a fresh process
-    # the two functions below stay out of the registries other tests walk
-    monkeypatch.setattr(backend, "_FUSED", list(backend._FUSED))
-    monkeypatch.setattr(backend, "_COMPILED", list(backend._COMPILED))
+    monkeypatch.setattr(cpu.numba, "CACHE", [])          # as in a fresh process
 
-    @backend.fuse
+    @kernels.fuse
     def scaled_sum(xp, a, b):
         return 2.0 * a + b * b
 
@@ -137,7 +133,7 @@ def test_first_calls_from_two_threads_at_once_compile_once_and_agree(monkeypatch
         for i in range(out.shape[0]):
             out[i] = a[i] * 3.0
 
-    @backend.compiled(_fill_loops)
+    @kernels.loops(_fill_loops)
     def fill(xp, out, a):
         out[...] = a * 3.0
 
@@ -161,7 +157,39 @@ def test_first_calls_from_two_threads_at_once_compile_once_and_agree(monkeypatch
     for thread in threads:
         thread.join()
     assert not errors
-    assert len(_numba._FOLDER) == 2                       # (folder, may cache) set up once
+    kernels.forget(scaled_sum)                 # out of the registries other tests walk
+    kernels.forget(fill)
+    assert len(cpu.numba.CACHE) == 2                       # (folder, may cache) set up once
     for fused, filled in results:
         np.testing.assert_allclose(fused, 2.0 * a + b * b, rtol=1e-6)
         np.testing.assert_array_equal(filled, a * 3.0)
+
+
+def test_set_num_threads_sets_the_blas_pool_and_get_num_threads_reads_it_back():
+    before = xpnet.get_num_threads()
+    try:
+        xpnet.set_num_threads(1)
+        assert xpnet.get_num_threads() == 1
+        a = np.arange(64.0).reshape(8, 8)
+        np.testing.assert_allclose(a @ a, np.einsum("ij,jk->ik", a, a))   # BLAS still answers
+    finally:
+        xpnet.set_num_threads(before)
+    assert xpnet.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_set_num_threads_refuses_what_is_not_a_positive_int(bad):
+    with pytest.raises(ValueError, match=r"set_num_threads: expected a positive int, got"):
+        xpnet.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("value, expected", [("1", "1"), ("zero", "expected a positive integer")])
+def test_the_environment_variable_sets_the_threads_at_import(value, expected):
+    import os
+    import subprocess
+    env = {**os.environ, "XPNET_NUM_THREADS": value}
+    run = subprocess.run([sys.executable, "-c", "import xpnet; print(xpnet.get_num_threads())"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert expected in (run.stdout + run.stderr)
+    if value == "zero":
+        assert run.returncode != 0 and "$XPNET_NUM_THREADS" in run.stderr

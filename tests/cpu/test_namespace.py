@@ -1,4 +1,4 @@
-"""The 'cpu' device's namespace (xpnet._fast_numpy): NumPy with the Python wrappers of its
+"""The 'cpu' device's namespace (xpnet.cpu.namespace): NumPy with the Python wrappers of its
 hottest functions bypassed. Each replacement gives what NumPy's own function gives (values,
 dtype, shape, memory layout, views, errors) on plain arrays, and hands anything else to NumPy."""
 import os
@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import _fast_numpy, backend
+from xpnet import backend
+from xpnet.cpu import namespace as fast_numpy
 
-fast = _fast_numpy.namespace()
+fast = fast_numpy.namespace()
 
 
 class _Sub(np.ndarray):
@@ -113,7 +114,7 @@ def test_the_namespace_is_numpy_elsewhere():
     assert fast.linalg is np.linalg and fast.fft is np.fft
     public = [k for k in vars(np) if not k.startswith("_")]
     assert all(hasattr(fast, k) for k in public)
-    assert _fast_numpy.namespace() is fast
+    assert fast_numpy.namespace() is fast
 
 
 def test_the_cpu_device_uses_it():

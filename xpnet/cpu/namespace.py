@@ -14,10 +14,13 @@ runs on this namespace ('cpu') and on array-api-strict.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import types
 
 import numpy as np
+
+from .. import backend as _backend
 
 _ndarray = np.ndarray
 _add_reduce, _max_reduce, _min_reduce = np.add.reduce, np.maximum.reduce, np.minimum.reduce
@@ -90,9 +93,20 @@ def namespace() -> types.ModuleType:
     if module is not None:
         return module
     module = types.ModuleType(__name__ + ".namespace", "NumPy with its hottest wrappers "
-                              "bypassed (see xpnet._fast_numpy).")
+                              "bypassed (see xpnet.cpu.namespace).")
     module.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("__")})
     module.__dict__.update(FAST)
     module.__getattr__ = lambda name: getattr(np, name)
     sys.modules[module.__name__] = module
     return module
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_xp():
+    return _backend.resolve("cpu").xp
+
+
+def is_cpu(xp) -> bool:
+    """Whether ``xp`` is the 'cpu' device's namespace (NumPy arrays in host memory), where the
+    speed machinery of :mod:`xpnet.cpu` applies."""
+    return xp is _cpu_xp()

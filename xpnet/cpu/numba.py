@@ -1,4 +1,6 @@
-"""The CPU compiler behind :func:`xpnet.backend.fuse`: Numba, as ``cupy.fuse`` is on the GPU.
+"""The CPU compiler behind :func:`xpnet.kernels.fuse` and :func:`xpnet.kernels.loops`: Numba, as
+``cupy.fuse`` is on the GPU. It registers itself with :mod:`xpnet.kernels` for NumPy arrays when
+Numba is installed (``xpnet[fast]``), unless ``XPNET_COMPILER=none``.
 
 A fused function ``fn(xp, *args)`` is written once against the Array API, elementwise. To
 compile it for NumPy arrays it is *traced*: called once with stand-ins for its arguments that
@@ -15,7 +17,7 @@ numbers are cast to the kernel's float type, as NumPy 2 treats them as weak), di
 gives inf/nan (``error_model='numpy'``), no fast-math reassociation.
 
 Anything the tracer does not know (another ``xp`` function, a reduction, an argument written to
-that is smaller than the broadcast shape) raises :class:`Refused`, and ``backend.fuse`` then runs
+that is smaller than the broadcast shape) raises :class:`Refused`, and ``kernels.fuse`` then runs
 the function unfused, with a warning, once.
 """
 from __future__ import annotations
@@ -29,13 +31,14 @@ import tempfile
 
 import numpy as np
 
-from .backend import RECYCLER as _RECYCLER   # fresh outputs: kept host memory when free
+from .. import kernels
 # building a kernel (tracing, writing its module, importing it) one thread at a time, under
-# the lock backend.fuse and backend.compiled take for a first call (one lock: no lock order):
-# host threads (backend.SlabThreads) may meet a new function or layout together
-from .backend import _COMPILE_LOCK as _BUILD_LOCK
+# the lock kernels take for a first call (one lock: no lock order): host threads
+# (xpnet.cpu.threads.SlabThreads) may meet a new function or layout together
+from ..kernels import COMPILE_LOCK as _BUILD_LOCK
+from .memory import ALLOCATOR as _ALLOCATOR   # fresh outputs: kept host memory when free
 
-__all__ = ["compile_fused", "compile_loops", "Refused", "refusals"]
+__all__ = ["compile_fused", "compile_loops", "Refused", "refusals", "wanted", "register"]
 
 
 class Refused(NotImplementedError):
@@ -43,8 +46,10 @@ class Refused(NotImplementedError):
 
 
 def refusals():
+    """What means "Numba cannot take this": Refused (the tracer), Numba's typing errors, and
+    NotImplementedError (Numba has no float16 arithmetic, for one)."""
     from numba.core.errors import NumbaError
-    return (Refused, NumbaError, TypeError)
+    return (NotImplementedError, NumbaError, TypeError)
 
 
 # -- tracing --------------------------------------------------------------------------------------
@@ -309,22 +314,22 @@ def _cache_folder():
         return tempfile.mkdtemp(prefix="xpnet-numba-"), False
 
 
-_FOLDER = []
+CACHE = []   # (cache folder, whether Numba may cache there), filled once by setup()
 
 
-def _setup():
+def setup():
     """(cache folder, whether Numba may cache there), found once; LLVM tuned at the same time."""
-    if not _FOLDER:
+    if not CACHE:
         with _BUILD_LOCK:
-            if not _FOLDER:
+            if not CACHE:
                 found = _cache_folder()
                 _tune_llvm()
-                _FOLDER.extend(found)
-    return _FOLDER
+                CACHE.extend(found)
+    return CACHE
 
 
 def _load(code, name):
-    folder, _ = _setup()
+    folder, _ = setup()
     digest = hashlib.sha1(code.encode()).hexdigest()[:16]
     module_name = f"xpnet_fused_{name}_{digest}"
     path = os.path.join(folder, module_name + ".py")
@@ -362,7 +367,7 @@ def compile_fused(fn):
     walked in NHWC order, and results come back in that order), each array is read in the
     cheapest way its layout allows (see :func:`_generate`), broadcast axes are indexed at 0."""
     kernels: dict = {}
-    _, cache_ok = _setup()
+    _, cache_ok = setup()
 
     def build(args, layout):
         arrays = [a for a in args if a.__class__ is _ndarray]
@@ -403,7 +408,7 @@ def compile_fused(fn):
         if not out_dtypes:
             kernel(*call_args)
             return None
-        outputs = [_RECYCLER.empty(plan.kernel_shape, dtype) for dtype in out_dtypes]
+        outputs = [_ALLOCATOR.empty(plan.kernel_shape, dtype) for dtype in out_dtypes]
         kernel(*call_args, *outputs)
         outputs = [plan.unlay(o) for o in outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
@@ -546,17 +551,17 @@ def _output_dtypes(fn, args, n_out):
     return [np.asarray(r).dtype for r in result]
 
 
-# -- loop nests (backend.compiled) -------------------------------------------------------------
+# -- loop nests (kernels.loops) ----------------------------------------------------------------
 
 def compile_loops(loops):
     """``loops(*args)``, a function of plain loops over NumPy arrays (see
-    :func:`xpnet.backend.compiled`), compiled by ``numba.njit``: its source is written as a small
+    :func:`xpnet.kernels.loops`), compiled by ``numba.njit``: its source is written as a small
     module to the cache folder, as the fused kernels are, so the machine code is cached on disk.
     It must be self-contained (no names from its module other than ``range``, builtins and
     ``math``)."""
     import inspect
     import textwrap
-    _, cache_ok = _setup()
+    _, cache_ok = setup()
     try:
         source = textwrap.dedent(inspect.getsource(loops))
     except (OSError, TypeError) as exc:       # installed without its .py files
@@ -566,3 +571,27 @@ def compile_loops(loops):
             f"kernel = njit(cache={cache_ok}, error_model='numpy', nogil=True)"
             f"({loops.__name__})\n")
     return _load(code, loops.__name__)
+
+
+# -- registration -------------------------------------------------------------------------------
+
+def wanted() -> bool:
+    """Numba compiles the kernels on NumPy when it is installed (``xpnet[fast]``), unless
+    ``XPNET_COMPILER=none`` (plain NumPy calls, the reference)."""
+    choice = os.environ.get("XPNET_COMPILER", "auto").strip().lower()
+    if choice not in ("auto", "numba", "none"):
+        raise ValueError(f"XPNET_COMPILER must be 'auto', 'numba' or 'none', got {choice!r}")
+    if choice == "none":
+        return False
+    found = importlib.util.find_spec("numba") is not None
+    if choice == "numba" and not found:
+        raise RuntimeError('XPNET_COMPILER=numba needs Numba, which is not installed; '
+                           'pip install "xpnet[fast]"')
+    return found
+
+
+def register() -> None:
+    """Register this compiler for NumPy arrays, both kinds of kernel, when :func:`wanted`."""
+    if wanted():
+        kernels.register_compiler("numpy", compile_fused, refusals, kind=kernels.FUSE)
+        kernels.register_compiler("numpy", compile_loops, refusals, kind=kernels.LOOPS)
