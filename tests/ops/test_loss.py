@@ -110,6 +110,21 @@ def test_cross_entropy_gradient_is_softmax_minus_one_hot_over_n(device):
     assert_close(logits.grad, (softmax - np.eye(3)[labels]) / 4, rtol=1e-14, atol=1e-16)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_equals_its_textbook_reference(device, smoothing):
+    """The op (fused kernels, or one compiled pass on the CPU) against
+    loss.cross_entropy_reference, the textbook form, run on the same device."""
+    from xpnet.ops import loss as loss_module
+    logits, = random_inputs(device, (6, 5), low=-3.0, high=3.0, seed=8)
+    labels = _labels(device, [4, -100, 0, 2, 2, 1])
+    per_row = F.cross_entropy(logits, labels, reduction="none", label_smoothing=smoothing)
+    per_row.sum().backward()
+    ref_loss, ref_grad = loss_module.cross_entropy_reference(
+        logits.backend.xp, logits.detach().data, labels.data, -100, smoothing)
+    assert_close(per_row, xpnet.to_numpy(ref_loss), rtol=1e-12, atol=1e-14)
+    assert_close(logits.grad, xpnet.to_numpy(ref_grad), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_nll_loss_matches_numpy_and_finite_differences(device, reduction):
     x, = random_inputs(device, (3, 4))
