@@ -41,9 +41,11 @@ def test_named_parameters_list_own_tensors_then_children_in_assignment_order(dev
     assert all(p.requires_grad and p.device == device for p in model.parameters())
 
 
-def test_parameter_names_and_order_match_pytorch():
-    torch = pytest.importorskip("torch")
+BLOCK_STATE = ["tied", "scale", "running_mean", "steps", "body.0.weight", "body.0.bias",
+               "body.2.weight", "body.2.bias", "heads.0.weight", "heads.0.bias", "heads.1.weight"]
 
+
+def torch_block(torch):
     class TorchBlock(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -53,8 +55,17 @@ def test_parameter_names_and_order_match_pytorch():
                                               torch.nn.Linear(4, 2, bias=False)])
             self.tied = self.body[0].weight
             self.scale = torch.nn.Parameter(torch.ones(2))
+            self.register_buffer("running_mean", torch.zeros(4))
+            self.register_buffer("steps", torch.zeros(1, dtype=torch.int64))
 
-    assert [n for n, _ in TorchBlock().named_parameters()] == BLOCK_NAMES
+    return TorchBlock()
+
+
+def test_parameter_and_state_dict_names_and_order_match_pytorch():
+    torch = pytest.importorskip("torch")
+    block = torch_block(torch)
+    assert [n for n, _ in block.named_parameters()] == BLOCK_NAMES
+    assert list(block.state_dict()) == BLOCK_STATE
 
 
 def test_a_shared_parameter_is_counted_once(device):
@@ -64,19 +75,26 @@ def test_a_shared_parameter_is_counted_once(device):
     assert model.num_parameters() == (3 * 4 + 4) + (4 * 4 + 4) + (4 * 2 + 2) + 4 * 2 + 2
 
 
-def test_a_module_used_twice_is_walked_once(device):
+def test_a_module_used_twice_is_walked_once_but_saved_under_both_names(device):
     layer = nn.Linear(2, 2, device=device)
     model = nn.Sequential(layer, nn.ReLU(), layer)
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
     assert [n for n, _ in model.named_modules()] == ["", "0", "1"]
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # as PyTorch
 
 
 def test_buffers_are_found_and_are_not_parameters(device):
     model = Block(device)
     assert [n for n, _ in model.named_buffers()] == ["running_mean", "steps"]
     assert not any(b.requires_grad for b in model.buffers())
-    assert list(model.state_dict()) == [n for n, _ in model.named_parameters()] + [
-        "running_mean", "steps"]
+
+
+def test_state_dict_lists_each_modules_parameters_then_buffers_then_children_under_every_name(
+        device):
+    model = Block(device)
+    state = model.state_dict()
+    assert list(state) == BLOCK_STATE     # PyTorch's keys, the tied weight under both names
+    assert state["tied"] is state["body.0.weight"] is model.body[0].weight
 
 
 def test_state_dict_round_trips_through_tensors_and_numpy_onto_another_device(device):
@@ -137,6 +155,135 @@ def test_shape_mismatch_names_the_key_and_changes_nothing(device):
         model.load_state_dict(state)
     for key, value in numpy_state(model).items():  # 0.weight was not half-loaded
         np.testing.assert_array_equal(value, before[key])
+
+
+class TiedLM(nn.Module):
+    """A language model whose output head shares the embedding's weight (GPT-2's tying)."""
+
+    def __init__(self, device=None):
+        self.emb = nn.Embedding(5, 3, device=device)
+        self.norm = nn.LayerNorm(3, device=device)
+        self.head = nn.Linear(3, 5, bias=False, device=device)
+        self.head.weight = self.emb.weight
+
+    def forward(self, idx):
+        return self.head(self.norm(self.emb(idx)))
+
+
+TIED_STATE = ["emb.weight", "norm.weight", "norm.bias", "head.weight"]
+
+
+def test_a_tied_weight_is_in_the_state_dict_under_both_names_and_a_parameter_once(device):
+    model = TiedLM(device)
+    state = model.state_dict()
+    assert list(state) == TIED_STATE
+    assert state["head.weight"] is state["emb.weight"]
+    assert [n for n, _ in model.named_parameters()] == ["emb.weight", "norm.weight", "norm.bias"]
+    assert model.num_parameters() == 5 * 3 + 3 + 3
+
+
+def test_tied_weight_names_match_pytorch():
+    torch = pytest.importorskip("torch")
+
+    class TorchTiedLM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(5, 3)
+            self.norm = torch.nn.LayerNorm(3)
+            self.head = torch.nn.Linear(3, 5, bias=False)
+            self.head.weight = self.emb.weight
+
+    model = TorchTiedLM()
+    assert list(model.state_dict()) == TIED_STATE
+    assert [n for n, _ in model.named_parameters()] == ["emb.weight", "norm.weight", "norm.bias"]
+
+
+def test_loading_a_state_dict_keeps_a_tied_weight_tied(device):
+    source = TiedLM("cpu")
+    expected = numpy_state(source)
+    xpnet.manual_seed(1)
+    model = TiedLM(device)
+    shared = model.emb.weight
+    assert model.load_state_dict(expected) == ([], [])
+    assert model.head.weight is model.emb.weight is shared      # written in place, still one
+    assert len(model.parameters()) == 3
+    assert_close(model.head.weight, expected["emb.weight"], rtol=0, atol=0)
+    idx = xpnet.tensor(np.array([[0, 4, 2]]), device=device)
+    assert_close(model(idx), source(xpnet.tensor(np.array([[0, 4, 2]]))), rtol=1e-6, atol=1e-6)
+
+
+def test_a_state_dict_naming_a_tied_weight_once_still_loads_strictly(device):
+    expected = numpy_state(TiedLM("cpu"))
+    del expected["head.weight"]            # what a checkpoint listing each tensor once holds
+    model = TiedLM(device)
+    assert model.load_state_dict(expected) == ([], [])
+    assert_close(model.head.weight, expected["emb.weight"], rtol=0, atol=0)
+    del expected["emb.weight"]
+    with pytest.raises(KeyError, match=r"missing \['emb.weight', 'head.weight'\]"):
+        model.load_state_dict(expected)
+
+
+def test_different_values_for_one_tied_weight_are_refused_and_nothing_changes(device):
+    model = TiedLM(device)
+    before = numpy_state(model)
+    state = dict(before)
+    state["head.weight"] = before["emb.weight"] + 1.0
+    with pytest.raises(ValueError, match=r"TiedLM.load_state_dict: emb.weight and head.weight "
+                                         r"are one tied weight in this TiedLM, but the state "
+                                         r"dict holds different values for them"):
+        model.load_state_dict(state)
+    for key, value in numpy_state(model).items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_a_pytorch_gpt_style_state_dict_loads_strictly_and_gives_the_same_outputs():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    emb, norm = torch.nn.Embedding(5, 3), torch.nn.LayerNorm(3)
+    head = torch.nn.Linear(3, 5, bias=False)
+    head.weight = emb.weight
+    torch_model = torch.nn.ModuleDict({"emb": emb, "norm": norm, "head": head})
+    state = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
+    model = TiedLM("cpu")
+    assert model.load_state_dict(state) == ([], [])
+    idx = np.array([[1, 3, 0, 4]])
+    with torch.no_grad():
+        expected = head(norm(emb(torch.from_numpy(idx)))).numpy()
+    assert_close(model(xpnet.tensor(idx)), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (np.array([["a", "b"], ["c", "d"], ["e", "f"]]), TypeError,
+     r"Linear.load_state_dict: weight must hold real numbers to fill a float32 tensor, got an "
+     r"array of dtype <U1"),
+    (np.ones((3, 2), dtype=np.complex64), TypeError, r"weight must hold real numbers .*complex64"),
+    (np.array([None] * 6).reshape(3, 2), TypeError, r"weight must hold real numbers .*object"),
+    ({"data": [1.0]}, TypeError, r"weight must be a tensor or an array, got dict"),
+    ("0.5", TypeError, r"weight must be a tensor or an array, got str"),
+    (np.zeros((2, 3)), ValueError, r"weight must have shape \(3, 2\), got \(2, 3\)"),
+    ([[1.0, 2.0]], ValueError, r"weight must have shape \(3, 2\), got \(1, 2\)"),
+])
+def test_a_value_that_cannot_fill_a_tensor_is_refused_with_its_key(device, value, error,
+                                                                     message):
+    layer = nn.Linear(2, 3, device=device)
+    before = numpy_state(layer)
+    state = {"weight": value, "bias": np.zeros(3)}
+    with pytest.raises(error, match=message):
+        layer.load_state_dict(state)
+    for key, array in numpy_state(layer).items():
+        np.testing.assert_array_equal(array, before[key])
+
+
+def test_errors_on_a_loaded_state_dict_name_its_file(tmp_path):
+    path = tmp_path / "small.npz"
+    xpnet.save(nn.Linear(2, 4).state_dict(), path)
+    with pytest.raises(ValueError, match=rf"weight must have shape \(3, 2\) \(in {path}\), got "
+                                         r"\(4, 2\)"):
+        nn.Linear(2, 3).load_state_dict(xpnet.load(path))
+    no_bias = tmp_path / "no_bias.npz"
+    xpnet.save(nn.Linear(2, 4, bias=False).state_dict(), no_bias)
+    with pytest.raises(KeyError, match=rf"keys do not match \(in {no_bias}\); missing \['bias'\]"):
+        nn.Linear(2, 4).load_state_dict(xpnet.load(no_bias))
 
 
 def test_train_and_eval_reach_every_nested_module(device):

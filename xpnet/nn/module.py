@@ -72,6 +72,36 @@ def check_probability(owner: str, name: str, value) -> float:
     return float(value)
 
 
+def _loadable(value, target: Tensor, what: str, where: str) -> np.ndarray:
+    """``value`` as a host array that can be written into ``target``, or a clear error."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if _backend.is_array(value):
+        if _backend.dtype_name(value.dtype) == "bfloat16":   # NumPy has no bfloat16
+            xp = _backend.backend_of(value).xp
+            value = xp.astype(value, xp.float32)
+        host = _backend.to_numpy(value)
+    elif isinstance(value, (numbers.Number, list, tuple)):
+        host = np.asarray(value)
+    else:
+        raise TypeError(f"{what} must be a tensor or an array{where}, got "
+                        f"{type(value).__name__}")
+    target_kind = "c" if "complex" in _backend.dtype_name(target.dtype) else "f"
+    allowed = "biufc" if target_kind == "c" else "biuf"
+    if host.dtype.hasobject or host.dtype.kind not in allowed:
+        raise TypeError(f"{what} must hold {'numbers' if target_kind == 'c' else 'real numbers'} "
+                        f"to fill a {_backend.dtype_name(target.dtype)} tensor{where}, got an "
+                        f"array of dtype {host.dtype}")
+    if tuple(host.shape) != target.shape:
+        raise ValueError(f"{what} must have shape {target.shape}{where}, got "
+                         f"{tuple(host.shape)}")
+    return host
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.all((a == b) | ((a != a) & (b != b))))
+
+
 def _named(exc: Exception, module) -> Exception:
     """``exc`` with the innermost layer it came through named in front of the op's message
     (``Conv2d(1, 32, kernel_size=(3, 3), ...): conv2d: input must ...``); once, not per level."""
@@ -182,46 +212,74 @@ class Module:
         return sum(p.numel() for p in self.parameters())
 
     # -- state --------------------------------------------------------------------------------
+    def _state_items(self, prefix, path):
+        """PyTorch's ``state_dict`` walk: own parameters, own buffers, then each child under
+        its own name; a shared module or tensor appears under every name it has."""
+        if id(self) in path:   # a module inside itself would recurse forever
+            return
+        path = path | {id(self)}
+        own = [(n, v) for n, v in self._members() if isinstance(v, Tensor)]
+        yield from ((prefix + n, v) for n, v in own if isinstance(v, Parameter))
+        yield from ((prefix + n, v) for n, v in own if isinstance(v, Buffer))
+        for name, child in self.named_children():
+            yield from child._state_items(f"{prefix}{name}.", path)
+
     def state_dict(self) -> "OrderedDict[str, Tensor]":
-        """Parameters and buffers by dotted name (the live tensors; save() copies them)."""
-        state = OrderedDict(self.named_parameters())
-        state.update(self.named_buffers())
-        return state
+        """Parameters and buffers by dotted name, in PyTorch's order and with PyTorch's keys
+        (the live tensors; save() copies them).
+
+        A tied weight (``self.head.weight = self.emb.weight``) is listed under each of its
+        names, as PyTorch does, while ``parameters()`` yields it once.
+        """
+        return OrderedDict(self._state_items("", frozenset()))
 
     def load_state_dict(self, state, strict: bool = True):
         """Copy values (Tensors, NumPy or backend arrays) into this module's tensors, in place.
 
         Shapes must match; values are placed on each tensor's own device and dtype. With
-        ``strict`` every key must match exactly. Returns ``(missing_keys, unexpected_keys)``.
+        ``strict`` every key must match exactly, except that a tied weight needs only one of its
+        names (a checkpoint that lists it once still loads). Tied weights stay tied (the shared
+        Parameter is written, not replaced); two different values for one tied weight are
+        refused. Returns ``(missing_keys, unexpected_keys)``; a tied weight loaded under one of
+        its names is not missing.
         """
+        owner = f"{type(self).__name__}.load_state_dict"
         if not hasattr(state, "keys"):
             hint = (f"; read the file first: {type(self).__name__}.load_state_dict("
                     f"xpnet.load({state!r}))" if isinstance(state, (str, bytes)) or
                     hasattr(state, "__fspath__") else "")
-            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict of tensors "
-                            f"(a state_dict), got {type(state).__name__}{hint}")
+            raise TypeError(f"{owner}: expected a dict of tensors (a state_dict), got "
+                            f"{type(state).__name__}{hint}")
+        source = getattr(state, "_xpnet_file", None)   # set by xpnet.load
+        where = f" (in {source})" if source else ""
         own = self.state_dict()
-        missing = [k for k in own if k not in state]
+        names = {}  # id(tensor) -> its names, to tell tied weights
+        for key, target in own.items():
+            names.setdefault(id(target), []).append(key)
         unexpected = [k for k in state if k not in own]
-        if strict and (missing or unexpected):
-            raise _KeyMismatch(f"{type(self).__name__}.load_state_dict: keys do not match; "
-                               f"missing {missing}, unexpected {unexpected}")
+        # a tied weight is loaded when any one of its names is present
+        unloaded = [k for k in own if not any(n in state for n in names[id(own[k])])]
+        if strict and (unloaded or unexpected):
+            raise _KeyMismatch(f"{owner}: keys do not match{where}; missing {unloaded}, "
+                               f"unexpected {unexpected}")
         hosts = {}
-        for key, target in own.items():  # check every shape before changing anything
-            if key not in state:
-                continue
-            value = state[key]
-            host = value.numpy() if isinstance(value, Tensor) else _backend.to_numpy(value) \
-                if _backend.is_array(value) else np.asarray(value)
-            if tuple(host.shape) != target.shape:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: {key} must have shape "
-                                 f"{target.shape}, got {tuple(host.shape)}")
-            hosts[key] = host
+        for key, target in own.items():  # check every value before changing anything
+            if key in state:
+                hosts[key] = _loadable(state[key], target, f"{owner}: {key}", where)
+        for keys in names.values():
+            present = [k for k in keys if k in hosts]
+            for other in present[1:]:
+                if not _same(hosts[present[0]], hosts[other]):
+                    raise ValueError(
+                        f"{owner}: {present[0]} and {other} are one tied weight in this "
+                        f"{type(self).__name__}, but the state dict{where} holds different "
+                        f"values for them (saved from an untied model?); load one of them "
+                        f"only, or untie the model")
         for key, host in hosts.items():
             target = own[key]
             # asarray copies: optimizers update parameters in place, which must not reach the source
             target.data = target.backend.asarray(host, _backend.dtype_name(target.dtype))
-        return missing, unexpected
+        return unloaded, unexpected
 
     # -- modes and placement ------------------------------------------------------------------
     def train(self, mode: bool = True):
