@@ -278,3 +278,31 @@ def test_the_cpu_compiler_follows_every_layout(layout):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(got_out, expected_out, rtol=1e-12, atol=1e-12)
         assert got.shape == expected.shape
+
+
+def test_a_refusal_for_one_dtype_leaves_the_others_compiled():
+    """Numba has no float16 arithmetic: a float16 call runs the reference (warned once), and
+    the float32 kernel of the same function stays compiled."""
+    pytest.importorskip("numba")
+    if kernels.compiler("numpy") is None:
+        pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
+
+    @kernels.fuse
+    def halve_and_shift(xp, x):
+        return 0.5 * x + 1.0
+
+    half, single = np.linspace(-1, 1, 5).astype(np.float16), np.linspace(-1, 1, 5, dtype=np.float32)
+    try:
+        np.testing.assert_array_equal(halve_and_shift(np, single), 0.5 * single + 1.0)
+        with pytest.warns(RuntimeWarning, match="could not compile halve_and_shift"):
+            got = halve_and_shift(np, half)
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(got, 0.5 * half + np.float16(1.0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")                # warned once per dtype
+            halve_and_shift(np, half)
+        assert halve_and_shift.refused == {("numpy", "float16")}
+        assert halve_and_shift.kernels["numpy"] is not None     # float32 still compiled
+        np.testing.assert_array_equal(halve_and_shift(np, single), 0.5 * single + 1.0)
+    finally:
+        kernels.forget(halve_and_shift)
