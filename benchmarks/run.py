@@ -501,7 +501,7 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
                           "repeat": r, "steps": steps, "processes": processes,
                           "samples_per_s": round(rate, 1),
                           "step_ms": round(1000 * elapsed / steps, 3),
-                          "gflop_per_step": round(step_flops / 1e9, 4),
+                          "flop_per_step": step_flops,
                           "gflops": round(gflops[name][-1], 2), **pool, **kw, **extra}
                 if peak_gflops:
                     record["fraction_of_sgemm_peak"] = round(gflops[name][-1] / peak_gflops, 4)
@@ -510,7 +510,7 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
         summary = {"bench": kind, "summary": True, "device": device, "batch": batch,
                    "optimizer": optimizer, "repeats": repeats, "steps": steps,
                    "processes": processes, **pool, **kw,
-                   "gflop_per_step": round(step_flops / 1e9, 4), "sgemm_peak_gflops": peak_gflops}
+                   "flop_per_step": step_flops, "sgemm_peak_gflops": peak_gflops}
         for name in names:
             summary[f"{name}_samples_per_s"] = round(statistics.median(rates[name]), 1)
             summary[f"{name}_gflops"] = round(statistics.median(gflops[name]), 2)

@@ -12,5 +12,5 @@ out=()
 if [ -n "${OUT:-}" ]; then out=(--out "$OUT"); fi
 for b in mlp cnn rnn seed-cnn char-transformer vae gan; do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
-    "$py" -m benchmarks.run "$b" --device "$device" "${out[@]}" "$@"
+    "$py" -m benchmarks.run "$b" --device "$device" ${out[@]+"${out[@]}"} "$@"
 done
