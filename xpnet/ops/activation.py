@@ -1,4 +1,17 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, gelu."""
+"""Activations, each with the derivative its backward multiplies by::
+
+    relu(x)        = max(x, 0)                      relu'       = [y > 0]
+    leaky_relu(x)  = x if x > 0 else a·x            leaky_relu' = 1 if x > 0 else a
+    sigmoid(x)     = 1 / (1 + e^-x)                 sigmoid'    = y·(1 - y)
+    tanh(x)                                         tanh'       = 1 - y²
+    softmax(x)_i   = e^x_i / Σ_j e^x_j              grad_x      = y·(g - Σ_j g_j·y_j)
+    log_softmax(x) = x - log Σ_j e^x_j              grad_x      = g - softmax(x)·Σ_j g_j
+    gelu(x)        = x·Φ(x)                         gelu'       = Φ(x) + x·φ(x)
+                     (Φ by erf, or by tanh with approximate='tanh')
+
+The elementwise ones are fused (:func:`xpnet.kernels.fuse`): one kernel on a GPU, one compiled
+pass on the CPU, the plain calls below elsewhere.
+"""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,16 @@
-"""Losses: mse, binary cross-entropy (on probabilities and on logits), fused cross-entropy."""
+"""Losses, per element or per row, then reduced by a mean or a sum (or not at all)::
+
+    mse_loss:            (x - t)²                                  grad  2·(x - t)
+    binary_cross_entropy: -(t·log p + (1 - t)·log(1 - p))           grad  (p - t) / (p·(1 - p))
+    ..._with_logits:     max(x, 0) - x·t + log(1 + e^-|x|)         grad  σ(x) - t
+    cross_entropy:       -Σ_j t_j·log_softmax(x)_j                 grad  softmax(x) - t
+                         (t the one-hot label, smoothed: (1 - s)·one_hot + s/C)
+    nll_loss:            -log_p[y]                                 grad  -one_hot(y)
+
+Cross-entropy with integer labels is the hot path of every classifier: its textbook form is
+:func:`cross_entropy_reference`; the op runs the same math as a few fused kernels (GPU,
+strict) or one compiled pass over the rows (CPU), both tested against it.
+"""
 from __future__ import annotations
 
 import math

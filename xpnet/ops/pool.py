@@ -1,5 +1,13 @@
 """2-D max and average pooling over strided slices, with hand-derived backward passes.
 
+With x_pad the padded input (-inf for max, 0 for average), stride s and a KH × KW window::
+
+    max:  y[n, c, h, w] = max_{i, j} x_pad[n, c, s·h + i, s·w + j]
+          dL/dx_pad at each window's first arg-max (row by row, as PyTorch) += dL/dy[n, c, h, w]
+    avg:  y[n, c, h, w] = Σ_{i, j} x_pad[n, c, s·h + i, s·w + j] / K   (K = KH·KW, or the
+          window's non-padding pixels with count_include_pad=False)
+          dL/dx_pad[n, c, s·h + i, s·w + j] += dL/dy[n, c, h, w] / K
+
 Window tap (i, j) of every output position is one strided basic slice of the (padded) input,
 so a pool is a max (or sum) over KH·KW slices, and its backward adds slices back: no scatter,
 no fancy indexing. Like the conv, results are NCHW views of whatever memory order the input has.
