@@ -126,6 +126,8 @@ def _host_tree(file, name: str):
         if _torch_pickle.is_torch_zip(names):
             return _torch_pickle.read(file, name)
         return _npz.read(file, name)
+    if head[:4] == b"\x80\x02\x8a\x0a":   # the magic number legacy torch.save files begin with
+        raise ValueError(f"load: {name} {looks_like(head)}")
     if _safetensors.looks_like(head) or name.endswith(".safetensors"):
         arrays, _ = _safetensors.read(file, name)
         return arrays
