@@ -110,12 +110,3 @@ def empty_cache() -> None:
     PyTorch's GPU pool); arrays still in use stay alive with their users."""
     ALLOCATOR.clear()
 
-
-def matmul_into(xp, out, a, b):
-    """``out[...] = a @ b``. NumPy writes the product straight into ``out`` (no temporary, no
-    copy: a pass over a convolution's output saved per slab); elsewhere (the Array API has no
-    ``out=``) the product is computed and copied in."""
-    if out.__class__ is np.ndarray and a.__class__ is np.ndarray and b.__class__ is np.ndarray:
-        np.matmul(a, b, out=out)
-    else:
-        out[...] = xp.matmul(a, b)
