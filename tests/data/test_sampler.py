@@ -3,7 +3,7 @@ import collections
 import numpy as np
 import pytest
 
-from xpnet.data import DistributedSampler, shard
+from xpnet.data import ArrayDataset, DataLoader, DistributedSampler, EpochSlices, shard
 from xpnet.data.sampler import torch_randperm
 
 
@@ -114,3 +114,19 @@ def test_shard_defaults_to_the_world_of_one():
 def test_shard_rejects_a_rank_outside_the_world():
     with pytest.raises(ValueError, match=r"shard: rank must be in 0\.\.2, got 3"):
         shard(10, 3, 3)
+
+
+def test_epoch_slices_read_consecutive_slices_and_split_them_across_ranks():
+    sampler = EpochSlices(6, num_replicas=1, rank=0)
+    assert list(sampler) == [0, 1, 2, 3, 4, 5] and len(sampler) == 6
+    sampler.set_epoch(2)
+    assert list(sampler) == list(range(12, 18))
+    second = EpochSlices(6, num_replicas=2, rank=1)
+    second.set_epoch(1)
+    assert list(second) == [7, 9, 11] and len(second) == 3
+    loader = DataLoader(ArrayDataset(np.arange(24.0)), batch_size=3,
+                        sampler=EpochSlices(6, num_replicas=1, rank=0))
+    loader.set_epoch(1)
+    assert [b[0].numpy().tolist() for b in loader] == [[6.0, 7.0, 8.0], [9.0, 10.0, 11.0]]
+    with pytest.raises(ValueError, match=r"^EpochSlices: per_epoch must be an int >= 1, got 0$"):
+        EpochSlices(0)

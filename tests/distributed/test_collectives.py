@@ -193,26 +193,3 @@ def test_collectives_reject_bad_arguments(device):
     with pytest.raises(ValueError, match=r"all_reduce_sums: values must be numbers or "
                                          r"one-element arrays, got shape \(2,\)"):
         dist.all_reduce_sums([xpnet.tensor([1.0, 2.0], device=device)])
-
-
-# -- what fit() uses ------------------------------------------------------------------------
-
-def test_the_training_world_carries_out_fits_hooks_with_the_collectives(two_ranks):
-    world = dist.training_world(bucket_bytes=1024)
-    assert world.is_main_process and (world.rank, world.size) == (0, 2)
-    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
-    start = [p.numpy().copy() for p in model.parameters()]
-    world.start(model)                                  # 4 parameters + 3 buffers from rank 0
-    assert [c[0] for c in two_ranks.calls] == ["Bcast"] * 7
-    for p, before in zip(model.parameters(), start):    # we are rank 0: unchanged
-        np.testing.assert_array_equal(p.numpy(), before)
-    for p in model.parameters():
-        p.grad = xpnet.ones(*p.shape)
-    world.average_gradients(model)
-    assert all(p.grad.numpy().tolist() == (2 * np.ones(p.shape)).tolist()
-               for p in model.parameters())
-    assert world.reduce({"loss": 1.5, "count": 8.0}) == {"loss": 6.0, "count": 32.0}
-    world.synchronize_buffers(model)
-    assert model[1].running_var.tolist() == [2.0, 2.0]
-    world.barrier()
-    assert two_ranks.calls[-1] == ("Barrier",)

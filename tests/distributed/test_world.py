@@ -141,7 +141,7 @@ def test_ranks_beyond_the_visible_gpus_wrap_around(monkeypatch):
 
 def test_ranks_on_one_machine_share_its_cores_unless_a_thread_count_is_set(monkeypatch):
     set_to = []
-    monkeypatch.setattr(xpnet.backend, "set_num_threads", set_to.append)
+    monkeypatch.setattr(xpnet.cpu, "set_num_threads", set_to.append)
     assert world.share_cores(2, environ={}, cores=8) == 4 and set_to == [4]
     assert world.share_cores(3, environ={}, cores=2) == 1 and set_to == [4, 1]
     assert world.share_cores(1, environ={}, cores=8) is None           # a rank alone: all cores
@@ -155,7 +155,7 @@ def test_under_mpiexec_each_rank_gets_its_share_of_the_cores(monkeypatch):
                  "MKL_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
     set_to = []
-    monkeypatch.setattr(xpnet.backend, "set_num_threads", set_to.append)
+    monkeypatch.setattr(xpnet.cpu, "set_num_threads", set_to.append)
     monkeypatch.setattr(world.os, "cpu_count", lambda: 4)
     install_fake_mpi(monkeypatch, FakeComm(rank=1, size=2, local_rank=1))
     assert dist.init().blas_threads == 2 and set_to == [2]

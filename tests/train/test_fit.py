@@ -1,5 +1,6 @@
 import math
 import os
+import types
 
 import numpy as np
 import pytest
@@ -201,3 +202,55 @@ def test_the_metrics_count_what_numpy_counts(device):
                     xpnet.tensor(targets, device=device), threshold=0.5).item() == hits.item()
     error = mae(xpnet.tensor(logits, device=device), xpnet.tensor(targets[:, 0], device=device))
     assert error.item() == pytest.approx(np.abs(logits - targets).sum(), rel=1e-12)
+
+
+class _HalfStep:
+    """A custom step: plain SGD at lr 0.1 by hand, logging the loss twice and its half."""
+
+    names = {"loss": 0, "half": 1, "again": 0}
+
+    def __call__(self, trainer, x, y):
+        loss = xpnet.functional.cross_entropy(trainer.model(x), y)
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        trainer.optimizer.step()
+        with xpnet.no_grad():
+            return xpnet.functional.stack([loss.detach(), loss.detach() * 0.5])
+
+
+def test_a_custom_step_makes_the_update_and_logs_its_statistics_per_step(device):
+    X, y = make_circles(n_samples=64, noise=0.05, factor=0.5, seed=0)
+    model = _mlp(device)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    sched = optim.StepLR(opt, step_size=4, gamma=0.5)
+    history = fit(model, (X, y), optimizer=opt, epochs=2, batch_size=16, shuffle=False,
+                  verbose=0, step=_HalfStep(), scheduler=sched, schedule_per="step")
+    reference = _mlp(device)                     # the same updates, by hand
+    ref_opt = optim.SGD(reference.parameters(), lr=0.1)
+    ref_sched = optim.StepLR(ref_opt, step_size=4, gamma=0.5)
+    losses = []
+    for _ in range(2):
+        for x, t in DataLoader(ArrayDataset(X, y), batch_size=16, device=device):
+            losses.append(float(_HalfStep()(types.SimpleNamespace(model=reference,
+                                                                  optimizer=ref_opt), x, t)
+                                .numpy()[0]))
+            ref_sched.step()
+    assert history["loss"] == pytest.approx([np.mean(losses[:4]), np.mean(losses[4:])],
+                                            rel=1e-5)
+    assert history["again"] == history["loss"]
+    assert history["half"] == pytest.approx([v / 2 for v in history["loss"]], rel=1e-6)
+    assert history["lr"] == pytest.approx([0.05, 0.025])    # the scheduler stepped per step
+    assert "accuracy" not in history                         # the step's statistics only
+    for mine, theirs in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fit_needs_a_loss_or_a_step_with_names():
+    model = _mlp("cpu")
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    data = make_circles(n_samples=8, seed=0)
+    with pytest.raises(TypeError, match=r"^fit: loss must be given"):
+        fit(model, data, optimizer=opt, verbose=0)
+    with pytest.raises(TypeError, match=r"^fit: step must be a callable step\(trainer, x, y\) "
+                                        r"with a non-empty 'names'"):
+        fit(model, data, optimizer=opt, verbose=0, step=lambda trainer, x, y: None)

@@ -9,14 +9,14 @@ tasks.
 """
 from .dataset import Dataset, ArrayDataset, TensorDataset
 from .loader import DataLoader
-from .sampler import DistributedSampler, shard
+from .sampler import DistributedSampler, EpochSlices, shard
 from .synthetic import make_circles, make_moons, make_blobs, spirals
 from .mnist import MNIST, MNISTRows, mnist_rows, read_idx_images, read_idx_labels
 from .sequence import adding_problem, copy_memory, digit_sequences, CharDataset
 from .text import tiny_shakespeare
 
 __all__ = ["Dataset", "ArrayDataset", "TensorDataset", "DataLoader", "DistributedSampler",
-           "shard", "make_circles",
+           "EpochSlices", "shard", "make_circles",
            "make_moons", "make_blobs", "spirals", "MNIST", "MNISTRows", "mnist_rows",
            "read_idx_images", "read_idx_labels", "adding_problem", "copy_memory", "digit_sequences",
            "CharDataset", "tiny_shakespeare"]

@@ -3,7 +3,11 @@
 :class:`DistributedSampler` is PyTorch's, index for index (the same permutation for the same
 seed and epoch, the same padding, the same split), so a run moved from PyTorch sees the same
 batches. :func:`shard` gives contiguous, disjoint shards whose union is the dataset exactly,
-for validation whose sums over the ranks are exact.
+for validation whose sums over the ranks are exact. :class:`EpochSlices` walks through data made
+once for a whole run (random windows of a text), one slice per epoch.
+
+The world's size and rank come from :mod:`xpnet.distributed` (imported only when a sampler is
+not told them); nothing there imports this module.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["DistributedSampler", "shard"]
+__all__ = ["DistributedSampler", "shard", "EpochSlices"]
 
 # torch.randperm's CPU algorithm (Fisher-Yates on mt19937) holds below this size; above it
 # PyTorch switches algorithm, and so do we (to NumPy's permutation from the same seed)
@@ -58,9 +62,10 @@ def _length(name, dataset) -> int:
 
 def _world(name, num_replicas, rank):
     if num_replicas is None or rank is None:
-        from .. import distributed   # initialises the world on first use (MPI under mpiexec)
-        num_replicas = distributed.world_size() if num_replicas is None else num_replicas
-        rank = distributed.rank() if rank is None else rank
+        # the world is initialised on first use (MPI under mpiexec)
+        from ..distributed.world import rank as world_rank, world_size
+        num_replicas = world_size() if num_replicas is None else num_replicas
+        rank = world_rank() if rank is None else rank
     for label, value in (("num_replicas", num_replicas), ("rank", rank)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{name}: {label} must be an int, got {type(value).__name__}")
@@ -158,3 +163,44 @@ def shard(dataset, num_replicas=None, rank=None) -> range:
     base, extra = divmod(n, num_replicas)
     start = rank * base + min(rank, extra)
     return range(start, start + base + (1 if rank < extra else 0))
+
+
+class EpochSlices:
+    """A sampler whose epoch e is samples [e·n, (e+1)·n) of data made once for the whole run
+    (under mpiexec, this rank's share of them: every ``num_replicas``-th one from its rank),
+    so a resumed or extended run reads the same samples as an uninterrupted one.
+
+    Args:
+        per_epoch: samples per epoch (n).
+        num_replicas, rank: the world's (default: :mod:`xpnet.distributed`'s).
+
+    >>> sampler = EpochSlices(4, num_replicas=1, rank=0)
+    >>> sampler.set_epoch(2)
+    >>> list(sampler)
+    [8, 9, 10, 11]
+    """
+
+    def __init__(self, per_epoch: int, num_replicas=None, rank=None):
+        if isinstance(per_epoch, bool) or not isinstance(per_epoch, numbers.Integral) \
+                or per_epoch < 1:
+            raise ValueError(f"EpochSlices: per_epoch must be an int >= 1, got {per_epoch!r}")
+        self.per_epoch = int(per_epoch)
+        self.num_replicas, self.rank = _world("EpochSlices", num_replicas, rank)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def indices(self) -> range:
+        start = self.epoch * self.per_epoch
+        return range(start + self.rank, start + self.per_epoch, self.num_replicas)
+
+    def __iter__(self):
+        return iter(self.indices())
+
+    def __len__(self) -> int:
+        return len(self.indices())
+
+    def __repr__(self):
+        return (f"EpochSlices({self.per_epoch}, num_replicas={self.num_replicas}, "
+                f"rank={self.rank})")

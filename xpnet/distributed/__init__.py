@@ -29,7 +29,9 @@ excepthook that does so for uncaught exceptions.) A hand-written loop::
             optimizer.step()
 
 ``xpnet.fit`` does the same by itself once ``init()`` has found a world larger than one (through
-:func:`training_world`); give it a DataLoader with a ``DistributedSampler``.
+:func:`xpnet.train.training_world`); give it a DataLoader with a ``DistributedSampler``
+(:func:`xpnet.train.world_loader` builds one). This package holds the engines only: the world,
+the MPI and NCCL communicators, the collectives.
 
 In a world of one every function works and is the identity, so the same script runs without
 ``mpiexec``. See ``docs/distributed.md`` for the learning rate (the linear scaling rule) and
@@ -43,9 +45,8 @@ from .world import (init, is_initialized, rank, local_rank, world_size, barrier,
                     local_device)
 from .collectives import (all_reduce, broadcast, broadcast_parameters, broadcast_object,
                           average_gradients, average_buffers, all_reduce_sums, BUCKET_BYTES)
-from .training import TrainingWorld, training_world, loader
 
 __all__ = ["init", "is_initialized", "rank", "local_rank", "world_size", "barrier",
            "local_device", "all_reduce", "broadcast", "broadcast_parameters",
            "broadcast_object", "average_gradients", "average_buffers", "all_reduce_sums",
-           "BUCKET_BYTES", "TrainingWorld", "training_world", "loader"]
+           "BUCKET_BYTES"]

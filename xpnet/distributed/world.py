@@ -41,7 +41,7 @@ def share_cores(local_size: int, environ=None, cores=None):
     if local_size < 2 or any(environ.get(name, "").strip() for name in _THREAD_VARIABLES):
         return None
     threads = max(1, (cores or os.cpu_count() or 1) // local_size)
-    from ..backend import set_num_threads
+    from ..cpu import set_num_threads
     set_num_threads(threads)
     return threads
 

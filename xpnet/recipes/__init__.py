@@ -3,9 +3,9 @@ and the shared ending of a run (checkpoint, history.json, curves.png, a final li
 
 A recipe is a :class:`Recipe`: its name, a line about it, its defaults (epochs, batch size,
 learning rate, schedule) and a ``train(run)`` function. ``run`` is a :class:`Run`: the checked
-command-line settings, the output folder, and the resume plan. Most recipes train with
-``xpnet.fit`` through :func:`fit_recipe`; a recipe with its own loop (a GAN) uses the same
-checkpoint and history helpers.
+command-line settings, the output folder, and the resume plan. A recipe builds the model (from
+:mod:`xpnet.models`), its data and optimizer, and trains with ``xpnet.fit`` through
+:func:`fit_recipe` (a GAN with its own step, ``fit(..., step=...)``).
 """
 from __future__ import annotations
 
@@ -139,19 +139,25 @@ def _saved_epochs(run: Run, checkpoint):
 
 def fit_recipe(run: Run, model, optimizer, train, val, loss="cross_entropy",
                metrics=("accuracy",), scheduler=None, schedule_per="step", final=None,
-               clip_grad_norm=None):
-    """Train a fit-based recipe: resume, fit with a checkpoint per epoch, write history.json
-    and curves.png, evaluate, and build the final line (``final(history) -> (line, metrics)``
-    may replace the accuracy line)."""
+               clip_grad_norm=None, step=None, checkpoint_extra=None, callbacks=()):
+    """Train a recipe: resume, fit with a checkpoint per epoch, write history.json and
+    curves.png, evaluate, and build the final line (``final(history) -> (line, metrics)`` may
+    replace the accuracy line). ``step`` is fit's custom step; ``checkpoint_extra()`` returns
+    more state for every checkpoint (a second optimizer's); ``callbacks`` run after the
+    checkpoint's."""
     from ..train import ModelCheckpoint, evaluate, fit
     history = restore(run, model, optimizer, scheduler)
-    checkpoint = ModelCheckpoint(run.checkpoint, monitor="loss", extra=run.settings())
+    settings = run.settings()
+    extra = settings if checkpoint_extra is None else \
+        (lambda: {**settings, **checkpoint_extra()})
+    checkpoint = ModelCheckpoint(run.checkpoint, monitor="loss", extra=extra)
     history = fit(model, train, loss=loss, optimizer=optimizer, epochs=run.epochs, val=val,
-                  metrics=metrics, callbacks=[checkpoint, _saved_epochs(run, checkpoint)],
+                  metrics=metrics,
+                  callbacks=[checkpoint, _saved_epochs(run, checkpoint), *callbacks],
                   scheduler=scheduler, schedule_per=schedule_per,
                   initial_epoch=run.epochs_done, history=history,
                   verbose=0 if run.quiet else "auto", log_every=run.log_every,
-                  clip_grad_norm=clip_grad_norm)
+                  clip_grad_norm=clip_grad_norm, step=step)
     write_history(run, history, f"xpnet {run.recipe.name} on {run.device}")
     if history.stop_reason and not history.stop_reason.startswith("early"):
         return Outcome(f"training stopped: {history.stop_reason}; {written_note(run)}", 1)

@@ -12,8 +12,8 @@ def mnist_loaders(run, layout="image", normalize=True):
 
     ``layout`` 'image' gives (N, 1, 28, 28), 'rows' (N, 28, 28); ``--limit N`` keeps the first N
     training and N // 6 test images (quick checks)."""
-    from .. import distributed
     from ..data import MNIST, ArrayDataset
+    from ..train import world_loader
     splits = []
     for train in (True, False):
         ds = MNIST(root=run.data, train=train, normalize=normalize)
@@ -27,10 +27,10 @@ def mnist_loaders(run, layout="image", normalize=True):
     (x_train, y_train), (x_test, y_test) = splits
     run.say(f"data: {len(x_train)} train / {len(x_test)} test images on {run.device}")
     # under mpiexec each process takes its share (a DistributedSampler; a shard of the test set)
-    train = distributed.loader(ArrayDataset(x_train, y_train), run.batch_size, shuffle=True,
-                               seed=run.seed, device=run.device)
-    test = distributed.loader(ArrayDataset(x_test, y_test), 1000, shuffle=False,
-                              device=run.device, evaluation=True)
+    train = world_loader(ArrayDataset(x_train, y_train), run.batch_size, shuffle=True,
+                         seed=run.seed, device=run.device)
+    test = world_loader(ArrayDataset(x_test, y_test), 1000, shuffle=False, device=run.device,
+                        evaluation=True)
     return train, test
 
 

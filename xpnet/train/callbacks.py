@@ -164,14 +164,15 @@ class ModelCheckpoint(Callback):
     With ``save_best_only`` a file is written only when ``monitor`` improves. A checkpoint is
     never written for an epoch whose loss is not finite, so the last good one stays intact.
     ``last_saved`` and ``last_epoch`` say what was written last (None before the first);
-    ``extra`` (plain data) is stored in every file, e.g. the settings of the run.
+    ``extra`` (plain data, or a function returning it, called at each save) is stored in every
+    file, e.g. the settings of the run, or a second optimizer's state.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", extra=None):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
         self.mode = _mode("ModelCheckpoint", mode, monitor)
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.extra = dict(extra or {})
+        self.extra = extra if callable(extra) else dict(extra or {})
         self.last_saved = self.last_epoch = None
 
     def on_train_begin(self, logs=None):
@@ -208,8 +209,9 @@ class ModelCheckpoint(Callback):
         if folder:
             os.makedirs(folder, exist_ok=True)
         t = self.trainer
+        extra = self.extra() if callable(self.extra) else self.extra
         save_checkpoint(path, t.model, t.optimizer, epoch=epoch, history=t.history,
-                        scheduler=t.scheduler, **self.extra)
+                        scheduler=t.scheduler, **extra)
         self.last_saved, self.last_epoch = path, epoch
 
 

@@ -11,7 +11,8 @@ from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from .callbacks import Callback, ProgbarLogger
 from .history import History
 from .metrics import concat_outputs, metric_functions
-from .trainer import SingleProcess, Trainer, run_evaluation
+from .trainer import Trainer, run_evaluation
+from .world import _several_processes, training_world, world_loader
 
 _LOSSES = {
     "cross_entropy": ops.cross_entropy, "mse": ops.mse_loss, "mse_loss": ops.mse_loss,
@@ -41,16 +42,6 @@ def _threshold(loss) -> float:
     return 0.5 if probabilities else 0.0
 
 
-def _distributed():
-    """xpnet.distributed when a world of several processes is initialised (never imported
-    here otherwise: a single-process run needs no MPI)."""
-    import sys
-    dist = sys.modules.get("xpnet.distributed")
-    if dist is not None and dist.is_initialized() and dist.world_size() > 1:
-        return dist
-    return None
-
-
 def _is_loader(data) -> bool:
     """Anything that iterates over (inputs, targets) batches and has a length (a wrapper of a
     DataLoader, for instance): not an array, a Tensor, a pair or a string."""
@@ -62,19 +53,15 @@ def _is_loader(data) -> bool:
 def _as_loader(owner, data, batch_size, shuffle, device, seed=None, evaluation=False):
     from ..data import ArrayDataset, DataLoader
     if isinstance(data, DataLoader) or _is_loader(data):
-        if _distributed() is not None and getattr(data, "sampler", None) is None:
+        if _several_processes() and getattr(data, "sampler", None) is None:
             import warnings
             warnings.warn(f"{owner}: every process iterates the whole DataLoader; give it a "
                           f"sampler=DistributedSampler(...) (training) or shard(...) "
                           f"(evaluation) to split the data", RuntimeWarning, stacklevel=3)
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        dist = _distributed()
-        if dist is not None:
-            return dist.loader(ArrayDataset(*data), batch_size, shuffle=shuffle, seed=seed,
-                               device=device, evaluation=evaluation)
-        return DataLoader(ArrayDataset(*data), batch_size=batch_size, shuffle=shuffle,
-                          device=device, seed=seed)
+        return world_loader(ArrayDataset(*data), batch_size, shuffle=shuffle, seed=seed,
+                            device=device, evaluation=evaluation)
     raise TypeError(f"{owner}: data must be a DataLoader or an (inputs, targets) pair, got "
                     f"{type(data).__name__}")
 
@@ -101,11 +88,11 @@ def _check_optimizer(model, optimizer, scheduler):
             raise ValueError("fit: the scheduler drives another optimizer than the one given")
 
 
-def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("accuracy",),
+def fit(model, train, *, loss=None, optimizer, epochs: int = 1, val=None, metrics=("accuracy",),
         callbacks=(), batch_size: int = 32, shuffle: bool = True, scheduler=None,
         schedule_per: str = "epoch", seed=None, initial_epoch: int = 0,
         history: History | None = None, log_every: int = 50, clip_grad_norm: float | None = None,
-        verbose="auto") -> History:
+        verbose="auto", step=None) -> History:
     """Train ``model`` and return a :class:`History` of per-epoch Python floats.
 
     Args:
@@ -125,6 +112,11 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
         clip_grad_norm: rescale the gradients to this global 2-norm before each update.
         verbose: 'auto' (a tqdm bar on a terminal, a few plain lines per epoch otherwise), 1 or
             2 (likewise), 0 (silent).
+        step: a custom update for models that are not trained by forward, loss, backward and
+            one optimizer step (a GAN): ``step(trainer, x, y)`` makes the update and returns a
+            1-D device Tensor of statistics named by ``step.names``; their per-step means are
+            the training logs (``loss`` and ``metrics`` then serve ``val`` only). See
+            :class:`~xpnet.train.Trainer`.
 
     A non-finite loss stops training with a message in ``history.stop_reason``; that epoch is
     not checkpointed, so the last good checkpoint stays intact. Under ``mpiexec`` with
@@ -151,13 +143,18 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
                                            and clip_grad_norm > 0):
         raise ValueError(f"fit: clip_grad_norm must be a positive number, got {clip_grad_norm!r}")
     _check_optimizer(model, optimizer, scheduler)
-    loss_fn = _loss_fn("fit", loss)
+    if step is None and loss is None:
+        raise TypeError("fit: loss must be given (a name such as 'cross_entropy' or a callable), "
+                        "or a step= that makes the whole update")
+    if step is not None:
+        _check_step(step)
+    loss_fn = _loss_fn("fit", loss) if loss is not None else None
     metric_fns = metric_functions("fit", metrics)
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be Callback instances, got {type(cb).__name__}")
-    world = _world()
+    world = training_world()
     device = model.device
     train_loader = _as_loader("fit", train, batch_size, shuffle, device, seed)
     val_loader = _as_loader("fit", val, max(batch_size, 256), False, device, evaluation=True) \
@@ -167,16 +164,17 @@ def fit(model, train, *, loss, optimizer, epochs: int = 1, val=None, metrics=("a
         callbacks.insert(0, ProgbarLogger(bar=None if verbose == "auto" else False))
     trainer = Trainer(model, optimizer, loss_fn, train_loader, val_loader, metric_fns,
                       _threshold(loss), epochs, initial_epoch, history, scheduler, schedule_per,
-                      log_every, clip_grad_norm, callbacks, world)
+                      log_every, clip_grad_norm, callbacks, world, step)
     for cb in callbacks:
         cb.set_trainer(trainer)
     return trainer.run()
 
 
-def _world():
-    """The distributed world when one is initialised with more than one process."""
-    dist = _distributed()
-    return dist.training_world() if dist is not None else SingleProcess()
+def _check_step(step):
+    names = getattr(step, "names", None)
+    if not callable(step) or not names or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"fit: step must be a callable step(trainer, x, y) with a non-empty "
+                        f"'names' (the statistics it returns), got {type(step).__name__}")
 
 
 def evaluate(model, data, loss=None, metrics=("accuracy",), batch_size: int = 256) -> dict:
@@ -193,7 +191,7 @@ def evaluate(model, data, loss=None, metrics=("accuracy",), batch_size: int = 25
     loss_fn = _loss_fn("evaluate", loss) if loss is not None else None
     threshold = _threshold(loss) if loss is not None else 0.0
     return run_evaluation(model, loader, loss_fn, metric_functions("evaluate", metrics),
-                          threshold, reduce=_world().reduce)
+                          threshold, reduce=training_world().reduce)
 
 
 def predict(model, data, batch_size: int = 256) -> Tensor:

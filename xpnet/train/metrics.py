@@ -93,6 +93,36 @@ class RunningSums:
         return {f"{prefix}{name}": value / count for name, value in totals.items()}
 
 
+class StepMeans:
+    """Named statistics that a custom training step returns as one 1-D device array, summed
+    on the device (one addition per step); :meth:`read` gives their means per step.
+
+    ``names`` lists the statistics in order, or maps each name to its index.
+    """
+
+    def __init__(self, names):
+        self.names = dict(names) if isinstance(names, dict) else \
+            {name: i for i, name in enumerate(names)}
+        self.total, self.count = None, 0
+
+    def add(self, values):
+        data = values.data if isinstance(values, Tensor) else values
+        self.total = data if self.total is None else self.total + data
+        self.count += 1
+
+    def totals(self) -> dict:
+        if self.total is None:
+            return {"count": 0.0}
+        host = np.asarray(_backend.to_numpy(self.total), dtype=np.float64).reshape(-1)
+        if host.shape[0] <= max(self.names.values()):
+            raise ValueError(f"fit: the step returned {host.shape[0]} statistics, fewer than "
+                             f"its names {list(self.names)} need")
+        return {**{name: float(host[i]) for name, i in self.names.items()},
+                "count": float(self.count)}
+
+    read = RunningSums.read
+
+
 def is_finite(logs: dict) -> bool:
     return all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss"))
 

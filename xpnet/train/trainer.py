@@ -2,6 +2,10 @@
 
 No host synchronisation inside a step: the loss and metric sums stay on the device and are read
 back once per ``log_every`` steps (for the display and the NaN guard) and once per epoch.
+
+A model whose update is not forward, loss, backward, step (a GAN's two players) brings its own
+step function (``fit(..., step=...)``, see :class:`Trainer`); everything else (epochs,
+schedules, logs, the NaN guard, callbacks, checkpoints, the world) stays the Trainer's.
 """
 from __future__ import annotations
 
@@ -12,39 +16,24 @@ from ..autograd import no_grad
 from ..optim import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from .history import History
-from .metrics import RunningSums, is_finite
-
-
-class SingleProcess:
-    """The world of one process; ``xpnet.distributed`` provides the same four methods for
-    several (parameters broadcast at the start, gradients averaged after backward, sums
-    all-reduced, files and display on rank 0 only)."""
-
-    is_main_process = True
-
-    def start(self, model):
-        pass
-
-    def average_gradients(self, model):
-        pass
-
-    def reduce(self, totals: dict) -> dict:
-        return totals
-
-    def synchronize_buffers(self, model):
-        pass
-
-    def barrier(self):
-        pass
+from .metrics import RunningSums, StepMeans, is_finite
 
 
 class Trainer:
     """What callbacks see: ``model``, ``optimizer``, ``scheduler``, ``history``, ``epoch``,
-    ``epochs``, ``steps_per_epoch``, ``samples_seen``, ``stop_training``, ``has_validation``."""
+    ``epochs``, ``steps_per_epoch``, ``samples_seen``, ``stop_training``, ``has_validation``,
+    ``world``.
+
+    ``custom_step``, when given, replaces :meth:`step`: ``custom_step(trainer, x, y)`` makes the
+    whole update (its gradients averaged by ``trainer.world.average_gradients``) and returns a
+    1-D device Tensor of statistics (per-step means, e.g. losses), which ``custom_step.names``
+    names in order (or maps name -> index, so one value may be logged under two names). Their
+    means over the steps are the epoch's training logs; the scheduler still steps here.
+    """
 
     def __init__(self, model, optimizer, loss_fn, train_loader, val_loader, metric_fns,
                  threshold, epochs, initial_epoch, history, scheduler, schedule_per, log_every,
-                 clip_grad_norm, callbacks, world):
+                 clip_grad_norm, callbacks, world, custom_step=None):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.train_loader, self.val_loader = train_loader, val_loader
         self.metric_fns, self.threshold = metric_fns, threshold
@@ -52,6 +41,7 @@ class Trainer:
         self.history = history if history is not None else History()
         self.scheduler, self.schedule_per, self.log_every = scheduler, schedule_per, log_every
         self.clip_grad_norm, self.callbacks, self.world = clip_grad_norm, callbacks, world
+        self.custom_step = custom_step
         self.epoch, self.samples_seen, self.stop_training = initial_epoch, 0, False
         self.steps_per_epoch = len(train_loader)
         self.has_validation = val_loader is not None
@@ -81,13 +71,19 @@ class Trainer:
         if hasattr(self.train_loader, "set_epoch"):
             self.train_loader.set_epoch(epoch - 1)  # the shuffle of a resumed run continues exactly
         self.model.train()
-        sums = RunningSums(self.metric_fns, self.threshold)
+        custom = self.custom_step
+        sums = RunningSums(self.metric_fns, self.threshold) if custom is None else \
+            StepMeans(custom.names)
         started = time.perf_counter()
         self.samples_seen = 0
         finite = True
         for step, (x, y) in enumerate(self.train_loader, start=1):
-            output, loss = self.step(x, y)
-            sums.add(loss, output, y, x.shape[0])
+            if custom is None:
+                output, loss = self.step(x, y)
+                sums.add(loss, output, y, x.shape[0])
+            else:
+                sums.add(custom(self, x, y))
+                self.step_scheduler_per_step()
             self.samples_seen += x.shape[0]
             logs = None
             if step % self.log_every == 0:
@@ -126,9 +122,12 @@ class Trainer:
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
+        self.step_scheduler_per_step()
+        return output, loss
+
+    def step_scheduler_per_step(self):
         if self.scheduler is not None and self.schedule_per == "step":
             self.scheduler.step()
-        return output, loss
 
     def step_scheduler_per_epoch(self, logs):
         """Before the epoch's callbacks, so that a checkpoint holds the schedule after its step

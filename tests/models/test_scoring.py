@@ -3,7 +3,7 @@ import pytest
 
 import xpnet
 import xpnet.functional as F
-from xpnet import generative, models, nn
+from xpnet import models, nn
 
 
 class _Oracle(nn.Module):
@@ -22,7 +22,7 @@ def _coded(labels, sharp=True):
 
 def test_inception_score_is_the_formula_over_the_classifiers_probabilities(device):
     oracle = _Oracle()
-    balanced = generative.inception_score(oracle, _coded(np.arange(100) % 10), device=device,
+    balanced = models.inception_score(oracle, _coded(np.arange(100) % 10), device=device,
                                           normalize=False)
     p = np.full(10, 1.0)
     p[0] = np.exp(10.0)
@@ -30,11 +30,11 @@ def test_inception_score_is_the_formula_over_the_classifiers_probabilities(devic
     assert balanced["score"] == pytest.approx(np.exp(np.sum(p * np.log(p / 0.1))), rel=1e-5)
     assert balanced["class_shares"] == [0.1] * 10
     assert balanced["mean_confidence"] == pytest.approx(p[0], rel=1e-6)
-    collapsed = generative.inception_score(oracle, _coded([3] * 20), device=device,
+    collapsed = models.inception_score(oracle, _coded([3] * 20), device=device,
                                            normalize=False)
     assert collapsed["score"] == pytest.approx(1.0, abs=1e-5)
     assert collapsed["class_shares"][3] == 1.0
-    blurry = generative.inception_score(oracle, _coded(range(10), sharp=False), device=device,
+    blurry = models.inception_score(oracle, _coded(range(10), sharp=False), device=device,
                                         normalize=False)
     assert blurry["score"] == pytest.approx(1.0, abs=1e-5)
     assert blurry["mean_confidence"] == pytest.approx(0.1, rel=1e-5)
@@ -43,13 +43,13 @@ def test_inception_score_is_the_formula_over_the_classifiers_probabilities(devic
 def test_inception_score_rejects_images_that_are_not_nchw():
     with pytest.raises(ValueError, match=r"^inception_score: images must be \(N, C, H, W\), got "
                                          r"shape \(3, 28, 28\)$"):
-        generative.inception_score(_Oracle(), np.zeros((3, 28, 28)))
+        models.inception_score(_Oracle(), np.zeros((3, 28, 28)))
 
 
 def test_mnist_classifier_loads_a_saved_one(tmp_path):
     model = models.mnist_cnn()
     xpnet.save(model.state_dict(), tmp_path / "classifier.npz")
-    loaded, accuracy = generative.mnist_classifier(tmp_path / "classifier.npz")
+    loaded, accuracy = models.mnist_classifier(tmp_path / "classifier.npz")
     assert accuracy is None and not loaded.training
     for a, b in zip(model.parameters(), loaded.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

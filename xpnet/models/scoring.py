@@ -11,18 +11,19 @@ from ..data.mnist import MEAN, STD
 
 
 def mnist_classifier(path, root=None, device=None, epochs: int = 1, verbose=0):
-    """The fixed classifier that scores generated digits: ``models.mnist_cnn`` loaded from
+    """The fixed classifier that scores generated digits: :func:`mnist_cnn` loaded from
     ``path`` (an :func:`xpnet.save` file of its state_dict), or, if there is none, trained
     there once (Adam 1e-3, batch 64, ``epochs`` epochs on normalised MNIST from ``root``,
     seed 0) and saved. Returns (model in eval mode, test accuracy or None when loaded)."""
     import os
 
-    from .. import io, models, optim
+    from .. import io, optim
     from ..data import MNIST, DataLoader
     from ..random import manual_seed
     from ..train import evaluate, fit
+    from .mnist import mnist_cnn
 
-    model = models.mnist_cnn(device=device)
+    model = mnist_cnn(device=device)
     if os.path.exists(path):
         model.load_state_dict(io.load(path))
         return model.eval(), None
@@ -40,7 +41,7 @@ def mnist_classifier(path, root=None, device=None, epochs: int = 1, verbose=0):
 
 def inception_score(classifier, images, batch_size: int = 1000, device=None,
                     normalize: bool = True) -> dict:
-    """Score generated digits with a fixed classifier (e.g. a trained ``models.mnist_cnn``).
+    """Score generated digits with a fixed classifier (e.g. a trained :func:`mnist_cnn`).
 
     Args:
         classifier: maps (N, 1, 28, 28) to logits (N, C).

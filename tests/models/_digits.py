@@ -1,4 +1,4 @@
-"""Stand-ins for MNIST digits in the generative tests."""
+"""Stand-ins for MNIST digits in the VAE and GAN tests."""
 import numpy as np
 
 

@@ -1,5 +1,5 @@
-"""Image grids of digits: as a NumPy array, and as a PNG (matplotlib); the discriminator's
-two outputs over training as a PNG."""
+"""Image grids (of digits, samples, reconstructions): as a NumPy array, and as a PNG
+(matplotlib)."""
 from __future__ import annotations
 
 import numpy as np
@@ -37,24 +37,5 @@ def save_image_grid(images, path, nrow: int = 10, title: str | None = None) -> s
     if title:
         ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
-def save_discriminator_plot(x, d_real, d_fake, path, xlabel: str, marker: bool = False) -> str:
-    """Write mean D(x) and D(G(z)) against ``x`` (steps or epochs) with the equilibrium 0.5
-    as a PNG (needs matplotlib)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(x, d_real, "-o" if marker else "-", label="D(x), real digits")
-    ax.plot(x, d_fake, "-s" if marker else "-", label="D(G(z)), generated")
-    ax.axhline(0.5, color="gray", lw=0.8, ls="--", label="equilibrium 0.5")
-    ax.set_xlabel(xlabel)
-    ax.set_ylim(0, 1)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
