@@ -125,8 +125,8 @@ def xpnet_npz(path, tree, arrays=None, meta=None):
     ({"dict": 5}, {}, None, r"a 'dict' node must hold a list, got int"),
     ({"dict": [["a", 1, 2]]}, {}, None, r"a 'dict' node must hold \[key, value\] pairs with str "
                                         r"or int keys, got \[\"a\", 1, 2\]"),
-    ({"dict": [[1.5, 1]]}, {}, None, r"a 'dict' node must hold \[key, value\] pairs with str or int keys, got "
-                                     r"\[1.5, 1\]"),
+    ({"dict": [[1.5, 1]]}, {}, None,
+     r"a 'dict' node must hold \[key, value\] pairs with str or int keys, got \[1.5, 1\]"),
     ({"dict": [["m", {"list": "abc"}]]}, {}, None, r"a 'list' node must hold a list, got str "
                                                    r"at 'm'"),
     ({"dict": [["m", {"set": []}]]}, {}, None, r"unknown metadata node 'set' at 'm'"),

@@ -1,5 +1,5 @@
 """PyTorch files read without torch: the committed fixtures (made by
-tests/fixtures/make_torch_fixtures.py) always, files written by a live torch when it is installed."""
+tests/fixtures/make_torch_fixtures.py) always; files a live torch writes when it is installed."""
 import io
 import os
 import pickle
@@ -240,8 +240,10 @@ def test_every_dtype_and_view_torch_writes_is_read_exactly():
     torch.manual_seed(0)
     big = torch.randn(5, 7, 3, dtype=torch.float64)
     values = {"permuted": big.permute(2, 0, 1), "narrow": big[1:4, 2:6:2, 1],
-              "expanded": torch.ones(3, 1).expand(3, 4), "int32": torch.arange(5, dtype=torch.int32),
-              "int16": torch.arange(-3, 3, dtype=torch.int16), "complex": torch.randn(3, dtype=torch.cfloat),
+              "expanded": torch.ones(3, 1).expand(3, 4),
+              "int32": torch.arange(5, dtype=torch.int32),
+              "int16": torch.arange(-3, 3, dtype=torch.int16),
+              "complex": torch.randn(3, dtype=torch.cfloat),
               "bf16": torch.randn(6).to(torch.bfloat16)}
     buffer = io.BytesIO()
     torch.save(values, buffer)
