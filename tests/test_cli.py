@@ -63,8 +63,8 @@ def test_info_lists_versions_and_devices(capsys):
     text = capsys.readouterr().out
     assert text.startswith("xpnet ")
     assert "numpy " in text and "devices: cpu" in text
-    from xpnet import backend
-    threads = xpnet.cpu.SLAB_THREADS.threads(backend.resolve("cpu").xp)
+    from xpnet import backend, cpu
+    threads = cpu.SLAB_THREADS.threads(backend.resolve("cpu").xp)
     assert f"convolution slabs on {threads} thread" in text
 
 
