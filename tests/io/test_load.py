@@ -162,7 +162,8 @@ def test_an_array_of_strings_or_dates_in_a_file_is_refused_by_key(tmp_path, arra
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"", r"is not an xpnet file .*; it looks like text"),
+    (b"", r"is not an xpnet file .*; it is empty"),
+    (b"epoch 3, loss 0.1\n", r"is not an xpnet file .*; it looks like text"),
     (b"PK\x03\x04" + b"\0" * 30, r"is damaged \(truncated or corrupted: BadZipFile\)"),
     (b"\x80\x04\x95", r"is not an xpnet file .*looks like a Python pickle, which xpnet never "
                       r"loads"),

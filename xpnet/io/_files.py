@@ -45,6 +45,8 @@ def host_array(value, where: str):
 
 
 def looks_like(head: bytes) -> str:
+    if not head:
+        return "is empty"
     if head[:6] == b"\x93NUMPY":
         return "is a single .npy array (numpy.save); read it with numpy.load"
     if head[:2] == b"\x1f\x8b":
