@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 import xpnet
-from xpnet import generative as gen, models, optim
+from xpnet import models, optim
 from xpnet.data import MNIST, DataLoader
 
 parser = argparse.ArgumentParser()
@@ -44,28 +44,28 @@ G, D = models.dcgan_generator(latent, args.width), models.dcgan_discriminator(ar
 d_opt, strength, done = new_optimizer(D), [], 0
 for target in (0, 10, 50, 200):
     for _ in range(target - done):
-        gen.discriminator_step(G, D, next(reals), d_opt, latent)
+        models.discriminator_step(G, D, next(reals), d_opt, latent)
     done = target
     with xpnet.no_grad():
         d_fake = float(xpnet.functional.sigmoid(D(G(xpnet.randn(512, latent)))).mean().item())
-    norms = {k: float(np.mean([gen.generator_gradient_norm(G, D, latent, 128, k)
-                               for _ in range(3)])) for k in gen.GENERATOR_LOSSES}
+    norms = {k: float(np.mean([models.generator_gradient_norm(G, D, latent, 128, k)
+                               for _ in range(3)])) for k in models.GENERATOR_LOSSES}
     strength.append({"d_steps": target, "d_fake": d_fake, **norms})
     print(strength[-1], flush=True)
 
 # 1b. training on from that strong discriminator with each loss
-classifier, _ = gen.mnist_classifier(os.path.join(args.gan, "classifier.npz"), args.data)
+classifier, _ = models.mnist_classifier(os.path.join(args.gan, "classifier.npz"), args.data)
 start = {"G": G.state_dict(), "D": D.state_dict(), "rng": xpnet.get_rng_state()}
 runs = {}
-for kind in gen.GENERATOR_LOSSES:
+for kind in models.GENERATOR_LOSSES:
     g, d = models.dcgan_generator(latent, args.width), models.dcgan_discriminator(args.width)
     g.load_state_dict(start["G"]), d.load_state_dict(start["D"])
     xpnet.set_rng_state(start["rng"])
     g_opt, d_opt, curve = new_optimizer(g), new_optimizer(d), []
     for step in range(args.steps):
-        curve.append(gen.gan_step(g, d, next(reals), g_opt, d_opt, latent, kind))
+        curve.append(models.gan_step(g, d, next(reals), g_opt, d_opt, latent, kind))
     curve = np.stack([c.numpy() for c in curve])        # read once, after the run
-    score = gen.inception_score(classifier, gen.generate(g, 2000, latent))
+    score = models.inception_score(classifier, models.generate_images(g, 2000, latent))
     runs[kind] = {"d_fake": curve[:, 3].tolist(), "final_d_fake": float(curve[-20:, 3].mean()),
                   "score": score["score"], "mean_confidence": score["mean_confidence"]}
     print(kind, {k: v for k, v in runs[kind].items() if k != "d_fake"}, flush=True)
@@ -79,7 +79,7 @@ gan_images = np.load(os.path.join(args.gan, "samples.npz"))["images"]
 sets = {"real test digits": MNIST(args.data, train=False).images,
         "uniform noise": np.random.default_rng(0).random((10_000, 1, 28, 28)),
         "VAE samples": vae_images, "GAN samples": gan_images}
-sharpness = {name: gen.inception_score(classifier, images) for name, images in sets.items()}
+sharpness = {name: models.inception_score(classifier, images) for name, images in sets.items()}
 
 lines = ["| D steps alone | mean D(G(z)) | ‖∇G‖ saturating | ‖∇G‖ non-saturating |",
          "|---:|---:|---:|---:|"]
@@ -103,14 +103,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 fig, axes = plt.subplots(1, 4, figsize=(17, 4))
-for k in gen.GENERATOR_LOSSES:
+for k in models.GENERATOR_LOSSES:
     axes[0].semilogy([s["d_steps"] for s in strength], [s[k] for s in strength], "-o", label=k)
     axes[1].plot(runs[k]["d_fake"], label=k)
 axes[0].set(xlabel="discriminator steps alone", ylabel="‖∇ generator loss‖",
             title="the saturating loss's gradient vanishes")
 axes[1].set(xlabel="GAN step", ylabel="D(G(z))", title="training on from a strong D")
 for ax, name in ((axes[2], "VAE samples"), (axes[3], "GAN samples")):
-    ax.imshow(gen.image_grid(sets[name][:64], nrow=8), cmap="gray_r", vmin=0, vmax=1)
+    ax.imshow(models.image_grid(sets[name][:64], nrow=8), cmap="gray_r", vmin=0, vmax=1)
     ax.set_title(f"{name}: confidence {sharpness[name]['mean_confidence']:.2f}")
     ax.axis("off")
 axes[0].legend(), axes[1].legend()

@@ -7,12 +7,11 @@ their scores by a fixed MNIST classifier (Inception Score, class shares, confide
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 
 import xpnet
-from xpnet import generative, models, optim
+from xpnet import models, optim
 from xpnet.data import MNIST, DataLoader
 
 parser = argparse.ArgumentParser()
@@ -32,44 +31,63 @@ latent = 100
 xpnet.manual_seed(args.seed)
 train = DataLoader(MNIST(args.data, train=True), batch_size=128, shuffle=True, seed=args.seed,
                    device=device, drop_last=True)
-generator = models.dcgan_generator(latent, args.width, device=device)
-discriminator = models.dcgan_discriminator(args.width, device=device)
-g_opt = optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-d_opt = optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+gan = models.DCGAN(latent, args.width, device=device)
+g_opt = optim.Adam(gan.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+d_opt = optim.Adam(gan.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
 fixed_z = xpnet.randn(64, latent, device=device)
 
-log = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": [], "steps": []}
-seconds = []
-for epoch in range(1, args.epochs + 1):
-    start = time.perf_counter()
-    for key, values in generative.train_gan_epoch(generator, discriminator, train, g_opt, d_opt,
-                                                  latent, log_every=50).items():
-        log[key] += values
-    seconds.append(time.perf_counter() - start)
-    print(f"epoch {epoch}: D(x) {log['d_real'][-1]:.3f}, D(G(z)) {log['d_fake'][-1]:.3f}, "
-          f"loss D {log['d_loss'][-1]:.3f} G {log['g_loss'][-1]:.3f} ({seconds[-1]:.0f}s)",
-          flush=True)
-    generator.eval()
-    with xpnet.no_grad():
-        grid = (generator(fixed_z).numpy() + 1) / 2
-    generator.train()
-    generative.save_image_grid(grid, os.path.join(args.out, f"samples_epoch{epoch}.png"), nrow=8,
+
+class Curves(xpnet.train.Callback):
+    """Mean D(x) and D(G(z)) over each 50 steps (fit logs the running means of the epoch at
+    every log interval), and a grid of G(fixed z) after each epoch."""
+
+    def __init__(self):
+        self.log, self.sums, self.step = {"d_real": [], "d_fake": [], "steps": []}, {}, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.sums, self.step = {"d_real": 0.0, "d_fake": 0.0}, 0
+
+    def on_batch_end(self, step, logs=None):
+        if logs is None:
+            return
+        self.interval(step, logs)
+
+    def interval(self, step, logs):
+        for key in ("d_real", "d_fake"):   # running means -> the mean of the last interval
+            self.log[key].append((logs[key] * step - self.sums[key]) / (step - self.step))
+            self.sums[key] = logs[key] * step
+        self.log["steps"].append(step - self.step)
+        self.step = step
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.step < self.trainer.steps_per_epoch:      # the epoch's last, shorter interval
+            self.interval(self.trainer.steps_per_epoch, logs)
+        print(f"epoch {epoch}: D(x) {logs['d_real']:.3f}, D(G(z)) {logs['d_fake']:.3f}, loss D "
+              f"{logs['d_loss']:.3f} G {logs['g_loss']:.3f} ({logs['time']:.0f}s)", flush=True)
+        models.save_image_grid(models.generate_images(gan.generator, z=fixed_z),
+                               os.path.join(args.out, f"samples_epoch{epoch}.png"), nrow=8,
                                title=f"G(z) for fixed z after epoch {epoch}")
 
-generative.save_discriminator_plot(np.cumsum(log["steps"]), log["d_real"], log["d_fake"],
-                                   os.path.join(args.out, "discriminator.png"), "step")
 
-images = generative.generate(generator, 10_000, latent)
+curves = Curves()
+history = xpnet.fit(gan, train, optimizer=g_opt, step=models.GANStep(d_opt), epochs=args.epochs,
+                    log_every=50, callbacks=[curves], verbose=0)
+models.save_discriminator_plot(np.cumsum(curves.log["steps"]), curves.log["d_real"],
+                               curves.log["d_fake"], os.path.join(args.out, "discriminator.png"),
+                               "step")
+
+images = models.generate_images(gan.generator, 10_000, latent)
 np.savez_compressed(os.path.join(args.out, "samples.npz"), images=images.astype(np.float32))
-classifier, accuracy = generative.mnist_classifier(
+classifier, accuracy = models.mnist_classifier(
     args.classifier or os.path.join(args.out, "classifier.npz"), args.data, device)
 if accuracy is not None:
     print(f"trained the scoring classifier: test accuracy {accuracy:.4f}")
-scores = generative.inception_score(classifier, images)
-xpnet.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict()},
+scores = models.inception_score(classifier, images)
+xpnet.save({"generator": gan.generator.state_dict(),
+            "discriminator": gan.discriminator.state_dict()},
            os.path.join(args.out, "checkpoint.npz"))
 with open(os.path.join(args.out, "history.json"), "w") as f:
-    json.dump({**log, "seconds_per_epoch": seconds, **scores}, f, indent=1)
+    json.dump({**history.history, "per_50_steps": curves.log, **scores}, f, indent=1)
 shares = ", ".join(f"{s:.1%}" for s in scores["class_shares"])
 print(f"Inception Score {scores['score']:.2f}, mean confidence {scores['mean_confidence']:.3f}, "
       f"class shares {shares}; wrote {args.out}")

@@ -6,12 +6,10 @@ latent grid.
     python examples/mnist_vae.py --epochs 10 --latent 2 --out runs/mnist-vae-2d
 """
 import argparse
-import json
 import os
-import time
 
 import xpnet
-from xpnet import generative, models, optim
+from xpnet import models, optim
 from xpnet.data import MNIST, DataLoader
 
 parser = argparse.ArgumentParser()
@@ -32,18 +30,14 @@ test = DataLoader(MNIST(args.data, train=False), batch_size=1000, device=device)
 model = models.VAE(latent_size=args.latent, device=device)
 optimizer = optim.Adam(model.parameters(), lr=1e-3)
 
-history = {"epoch": [], "train_loss": [], "test_loss": [], "seconds": []}
-for epoch in range(1, args.epochs + 1):
-    start = time.perf_counter()
-    train_loss = generative.train_vae_epoch(model, train, optimizer)
-    seconds = time.perf_counter() - start
-    test_loss = generative.evaluate_vae(model, test)
-    for key, value in zip(history, (epoch, train_loss, test_loss, seconds)):
-        history[key].append(value)
-    print(f"epoch {epoch}: train loss {train_loss:.2f}, test loss {test_loss:.2f} per sample "
-          f"({seconds:.1f}s)", flush=True)
-    with open(os.path.join(args.out, "history.json"), "w") as f:
-        json.dump(history, f, indent=1)
+history = xpnet.fit(model, models.InputsAsTargets(train), loss=models.VAELoss(),
+                    optimizer=optimizer, epochs=args.epochs, val=models.InputsAsTargets(test),
+                    metrics=(), callbacks=[xpnet.train.LambdaCallback(
+                        on_epoch_end=lambda epoch, logs: print(
+                            f"epoch {epoch}: train loss {logs['loss']:.2f}, test loss "
+                            f"{logs['val_loss']:.2f} per sample ({logs['time']:.1f}s)",
+                            flush=True))], verbose=0)
+history.save(os.path.join(args.out, "history.json"))
 xpnet.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "epoch": args.epochs, "rng": xpnet.get_rng_state()},
            os.path.join(args.out, "checkpoint.npz"))
@@ -54,13 +48,13 @@ with xpnet.no_grad():
     reconstruction = model(x)[0].numpy().reshape(-1, 1, 28, 28)
     samples = model.decode(xpnet.randn(64, args.latent, device=device)).numpy()
 pairs = [image for k in range(8) for image in (x.numpy()[k], reconstruction[k])]
-generative.save_image_grid(pairs, os.path.join(args.out, "reconstructions.png"), nrow=4,
-                           title="test digits and their reconstructions")
-generative.save_image_grid(samples.reshape(-1, 1, 28, 28), os.path.join(args.out, "samples.png"),
-                           nrow=8, title=f"decoded z ~ N(0, I), epoch {args.epochs}")
+models.save_image_grid(pairs, os.path.join(args.out, "reconstructions.png"), nrow=4,
+                       title="test digits and their reconstructions")
+models.save_image_grid(samples.reshape(-1, 1, 28, 28), os.path.join(args.out, "samples.png"),
+                       nrow=8, title=f"decoded z ~ N(0, I), epoch {args.epochs}")
 if args.latent == 2:
-    generative.save_image_grid(generative.latent_grid(model, 20),
-                               os.path.join(args.out, "latent_grid.png"), nrow=20,
-                               title="the 2-D latent space, decoded")
+    models.save_image_grid(models.latent_grid(model, 20),
+                           os.path.join(args.out, "latent_grid.png"), nrow=20,
+                           title="the 2-D latent space, decoded")
 print(f"wrote {args.out}: history.json, checkpoint.npz, reconstructions.png, samples.png"
       + (", latent_grid.png" if args.latent == 2 else ""))
