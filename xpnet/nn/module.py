@@ -275,8 +275,12 @@ class Module:
                         f"{type(self).__name__}, but the state dict{where} holds different "
                         f"values for them (saved from an untied model?); load one of them "
                         f"only, or untie the model")
+        written = set()
         for key, host in hosts.items():
             target = own[key]
+            if id(target) in written:   # a tied weight, written once
+                continue
+            written.add(id(target))
             # asarray copies: optimizers update parameters in place, which must not reach the source
             target.data = target.backend.asarray(host, _backend.dtype_name(target.dtype))
         return unloaded, unexpected
