@@ -28,7 +28,7 @@ from .autograd.random_tensors import (randint, randn_like, rand_like, randint_li
 from . import random
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import ops, nn, functional, optim, data, io, models
-from .io import save, load
+from .io import save, load, load_state_dict
 from .train import fit, evaluate, predict, History
 
 # dtype objects, as torch.float32 (strings such as "float32" are accepted everywhere too)
@@ -44,7 +44,7 @@ __all__ = [
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
     "full", "zeros_like", "ones_like", "randn", "rand", "arange", "random", "manual_seed", "seed",
     "initial_seed", "get_rng_state", "set_rng_state", "nn", "functional", "optim", "data", "io",
-    "models", "save", "load", "fit", "evaluate", "predict", "History", "dtype",
+    "models", "save", "load", "load_state_dict", "fit", "evaluate", "predict", "History", "dtype",
     *backend.DTYPE_NAMES, "__version__",
     "set_num_threads", "get_num_threads", "randint", "randn_like", "rand_like", "randint_like",
     "normal", "bernoulli",
