@@ -6,7 +6,7 @@ import numbers
 
 from .. import backend as _backend
 from .. import random as _random
-from .tensor import Tensor
+from .tensor import Tensor, check_requires_grad
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -36,12 +36,11 @@ def _filled(op, shape, value, dtype, device, requires_grad):
     shape = check_shape(op, shape)
     backend = _backend.resolve(device)
     dt = backend.dtype(dtype or "float32")
-    if requires_grad and not _backend.as_dtype(dt).is_floating_point:
-        raise TypeError(f"{op}: only floating-point tensors can require gradients, got dtype "
-                        f"{_backend.dtype_name(dt)}")
+    if requires_grad:
+        check_requires_grad(op, dt)
     with backend.scope():
         data = backend.xp.full(shape, value, dtype=dt, device=backend.device)
-    return Tensor._wrap(data, backend, requires_grad)
+    return Tensor.from_array(data, requires_grad, device=backend)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -75,7 +74,7 @@ def _random_tensor(op, draw, shape, dtype, device, requires_grad):
     name = _backend.as_dtype(dtype).name if dtype is not None else "float32"
     if name not in ("float32", "float64"):
         raise TypeError(f"{op}: dtype must be float32 or float64, got {name}")
-    return Tensor._wrap(draw(backend, shape, name), backend, bool(requires_grad))
+    return Tensor.from_array(draw(backend, shape, name), bool(requires_grad), device=backend)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -99,4 +98,4 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     dt = backend.dtype(dtype) if dtype is not None else None
     with backend.scope():
         data = backend.xp.arange(start, stop, step, dtype=dt, device=backend.device)
-    return Tensor._wrap(data, backend)
+    return Tensor.from_array(data, device=backend)

@@ -20,7 +20,7 @@ def _topological_order(root_fn):
         if key in visited:
             continue
         visited.add(key)
-        inputs = fn.__dict__.get("inputs")
+        inputs = fn.inputs
         if inputs is None:
             raise RuntimeError(
                 "backward: the graph was already released by an earlier backward(); call "
@@ -61,10 +61,10 @@ def backward(root: Tensor, gradient=None, retain_graph=False):
                 grads = [g if g is not None else xp.zeros(shape, dtype=dtype,
                                                           device=fn.backend.device)
                          for g, (shape, dtype) in zip(grads, fn.outputs_meta)]
-            retained = fn.__dict__.get("retained")
+            retained = fn.retained
             if retained:
                 for index, t in retained.items():
-                    t.grad = Tensor._wrap(grads[index], t.backend)
+                    t.grad = Tensor.from_array(grads[index], device=t.backend)
             grad_inputs = fn.backward(*grads)
             if grad_inputs.__class__ is not tuple:
                 grad_inputs = (grad_inputs,)
@@ -108,6 +108,6 @@ def _accumulate_leaf(x: Tensor, g):
     if g.dtype != x.data.dtype:
         g = x.xp.astype(g, x.data.dtype)
     if x.grad is None:
-        x.grad = Tensor._wrap(g, x.backend)
+        x.grad = Tensor.from_array(g, False, x.backend)
     else:
-        x.grad = Tensor._wrap(x.grad.data + g, x.backend)
+        x.grad = Tensor.from_array(x.grad.data + g, False, x.backend)

@@ -1,11 +1,13 @@
 """Function: one differentiable op, forward and backward on raw arrays."""
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
 import numpy as np
 
-import numbers
-
-from ..backend import dtype_name, is_array
+from ..backend import is_array
+from ..checks import floating_error
 from . import grad_mode as _grad_mode
 from .tensor import Tensor
 
@@ -42,9 +44,20 @@ class Function:
     gradient per output (zeros for outputs that did not take part in the loss).
     """
 
+    # -- declared by subclasses ------------------------------------------------------------------
     name: str | None = None            # the op's name in error messages; defaults to the class name
     floating_inputs: dict | None = None  # {index: name} of inputs that must be floating-point
     differentiable_outputs: tuple | None = None   # indices of outputs that carry gradient (None: all)
+
+    # -- set by __call__ (the class values stand until then, and again after release()) ----------
+    xp: Any = None                     # the inputs' array namespace
+    backend: Any = None                # the inputs' device
+    inputs: tuple | None = None        # the inputs, kept only when some input wants a gradient;
+    #                                    None also once backward has released the graph
+    needs_input_grad: tuple = ()       # per input: does it want a gradient?
+    n_outputs: int = 1
+    outputs_meta: list | None = None   # (shape, dtype) per output, for ops with several outputs
+    retained: dict | None = None       # {output index: Tensor} that asked for .grad (retain_grad)
 
     def __call__(self, *inputs):
         # one pass over the inputs: the common backend, the raw arrays, whether any input
@@ -74,8 +87,7 @@ class Function:
             for i, name in self.floating_inputs.items():
                 if i < len(arrays) and isinstance(inputs[i], Tensor) and \
                         arrays[i].dtype not in floating:
-                    raise TypeError(f"{self.op_name}: {name} must be floating-point, got dtype "
-                                    f"{dtype_name(arrays[i].dtype)}; convert it with .float()")
+                    raise floating_error(self.op_name, name, arrays[i].dtype)
         self.xp = backend.xp
         self.backend = backend
         if backend.library == "cupy":
@@ -93,7 +105,7 @@ class Function:
             if y.__class__ is not np.ndarray and isinstance(y, np.generic):
                 y = np.asarray(y)  # NumPy reductions give scalars; a Tensor holds an array
             carries = needs_grad and (differentiable is None or i in differentiable)
-            t = Tensor._wrap(y, backend, carries)
+            t = Tensor.from_array(y, carries, backend)
             if carries:
                 t.creator = self
                 t._output_index = i
@@ -133,5 +145,7 @@ class Function:
                   f"move the model and the batch with .to(...)")
 
     def release(self):
-        """Drop everything saved for backward (called once backward has passed through)."""
-        self.__dict__.clear()
+        """Drop everything saved for backward (called once backward has passed through): every
+        attribute set on the instance goes, so the declared ones read their class values again
+        (``inputs`` is None: the graph is released)."""
+        vars(self).clear()

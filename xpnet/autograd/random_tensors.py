@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import random as _random
+from ..checks import integer, number, require_floating
 from .creation import check_shape
 from .tensor import Tensor
 
@@ -26,8 +27,8 @@ def _size(op, size) -> tuple:
 
 def _random_tensor(op, draw, shape, dtype, device, requires_grad):
     backend = _backend.resolve(device)
-    return Tensor._wrap(draw(backend, check_shape(op, shape), _float_name(op, dtype)), backend,
-                        bool(requires_grad))
+    return Tensor.from_array(draw(backend, check_shape(op, shape), _float_name(op, dtype)),
+                             bool(requires_grad), device=backend)
 
 
 def _float_name(op, dtype, default="float32"):
@@ -69,9 +70,7 @@ def rand_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002
 
 
 def _integers(op, low, high, size, dtype, device):
-    for name, value in (("low", low), ("high", high)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    low, high = integer(op, "low", low), integer(op, "high", high)
     if low >= high:
         raise ValueError(f"{op}: high must be greater than low, got low={low} and high={high}")
     backend = _backend.resolve(device)
@@ -80,12 +79,13 @@ def _integers(op, low, high, size, dtype, device):
         info = np.iinfo(name)
         if low < info.min or high - 1 > info.max:
             raise ValueError(f"{op}: [low, high) must fit in {name}, got [{low}, {high})")
-        return Tensor._wrap(_random.integers(backend, int(low), int(high), size, name), backend)
+        return Tensor.from_array(_random.integers(backend, int(low), int(high), size, name),
+                                 device=backend)
     if name not in _FLOATS:
         raise TypeError(f"{op}: dtype must be an integer or floating dtype, got {name}")
     drawn = _random.integers(backend, int(low), int(high), size, "int64")
     with backend.scope():
-        return Tensor._wrap(backend.xp.astype(drawn, backend.dtype(name)), backend)
+        return Tensor.from_array(backend.xp.astype(drawn, backend.dtype(name)), device=backend)
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None) -> Tensor:
@@ -115,7 +115,7 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None) ->
 
 def _check_std(op, std):
     if isinstance(std, Tensor):
-        if std.backend.on_host and std.size and float(std.backend.xp.min(std.data)) < 0:
+        if std.backend.on_host and std.numel() and float(std.backend.xp.min(std.data)) < 0:
             raise ValueError(f"{op}: std must be non-negative, got a minimum of "
                              f"{float(std.backend.xp.min(std.data))}")
     elif not std >= 0:
@@ -144,7 +144,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
             raise TypeError("normal: with a number for both mean and std, size must be given")
         eps = _random_tensor(op, _random.normal, _size(op, size), dtype, device, False)
         with eps.backend.scope():
-            return Tensor._wrap(eps.data * float(std) + float(mean), eps.backend)
+            return Tensor.from_array(eps.data * float(std) + float(mean), device=eps.backend)
     if size is not None:
         raise TypeError("normal: size is only taken when mean and std are both numbers")
     backend = tensors[0].backend
@@ -152,9 +152,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
         raise ValueError(f"{op}: mean and std are on different devices "
                          f"['{mean.device}', '{std.device}']; move them with .to(...)")
     for t in tensors:
-        if not t.dtype.is_floating_point:
-            raise TypeError(f"{op}: mean and std must be floating-point, got dtype "
-                            f"{_backend.dtype_name(t.dtype)}")
+        require_floating(op, "mean and std", t.dtype)
     try:
         shape = np.broadcast_shapes(*(t.shape for t in tensors))
     except ValueError:
@@ -164,7 +162,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
     eps = _random.normal(backend, shape, name)
     values = [t.data if isinstance(t, Tensor) else float(t) for t in (mean, std)]
     with backend.scope():
-        return Tensor._wrap(eps * values[1] + values[0], backend)
+        return Tensor.from_array(eps * values[1] + values[0], device=backend)
 
 
 def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
@@ -179,14 +177,10 @@ def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     backend, xp = input.backend, input.backend.xp
-    if not input.dtype.is_floating_point:
-        raise TypeError(f"{op}: input must be floating-point, got dtype "
-                        f"{_backend.dtype_name(input.dtype)}")
+    require_floating(op, "input", input.dtype)
+    if p is not None:
+        number(op, "p", p, 0, 1)
     probability = input.data if p is None else p
-    if p is not None and (isinstance(p, bool) or not isinstance(p, numbers.Real)):
-        raise TypeError(f"{op}: p must be a number, got {type(p).__name__}")
-    if p is not None and not 0 <= p <= 1:
-        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
     if p is None and backend.on_host and input.size:
         low, high = float(xp.min(input.data)), float(xp.max(input.data))
         if low < 0 or high > 1:
@@ -194,7 +188,7 @@ def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
                              f"to {high}")
     u = _random.uniform(backend, input.shape, input.dtype)
     with backend.scope():
-        return Tensor._wrap(xp.astype(u < probability, input.data.dtype), backend)
+        return Tensor.from_array(xp.astype(u < probability, input.data.dtype), device=backend)
 
 
 # -- in place, drawn on the tensor's device (what Tensor.normal_ etc. call) -------------------

@@ -6,6 +6,10 @@ import math
 import numpy as np
 
 from .. import backend as _backend
+from ..checks import is_floating
+
+
+_Backend = _backend.Backend
 
 
 def _ops():
@@ -56,21 +60,47 @@ class Tensor:
         self.creator = None
         self._output_index = 0
         self.requires_grad = bool(requires_grad)
-        if self.requires_grad and not _is_floating(backend, data.dtype):
-            raise TypeError(f"Tensor: only floating-point tensors can require gradients, "
-                            f"got dtype {_backend.dtype_name(data.dtype)}")
+        if self.requires_grad:
+            check_requires_grad("Tensor", data.dtype)
 
     @classmethod
-    def _wrap(cls, data, backend, requires_grad=False):
-        """Fast constructor for op outputs (no conversion, no checks)."""
+    def from_array(cls, array, requires_grad=False, device=None) -> "Tensor":
+        """A Tensor holding ``array`` itself: no copy, no conversion, no checks.
+
+        The constructor for code that already has an array of a supported library (an op's
+        output, a batch sliced on the device, an optimizer's buffer); :class:`Tensor` and
+        :func:`xpnet.tensor` copy and convert instead. The caller vouches that ``array`` is
+        floating-point when ``requires_grad`` is True.
+
+        Args:
+            array: an array of NumPy, CuPy, array-api-strict or PyTorch.
+            requires_grad: record ops on the result (default False).
+            device: the device ``array`` lives on (a device object such as ``t.device``, or a
+                flag), when the caller knows it: it is trusted, which saves looking it up.
+
+        >>> import numpy as np
+        >>> t = Tensor.from_array(np.ones(2, dtype=np.float32))
+        >>> t.device, t.tolist()
+        (device('cpu'), [1.0, 1.0])
+        """
         t = cls.__new__(cls)
-        t.data = data
-        t.backend = backend
+        t.data = array
+        if device is None:
+            device = _backend.backend_of(array)
+        elif device.__class__ is not _Backend:
+            device = _backend.resolve(device)
+        t.backend = device
         t.grad = None
         t.creator = None
         t._output_index = 0
         t.requires_grad = requires_grad
         return t
+
+    @classmethod
+    def _wrap(cls, data, backend, requires_grad=False):
+        """The old name of :meth:`from_array` (``device=backend``), kept until its last callers
+        move."""
+        return cls.from_array(data, requires_grad, device=backend)
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -175,14 +205,16 @@ class Tensor:
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward (for inspecting gradients)."""
-        if self.creator is not None:
-            retained = self.creator.__dict__.setdefault("retained", {})
-            retained[self._output_index] = self
+        creator = self.creator
+        if creator is not None:
+            if creator.retained is None:
+                creator.retained = {}
+            creator.retained[self._output_index] = self
         return self
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
-        return Tensor._wrap(self.data, self.backend, False)
+        return Tensor.from_array(self.data, False, device=self.backend)
 
     def requires_grad_(self, mode=True) -> "Tensor":
         self.requires_grad = bool(mode)
@@ -214,7 +246,7 @@ class Tensor:
             data = target.xp.astype(data, target.dtype(dtype))
         if data is self.data:
             return self
-        return Tensor._wrap(data, target, self.requires_grad)
+        return Tensor.from_array(data, self.requires_grad, device=target)
 
     def cpu(self) -> "Tensor":
         """A copy on the CPU (NumPy); the tensor itself when it is there already."""
@@ -254,7 +286,7 @@ class Tensor:
     # comparisons give boolean tensors outside the graph
     def _compare(self, other, fn):
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(fn(self.data, other), self.backend, False)
+        return Tensor.from_array(fn(self.data, other), False, device=self.backend)
 
     def __eq__(self, other): return self._compare(other, lambda a, b: a == b)  # noqa: E731
     def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
@@ -294,11 +326,13 @@ class Tensor:
 
     def all(self, dim=None, keepdim=False) -> "Tensor":
         """Whether every element (along ``dim``) is true; a boolean tensor, no gradient."""
-        return Tensor._wrap(self.xp.all(self.data, axis=dim, keepdims=keepdim), self.backend)
+        return Tensor.from_array(self.xp.all(self.data, axis=dim, keepdims=keepdim),
+                                 device=self.backend)
 
     def any(self, dim=None, keepdim=False) -> "Tensor":
         """Whether some element (along ``dim``) is true; a boolean tensor, no gradient."""
-        return Tensor._wrap(self.xp.any(self.data, axis=dim, keepdims=keepdim), self.backend)
+        return Tensor.from_array(self.xp.any(self.data, axis=dim, keepdims=keepdim),
+                                 device=self.backend)
 
     def reshape(self, *shape): return _ops().reshape(self, *shape)
     def view(self, *shape): return _ops().reshape(self, *shape)
@@ -357,10 +391,11 @@ def _host_data(data) -> np.ndarray:
     return host
 
 
-def _is_floating(backend, dtype) -> bool:
-    xp = backend.xp
-    return dtype == xp.float32 or dtype == xp.float64 or \
-        _backend.dtype_name(dtype) in ("float16", "bfloat16")
+def check_requires_grad(owner: str, dtype) -> None:
+    """Only floating-point tensors can require gradients (as in PyTorch)."""
+    if not is_floating(dtype):
+        raise TypeError(f"{owner}: only floating-point tensors can require gradients, got dtype "
+                        f"{_backend.dtype_name(dtype)}")
 
 
 def is_tensor(obj) -> bool:
