@@ -70,7 +70,7 @@ def test_parameter_and_state_dict_names_and_order_match_pytorch():
 
 def test_a_shared_parameter_is_counted_once(device):
     model = Block(device)
-    params = model.parameters()
+    params = list(model.parameters())
     assert len(params) == len({id(p) for p in params}) == 8
     assert model.num_parameters() == (3 * 4 + 4) + (4 * 4 + 4) + (4 * 2 + 2) + 4 * 2 + 2
 
@@ -206,7 +206,7 @@ def test_loading_a_state_dict_keeps_a_tied_weight_tied(device):
     shared = model.emb.weight
     assert model.load_state_dict(expected) == ([], [])
     assert model.head.weight is model.emb.weight is shared      # written in place, still one
-    assert len(model.parameters()) == 3
+    assert len(list(model.parameters())) == 3
     assert_close(model.head.weight, expected["emb.weight"], rtol=0, atol=0)
     idx = xpnet.tensor(np.array([[0, 4, 2]]), device=device)
     assert_close(model(idx), source(xpnet.tensor(np.array([[0, 4, 2]]))), rtol=1e-6, atol=1e-6)
@@ -291,7 +291,7 @@ def test_train_and_eval_reach_every_nested_module(device):
                           nn.Sequential(nn.Dropout(0.5), nn.ModuleList([nn.ReLU()])))
     assert all(m.training for m in model.modules())
     assert model.eval() is model
-    assert len(model.modules()) == 6 and not any(m.training for m in model.modules())
+    assert len(list(model.modules())) == 6 and not any(m.training for m in model.modules())
     model.train()
     assert all(m.training for m in model.modules())
     model[1].eval()
@@ -412,3 +412,200 @@ def test_module_list_registers_its_modules(device):
 def test_forward_must_be_implemented():
     with pytest.raises(NotImplementedError, match="Module: forward"):
         nn.Module()(1)
+
+
+# -- PyTorch's walking API: generators, apply ----------------------------------------------------
+
+def test_parameters_buffers_children_and_modules_are_generators_as_in_pytorch(device):
+    model = Block(device)
+    for walk in (model.parameters(), model.named_parameters(), model.buffers(),
+                 model.named_buffers(), model.children(), model.modules()):
+        assert iter(walk) is walk   # an iterator: consumed once, no len()
+    assert next(model.parameters()) is model.tied
+    assert next(model.children()) is model.body
+    assert next(model.modules()) is model
+    assert [n for n, _ in model.named_parameters(recurse=False)] == ["tied", "scale"]
+    assert [n for n, _ in model.named_buffers(prefix="m")] == ["m.running_mean", "m.steps"]
+
+
+def test_parameters_are_a_generator_in_pytorch_too():
+    torch = pytest.importorskip("torch")
+    block = torch_block(torch)
+    assert type(block.parameters()).__name__ == type(Block("cpu").parameters()).__name__ \
+        == "generator"
+
+
+def test_apply_visits_children_before_their_parent_in_pytorchs_order():
+    visited = []
+    model = Block("cpu")
+    assert model.apply(lambda m: visited.append(type(m).__name__)) is model
+    assert visited == ["Linear", "ReLU", "Linear", "Sequential", "Linear", "Linear",
+                       "ModuleList", "Block"]
+    torch = pytest.importorskip("torch")
+    theirs = []
+    torch_block(torch).apply(lambda m: theirs.append(type(m).__name__))
+    assert theirs[:-1] == visited[:-1] and theirs[-1] == "TorchBlock"
+
+
+def test_apply_initialises_every_linear_layer(device):
+    def init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.constant_(m.weight, 0.5)
+    model = nn.Sequential(nn.Linear(2, 3, device=device), nn.Tanh(),
+                          nn.Linear(3, 1, device=device)).apply(init)
+    assert all(np.all(layer.weight.numpy() == 0.5) for layer in (model[0], model[2]))
+
+
+# -- register_buffer ---------------------------------------------------------------------------
+
+class Normalise(nn.Module):
+    def __init__(self, device):
+        self.register_buffer("mean", xpnet.tensor([1.0, 2.0], device=device))
+        self.register_buffer("cache", xpnet.zeros(2, device=device), persistent=False)
+        self.register_buffer("unset", None)
+        self.linear = nn.Linear(2, 2, device=device)
+
+    def forward(self, x):
+        return self.linear(x - self.mean)
+
+
+def torch_normalise(torch):
+    class TorchNormalise(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mean", torch.tensor([1.0, 2.0]))
+            self.register_buffer("cache", torch.zeros(2), persistent=False)
+            self.register_buffer("unset", None)
+            self.linear = torch.nn.Linear(2, 2)
+    return TorchNormalise()
+
+
+def test_registered_buffers_are_listed_and_saved_unless_not_persistent(device):
+    model = Normalise(device)
+    assert [n for n, _ in model.named_buffers()] == ["mean", "cache"]
+    assert list(model.state_dict()) == ["mean", "linear.weight", "linear.bias"]
+    assert [n for n, _ in model.named_parameters()] == ["linear.weight", "linear.bias"]
+    assert model.unset is None
+
+
+def test_registered_buffer_names_match_pytorch():
+    torch = pytest.importorskip("torch")
+    theirs = torch_normalise(torch)
+    mine = Normalise("cpu")
+    assert [n for n, _ in mine.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+
+
+def test_a_registered_buffer_keeps_the_tensor_and_stays_a_buffer_when_reassigned(device):
+    model = Normalise(device)
+    t = xpnet.tensor([5.0, 6.0], device=device)
+    model.register_buffer("mean", t)
+    assert model.mean is t
+    model.mean = model.mean * 2.0   # a new Tensor under a buffer's name is still the buffer
+    assert list(model.state_dict()) == ["mean", "linear.weight", "linear.bias"]
+    assert model.state_dict()["mean"].tolist() == [10.0, 12.0]
+
+
+def test_registered_buffers_move_with_to_and_load_from_a_state_dict(device):
+    model = Normalise("cpu").to(device)
+    assert model.mean.device == device and model.cache.device == device
+    other = Normalise(device)
+    other.mean = xpnet.tensor([7.0, 8.0], device=device)
+    model.load_state_dict(other.state_dict())
+    assert model.mean.tolist() == [7.0, 8.0] and model.mean.device == device
+
+
+def test_register_buffer_refuses_a_bad_name_or_value():
+    model = Normalise("cpu")
+    with pytest.raises(KeyError, match="already exists"):
+        model.register_buffer("linear", xpnet.zeros(1))
+    with pytest.raises(KeyError, match="without '.'"):
+        model.register_buffer("a.b", xpnet.zeros(1))
+    with pytest.raises(TypeError, match="cannot assign ndarray to buffer 'x'"):
+        model.register_buffer("x", np.zeros(1))
+    with pytest.raises(TypeError, match="cannot assign int to buffer 'mean'"):
+        model.mean = 3
+
+
+def test_load_state_dict_returns_the_missing_and_unexpected_keys_by_name(device):
+    model = Normalise(device)
+    result = model.load_state_dict({"mean": np.zeros(2), "extra": np.zeros(1)}, strict=False)
+    assert result.missing_keys == ["linear.weight", "linear.bias"]
+    assert result.unexpected_keys == ["extra"]
+    missing, unexpected = result   # still a pair, as before
+    assert unexpected == ["extra"]
+
+
+def test_to_takes_a_dtype_alone_as_in_pytorch(device):
+    model = Normalise(device).to(xpnet.float64)
+    assert model.linear.weight.dtype == xpnet.float64 and model.mean.dtype == xpnet.float64
+    assert model.to(device, non_blocking=True) is model
+
+
+def test_zero_grad_can_keep_zero_gradients(device):
+    model = nn.Linear(2, 1, device=device)
+    model(xpnet.ones(1, 2, device=device)).sum().backward()
+    model.zero_grad(set_to_none=False)
+    assert model.weight.grad.tolist() == [[0.0, 0.0]]
+
+
+# -- forward hooks -----------------------------------------------------------------------------
+
+def run_hook_program(nn_module, make_input):
+    """The same hook program on xpnet or PyTorch: the events it records, in order."""
+    events = []
+
+    class Doubler(nn_module.Module):
+        def forward(self, x):
+            events.append("forward")
+            return x * 2
+
+    layer = Doubler()
+    first = layer.register_forward_pre_hook(lambda m, args: events.append("pre1"))
+    layer.register_forward_pre_hook(lambda m, args: (args[0] + 1,))
+    layer.register_forward_pre_hook(lambda m, args: events.append("pre0"), prepend=True)
+    layer.register_forward_hook(lambda m, args, out: events.append(("post", args[0].tolist())))
+    layer.register_forward_hook(lambda m, args, out: out * 10)
+    out = layer(make_input([1.0]))
+    events.append(("out", out.tolist()))
+    first.remove()
+    first.remove()   # a second remove does nothing
+    with layer.register_forward_hook(lambda m, args, out: events.append("scoped")):
+        layer(make_input([0.0]))
+    layer(make_input([0.0]))
+    return events
+
+
+EXPECTED_HOOK_EVENTS = ["pre0", "pre1", "forward", ("post", [2.0]), ("out", [40.0]),
+                        "pre0", "forward", ("post", [1.0]), "scoped",
+                        "pre0", "forward", ("post", [1.0])]
+
+
+def test_forward_hooks_run_in_pytorchs_order_and_replace_args_and_output(device):
+    events = run_hook_program(nn, lambda v: xpnet.tensor(v, device=device))
+    assert events == EXPECTED_HOOK_EVENTS
+
+
+def test_the_hook_program_gives_the_same_events_under_pytorch():
+    torch = pytest.importorskip("torch")
+    assert run_hook_program(torch.nn, torch.tensor) == EXPECTED_HOOK_EVENTS
+
+
+def test_hooks_with_kwargs_see_and_replace_keyword_arguments():
+    class Scale(nn.Module):
+        def forward(self, x, factor=1.0):
+            return x * factor
+
+    layer = Scale()
+    layer.register_forward_pre_hook(lambda m, args, kwargs: (args, {"factor": 3.0}),
+                                    with_kwargs=True)
+    seen = []
+    layer.register_forward_hook(lambda m, args, kwargs, out: seen.append(kwargs),
+                                with_kwargs=True)
+    assert layer(xpnet.tensor([2.0]), factor=5.0).tolist() == [6.0]
+    assert seen == [{"factor": 3.0}]
+
+
+def test_a_forward_hook_must_be_callable():
+    with pytest.raises(TypeError, match="register_forward_hook: hook must be callable, got int"):
+        nn.Linear(1, 1).register_forward_hook(3)

@@ -2,12 +2,21 @@
 from __future__ import annotations
 
 import numbers
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
+from ..utils.hooks import RemovableHandle
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+IncompatibleKeys.__doc__ = """What ``load_state_dict`` returns, as PyTorch: a tuple
+``(missing_keys, unexpected_keys)`` with those names."""
+
+# the kinds of module hooks, each an OrderedDict {handle id: hook} in ``module._module_hooks``
+# (backward hooks are a kind to come; the table per kind is where they go)
+HOOK_KINDS = ("forward_pre", "forward")
 
 def _own_device(data, device):
     # Tensor() would send a NumPy-backed tensor to the default device; keep the tensor's own
@@ -132,10 +141,74 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
 
     def __call__(self, *args, **kwargs):
+        if "_module_hooks" in self.__dict__:
+            return self._call_with_hooks(args, kwargs)
         try:
             return self.forward(*args, **kwargs)
         except (ValueError, TypeError, IndexError) as exc:
             raise _named(exc, self) from None
+
+    # -- hooks --------------------------------------------------------------------------------
+    def _hook_table(self, kind: str) -> OrderedDict:
+        tables = self.__dict__.get("_module_hooks")
+        if tables is None:
+            tables = {k: OrderedDict() for k in HOOK_KINDS}
+            object.__setattr__(self, "_module_hooks", tables)
+        return tables[kind]
+
+    def _add_hook(self, kind, hook, prepend, with_kwargs):
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}.register_{kind}_hook: hook must be callable, "
+                            f"got {type(hook).__name__}")
+        table = self._hook_table(kind)
+        handle = RemovableHandle(table)
+        table[handle.id] = (hook, bool(with_kwargs))
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a result that is not None
+        replaces the positional arguments (a non-tuple is wrapped in one). With
+        ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and returns None or
+        ``(args, kwargs)``. Hooks run in registration order (``prepend=True``: first).
+        Returns a handle whose ``remove()`` unregisters the hook."""
+        return self._add_hook("forward_pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a result that is not
+        None replaces the output. With ``with_kwargs=True`` the hook is
+        ``hook(module, args, kwargs, output)``. Hooks run in registration order
+        (``prepend=True``: first). Returns a handle whose ``remove()`` unregisters the hook."""
+        return self._add_hook("forward", hook, prepend, with_kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        tables = self._module_hooks
+        for hook, with_kwargs in list(tables["forward_pre"].values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            f"{type(self).__name__}: a forward pre-hook registered with "
+                            f"with_kwargs=True must return None or (args, kwargs), got "
+                            f"{type(result).__name__}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+            if result is not None and not with_kwargs:
+                args = result if isinstance(result, tuple) else (result,)
+        try:
+            output = self.forward(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise _named(exc, self) from None
+        for hook, with_kwargs in list(tables["forward"].values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
 
     def _label(self) -> str:
         """How this layer is named in error messages: as it prints, ``Conv2d(1, 32, ...)``."""
@@ -148,6 +221,13 @@ class Module:
         return exc
 
     def __setattr__(self, name, value):
+        registered = self.__dict__.get("_buffer_names")
+        if registered and name in registered:
+            if isinstance(value, (Parameter, Module)):   # it stops being a buffer, as in PyTorch
+                del registered[name]
+            elif not (value is None or isinstance(value, Tensor)):
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} "
+                                f"to buffer {name!r} (a Tensor or None is required)")
         if isinstance(value, (list, tuple)) and not isinstance(self, ModuleList) and any(
                 isinstance(item, (Module, Parameter)) for item in value):
             kind = "ModuleList" if any(isinstance(i, Module) for i in value) else "ParameterList"
@@ -158,6 +238,50 @@ class Module:
                 f"state_dict(); use nn.{kind}([...])")
         object.__setattr__(self, name, value)
 
+    # -- registering --------------------------------------------------------------------------
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Make ``tensor`` a buffer of this module under ``name``: state that is not learned.
+
+        A buffer is moved and cast by ``.to(...)``, listed by ``buffers()`` and, when
+        ``persistent``, saved in ``state_dict()``. Later assignments to ``self.<name>`` stay
+        buffers (as in PyTorch). ``tensor`` may be None (a buffer not set yet, left out of the
+        state dict) and is kept as it is, not copied.
+        """
+        owner = f"{type(self).__name__}.register_buffer"
+        if not isinstance(name, str):
+            raise TypeError(f"{owner}: name must be a str, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{owner}: name must be a non-empty string without '.', got {name!r}")
+        if name in self.__dict__ and name not in self.__dict__.get("_buffer_names", {}):
+            raise KeyError(f"{owner}: attribute {name!r} already exists")
+        if tensor is not None and (not isinstance(tensor, Tensor) or
+                                   isinstance(tensor, Parameter)):
+            raise TypeError(f"{owner}: cannot assign {type(tensor).__name__} to buffer {name!r} "
+                            f"(a Tensor or None is required)")
+        names = self.__dict__.get("_buffer_names")
+        if names is None:
+            names = {}
+            object.__setattr__(self, "_buffer_names", names)
+        names[name] = bool(persistent)
+        object.__setattr__(self, name, tensor)
+
+    def register_parameter(self, name: str, param) -> None:
+        """Add ``param`` (a Parameter, or None) under ``name``, as ``self.<name> = param``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: cannot assign "
+                            f"{type(param).__name__} to parameter {name!r} (a Parameter or None "
+                            f"is required)")
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module) -> None:
+        """Add ``module`` (a Module, or None) under ``name``, as ``self.<name> = module``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {type(module).__name__} is not a "
+                            f"Module")
+        setattr(self, name, module)
+
+    register_module = add_module
+
     # -- walking ------------------------------------------------------------------------------
     def _members(self):
         """(name, value) of direct Parameters, Buffers and Modules, in assignment order."""
@@ -165,13 +289,32 @@ class Module:
             if isinstance(value, (Tensor, Module)):
                 yield name, value
 
+    def _is_buffer(self, name, value) -> bool:
+        """Whether member ``name`` is a buffer: a Buffer, or a tensor given to
+        :meth:`register_buffer` under that name."""
+        return isinstance(value, Buffer) or (
+            name in self.__dict__.get("_buffer_names", ()) and not isinstance(value, Parameter))
+
+    def _is_persistent(self, name) -> bool:
+        return self.__dict__.get("_buffer_names", {}).get(name, True)
+
     def named_children(self):
         for name, value in self._members():
             if isinstance(value, Module):
                 yield name, value
 
     def children(self):
-        return [m for _, m in self.named_children()]
+        """The direct sub-modules (a generator, as in PyTorch)."""
+        for _, m in self.named_children():
+            yield m
+
+    def apply(self, fn):
+        """Call ``fn`` on every sub-module (children first, recursively), then on self; returns
+        self. The usual use is initialisation: ``model.apply(init_weights)``."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def named_modules(self, prefix="", _seen=None):
         """(dotted name, Module) pairs, self first, each module once (under its first name)."""
@@ -184,29 +327,41 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name, seen)
 
     def modules(self):
-        return [m for _, m in self.named_modules()]
+        """Self and every sub-module, each once (a generator, as in PyTorch)."""
+        for _, m in self.named_modules():
+            yield m
 
-    def _named_tensors(self, kind, prefix=""):
+    def _named_tensors(self, buffers: bool, prefix="", recurse=True):
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        walk = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in walk:
             for name, value in module._members():
-                if isinstance(value, kind) and id(value) not in seen:
+                if not isinstance(value, Tensor) or id(value) in seen:
+                    continue
+                if (module._is_buffer(name, value) if buffers else isinstance(value, Parameter)):
                     seen.add(id(value))
                     yield (f"{module_name}.{name}" if module_name else name), value
 
-    def named_parameters(self, prefix=""):
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
         """(dotted name, Parameter) pairs, each parameter once: a module's own parameters in
-        assignment order, then its children's (PyTorch's order and names)."""
-        return list(self._named_tensors(Parameter, prefix))
+        assignment order, then its children's (PyTorch's order and names). A generator, as in
+        PyTorch: wrap it in ``list(...)`` to index it or take its length."""
+        return self._named_tensors(False, prefix, recurse)
 
-    def parameters(self):
-        return [p for _, p in self.named_parameters()]
+    def parameters(self, recurse: bool = True):
+        """Every Parameter once, in :meth:`named_parameters`' order (a generator, so
+        ``next(model.parameters())`` works; ``list(...)`` to index)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
 
-    def named_buffers(self, prefix=""):
-        return list(self._named_tensors(Buffer, prefix))
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, buffer) pairs, each buffer once, persistent or not (a generator)."""
+        return self._named_tensors(True, prefix, recurse)
 
-    def buffers(self):
-        return [b for _, b in self.named_buffers()]
+    def buffers(self, recurse: bool = True):
+        """Every buffer once (a generator)."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -220,7 +375,8 @@ class Module:
         path = path | {id(self)}
         own = [(n, v) for n, v in self._members() if isinstance(v, Tensor)]
         yield from ((prefix + n, v) for n, v in own if isinstance(v, Parameter))
-        yield from ((prefix + n, v) for n, v in own if isinstance(v, Buffer))
+        yield from ((prefix + n, v) for n, v in own
+                    if self._is_buffer(n, v) and self._is_persistent(n))
         for name, child in self.named_children():
             yield from child._state_items(f"{prefix}{name}.", path)
 
@@ -240,8 +396,8 @@ class Module:
         ``strict`` every key must match exactly, except that a tied weight needs only one of its
         names (a checkpoint that lists it once still loads). Tied weights stay tied (the shared
         Parameter is written, not replaced); two different values for one tied weight are
-        refused. Returns ``(missing_keys, unexpected_keys)``; a tied weight loaded under one of
-        its names is not missing.
+        refused. Returns ``IncompatibleKeys(missing_keys, unexpected_keys)`` (a tuple, as in
+        PyTorch); a tied weight loaded under one of its names is not missing.
         """
         owner = f"{type(self).__name__}.load_state_dict"
         if not hasattr(state, "keys"):
@@ -283,7 +439,7 @@ class Module:
             written.add(id(target))
             # asarray copies: optimizers update parameters in place, which must not reach the source
             target.data = target.backend.asarray(host, _backend.dtype_name(target.dtype))
-        return unloaded, unexpected
+        return IncompatibleKeys(unloaded, unexpected)
 
     # -- modes and placement ------------------------------------------------------------------
     def train(self, mode: bool = True):
@@ -294,10 +450,16 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def to(self, device=None, dtype=None):
-        """Move (and/or cast) every parameter, gradient and buffer in place; returns self."""
+    def to(self, device=None, dtype=None, non_blocking: bool = False):
+        """Move (and/or cast) every parameter, gradient and buffer in place; returns self.
+
+        As in PyTorch, ``to(device)``, ``to(dtype)`` and ``to(device, dtype)`` all work; a
+        dtype casts the floating-point tensors only. ``non_blocking`` is accepted and has no
+        effect (xpnet's copies between host and device are synchronous)."""
+        if dtype is None and isinstance(device, _backend.DType):
+            device, dtype = None, device
         backend = _backend.resolve(device) if device is not None else None
-        for t in self.parameters() + self.buffers():
+        for t in [*self.parameters(), *self.buffers()]:
             target = backend or t.backend
             t.data = _move(t, target, dtype)
             if t.grad is not None:
@@ -324,13 +486,17 @@ class Module:
     def device(self):
         """The device of the first parameter (or buffer); the default device for a module
         with none."""
-        for t in self.parameters() + self.buffers():
+        for t in [*self.parameters(), *self.buffers()]:
             return t.device
         return _backend.resolve(None)
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none: bool = True):
+        """Drop every gradient (``set_to_none=False``: replace each by zeros instead)."""
         for p in self.parameters():
-            p.grad = None
+            if p.grad is None or set_to_none:
+                p.grad = None
+            else:
+                p.grad = Tensor._wrap(p.grad.backend.xp.zeros_like(p.grad.data), p.grad.backend)
 
     def requires_grad_(self, mode: bool = True):
         for p in self.parameters():
