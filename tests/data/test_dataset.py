@@ -38,9 +38,14 @@ def test_array_dataset_rejects_no_arrays_and_0d_arrays():
         ArrayDataset(np.float32(1.0))
 
 
-def test_array_dataset_index_out_of_range_is_an_index_error():
-    with pytest.raises(IndexError, match="index 3 is out of range for 3 samples"):
-        ArrayDataset(np.zeros(3))[3]
+@pytest.mark.parametrize("index, error, message", [
+    (3, IndexError, r"^ArrayDataset: index must be in \[-3, 3\), got 3$"),
+    (-4, IndexError, r"^ArrayDataset: index must be in \[-3, 3\), got -4$"),
+    ("0", TypeError, r"^ArrayDataset: index must be an int, got '0' \(str\)$"),
+])
+def test_array_dataset_refuses_a_bad_index(index, error, message):
+    with pytest.raises(error, match=message):
+        ArrayDataset(np.zeros(3))[index]
 
 
 def test_the_base_dataset_must_be_subclassed():

@@ -118,9 +118,16 @@ def test_a_generic_dataset_is_collated_on_the_host(device):
     assert sorted(seen) == list(range(7))
 
 
-def test_bad_batch_size_is_a_clear_error():
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
-        DataLoader(ArrayDataset(np.zeros(3)), batch_size=0)
+@pytest.mark.parametrize("batch_size, error, message", [
+    (0, ValueError, r"^DataLoader: batch_size must be a positive int, got 0$"),
+    (-2, ValueError, r"^DataLoader: batch_size must be a positive int, got -2$"),
+    ("4", TypeError, r"^DataLoader: batch_size must be a positive int, got '4' \(str\)$"),
+    (2.0, TypeError, r"^DataLoader: batch_size must be a positive int, got 2.0 \(float\)$"),
+    (True, TypeError, r"^DataLoader: batch_size must be a positive int, got True \(bool\)$"),
+])
+def test_bad_batch_size_is_a_clear_error(batch_size, error, message):
+    with pytest.raises(error, match=message):
+        DataLoader(ArrayDataset(np.zeros(3)), batch_size=batch_size)
 
 
 def test_tensors_from_another_device_keep_their_dtype(device):
@@ -222,6 +229,6 @@ def test_a_sampler_with_shuffle_is_rejected():
 
 def test_a_sampler_index_outside_the_dataset_is_an_error():
     loader = DataLoader(ArrayDataset(*_data(10)), batch_size=2, sampler=[0, 10])
-    with pytest.raises(IndexError, match=r"DataLoader: sampler gave index 10, but the dataset "
-                                         r"has 10 samples"):
+    with pytest.raises(IndexError, match=r"^DataLoader: the sampler's indices must be in "
+                                         r"\[0, 10\), got values from 0 to 10$"):
         list(loader)

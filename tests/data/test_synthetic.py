@@ -77,10 +77,18 @@ def test_noise_moves_points_off_the_curves():
     assert 0.05 < np.std(radius[y == 0] - 1.0) < 0.15
 
 
-def test_bad_arguments_are_clear_errors():
-    with pytest.raises(ValueError, match="n_samples must be a positive int, got 0"):
-        make_moons(0)
-    with pytest.raises(ValueError, match="noise must be >= 0"):
-        spirals(10, noise=-1.0)
-    with pytest.raises(ValueError, match="n_classes must be a positive int"):
-        spirals(10, n_classes=0)
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: make_moons(0), ValueError, r"^make_moons: n_samples must be a positive int, got 0$"),
+    (lambda: make_moons("10"), TypeError,
+     r"^make_moons: n_samples must be a positive int, got '10' \(str\)$"),
+    (lambda: spirals(10, noise=-1.0), ValueError, r"^spirals: noise must be >= 0, got -1.0$"),
+    (lambda: spirals(10, n_classes=0), ValueError,
+     r"^spirals: n_classes must be a positive int, got 0$"),
+    (lambda: make_circles(10, factor=1.0), ValueError,
+     r"^make_circles: factor must be in \[0, 1\), got 1.0$"),
+    (lambda: make_blobs(10, centers=0), ValueError,
+     r"^make_blobs: centers must be a positive int, got 0$"),
+])
+def test_bad_arguments_are_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

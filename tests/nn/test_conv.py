@@ -206,10 +206,17 @@ def test_a_small_generator_fits_a_target_image_in_a_few_adam_steps(device):
 
 
 @pytest.mark.parametrize("layer", [nn.Conv2d, nn.ConvTranspose2d])
-def test_conv_layers_check_their_sizes_with_the_shared_helper(layer):
-    with pytest.raises(ValueError, match=rf"^{layer.__name__}: out_channels must be positive, "
-                                         r"got 0$"):
-        layer(2, 0, 3)
-    with pytest.raises(TypeError, match=rf"^{layer.__name__}: in_channels must be an int, got "
-                                        r"float 2.0$"):
-        layer(2.0, 4, 3)
+@pytest.mark.parametrize("args, error, message", [
+    ((2, 0, 3), ValueError, r"out_channels must be a positive int, got 0$"),
+    ((2, -4, 3), ValueError, r"out_channels must be a positive int, got -4$"),
+    ((2.0, 4, 3), TypeError, r"in_channels must be a positive int, got 2.0 \(float\)$"),
+    (("2", 4, 3), TypeError, r"in_channels must be a positive int, got '2' \(str\)$"),
+    ((2, 4, 0), ValueError, r"kernel_size must be positive, got \(0, 0\)$"),
+    ((2, 4, -1), ValueError, r"kernel_size must be positive, got \(-1, -1\)$"),
+    ((2, 4, (3, 0)), ValueError, r"kernel_size must be positive, got \(3, 0\)$"),
+    ((2, 4, "3"), TypeError, r"kernel_size must be an int or a pair of ints, got '3'$"),
+    ((2, 4, 3, 0), ValueError, r"stride must be positive, got \(0, 0\)$"),
+])
+def test_conv_layers_refuse_bad_sizes_by_name(layer, args, error, message):
+    with pytest.raises(error, match=rf"^{layer.__name__}: " + message):
+        layer(*args)

@@ -183,7 +183,8 @@ def test_unknown_nonlinearity_and_mode_are_rejected_by_name():
         init.kaiming_normal((3, 3), nonlinearity="swish")
     with pytest.raises(ValueError, match="kaiming: mode must be 'fan_in' or 'fan_out', got 'fan'"):
         init.kaiming_uniform((3, 3), mode="fan")
-    with pytest.raises(ValueError, match="negative_slope must be a number, got 'x'"):
+    with pytest.raises(TypeError, match=r"^calculate_gain: negative_slope must be a number, got "
+                                        r"'x' \(str\)$"):
         init.calculate_gain("leaky_relu", "x")
 
 

@@ -67,13 +67,15 @@ def test_linear_rejects_a_wrong_feature_size_naming_the_layer_and_shapes(device)
         layer(xpnet.ones(2, 5, device=device))
 
 
-def test_linear_rejects_non_positive_sizes():
-    with pytest.raises(ValueError, match=r"Linear: in_features must be positive, got 0"):
-        nn.Linear(0, 4)
-    with pytest.raises(TypeError, match=r"Linear: in_features must be an int, got float 2.5"):
-        nn.Linear(2.5, 3)
-    with pytest.raises(TypeError, match=r"Linear: out_features must be an int, got str '4'"):
-        nn.Linear(3, "4")
+@pytest.mark.parametrize("args, error, message", [
+    ((0, 4), ValueError, r"^Linear: in_features must be a positive int, got 0$"),
+    ((3, -1), ValueError, r"^Linear: out_features must be a positive int, got -1$"),
+    ((2.5, 3), TypeError, r"^Linear: in_features must be a positive int, got 2.5 \(float\)$"),
+    ((3, "4"), TypeError, r"^Linear: out_features must be a positive int, got '4' \(str\)$"),
+])
+def test_linear_rejects_non_positive_sizes(args, error, message):
+    with pytest.raises(error, match=message):
+        nn.Linear(*args)
 
 
 def test_linear_matches_torch_with_the_same_weights(device, rng):

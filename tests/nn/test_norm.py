@@ -14,7 +14,7 @@ def test_batch_norm_has_pytorch_parameters_and_buffers(device):
     assert_close(layer.running_var, np.ones(3, np.float32))
     assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
     bare = nn.BatchNorm1d(3, affine=False, track_running_stats=False, device=device)
-    assert bare.parameters() == [] and bare.buffers() == []
+    assert list(bare.parameters()) == [] and list(bare.buffers()) == []
 
 
 def test_batch_norm2d_trains_on_batch_statistics_and_evaluates_on_running_ones(device):

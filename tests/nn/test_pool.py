@@ -17,7 +17,7 @@ def test_pool_layers_take_pytorch_arguments(device):
     assert nn.MaxPool2d(3, stride=2, padding=1)(x).shape == (2, 3, 4, 4)
     assert nn.AvgPool2d((2, 3), stride=1, count_include_pad=False)(x).shape == (2, 3, 6, 5)
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
-    assert nn.MaxPool2d(2).parameters() == []
+    assert list(nn.MaxPool2d(2).parameters()) == []
 
 
 def test_pool_layers_match_torch(device):

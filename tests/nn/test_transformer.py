@@ -156,7 +156,7 @@ def test_transformer_initialises_every_matrix_xavier_uniform():
 @pytest.mark.parametrize("d_model", [6, 7])
 def test_positional_encoding_adds_the_sinusoid_table(device, batch_first, d_model):
     pe = nn.PositionalEncoding(d_model, max_len=20, batch_first=batch_first, device=device)
-    assert [name for name, _ in pe.named_buffers()] == ["pe"] and pe.parameters() == []
+    assert [name for name, _ in pe.named_buffers()] == ["pe"] and list(pe.parameters()) == []
     position = np.arange(20)[:, None]
     angle = position / 10000 ** (np.arange(0, d_model, 2) / d_model)
     table = np.zeros((20, d_model))
@@ -179,7 +179,7 @@ def test_an_encoder_learns_to_sort_a_few_batches(device):
     encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(
         16, 2, 32, dropout=0.0, batch_first=True, device=device), 2)
     head = nn.Linear(16, 5, device=device)
-    params = embed.parameters() + encoder.parameters() + head.parameters()
+    params = [*embed.parameters(), *encoder.parameters(), *head.parameters()]
     opt = optim.Adam(params, lr=3e-3)
     warmup = optim.LinearLR(opt, start_factor=0.3, total_iters=5)
     rng = np.random.default_rng(0)
@@ -204,8 +204,8 @@ def test_bad_arguments_and_inputs_are_reported(device):
     with pytest.raises(TypeError, match=r"^TransformerDecoderLayer: activation must be 'relu', "
                        r"'gelu' or a callable, got int$"):
         nn.TransformerDecoderLayer(D, HEADS, activation=3)
-    with pytest.raises(ValueError, match=r"^TransformerEncoder: num_layers must be an int >= 1, "
-                       r"got 0$"):
+    with pytest.raises(ValueError, match=r"^TransformerEncoder: num_layers must be a positive "
+                       r"int, got 0$"):
         nn.TransformerEncoder(nn.TransformerEncoderLayer(D, HEADS), 0)
     with pytest.raises(ValueError, match=r"^MultiheadAttention: embed_dim must be divisible by "
                        r"num_heads, got embed_dim=8 and num_heads=3$"):

@@ -17,7 +17,7 @@ def test_upsample_equals_torch_forward_backward_and_repr(device, kwargs):
     x = xpnet.tensor(host, device=device, requires_grad=True)
     tx = torch.tensor(host, requires_grad=True)
     mine, theirs = nn.Upsample(**kwargs), torch.nn.Upsample(**kwargs)
-    assert repr(mine) == repr(theirs) and mine.parameters() == []
+    assert repr(mine) == repr(theirs) and list(mine.parameters()) == []
     y, ty = mine(x), theirs(tx)
     assert_close(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     grad_y = np.random.default_rng(1).standard_normal(y.shape)

@@ -73,11 +73,27 @@ def test_clip_grad_norm_does_not_change_a_gradient_in_place(device):
     assert_close(before, GRADS[0])
 
 
-def test_clip_grad_norm_rejects_bad_arguments():
-    with pytest.raises(ValueError, match=r"^clip_grad_norm_: max_norm must be >= 0, got -1"):
-        clip_grad_norm_(_with_grads("cpu"), -1)
-    with pytest.raises(ValueError, match=r"^clip_grad_norm_: norm_type must be positive, got 0.0"):
-        clip_grad_norm_(_with_grads("cpu"), 1.0, norm_type=0)
+@pytest.mark.parametrize("call, error, message", [
+    (lambda p: clip_grad_norm_(p, -1), ValueError, r"^clip_grad_norm_: max_norm must be >= 0, got -1$"),
+    (lambda p: clip_grad_norm_(p, "1"), TypeError,
+     r"^clip_grad_norm_: max_norm must be a number >= 0, got '1' \(str\)$"),
+    (lambda p: clip_grad_norm_(p, 1.0, norm_type=0), ValueError,
+     r"^clip_grad_norm_: norm_type must be > 0, got 0$"),
+    (lambda p: clip_grad_norm_(p, 1.0, norm_type="two"), TypeError,
+     r"^clip_grad_norm_: norm_type must be a number > 0, got 'two' \(str\)$"),
+    (lambda p: clip_grad_value_(p, -1), ValueError, r"^clip_grad_value_: clip_value must be >= 0, got -1$"),
+    (lambda p: clip_grad_value_(p, None), TypeError,
+     r"^clip_grad_value_: clip_value must be a number >= 0, got None \(NoneType\)$"),
+])
+def test_clipping_rejects_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_with_grads("cpu"))
+
+
+def test_clip_grad_norm_takes_the_string_inf_as_pytorch_does():
+    params = _with_grads("cpu")
+    expected = max(float(np.max(np.abs(g))) for g in GRADS)
+    assert clip_grad_norm_(params, 1e9, norm_type="inf").item() == pytest.approx(expected)
 
 
 def test_clip_grad_value_clamps_each_element(device):

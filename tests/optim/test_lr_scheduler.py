@@ -117,7 +117,14 @@ def test_reduce_lr_on_plateau_waits_for_patience_then_reduces():
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda o: optim.StepLR(o, step_size=0), ValueError, r"^StepLR: step_size must be >= 1, got 0$"),
+    (lambda o: optim.StepLR(o, step_size=0), ValueError,
+     r"^StepLR: step_size must be a positive int, got 0$"),
+    (lambda o: optim.StepLR(o, step_size="2"), TypeError,
+     r"^StepLR: step_size must be a positive int, got '2' \(str\)$"),
+    (lambda o: optim.ExponentialLR(o, gamma="0.9"), TypeError,
+     r"^ExponentialLR: gamma must be a number, got '0.9' \(str\)$"),
+    (lambda o: optim.ReduceLROnPlateau(o, patience=-1), ValueError,
+     r"^ReduceLROnPlateau: patience must be a non-negative int, got -1$"),
     (lambda o: optim.CosineAnnealingLR(o, T_max=0), ValueError,
      r"^CosineAnnealingLR: T_max must be >= 1, got 0$"),
     (lambda o: optim.ReduceLROnPlateau(o, factor=2.0), ValueError,
@@ -206,7 +213,7 @@ def test_linear_lr_state_dict_round_trip_resumes():
      r"got 0.0$"),
     (lambda o: optim.LinearLR(o, end_factor=1.5), r"^LinearLR: end_factor must be in \[0, 1\], "
      r"got 1.5$"),
-    (lambda o: optim.LinearLR(o, total_iters=0), r"^LinearLR: total_iters must be an int >= 1, "
+    (lambda o: optim.LinearLR(o, total_iters=0), r"^LinearLR: total_iters must be a positive int, "
      r"got 0$"),
     (lambda o: optim.LambdaLR(o, [lambda e: 1.0, lambda e: 1.0]), r"^LambdaLR: lr_lambda must be a "
      r"callable or a list of 1 callables \(one per parameter group\)"),

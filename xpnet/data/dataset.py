@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
+from ..checks import integer, out_of_range
 
 __all__ = ["Dataset", "ArrayDataset", "TensorDataset", "host_array"]
 
@@ -76,13 +77,10 @@ class ArrayDataset(Dataset):
         return int(self.arrays[0].shape[0])
 
     def __getitem__(self, index):
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__}: index must be an int, got "
-                            f"{type(index).__name__}")
+        index = integer(type(self).__name__, "index", index)
         n = len(self)
         if not -n <= index < n:
-            raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
-                             f"{n} samples")
+            raise out_of_range(type(self).__name__, "index", n, int(index), negative=True)
         return tuple(a[int(index), ...] for a in self.arrays)
 
     def __repr__(self):

@@ -15,15 +15,11 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
+from ..checks import out_of_range, positive_int
 from ..random import host_rng
 from .dataset import host_array
 
 __all__ = ["DataLoader"]
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"DataLoader: {name} must be a positive int, got {value!r}")
 
 
 def _to_backend(array, backend):
@@ -75,7 +71,7 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 32, shuffle: bool = False,
                  drop_last: bool = False, seed=None, device=None, sampler=None):
-        _check_positive_int("batch_size", batch_size)
+        positive_int("DataLoader", "batch_size", batch_size)
         if sampler is not None:
             if shuffle:
                 raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive; "
@@ -143,8 +139,7 @@ class DataLoader:
         if hasattr(sampler, "set_epoch") and hasattr(sampler, "epoch"):
             sampler.set_epoch(sampler.epoch + 1)   # the next pass draws the next epoch
         if low < 0 or high >= n:
-            raise IndexError(f"DataLoader: sampler gave index {low if low < 0 else high}, "
-                             f"but the dataset has {n} samples")
+            raise out_of_range("DataLoader", "the sampler's indices", n, (low, high))
         return order
 
     def _stops(self, n):
@@ -189,7 +184,7 @@ class DataLoader:
             else:
                 rows = index[start:stop, ...]
                 batch = [xp.take(a, rows, axis=0) for a in arrays]
-            yield tuple(Tensor._wrap(b, backend) for b in batch)
+            yield tuple(Tensor.from_array(b, False, backend) for b in batch)
 
     def _iter_samples(self):
         n = len(self.dataset)
@@ -204,8 +199,9 @@ class DataLoader:
         first = samples[0]
         if isinstance(first, (tuple, list)):
             columns = zip(*samples)
-            return tuple(Tensor._wrap(backend.asarray(_stack(c)), backend) for c in columns)
-        return Tensor._wrap(backend.asarray(_stack(samples)), backend)
+            return tuple(Tensor.from_array(backend.asarray(_stack(c)), False, backend)
+                         for c in columns)
+        return Tensor.from_array(backend.asarray(_stack(samples)), False, backend)
 
 
 def _stack(values):

@@ -12,14 +12,10 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
+from ..checks import integer, positive_int
 from .dataset import ArrayDataset
 
 __all__ = ["adding_problem", "copy_memory", "digit_sequences", "CharDataset"]
-
-
-def _positive(name, what, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: {what} must be an int >= {minimum}, got {value!r}")
 
 
 def adding_problem(n_samples: int = 1000, seq_len: int = 50, seed=None):
@@ -36,8 +32,8 @@ def adding_problem(n_samples: int = 1000, seq_len: int = 50, seed=None):
     >>> X.shape, y.shape
     ((4, 10, 2), (4, 1))
     """
-    _positive("adding_problem", "n_samples", n_samples)
-    _positive("adding_problem", "seq_len", seq_len, 2)
+    positive_int("adding_problem", "n_samples", n_samples)
+    integer("adding_problem", "seq_len", seq_len, 2)
     rng = np.random.default_rng(seed)
     values = rng.random((n_samples, seq_len))
     half = seq_len // 2
@@ -70,10 +66,10 @@ def copy_memory(n_samples: int = 1000, delay: int = 100, n_symbols: int = 8,
     >>> X.shape
     (2, 11)
     """
-    _positive("copy_memory", "n_samples", n_samples)
-    _positive("copy_memory", "delay", delay)
-    _positive("copy_memory", "n_symbols", n_symbols)
-    _positive("copy_memory", "copy_len", copy_len)
+    positive_int("copy_memory", "n_samples", n_samples)
+    positive_int("copy_memory", "delay", delay)
+    positive_int("copy_memory", "n_symbols", n_symbols)
+    positive_int("copy_memory", "copy_len", copy_len)
     rng = np.random.default_rng(seed)
     length = delay + 2 * copy_len
     symbols = rng.integers(1, n_symbols + 1, (n_samples, copy_len))
@@ -103,9 +99,9 @@ def digit_sequences(n_samples: int = 1000, min_len: int = 1, max_len: int = 10,
     >>> (src[0] - 3).tolist(), (tgt[0, 1:4] - 3).tolist()
     ([8, 6, 5], [5, 6, 8])
     """
-    _positive("digit_sequences", "n_samples", n_samples)
-    _positive("digit_sequences", "min_len", min_len)
-    _positive("digit_sequences", "max_len", max_len, min_len)
+    positive_int("digit_sequences", "n_samples", n_samples)
+    positive_int("digit_sequences", "min_len", min_len)
+    integer("digit_sequences", "max_len", max_len, min_len)
     if task not in ("reverse", "sort"):
         raise ValueError(f"digit_sequences: task must be 'reverse' or 'sort', got {task!r}")
     rng = np.random.default_rng(seed)
@@ -155,9 +151,9 @@ class CharDataset(ArrayDataset):
         if not isinstance(text, str):
             raise TypeError(f"CharDataset: text must be a str or a path, got "
                             f"{type(text).__name__}")
-        _positive("CharDataset", "seq_len", seq_len)
+        positive_int("CharDataset", "seq_len", seq_len)
         stride = seq_len if stride is None else stride
-        _positive("CharDataset", "stride", stride)
+        positive_int("CharDataset", "stride", stride)
         if len(text) < seq_len + 1:
             raise ValueError(f"CharDataset: the text must hold at least seq_len + 1 = "
                              f"{seq_len + 1} characters, got {len(text)}")

@@ -10,15 +10,14 @@ import math
 
 import numpy as np
 
+from ..checks import number, positive_int
+
 __all__ = ["make_circles", "make_moons", "make_blobs", "spirals"]
 
 
 def _check(name, n_samples, noise):
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 1:
-        raise ValueError(f"{name}: n_samples must be a positive int, got {n_samples!r}")
-    if not noise >= 0:
-        raise ValueError(f"{name}: noise must be >= 0, got {noise!r}")
+    positive_int(name, "n_samples", n_samples)
+    number(name, "noise", noise, minimum=0)
 
 
 def _finish(X, y, noise, rng, shuffle):
@@ -42,8 +41,7 @@ def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.8, 
     ((200, 2), dtype('float32'), dtype('int64'))
     """
     _check("make_circles", n_samples, noise)
-    if not 0 <= factor < 1:
-        raise ValueError(f"make_circles: factor must be in [0, 1), got {factor!r}")
+    number("make_circles", "factor", factor, 0, 1, max_open=True)
     rng = np.random.default_rng(seed)
     n_out = n_samples // 2
     n_in = n_samples - n_out
@@ -93,9 +91,7 @@ def make_blobs(n_samples: int = 100, centers=3, n_features: int = 2, cluster_std
     _check("make_blobs", n_samples, 0.0)
     rng = np.random.default_rng(seed)
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
-        if centers < 1:
-            raise ValueError(f"make_blobs: centers must be a positive int or an array of "
-                             f"centers, got {centers!r}")
+        positive_int("make_blobs", "centers", centers)
         low, high = center_box
         centers = rng.uniform(low, high, size=(int(centers), n_features))
     else:
@@ -128,9 +124,7 @@ def spirals(n_samples: int = 100, n_classes: int = 2, noise: float = 0.0, seed=N
     ((300, 2), [0, 1, 2])
     """
     _check("spirals", n_samples, noise)
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) \
-            or n_classes < 1:
-        raise ValueError(f"spirals: n_classes must be a positive int, got {n_classes!r}")
+    positive_int("spirals", "n_classes", n_classes)
     rng = np.random.default_rng(seed)
     counts = [n_samples // n_classes + (1 if i < n_samples % n_classes else 0)
               for i in range(n_classes)]

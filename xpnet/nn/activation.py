@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import ops
-from .module import Module, check_probability
+from ..checks import probability
+from .module import Module
 
 
 class ReLU(Module):
@@ -83,7 +84,7 @@ class Dropout(Module):
     the identity in eval mode. Shape: any -> same"""
 
     def __init__(self, p: float = 0.5):
-        self.p = check_probability("Dropout", "p", p)
+        self.p = probability("Dropout", "p", p)
 
     def forward(self, x):
         return ops.dropout(x, self.p, self.training)

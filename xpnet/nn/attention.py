@@ -7,6 +7,7 @@ from .. import backend as _backend
 from .. import ops
 from ..autograd import Tensor
 from ..autograd.creation import zeros
+from ..checks import is_floating, positive_int, probability
 from ..ops.attention import attention_with_weights, merge_heads, split_heads
 from . import init
 from .linear import Linear
@@ -45,14 +46,12 @@ class MultiheadAttention(Module):
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
                  vdim: int | None = None, batch_first: bool = False, *, device=None, dtype=None):
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive, got "
-                             f"embed_dim={embed_dim} and num_heads={num_heads}")
+        embed_dim = positive_int("MultiheadAttention", "embed_dim", embed_dim)
+        num_heads = positive_int("MultiheadAttention", "num_heads", num_heads)
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim must be divisible by num_heads, got "
                              f"embed_dim={embed_dim} and num_heads={num_heads}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1), got {dropout}")
+        dropout = probability("MultiheadAttention", "dropout", dropout)
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
         self.head_dim = embed_dim // num_heads
         self.kdim = kdim if kdim is not None else embed_dim
@@ -120,7 +119,7 @@ class MultiheadAttention(Module):
         if mask.dtype == "bool":
             return ops.masked_fill(zeros(*mask.shape, dtype=dtype, device=mask.device), mask,
                                    -math.inf)
-        if not mask.dtype.is_floating_point:
+        if not is_floating(mask.dtype):
             raise self._error(f"{name} must be boolean (True = not allowed) or floating, got "
                               f"dtype {_backend.dtype_name(mask.dtype)}", TypeError)
         return mask

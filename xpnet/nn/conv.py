@@ -9,16 +9,17 @@ from __future__ import annotations
 import math
 
 from .. import ops
-from ..ops.conv import _pair, _padding, output_size
+from ..ops.conv import _padding, output_size
 from ..ops.conv_transpose import _transpose_args, transposed_size
 from . import init
-from .module import Module, Parameter, check_size
+from ..checks import pair, positive_int
+from .module import Module, Parameter
 
 
 def _channels(layer, in_channels, out_channels, groups):
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                         ("groups", groups)):
-        check_size(layer, name, value)
+        positive_int(layer, name, value)
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"{layer}: groups must divide in_channels and out_channels, got "
                          f"groups={groups} for {in_channels} and {out_channels} channels")
@@ -75,10 +76,10 @@ class Conv2d(Module):
                  dilation=1, groups: int = 1, bias: bool = True, *, device=None, dtype=None):
         _channels("Conv2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair("kernel_size", "Conv2d", kernel_size)
-        self.stride = _pair("stride", "Conv2d", stride)
-        self.dilation = _pair("dilation", "Conv2d", dilation)
-        self.padding = padding if isinstance(padding, str) else _pair("padding", "Conv2d", padding)
+        self.kernel_size = pair("Conv2d", "kernel_size", kernel_size, minimum=1)
+        self.stride = pair("Conv2d", "stride", stride, minimum=1)
+        self.dilation = pair("Conv2d", "dilation", dilation, minimum=1)
+        self.padding = padding if isinstance(padding, str) else pair("Conv2d", "padding", padding)
         self._pads = _padding("Conv2d", self.padding, self.kernel_size, self.dilation, self.stride)
         fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
         self.weight, self.bias = _uniform_parameters(
@@ -132,7 +133,7 @@ class ConvTranspose2d(Module):
                  device=None, dtype=None):
         _channels("ConvTranspose2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair("kernel_size", "ConvTranspose2d", kernel_size)
+        self.kernel_size = pair("ConvTranspose2d", "kernel_size", kernel_size, minimum=1)
         self.stride, self.padding, self.output_padding, self.dilation, self.groups = \
             _transpose_args(stride, padding, output_padding, dilation, groups, "ConvTranspose2d")
         fan_in = out_channels // groups * self.kernel_size[0] * self.kernel_size[1]

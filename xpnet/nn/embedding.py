@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .. import ops
 from . import init
-from .module import Module, Parameter, check_size
+from ..checks import integer, positive_int
+from .module import Module, Parameter
 
 
 class Embedding(Module):
@@ -26,9 +27,10 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  *, device=None, dtype=None):
-        num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
-        embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
+        num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            padding_idx = integer("Embedding", "padding_idx", padding_idx)
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx must be in [{-num_embeddings}, "
                                  f"{num_embeddings}), got {padding_idx}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
+from ..checks import number
 from ..random import host_rng
 
 
@@ -29,9 +30,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
              "conv_transpose2d": 1.0, "conv_transpose3d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3,
              "relu": math.sqrt(2.0), "selu": 0.75}
     if nonlinearity == "leaky_relu":
-        if param is not None and (isinstance(param, bool) or not isinstance(param, (int, float))):
-            raise ValueError(f"calculate_gain: negative_slope must be a number, got {param!r}")
-        slope = 0.01 if param is None else param
+        slope = 0.01 if param is None else number("calculate_gain", "negative_slope", param)
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity not in gains:
         raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; expected one of "
@@ -41,8 +40,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _tensor(host: np.ndarray, device, dtype) -> Tensor:
     backend = _backend.resolve(device)
-    # _wrap, not Tensor(...): a NumPy array handed to Tensor() would land on the default device
-    return Tensor._wrap(backend.asarray(host, dtype or "float32"), backend)
+    # from_array, not Tensor(...): a NumPy array handed to Tensor() would land on the default device
+    return Tensor.from_array(backend.asarray(host, dtype or "float32"), device=backend)
 
 
 def uniform(shape, low=0.0, high=1.0, device=None, dtype=None) -> Tensor:

@@ -5,7 +5,8 @@ import math
 
 from .. import ops
 from . import init
-from .module import Module, Parameter, check_size
+from ..checks import positive_int
+from .module import Module, Parameter
 
 
 class Linear(Module):
@@ -23,8 +24,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, device=None,
                  dtype=None):
-        self.in_features = check_size("Linear", "in_features", in_features)
-        self.out_features = check_size("Linear", "out_features", out_features)
+        self.in_features = positive_int("Linear", "in_features", in_features)
+        self.out_features = positive_int("Linear", "out_features", out_features)
         bound = 1 / math.sqrt(in_features)  # PyTorch's default init, so weights can be compared
         self.weight = Parameter(init.uniform((out_features, in_features), -bound, bound, device,
                                              dtype))

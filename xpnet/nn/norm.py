@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .. import ops
 from . import init
-from .module import Buffer, Module, Parameter, check_size
+from ..checks import positive_int
+from .module import Buffer, Module, Parameter
 
 
 class _BatchNorm(Module):
@@ -13,7 +14,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, device=None,
                  dtype=None):
-        num_features = check_size(type(self).__name__, "num_features", num_features)
+        num_features = positive_int(type(self).__name__, "num_features", num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(init.ones((num_features,), device, dtype)) if affine else None
@@ -89,7 +90,7 @@ class LayerNorm(Module):
                  bias: bool = True, *, device=None, dtype=None):
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape", s)
+        self.normalized_shape = tuple(positive_int("LayerNorm", "normalized_shape", s)
                                       for s in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.weight = Parameter(init.ones(self.normalized_shape, device, dtype)) \

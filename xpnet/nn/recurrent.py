@@ -10,7 +10,8 @@ import math
 from .. import ops
 from ..autograd import Tensor
 from . import init
-from .module import Module, Parameter, check_probability, check_size
+from ..checks import positive_int, probability
+from .module import Module, Parameter
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -26,11 +27,11 @@ class _RNNBase(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  *, device=None, dtype=None):
-        input_size = check_size(self.kind, "input_size", input_size)
-        hidden_size = check_size(self.kind, "hidden_size", hidden_size)
-        num_layers = check_size(self.kind, "num_layers", num_layers)
+        input_size = positive_int(self.kind, "input_size", input_size)
+        hidden_size = positive_int(self.kind, "hidden_size", hidden_size)
+        num_layers = positive_int(self.kind, "num_layers", num_layers)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.dropout = check_probability(self.kind, "dropout", dropout)
+        self.dropout = probability(self.kind, "dropout", dropout)
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.bidirectional = bidirectional
         self.num_directions = 2 if bidirectional else 1
@@ -212,8 +213,8 @@ class _CellBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, device=None,
                  dtype=None):
-        self.input_size = input_size = check_size(self.kind, "input_size", input_size)
-        self.hidden_size = hidden_size = check_size(self.kind, "hidden_size", hidden_size)
+        self.input_size = input_size = positive_int(self.kind, "input_size", input_size)
+        self.hidden_size = hidden_size = positive_int(self.kind, "hidden_size", hidden_size)
         self.bias = bool(bias)
         rows = self.gates * hidden_size
         self.weight_ih = _uniform((rows, input_size), hidden_size, device, dtype)

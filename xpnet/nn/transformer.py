@@ -10,6 +10,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Tensor
 from ..autograd.creation import full
+from ..checks import positive_int
 from . import init
 from .activation import Dropout
 from .attention import MultiheadAttention
@@ -149,8 +150,7 @@ class TransformerDecoderLayer(_Layer):
 def _clones(name, layer, num_layers):
     if not isinstance(layer, Module):
         raise TypeError(f"{name}: the layer must be a Module, got {type(layer).__name__}")
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"{name}: num_layers must be an int >= 1, got {num_layers!r}")
+    num_layers = positive_int(name, "num_layers", num_layers)
     # independent deep copies, as PyTorch: every layer starts from the same weights
     return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
 
@@ -289,9 +289,8 @@ class PositionalEncoding(Module):
 
     def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0,
                  batch_first: bool = False, *, device=None, dtype=None):
-        if d_model <= 0 or max_len <= 0:
-            raise ValueError(f"PositionalEncoding: d_model and max_len must be positive, got "
-                             f"d_model={d_model} and max_len={max_len}")
+        d_model = positive_int("PositionalEncoding", "d_model", d_model)
+        max_len = positive_int("PositionalEncoding", "max_len", max_len)
         position = np.arange(max_len, dtype=np.float64)[:, None]
         frequency = np.exp(np.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
         pe = np.zeros((max_len, d_model))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor
+from ..checks import number
 
 
 def _with_grads(parameters):
@@ -17,11 +18,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
     The scale ``min(1, max_norm / (norm + 1e-6))`` is computed on the device, so no value is
     read back (as in PyTorch). Returns the total norm before clipping, as a 0-d Tensor.
     """
-    if max_norm < 0:
-        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
-    norm_type = float(norm_type)
-    if not (norm_type > 0):
-        raise ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type}")
+    max_norm = number("clip_grad_norm_", "max_norm", max_norm, minimum=0)
+    if isinstance(norm_type, str) and norm_type.lower() == "inf":   # PyTorch takes 'inf' too
+        norm_type = math.inf
+    norm_type = number("clip_grad_norm_", "norm_type", norm_type, minimum=0, min_open=True)
     params = _with_grads(parameters)
     if not params:  # as PyTorch: nothing to clip, the norm is 0
         return Tensor(0.0)
@@ -38,16 +38,16 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
                 xp.sum(p.grad.data * p.grad.data)
             total = part if total is None else total + part
         total = total ** (1.0 / norm_type)
-    scale = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
+    scale = xp.minimum(max_norm / (total + 1e-6), 1.0)
     for p in params:
-        p.grad = Tensor._wrap(p.grad.data * xp.astype(scale, p.grad.data.dtype), p.backend)
-    return Tensor._wrap(total, backend)
+        p.grad = Tensor.from_array(p.grad.data * xp.astype(scale, p.grad.data.dtype),
+                                   device=p.backend)
+    return Tensor.from_array(total, device=backend)
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]``."""
-    if clip_value < 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    bound = number("clip_grad_value_", "clip_value", clip_value, minimum=0)
     for p in _with_grads(parameters):
-        bound = float(clip_value)
-        p.grad = Tensor._wrap(p.xp.minimum(p.xp.maximum(p.grad.data, -bound), bound), p.backend)
+        p.grad = Tensor.from_array(p.xp.minimum(p.xp.maximum(p.grad.data, -bound), bound),
+                                   device=p.backend)

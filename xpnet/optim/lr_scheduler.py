@@ -4,6 +4,7 @@ from __future__ import annotations
 import bisect
 import math
 
+from ..checks import non_negative_int, number, positive_int
 from .optimizer import Optimizer
 
 
@@ -44,9 +45,8 @@ class StepLR(LRScheduler):
     """lr = base_lr · gamma^(epoch // step_size)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
-        self.step_size, self.gamma = step_size, gamma
+        number("StepLR", "gamma", gamma)
+        self.step_size, self.gamma = positive_int("StepLR", "step_size", step_size), gamma
         super().__init__(optimizer)
 
     def get_lr(self):
@@ -57,6 +57,7 @@ class ExponentialLR(LRScheduler):
     """lr = base_lr · gamma^epoch."""
 
     def __init__(self, optimizer, gamma: float):
+        number("ExponentialLR", "gamma", gamma)
         self.gamma = gamma
         super().__init__(optimizer)
 
@@ -68,8 +69,8 @@ class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base_lr − eta_min)·(1 + cos(π·epoch / T_max)) / 2."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 (PyTorch's name)
-        if T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+        number("CosineAnnealingLR", "T_max", T_max, minimum=1)
+        number("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
@@ -120,12 +121,9 @@ class LinearLR(LambdaLR):
 
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5):
-        if not 0.0 < start_factor <= 1.0:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
-        if not 0.0 <= end_factor <= 1.0:
-            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
-        if isinstance(total_iters, bool) or not isinstance(total_iters, int) or total_iters < 1:
-            raise ValueError(f"LinearLR: total_iters must be an int >= 1, got {total_iters!r}")
+        number("LinearLR", "start_factor", start_factor, 0, 1, min_open=True)
+        number("LinearLR", "end_factor", end_factor, 0, 1)
+        total_iters = positive_int("LinearLR", "total_iters", total_iters)
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, \
             total_iters
         super().__init__(optimizer, self._factor)
@@ -213,8 +211,9 @@ class ReduceLROnPlateau:
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
                              f"{threshold_mode!r}")
-        if not 0.0 < factor < 1.0:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
+        number("ReduceLROnPlateau", "factor", factor, 0, 1, min_open=True, max_open=True)
+        non_negative_int("ReduceLROnPlateau", "patience", patience)
+        non_negative_int("ReduceLROnPlateau", "cooldown", cooldown)
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
         self.min_lr, self.eps = min_lr, eps

@@ -5,11 +5,18 @@ import numbers
 
 from .. import backend as _backend
 from ..autograd import Tensor, enable_grad
+from ..checks import describe, number
 
 
 def _check(name, cond, message):
+    """A ValueError ``"<name>: <message>"`` unless ``cond`` (what the optimizers' ``validate``
+    use for the relations between settings; single values go through :mod:`xpnet.checks`)."""
     if not cond:
         raise ValueError(f"{name}: {message}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 # The contract of every update kernel: ``step(xp, p, g, *state, *coefficients, decay)``
@@ -87,16 +94,23 @@ class Optimizer:
         self.param_groups.append(full)
 
     def validate(self, group: dict):
-        """Check a group's hyperparameters (subclasses extend)."""
-        lr = group.get("lr")
-        _check(self.name, isinstance(lr, numbers.Real) and lr >= 0,
-               f"lr must be >= 0, got {lr}")
-        wd = group.get("weight_decay", 0.0)
-        _check(self.name, isinstance(wd, numbers.Real) and wd >= 0,
-               f"weight_decay must be >= 0, got {wd}")
-        eps = group.get("eps", 0.0)
-        _check(self.name, isinstance(eps, numbers.Real) and eps >= 0,
-               f"eps must be >= 0, got {eps}")
+        """Check a group's hyperparameters (subclasses extend, after calling this).
+
+        Every setting whose default is a number must be a number, and one whose default is a
+        tuple of numbers (Adam's ``betas``) a tuple of as many numbers, so that a subclass
+        compares numbers only; ``lr``, ``weight_decay`` and ``eps`` must be >= 0."""
+        for key in ("lr", "weight_decay", "eps"):
+            if key in group or key == "lr":
+                number(self.name, key, group.get(key), minimum=0)
+        for key, default in self.defaults.items():
+            value = group.get(key)
+            if _is_number(default):
+                number(self.name, key, value)
+            elif isinstance(default, tuple) and default and all(map(_is_number, default)) and \
+                    not (isinstance(value, tuple) and len(value) == len(default)
+                         and all(map(_is_number, value))):
+                raise TypeError(f"{self.name}: {key} must be a tuple of {len(default)} numbers, "
+                                f"got {describe(value)}")
 
     # -- the update ---------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True):
@@ -109,7 +123,8 @@ class Optimizer:
                 if p.grad is None or set_to_none:
                     p.grad = None
                 else:
-                    p.grad = Tensor._wrap(p.xp.zeros_like(p.grad.data), p.grad.backend)
+                    p.grad = Tensor.from_array(p.xp.zeros_like(p.grad.data),
+                                               device=p.grad.backend)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (optional) re-evaluates the
@@ -167,8 +182,7 @@ class Optimizer:
         for pid, s in self.state.items():
             if pid not in index:
                 continue
-            state[index[pid]] = {k: (Tensor._wrap(v, _backend.backend_of(v))
-                                     if _backend.is_array(v) else v)
+            state[index[pid]] = {k: (Tensor.from_array(v) if _backend.is_array(v) else v)
                                  for k, v in s.items() if not k.startswith("_")}
         groups = []
         for g in self.param_groups:
