@@ -20,7 +20,8 @@ def test_char_transformer_has_nanogpts_size_and_a_tied_head():
     model = models.CharTransformer(65)
     assert model.num_parameters() - 64 * 128 == 801_664   # nanoGPT prints "0.80M"
     assert model.head.weight is model.token_embedding.weight
-    assert "head.weight" not in model.state_dict()
+    state = model.state_dict()           # the tied weight under both names, as in PyTorch
+    assert state["head.weight"] is state["token_embedding.weight"]
     assert "transformer.layers.3.self_attn.in_proj_weight" in model.state_dict()
     untied = models.CharTransformer(65, tie_weights=False)
     assert untied.num_parameters() == model.num_parameters() + 65 * 128
@@ -41,9 +42,8 @@ def test_char_transformer_matches_the_benchmarks_torch_model(device):
     from benchmarks.run import torch_char_transformer
     model = _tiny(device, dtype="float64")
     ref = torch_char_transformer(11, 8, 2, 2, 16).double()
-    assert set(ref.state_dict()) - set(model.state_dict()) == {"head.weight"}   # tied
-    ref.load_state_dict({**{k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()},
-                         "head.weight": torch.tensor(model.head.weight.numpy())})
+    assert list(ref.state_dict()) == list(model.state_dict())   # the same keys, in order
+    ref.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
     ids = np.random.default_rng(0).integers(0, 11, (3, 8))
     logits = model(xpnet.tensor(ids, device=device))
     ref_logits = ref(torch.tensor(ids))
