@@ -120,31 +120,67 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _array_lines(tag, array, max_elements):
-    """``tag: value`` lines (left-justified in DOT) for an array of at most max_elements."""
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _number(v) -> str:
+    """A short, exact-looking number: 10, 0.4677, -1.3364, 1.2e+07."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    v = float(v)
+    if not np.isfinite(v):
+        return str(v)
+    if v == int(v) and abs(v) < 1e6:
+        return str(int(v))
+    if abs(v) >= 1e5 or abs(v) < 1e-3:
+        return f"{v:.3g}"
+    text = f"{v:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _blocks(array, max_elements):
+    """The array as 2-D blocks of number strings (size-1 axes of a 3-D or larger array dropped,
+    what is still 3-D or larger shown as its 2-D slices), or None when it has more than ``max_elements`` elements."""
     if array is None:
-        return []
+        return None
     host = np.asarray(array.numpy() if isinstance(array, Tensor) else array)
     if host.size > max_elements:
-        return []
-    while host.ndim > 2 and host.shape[0] == 1:    # (1, 1, 3, 3) prints as a 3×3 block
-        host = host[0]
-    if host.ndim > 2:
-        host = host.reshape(-1, host.shape[-1])
-    text = np.array2string(host, precision=4, suppress_small=True, separator=" ",
-                           max_line_width=60, floatmode="maxprec")
-    rows = text.replace("[", "").replace("]", "").split("\n")
-    rows = [" ".join(r.split()) for r in rows if r.strip()]
-    if len(rows) == 1:
-        return [f"{tag} {rows[0]}"]
-    return [f"{tag}"] + [f"  {r}" for r in rows]
+        return None
+    if host.ndim > 2:    # (1, 1, 3, 3) prints as one 3×3 block, (1, 2, 1, 1) as a row of 2
+        host = np.squeeze(host)
+    if host.ndim <= 1:
+        host = host.reshape(1, -1)
+    host = host.reshape(-1, host.shape[-2], host.shape[-1])
+    return [[[_number(v) for v in row] for row in block] for block in host]
 
 
-def _label(title, lines):
-    """A DOT label: the title centred, value lines left-justified (Graphviz's ``\\l``)."""
-    if not lines:
-        return _escape(title)
-    return _escape(title) + "\\n" + "".join(_escape(line) + "\\l" for line in lines)
+def _table(title, annotations):
+    """An HTML-like DOT label: the title, then each (tag, blocks) as a grid of numbers with
+    its tag ("value", "grad") in the first column."""
+    columns = max((len(row) for _, blocks in annotations for b in blocks for row in b),
+                   default=1) + 1
+    rows = [f'<tr><td colspan="{columns}">{_html(title)}</td></tr>']
+    for tag, blocks in annotations:
+        color = "#1f4e79" if tag.endswith("value") else "#9c2a00"
+        first = True
+        for k, block in enumerate(blocks):
+            if k:   # a gap between the 2-D slices of a 3-D (or larger) array
+                rows.append(f'<tr><td colspan="{columns}" height="3"></td></tr>')
+            for row in block:
+                name = f'<font color="{color}"><i>{_html(tag)}</i></font>' if first else ""
+                first = False
+                cells = "".join(f'<td align="right">&#160;&#160;{v}</td>' for v in row)
+                rows.append(f'<tr><td align="left">{name}</td>{cells}</tr>')
+    return ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+            + "".join(rows) + "</table>>")
+
+
+def _label(title, annotations):
+    """The DOT label attribute: quoted text, or an HTML-like table when values are shown."""
+    if not annotations:
+        return f'"{_escape(title)}"'
+    return _table(title, annotations)
 
 
 def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=None,
@@ -181,13 +217,14 @@ def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=No
     show_grads = show_values if show_grads is None else show_grads
     limit = max_elements if (show_values or show_grads) else -1
 
-    def annotations(t):
-        if t is None:
-            return []
-        lines = _array_lines("value", t.data, limit) if show_values else []
+    def annotations(t, prefix=""):
+        """[(tag, blocks)]: the value and gradient of ``t`` where shown and small enough."""
+        found = []
+        if show_values:
+            found.append((prefix + "value", _blocks(t.data, limit)))
         if show_grads and t.grad is not None:
-            lines += _array_lines("grad", t.grad.data, limit)
-        return lines
+            found.append((prefix + "grad", _blocks(t.grad.data, limit)))
+        return [(tag, blocks) for tag, blocks in found if blocks is not None]
 
     lines = ["digraph xpnet {",
              f'  graph [rankdir={rankdir}, nodesep=0.3, ranksep=0.35];',
@@ -205,9 +242,9 @@ def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=No
         if key in ids:
             return ids[key]
         name = names.get(id(t))
-        style = _PARAM_STYLE if name is not None or t.requires_grad else _INPUT_STYLE
+        style = _PARAM_STYLE if t.requires_grad else _INPUT_STYLE   # does a gradient reach it?
         title = f"{name if name is not None else 'input'} {_shape(t.shape)}"
-        lines.append(f'  {node_id(key)} [label="{_label(title, annotations(t))}", {style}];')
+        lines.append(f'  {node_id(key)} [label={_label(title, annotations(t))}, {style}];')
         return ids[key]
 
     if tensor.creator is None:
@@ -248,12 +285,9 @@ def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=No
             shapes = " ".join(_shape(t.shape) for _, t in mine)
         notes = []
         for i, t in mine:
-            extra = annotations(t)
-            if fn.n_outputs > 1 and extra:
-                extra = [f"[{i}] {line}" for line in extra]
-            notes += extra
+            notes += annotations(t, f"[{i}] " if fn.n_outputs > 1 else "")
         me = node_id(("fn", id(fn)))
-        lines.append(f'  {me} [label="{_label(f"{fn.op_name} {shapes}", notes)}", {_OP_STYLE}];')
+        lines.append(f'  {me} [label={_label(f"{fn.op_name} {shapes}", notes)}, {_OP_STYLE}];')
         for source, label in sources:
             attrs = f' [label="{label}", fontsize=9]' if label else ""
             lines.append(f"  {source} -> {me}{attrs};")
