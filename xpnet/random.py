@@ -1,7 +1,7 @@
 """The one room for randomness: the seed, the host generator, the per-device generators, and
 one state that covers them all.
 
-Two kinds of draws, as DESIGN.md sets out:
+Two kinds of draws:
 
 * **host draws** (parameter initialisation, shuffling without a loader seed) come from one NumPy
   generator and are copied to the device once, so one seed gives the same initial weights and
@@ -29,6 +29,7 @@ import numbers
 import numpy as np
 
 from . import backend as _backend
+from .checks import integer
 
 __all__ = ["manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "host_rng",
            "uniform", "normal", "integers"]
@@ -39,10 +40,7 @@ _devices: dict = {}   # canonical device name -> generator
 
 
 def _check_seed(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"manual_seed: seed must be an int, got {type(value).__name__} "
-                        f"{value!r}")
-    return int(value)
+    return integer("manual_seed", "seed", value)
 
 
 def _seed_sequence(base: int, *extra: int) -> list:

@@ -42,6 +42,20 @@ def test_attention_matches_numpy(device, shapes):
     assert_close(out, attention_reference(q.numpy(), k.numpy(), v.numpy())[0], rtol=1e-10)
 
 
+@pytest.mark.parametrize("shapes", [
+    ((3, 4), (5, 4), (2, 5, 2)),                       # value alone has a batch axis
+    ((2, 3, 4), (2, 5, 4), (3, 2, 5, 6)),              # value has one more batch axis
+], ids=["value-batched", "value-extra-axis"])
+def test_attention_with_batch_axes_only_value_has_matches_numpy(device, shapes):
+    # the scores are broadcast to value's batch axes: the softmax must not write into that view
+    q, k, v = random_inputs(device, *shapes, seed=4)
+    expected, weights = attention_reference(q.numpy(), k.numpy(), v.numpy())
+    out, got_weights = attention_ops.attention_with_weights(q, k, v)
+    assert_close(out, expected, rtol=1e-10)
+    assert_close(got_weights, np.broadcast_to(weights, got_weights.shape), rtol=1e-10)
+    gradcheck(F.scaled_dot_product_attention, q, k, v)
+
+
 def test_attention_with_masks_causal_and_scale_matches_numpy(device, rng):
     q, k, v = random_inputs(device, (2, 4, 3), (2, 5, 3), (2, 5, 2), seed=2)
     qh, kh, vh = q.numpy(), k.numpy(), v.numpy()
@@ -184,6 +198,9 @@ def test_attention_rejects_bad_arguments(device):
     for p in (1.0, -0.1, 2):
         with pytest.raises(ValueError, match=op + rf"dropout_p must be in \[0, 1\), got {p}$"):
             F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+    with pytest.raises(TypeError, match=op + r"dropout_p must be a number in \[0, 1\), got "
+                       r"'0.1' \(str\)$"):
+        F.scaled_dot_product_attention(q, k, v, dropout_p="0.1")
     mask = _tensor(np.ones((3, 5), dtype=bool), device)
     with pytest.raises(ValueError, match=op + r"is_causal=True builds the causal mask itself, so "
                        r"attn_mask must be None, got a mask of shape \(3, 5\)"):
@@ -220,7 +237,7 @@ def test_tril_and_triu_reject_bad_input(device):
         F.tril(x)
     with pytest.raises(ValueError, match=r"^triu: input must be at least 2-D, got shape \(4,\)$"):
         F.triu(x)
-    with pytest.raises(TypeError, match=r"^triu: diagonal must be an int, got float$"):
+    with pytest.raises(TypeError, match=r"^triu: diagonal must be an int, got 1.0 \(float\)$"):
         F.triu(random_inputs(device, (2, 2))[0], diagonal=1.0)
 
 

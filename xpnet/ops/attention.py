@@ -20,6 +20,7 @@ import numbers
 from .. import backend as _backend
 from .. import random as _random
 from ..autograd import Function, Tensor
+from ..checks import integer, is_floating, probability
 
 
 def _broadcast(shapes):
@@ -32,10 +33,6 @@ def _broadcast(shapes):
             return None
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
-
-
-def _floating(xp, dtype) -> bool:
-    return xp.isdtype(dtype, "real floating")
 
 
 class ScaledDotProductAttention(Function):
@@ -53,7 +50,7 @@ class ScaledDotProductAttention(Function):
         if min(len(q), len(k), len(v)) < 2:
             raise ValueError(f"{op}: query, key and value must be at least 2-D (..., L, E), got "
                              f"query {q}, key {k} and value {v}")
-        if not (_floating(xp, query.dtype) and query.dtype == key.dtype == value.dtype):
+        if not (is_floating(query.dtype) and query.dtype == key.dtype == value.dtype):
             names = [_backend.dtype_name(t.dtype) for t in (query, key, value)]
             raise TypeError(f"{op}: query, key and value must have one floating dtype, got "
                             f"{names}")
@@ -69,7 +66,7 @@ class ScaledDotProductAttention(Function):
                              f"broadcast, got query {q}, key {k} and value {v}")
         scores = batch + (q[-2], k[-2])
         if mask is not None:
-            if not (mask.dtype == xp.bool or _floating(xp, mask.dtype)):
+            if not (mask.dtype == xp.bool or is_floating(mask.dtype)):
                 raise TypeError(f"{op}: attn_mask must be boolean (True = attend) or floating "
                                 f"(added to the scores), got dtype "
                                 f"{_backend.dtype_name(mask.dtype)}")
@@ -104,16 +101,17 @@ class ScaledDotProductAttention(Function):
                 scores += bias
             else:   # value or the mask has batch axes that query and key lack
                 scores = scores + bias
-        if tuple(scores.shape) != scores_shape:
-            scores = xp.broadcast_to(scores, scores_shape)
         # A row whose every key is masked has max -inf; shifting by the lowest finite number
         # instead leaves exp(-inf) = 0 everywhere, and the sum (>= 1 for any other row, whose
         # max gives exp(0) = 1) is raised to 1: that row's weights, output and gradient are 0.
         row_max = xp.maximum(xp.max(scores, axis=-1, keepdims=True), float(xp.finfo(dtype).min))
         if tuple(scores.shape) == scores_shape:
-            scores -= row_max
-        else:   # a broadcast view cannot be written
-            scores = scores - row_max
+            scores -= row_max   # in place: scores is this op's own array
+        else:
+            # value has batch axes that query, key and the mask lack: the subtraction
+            # broadcasts into a new array (never written through a broadcast view, which NumPy
+            # refuses and CuPy writes through its zero strides)
+            scores = xp.broadcast_to(scores, scores_shape) - row_max
         p = xp.exp(scores)
         p /= xp.maximum(xp.sum(p, axis=-1, keepdims=True), 1.0)
         weights, keep = p, None
@@ -159,9 +157,7 @@ def _check_call(query, key, value, attn_mask, dropout_p, is_causal, scale):
     for name, t in (("query", query), ("key", key), ("value", value), ("attn_mask", attn_mask)):
         if not (isinstance(t, Tensor) or (t is None and name == "attn_mask")):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
-    if isinstance(dropout_p, bool) or not isinstance(dropout_p, numbers.Real) or \
-            not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"{op}: dropout_p must be in [0, 1), got {dropout_p!r}")
+    probability(op, "dropout_p", dropout_p)
     if is_causal and attn_mask is not None:
         raise ValueError(f"{op}: is_causal=True builds the causal mask itself, so attn_mask must "
                          f"be None, got a mask of shape {attn_mask.shape}; fold the causal mask "
@@ -244,12 +240,6 @@ class _Triangle(Function):
         return self.xp.where(self.keep, grad_y, self.xp.zeros_like(grad_y))
 
 
-def _check_diagonal(op, diagonal):
-    if isinstance(diagonal, bool) or not isinstance(diagonal, numbers.Integral):
-        raise TypeError(f"{op}: diagonal must be an int, got {type(diagonal).__name__}")
-    return int(diagonal)
-
-
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle of the last two axes (entries with column − row <= diagonal), the rest
     zero; any dtype (boolean masks too).
@@ -258,7 +248,7 @@ def tril(x: Tensor, diagonal: int = 0) -> Tensor:
     >>> tril(xpnet.ones(3, 3)).tolist()
     [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]
     """
-    return _Triangle(_check_diagonal("tril", diagonal), True)(x)
+    return _Triangle(integer("tril", "diagonal", diagonal), True)(x)
 
 
 def triu(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -268,7 +258,7 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     >>> triu(xpnet.ones(2, 3), diagonal=1).tolist()
     [[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
     """
-    return _Triangle(_check_diagonal("triu", diagonal), False)(x)
+    return _Triangle(integer("triu", "diagonal", diagonal), False)(x)
 
 
 class MaskedFill(Function):

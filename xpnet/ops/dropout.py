@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from .. import random as _random
+from ..checks import probability
 
 
 class Dropout(Function):
@@ -27,8 +28,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
     The noise comes from the device's generator (:func:`xpnet.manual_seed` seeds it).
     """
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    p = probability("dropout", "p", p)
     if not training or p == 0.0:
         return x
-    return Dropout(float(p))(x)
+    return Dropout(p)(x)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import backend as _backend
 from ..autograd import Function, Tensor
+from ..checks import check_index_range, integer
 
 
 class Embedding(Function):
@@ -32,7 +33,7 @@ class Embedding(Function):
                              f"got shape {tuple(weight.shape)}")
         rows = weight.shape[0]
         flat = xp.reshape(indices, (-1,))
-        _check_range(self.backend, flat, rows)
+        check_index_range("embedding", "indices", self.backend, flat, rows)
         self.flat, self.rows = flat, rows
         y = xp.take(weight, flat, axis=0)
         return xp.reshape(y, tuple(indices.shape) + (weight.shape[1],))
@@ -49,16 +50,6 @@ class Embedding(Function):
         return None, grad_weight
 
 
-def _check_range(backend, flat, rows):
-    # Only where the indices live in host memory: on a GPU the check would stall the step.
-    if backend.library in ("numpy", "array_api_strict") and flat.shape[0]:
-        xp = backend.xp
-        lo, hi = int(xp.min(flat)), int(xp.max(flat))
-        if lo < 0 or hi >= rows:
-            raise IndexError(f"embedding: indices must be in [0, {rows}), got values from {lo} "
-                             f"to {hi}")
-
-
 def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` (V, D) picked by integer ``indices`` of any shape: (*) -> (*, D).
 
@@ -73,6 +64,7 @@ def embedding(indices: Tensor, weight: Tensor, padding_idx: int | None = None) -
         raise TypeError(f"embedding: indices must be a Tensor of integers, got "
                         f"{type(indices).__name__}")
     if padding_idx is not None:
+        padding_idx = integer("embedding", "padding_idx", padding_idx)
         rows = weight.shape[0]
         if not -rows <= padding_idx < rows:
             raise ValueError(f"embedding: padding_idx must be in [{-rows}, {rows}), got "

@@ -229,7 +229,7 @@ def _arg(op, x, dim, keepdim, axis, keepdims):
     if (x.shape[dim] if dim is not None and x.ndim else x.numel()) == 0:
         raise ValueError(f"{op}: cannot take the {op[3:]} of an empty tensor of shape {x.shape}")
     data = getattr(x.xp, op)(x.data, axis=dim, keepdims=keep)
-    return Tensor._wrap(x.xp.astype(data, x.xp.int64), x.backend, False)
+    return Tensor.from_array(x.xp.astype(data, x.xp.int64), False, x.backend)
 
 
 def argmax(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
