@@ -41,8 +41,8 @@ the cost of the allreduce.
 >>> distributed.world_size(), distributed.rank()
 (1, 0)
 """
-from .world import (init, is_initialized, rank, local_rank, world_size, barrier,
-                    local_device)
+from .world import is_initialized, rank, local_rank, world_size, barrier, local_device
+from .comm import init
 from .collectives import (all_reduce, broadcast, broadcast_parameters, broadcast_object,
                           average_gradients, average_buffers, all_reduce_sums, BUCKET_BYTES)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend as _backend
-from .world import World, world
+from . import world as _world
+from .world import World, local_device, world
 
 __all__ = ["communicator", "HostCommunicator", "NcclCommunicator", "nccl_communicator",
            "IDENTITY"]
@@ -166,3 +167,15 @@ def communicator(backend):
     if w.host is None:
         w.host = HostCommunicator(w.comm, w.mpi)
     return w.host
+
+
+def init(backend: str | None = None) -> World:
+    """:func:`xpnet.distributed.world.init`, and with ``backend='nccl'`` this rank's NCCL
+    communicator made at once (on ``cuda:{local_rank}``), as ``torch.distributed`` does."""
+    w = _world.init(backend)
+    if backend == "nccl":
+        nccl_communicator(w, local_device("cuda"))
+    return w
+
+
+init.__doc__ = (_world.init.__doc__ or "") + "\n" + init.__doc__

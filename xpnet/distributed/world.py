@@ -116,9 +116,9 @@ def init(backend: str | None = None) -> World:
         # first call, or a world of one (perhaps made by an early rank()) now asked for MPI
         world = _WORLD[0] = _make_world(backend)
     if backend == "nccl":
+        # xpnet.distributed.init (comm.init) makes the communicator now; collectives would
+        # make it at their first CuPy call otherwise
         world.nccl_requested = True
-        from .comm import nccl_communicator
-        nccl_communicator(world, local_device("cuda"))
     return world
 
 
