@@ -210,7 +210,7 @@ def average_gradients(parameters, bucket_bytes: int = BUCKET_BYTES) -> None:
             with p.backend.scope():
                 arrays.append(p.xp.zeros(p.shape, dtype=p.data.dtype, device=p.data.device))
     for p, averaged in zip(params, _average_packed(params, arrays, bucket_bytes)):
-        p.grad = Tensor._wrap(averaged, p.backend)
+        p.grad = Tensor.from_array(averaged, device=p.backend)
 
 
 def average_buffers(module, bucket_bytes: int = BUCKET_BYTES) -> None:

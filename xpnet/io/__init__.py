@@ -144,7 +144,7 @@ class _Placer:
 
     def __call__(self, node):
         if isinstance(node, np.ndarray):
-            return Tensor._wrap(self.backend.asarray(node), self.backend)
+            return Tensor.from_array(self.backend.asarray(node), device=self.backend)
         if isinstance(node, dict):
             out = OrderedDict((k, self(v)) for k, v in node.items())
             out._xpnet_file = self.name

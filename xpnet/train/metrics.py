@@ -18,7 +18,7 @@ def _total(output: Tensor, value) -> Tensor:
     """A 0-d Tensor of ``value``, a full reduction (NumPy gives a scalar: made a 0-d array)."""
     if isinstance(value, np.generic):
         value = np.asarray(value)
-    return Tensor._wrap(value, output.backend)
+    return Tensor.from_array(value, device=output.backend)
 
 
 def accuracy(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
