@@ -176,7 +176,8 @@ def environment(device: str, torch_threads: int | None = None) -> dict:
            "cpu_model": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
            "machine": platform.machine(), "python": platform.python_version(),
            "numpy": np.__version__, "numba": _version("numba"), "torch": _version("torch"),
-           "cupy": _version("cupy-cuda12x") or _version("cupy"),
+           "cupy": (_version("cupy-cuda13x") or _version("cupy-cuda12x")
+                    or _version("cupy-cuda11x") or _version("cupy")),
            "blas": blas_info(), "xpnet_slab_threads": slab_threads(),
            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),

@@ -25,6 +25,15 @@ Measured like training:
   a ``summary`` line per configuration gives both medians, their ratio and the peak resident
   memory (ru_maxrss) of each framework's process.
 
+On a GPU both frameworks run their float32 GEMMs and convolutions at one precision: FP32 by
+default (``--tf32 off``: PyTorch's ``allow_tf32`` switches off, since its cuDNN convolutions
+would use TF32 by themselves, and ``CUPY_TF32=0``), or TF32 on both sides (``--tf32 on``); each
+summary says which (``precision``). GPU memory is compared like with like: each framework's peak
+*allocated* bytes (live arrays: CuPy's pool used bytes, traced over two untimed steps, against
+``torch.cuda.max_memory_allocated``) and peak *reserved* bytes (what the allocator holds:
+CuPy's pool total against ``torch.cuda.max_memory_reserved``); ``python -m benchmarks.run
+_gpu_memory FILE`` prints them side by side.
+
 Results are appended to ``benchmarks/results/<date>_<device>_<machine>_<commit>.jsonl`` (see
 ``benchmarks.environment``; ``--out`` names another file, ``--out -`` prints only) whose first
 line records the commits, CPU model, vector extensions, BLAS kernel and threads and versions.
@@ -271,9 +280,37 @@ def time_xpnet(kind, device, batch, optimizer, steps, warmup, pool, **kw):
     elapsed, loss = _timed_steps(step, pool, steps, warmup, lambda: _sync_xpnet(device))
     extra = {"final_loss": loss}
     if device.startswith("cuda"):
-        # the pool only grows until freed, so what it holds now is its high-water mark
-        extra["gpu_peak_pool_bytes"] = int(cupy.get_default_memory_pool().total_bytes())
+        extra.update(cupy_peak_memory(step, pool))
     return elapsed, extra
+
+
+def cupy_peak_memory(step, pool, steps=2):
+    """CuPy's side of the GPU memory comparison, as PyTorch's caching allocator reports its own:
+    ``gpu_peak_allocated_bytes``, the most bytes in live arrays at once (the pool's used bytes,
+    read after every allocation by a memory hook during ``steps`` more steps, untimed: the hook
+    costs host time), and ``gpu_peak_reserved_bytes``, what the pool holds from the driver (it
+    only grows until freed, and it was freed before the repeat, so this is its high-water
+    mark). Compare allocated with torch.cuda.max_memory_allocated and reserved with
+    torch.cuda.max_memory_reserved, never one kind with the other."""
+    import cupy
+    memory = cupy.get_default_memory_pool()
+
+    class PeakUsed(cupy.cuda.MemoryHook):
+        name = "benchmarks.run.PeakUsed"
+
+        def __init__(self):
+            self.peak = memory.used_bytes()
+
+        def malloc_postprocess(self, **kwargs):
+            self.peak = max(self.peak, memory.used_bytes())
+
+    hook = PeakUsed()
+    with hook:
+        for i in range(steps):
+            step(*pool[i % len(pool)])
+        cupy.cuda.Device().synchronize()
+    return {"gpu_peak_allocated_bytes": int(hook.peak),
+            "gpu_peak_reserved_bytes": int(memory.total_bytes())}
 
 
 def time_torch(kind, device, batch, optimizer, steps, warmup, pool, **kw):
@@ -311,6 +348,35 @@ def peak_rss_bytes() -> int:
 
 # -- one framework's runs: in this process, or in a process of its own ------------------------
 
+def set_precision(device, tf32, torch_too=True):
+    """Both frameworks' float32 GEMMs and convolutions at one precision on a GPU: TF32 off on
+    both sides (the default: PyTorch's cuDNN convolutions would otherwise use TF32, as CuPy's
+    GEMMs do not), or on for both (``CUPY_TF32=1``, read by CuPy at its first float32 matmul,
+    and PyTorch's two switches). Nothing changes on the CPU. Returns :func:`precision_flags`."""
+    if not device.startswith("cuda"):
+        return None
+    os.environ["CUPY_TF32"] = "1" if tf32 else "0"
+    if torch_too or "torch" in sys.modules:
+        try:
+            import torch
+        except ImportError:
+            return precision_flags()
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+    return precision_flags()
+
+
+def precision_flags():
+    """What decides TF32 in this process: CUPY_TF32 and NVIDIA_TF32_OVERRIDE, and PyTorch's
+    switches when it is imported."""
+    flags = {k: os.environ.get(k) for k in ("CUPY_TF32", "NVIDIA_TF32_OVERRIDE")}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        flags["torch.backends.cuda.matmul.allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
+        flags["torch.backends.cudnn.allow_tf32"] = torch.backends.cudnn.allow_tf32
+    return flags
+
+
 def _set_torch_threads(threads):
     import torch
     if threads:
@@ -323,6 +389,7 @@ class InProcess:
     def __init__(self, framework, spec):
         self.framework, self.spec = framework, spec
         timer, convert = TIMERS[framework]
+        set_precision(spec["device"], spec.get("tf32", False), torch_too=framework == "torch")
         if framework == "torch":
             _set_torch_threads(spec["threads"])
         self.timer = timer
@@ -469,14 +536,14 @@ def sgemm_peak(device, size=2048, tries=5):
 
 def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch=True,
             processes="same", pool_bytes=POOL_MB * 2**20, peak_gflops=None, threads=None,
-            xpnet_root=None, **kw):
+            xpnet_root=None, tf32=False, **kw):
     """Alternating xpnet / torch repeats; one JSON line each and a summary line per batch."""
     summaries = []
     names = ["xpnet"] + (["torch"] if with_torch else [])
     for batch in batches:
         spec = {"kind": kind, "device": device, "batch": batch, "optimizer": optimizer,
                 "steps": steps, "warmup": warmup, "pool_bytes": pool_bytes, "kw": kw,
-                "threads": threads}
+                "threads": threads, "tf32": tf32}
         step_flops = flop_count.step_flops(kind, batch, **kw)
         pool = {"pool_batches": pool_size(kind, batch, pool_bytes, **kw),
                 "pool_mb": round(pool_size(kind, batch, pool_bytes, **kw)
@@ -511,6 +578,10 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
                    "optimizer": optimizer, "repeats": repeats, "steps": steps,
                    "processes": processes, **pool, **kw,
                    "flop_per_step": step_flops, "sgemm_peak_gflops": peak_gflops}
+        if device.startswith("cuda"):
+            summary["precision"] = "tf32" if tf32 else "fp32"
+            summary["precision_flags"] = precision_flags()
+            summary["gpu_memory_note"] = GPU_MEMORY_NOTE
         for name in names:
             summary[f"{name}_samples_per_s"] = round(statistics.median(rates[name]), 1)
             summary[f"{name}_gflops"] = round(statistics.median(gflops[name]), 2)
@@ -529,6 +600,37 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
         emit(summary)
         summaries.append(summary)
     return summaries
+
+
+GPU_MEMORY_NOTE = ("allocated: the most bytes in live arrays at once (CuPy pool's used bytes, "
+                   "torch.cuda.max_memory_allocated); reserved: what the allocator held from the "
+                   "driver (CuPy pool's total bytes, torch.cuda.max_memory_reserved); compare "
+                   "like with like")
+
+
+def gpu_memory_lines(path):
+    """One line per GPU summary of a result file: allocated against allocated, reserved against
+    reserved (MiB), and the precision both frameworks ran at."""
+    lines = []
+    with open(path) as f:
+        for text in f:
+            try:
+                s = json.loads(text)
+            except ValueError:
+                continue
+            if not (isinstance(s, dict) and s.get("summary") and
+                    "xpnet_gpu_peak_allocated_bytes" in s):
+                continue
+            def mib(key, s=s):
+                value = s.get(key)
+                return f"{value / 2**20:.1f}" if isinstance(value, (int, float)) else "-"
+            size = "".join(f" {k} {s[k]}" for k in ("seq_len",) if k in s)
+            lines.append(f"{s['bench']} batch {s['batch']}{size} GPU MiB ({s.get('precision')}):"
+                         f" allocated xpnet {mib('xpnet_gpu_peak_allocated_bytes')} torch "
+                         f"{mib('torch_gpu_peak_allocated_bytes')}; reserved xpnet "
+                         f"{mib('xpnet_gpu_peak_reserved_bytes')} torch "
+                         f"{mib('torch_gpu_peak_reserved_bytes')}")
+    return lines
 
 
 # -- generative models: the VAE's and the GAN's training steps, both frameworks ---------------
@@ -749,6 +851,10 @@ def parse_args(argv=None):
     parser.add_argument("--seq-len", type=int, nargs="+", default=[28, 100])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--tf32", choices=["off", "on"], default="off",
+                        help="GPU only: float32 GEMMs and convolutions of BOTH frameworks in TF32 "
+                             "(on: CUPY_TF32=1 and PyTorch's allow_tf32 switches) or not (off, "
+                             "the default: PyTorch's cuDNN would use TF32 by itself)")
     parser.add_argument("--block-size", type=int, nargs="+", default=[64],
                         help="char-transformer: context lengths")
     parser.add_argument("--layers", type=int, default=4, help="char-transformer")
@@ -767,9 +873,16 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_worker"]:
         return worker_main(argv[1])
+    if argv[:1] == ["_gpu_memory"]:
+        for path in argv[1:]:
+            for line in gpu_memory_lines(path):
+                print(line)
+        return 0
     pythonpath_first()
     args = parse_args(argv)
     cpu = not args.device.startswith("cuda")
+    tf32 = args.tf32 == "on"
+    set_precision(args.device, tf32, torch_too=not args.no_torch)   # before any GEMM
     processes = args.processes or ("separate" if cpu else "same")
     threads = args.threads or os.cpu_count()
     try:
@@ -780,6 +893,9 @@ def main(argv=None):
     if with_torch and processes == "same":
         _set_torch_threads(threads)
     env = environment(args.device, torch_threads=threads if with_torch else None)
+    if not cpu:
+        env["precision"] = "tf32" if tf32 else "fp32"
+        env["precision_flags"] = precision_flags()
     path = None if args.out == "-" else args.out or result_path(
         env["date"], args.device, env["machine_name"], env["commit"], env["dirty"], args.label)
     emit = Recorder(path)
@@ -793,7 +909,7 @@ def main(argv=None):
         print(f"results: {path}", file=sys.stderr)
     common = dict(with_torch=with_torch, processes=processes,
                   pool_bytes=int(args.pool_mb * 2**20), peak_gflops=peak,
-                  threads=threads, xpnet_root=env["xpnet_path"])
+                  threads=threads, xpnet_root=env["xpnet_path"], tf32=tf32)
     repeats = args.repeats or (1 if args.bench == "epoch" else 3)
     if args.bench == "epoch":
         compare_epoch(args.epochs, os.path.abspath(args.data), args.limit, args.device, repeats,

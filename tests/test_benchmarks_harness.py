@@ -1,5 +1,6 @@
 """The benchmark harness's own arithmetic: FLOP counts against hand counts, result-file names,
 the synthetic batch pool, and the PyTorch twin's MNIST against xpnet's."""
+import json
 import os
 import sys
 
@@ -91,3 +92,40 @@ def test_torch_twin_reads_the_same_mnist_as_xpnet():
     theirs = MNIST(root=folder, train=False, normalize=True)
     np.testing.assert_allclose(x, np.asarray(theirs.images[:10]), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(y, np.asarray(theirs.labels[:10]))
+
+
+def test_tf32_is_off_on_both_sides_by_default_and_on_for_both_when_asked(monkeypatch):
+    from benchmarks.run import parse_args, precision_flags, set_precision
+    assert parse_args(["cnn"]).tf32 == "off"
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    assert set_precision("cpu", True) is None                  # nothing changes on the CPU
+    assert "CUPY_TF32" not in os.environ
+    torch = pytest.importorskip("torch")
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        flags = set_precision("cuda", False)
+        assert os.environ["CUPY_TF32"] == "0" and flags["CUPY_TF32"] == "0"
+        assert flags["torch.backends.cudnn.allow_tf32"] is False     # its default: True
+        assert flags["torch.backends.cuda.matmul.allow_tf32"] is False
+        flags = set_precision("cuda:0", True)
+        assert os.environ["CUPY_TF32"] == "1"
+        assert flags["torch.backends.cudnn.allow_tf32"] is True
+        assert flags["torch.backends.cuda.matmul.allow_tf32"] is True
+        assert precision_flags() == flags
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_gpu_memory_compares_allocated_with_allocated_and_reserved_with_reserved(tmp_path):
+    from benchmarks.run import gpu_memory_lines
+    path = tmp_path / "bench.jsonl"
+    summary = {"bench": "cnn", "summary": True, "batch": 64, "precision": "fp32",
+               "xpnet_gpu_peak_allocated_bytes": 100 * 2**20,
+               "xpnet_gpu_peak_reserved_bytes": 300 * 2**20,
+               "torch_gpu_peak_allocated_bytes": 90 * 2**20,
+               "torch_gpu_peak_reserved_bytes": 128 * 2**20}
+    path.write_text("not json\n" + json.dumps({"bench": "cnn", "framework": "xpnet"}) + "\n"
+                    + json.dumps(summary) + "\n" + json.dumps({"summary": True, "batch": 1}))
+    assert gpu_memory_lines(str(path)) == [
+        "cnn batch 64 GPU MiB (fp32): allocated xpnet 100.0 torch 90.0; "
+        "reserved xpnet 300.0 torch 128.0"]
