@@ -197,3 +197,9 @@ def test_draw_makes_the_picture_with_graphviz(tmp_path, fmt, magic):
     assert written == str(tmp_path / f"g.{fmt}")
     assert (tmp_path / f"g.{fmt}").read_bytes().startswith(magic)
     assert (tmp_path / "g.dot").exists()
+
+
+def test_a_title_is_a_caption_above_the_graph():
+    x = xpnet.tensor([1.0], requires_grad=True)
+    dot = to_dot(x * 2.0, title='the "x" graph')
+    assert '  graph [label="the \\"x\\" graph", labelloc=t' in dot.splitlines()[2]

@@ -64,8 +64,8 @@ def test_depth_limits_the_table_and_not_the_totals():
     assert deep.rows[-1].name == "head" and deep.rows[-1].output_shapes == ((3, 2),)
     shallow = summary(model, input_size=(3, 1, 8, 8), depth=1)
     lines = str(shallow).splitlines()
-    assert [line.split()[:2] for line in lines[2:5]] == [["Net", "(3,"], ["features:", "Sequential"],
-                                                        ["head:", "Linear"]]
+    assert [line.split()[:2] for line in lines[2:5]] == [
+        ["Net", "(3,"], ["features:", "Sequential"], ["head:", "Linear"]]
     assert lines[3].split()[-1] == "225"       # at the depth limit: its sub-modules' parameters
     assert lines[4].split()[-1] == "12"
     assert shallow.total_params == deep.total_params == 225 + 12

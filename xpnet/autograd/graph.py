@@ -141,7 +141,7 @@ def _number(v) -> str:
 
 def _blocks(array, max_elements):
     """The array as 2-D blocks of number strings (size-1 axes of a 3-D or larger array dropped,
-    what is still 3-D or larger shown as its 2-D slices), or None when it has more than ``max_elements`` elements."""
+    what is still 3-D or larger shown as its 2-D slices); None above ``max_elements``."""
     if array is None:
         return None
     host = np.asarray(array.numpy() if isinstance(array, Tensor) else array)
@@ -184,7 +184,7 @@ def _label(title, annotations):
 
 
 def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=None,
-           max_elements: int = 16, rankdir: str = "TB") -> str:
+           max_elements: int = 16, rankdir: str = "TB", title: str | None = None) -> str:
     """The DOT text of the graph behind ``tensor``.
 
     Args:
@@ -197,6 +197,7 @@ def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=No
             op outputs that called ``retain_grad()``); defaults to ``show_values``.
         max_elements: larger tensors show their shape only.
         rankdir: Graphviz's layout direction, "TB" (inputs at the top) or "LR".
+        title: a caption above the graph.
 
     Returns:
         The DOT source (``digraph xpnet { ... }``). A tensor with no graph (a leaf, or a result
@@ -230,6 +231,9 @@ def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=No
              f'  graph [rankdir={rankdir}, nodesep=0.3, ranksep=0.35];',
              '  node [fontname="Helvetica", fontsize=11, margin="0.12,0.05"];',
              '  edge [color="#555555", arrowsize=0.7];']
+    if title:
+        lines.insert(2, f'  graph [label="{_escape(title)}", labelloc=t, fontname="Helvetica", '
+                        f'fontsize=13];')
     ids = {}
 
     def node_id(key):
@@ -296,7 +300,8 @@ def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=No
 
 
 def draw(tensor: Tensor, path, params=None, show_values: bool = False, show_grads=None,
-         max_elements: int = 16, rankdir: str = "TB", dpi: int = 96) -> str:
+         max_elements: int = 16, rankdir: str = "TB", title: str | None = None,
+         dpi: int = 96) -> str:
     """Write the graph behind ``tensor`` to ``path`` (``.png``, ``.svg``, ``.pdf`` or ``.dot``).
 
     The DOT text is always written beside it (``path`` with the suffix ``.dot``); the picture is
@@ -314,7 +319,7 @@ def draw(tensor: Tensor, path, params=None, show_values: bool = False, show_grad
     if fmt not in _FORMATS + ("dot",):
         raise ValueError(f"{op}: path must end in .png, .svg, .pdf or .dot, got {path!r}")
     text = to_dot(tensor, params=params, show_values=show_values, show_grads=show_grads,
-                  max_elements=max_elements, rankdir=rankdir)
+                  max_elements=max_elements, rankdir=rankdir, title=title)
     dot_path = stem + ".dot"
     with open(dot_path, "w", encoding="utf-8") as f:
         f.write(text)
