@@ -1,6 +1,8 @@
 """Optimizer base: parameter groups, per-parameter state, state dicts, device moves."""
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 
 from .. import backend as _backend
@@ -17,6 +19,14 @@ def _check(name, cond, message):
 
 def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+@functools.lru_cache(maxsize=None)
+def _signature_defaults(cls) -> dict:
+    """The defaults of an optimizer class's constructor (``self.defaults`` holds what the user
+    passed, so it cannot say what type a setting should have)."""
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
 # The contract of every update kernel: ``step(xp, p, g, *state, *coefficients, decay)``
@@ -96,14 +106,17 @@ class Optimizer:
     def validate(self, group: dict):
         """Check a group's hyperparameters (subclasses extend, after calling this).
 
-        Every setting whose default is a number must be a number, and one whose default is a
-        tuple of numbers (Adam's ``betas``) a tuple of as many numbers, so that a subclass
-        compares numbers only; ``lr``, ``weight_decay`` and ``eps`` must be >= 0."""
+        Every setting whose default in the constructor's signature is a number must be a number,
+        and one whose default is a tuple of numbers (Adam's ``betas``) a tuple of as many
+        numbers, so that a subclass compares numbers only; ``lr``, ``weight_decay`` and ``eps``
+        must be >= 0."""
         for key in ("lr", "weight_decay", "eps"):
             if key in group or key == "lr":
                 number(self.name, key, group.get(key), minimum=0)
-        for key, default in self.defaults.items():
-            value = group.get(key)
+        for key, default in _signature_defaults(type(self)).items():
+            if key not in group:
+                continue
+            value = group[key]
             if _is_number(default):
                 number(self.name, key, value)
             elif isinstance(default, tuple) and default and all(map(_is_number, default)) and \

@@ -1,6 +1,10 @@
 """A probe of bad inputs through the public API, as a new user makes them: each is refused with
 a message that names the op, layer or argument, says what was expected and what was received.
-(The CLI's own cases are in test_cli.py, files in test_io.py, the fuzzing in test_fuzz.py.)"""
+(The CLI's own cases are in tests/test_cli.py, files in tests/test_io.py, the fuzzing in
+test_fuzz.py beside this file.)
+
+Errors follow one rule: a value of the wrong type is a TypeError quoting it with its type, a value
+out of its range a ValueError, an index outside its axis an IndexError."""
 import numpy as np
 import pytest
 
@@ -88,21 +92,12 @@ CASES = {
     "full-string": (lambda: xpnet.full((2,), "x"), TypeError, r"full: fill_value must be a number"),
     "seed-float": (lambda: xpnet.manual_seed(1.5), TypeError, r"manual_seed: seed must be an int"),
     # constructors: sizes, probabilities
-    "linear-float-size": (lambda: nn.Linear(2.5, 3), TypeError,
-                          r"Linear: in_features must be an int, got float 2.5"),
-    "linear-string-size": (lambda: nn.Linear("3", 4), TypeError,
-                           r"Linear: in_features must be an int, got str '3'"),
-    "linear-zero": (lambda: nn.Linear(0, 4), ValueError, r"Linear: in_features must be positive"),
     "lstm-negative-layers": (lambda: nn.LSTM(3, 4, num_layers=-1), ValueError,
-                             r"LSTM: num_layers must be positive, got -1"),
+                             r"LSTM: num_layers must be a positive int, got -1"),
     "gru-dropout-one": (lambda: nn.GRU(3, 4, dropout=1.0), ValueError,
                         r"GRU: dropout must be in \[0, 1\), got 1.0"),
-    "dropout-string": (lambda: nn.Dropout("0.5"), TypeError,
-                       r"Dropout: p must be a number in \[0, 1\), got str"),
-    "embedding-zero": (lambda: nn.Embedding(0, 3), ValueError,
-                       r"Embedding: num_embeddings must be positive"),
     "batchnorm-float": (lambda: nn.BatchNorm2d(3.0), TypeError,
-                        r"BatchNorm2d: num_features must be an int"),
+                        r"BatchNorm2d: num_features must be a positive int, got 3.0 \(float\)"),
     "loss-reduction": (lambda: nn.MSELoss(reduction="avg"), ValueError,
                        r"MSELoss: reduction must be 'mean', 'sum' or 'none', got 'avg'"),
     "plain-list-of-layers": (lambda: type("Net", (nn.Module,), {"__init__": lambda self: setattr(
@@ -143,6 +138,11 @@ CASES = {
                         r"SGD: got an empty parameter list"),
     "optimizer-negative-lr": (lambda: optim.Adam(_model().parameters(), lr=-1), ValueError,
                               r"Adam: lr must be >= 0, got -1"),
+    "embedding-id-out-of-range": (lambda: nn.Embedding(5, 2)(xpnet.tensor([[0, 5]])), IndexError,
+                                  r"embedding: indices must be in \[0, 5\), got values from 0 "
+                                  r"to 5"),
+    "dataset-index-out-of-range": (lambda: ArrayDataset(np.zeros(3))[3], IndexError,
+                                   r"ArrayDataset: index must be in \[-3, 3\), got 3"),
     "dataloader-batch-zero": (lambda: DataLoader(ArrayDataset(np.zeros(3)), batch_size=0),
                               ValueError, r"DataLoader: batch_size must be a positive int, got 0"),
     "device-unknown": (lambda: xpnet.zeros(2, device="tpu"), ValueError,
@@ -151,6 +151,69 @@ CASES = {
                       r"add: inputs are on different array libraries \['cpu', 'strict'\]; move "
                       r"the model and the batch with .to\(...\)"),
 }
+
+
+def _params():
+    return _model().parameters()
+
+
+# constructor arguments, one family per row group: zero, negative and a string where a size,
+# probability or setting belongs; (call, exception, message) as in CASES
+ARGUMENT_CASES = [
+    (lambda: nn.Conv2d(1, 4, 0), ValueError, r"^Conv2d: kernel_size must be positive, got \(0, 0\)$"),
+    (lambda: nn.Conv2d(1, 4, -1), ValueError,
+     r"^Conv2d: kernel_size must be positive, got \(-1, -1\)$"),
+    (lambda: nn.Conv2d(1, 4, "3"), TypeError,
+     r"^Conv2d: kernel_size must be an int or a pair of ints, got '3'$"),
+    (lambda: nn.Conv2d(1, 0, 3), ValueError, r"^Conv2d: out_channels must be a positive int, got 0$"),
+    (lambda: nn.Conv2d("1", 4, 3), TypeError,
+     r"^Conv2d: in_channels must be a positive int, got '1' \(str\)$"),
+    (lambda: nn.MaxPool2d(0), ValueError, r"^MaxPool2d: kernel_size must be positive, got \(0, 0\)$"),
+    (lambda: nn.MaxPool2d(-2), ValueError,
+     r"^MaxPool2d: kernel_size must be positive, got \(-2, -2\)$"),
+    (lambda: nn.MaxPool2d("2"), TypeError,
+     r"^MaxPool2d: kernel_size must be an int or a pair of ints, got '2'$"),
+    (lambda: nn.Linear(0, 4), ValueError, r"^Linear: in_features must be a positive int, got 0$"),
+    (lambda: nn.Linear(3, -4), ValueError, r"^Linear: out_features must be a positive int, got -4$"),
+    (lambda: nn.Linear("3", 4), TypeError,
+     r"^Linear: in_features must be a positive int, got '3' \(str\)$"),
+    (lambda: nn.Linear(2.5, 3), TypeError,
+     r"^Linear: in_features must be a positive int, got 2.5 \(float\)$"),
+    (lambda: nn.Embedding(0, 3), ValueError,
+     r"^Embedding: num_embeddings must be a positive int, got 0$"),
+    (lambda: nn.Embedding(10, -3), ValueError,
+     r"^Embedding: embedding_dim must be a positive int, got -3$"),
+    (lambda: nn.Embedding("10", 3), TypeError,
+     r"^Embedding: num_embeddings must be a positive int, got '10' \(str\)$"),
+    (lambda: nn.LSTM(3, 0), ValueError, r"^LSTM: hidden_size must be a positive int, got 0$"),
+    (lambda: nn.LSTM(3, -4), ValueError, r"^LSTM: hidden_size must be a positive int, got -4$"),
+    (lambda: nn.LSTM(3, "4"), TypeError,
+     r"^LSTM: hidden_size must be a positive int, got '4' \(str\)$"),
+    (lambda: nn.Dropout(1.0), ValueError, r"^Dropout: p must be in \[0, 1\), got 1.0$"),
+    (lambda: nn.Dropout(-0.1), ValueError, r"^Dropout: p must be in \[0, 1\), got -0.1$"),
+    (lambda: nn.Dropout("0.5"), TypeError,
+     r"^Dropout: p must be a number in \[0, 1\), got '0.5' \(str\)$"),
+    (lambda: optim.SGD(_params(), lr="0.1"), TypeError,
+     r"^SGD: lr must be a number >= 0, got '0.1' \(str\)$"),
+    (lambda: optim.SGD(_params(), lr=0.1, momentum="0.9"), TypeError,
+     r"^SGD: momentum must be a number, got '0.9' \(str\)$"),
+    (lambda: optim.SGD(_params(), lr=0.1, momentum=-0.9), ValueError,
+     r"^SGD: momentum must be >= 0, got -0.9$"),
+    (lambda: optim.Adam(_params(), lr="1e-3"), TypeError,
+     r"^Adam: lr must be a number >= 0, got '1e-3' \(str\)$"),
+    (lambda: optim.Adam(_params(), betas=("0.9", 0.999)), TypeError,
+     r"^Adam: betas must be a tuple of 2 numbers, got \('0.9', 0.999\) \(tuple\)$"),
+    (lambda: optim.RMSprop(_params(), momentum="0"), TypeError,
+     r"^RMSprop: momentum must be a number, got '0' \(str\)$"),
+    (lambda: DataLoader(ArrayDataset(np.zeros(3)), batch_size="8"), TypeError,
+     r"^DataLoader: batch_size must be a positive int, got '8' \(str\)$"),
+]
+
+
+@pytest.mark.parametrize("call, kind, message", ARGUMENT_CASES)
+def test_a_bad_constructor_argument_is_refused_clearly(call, kind, message):
+    with pytest.raises(kind, match=message):
+        call()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
