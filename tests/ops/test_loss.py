@@ -288,3 +288,59 @@ def test_losses_match_torch(device):
     loss.backward()
     tloss.backward()
     assert_close(x.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+# -- smooth L1 -----------------------------------------------------------------------------------
+
+from xpnet.ops.loss import smooth_l1_loss  # noqa: E402
+
+
+def _smooth_l1(d, beta):
+    if beta == 0:
+        return np.abs(d)
+    return np.where(np.abs(d) < beta, 0.5 * d * d / beta, np.abs(d) - 0.5 * beta)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("beta", [1.0, 0.3])
+def test_smooth_l1_loss_matches_numpy_and_finite_differences(device, reduction, beta):
+    x, target = random_inputs(device, (3, 4), (3, 4), low=-2.0, high=2.0)
+    expected = _reduce(_smooth_l1(x.numpy() - target.numpy(), beta), reduction)
+    assert_close(smooth_l1_loss(x, target, reduction=reduction, beta=beta), expected,
+                 rtol=1e-12)
+    gradcheck(smooth_l1_loss, x, target, reduction=reduction, beta=beta)
+
+
+def test_smooth_l1_loss_with_beta_zero_is_the_l1_loss(device):
+    x = xpnet.tensor([-2.0, 0.0, 0.5], dtype="float64", device=device, requires_grad=True)
+    target = xpnet.zeros(3, dtype="float64", device=device)
+    loss = smooth_l1_loss(x, target, reduction="sum", beta=0.0)
+    loss.backward()
+    assert loss.item() == 2.5 and x.grad.tolist() == [-1.0, 0.0, 1.0]
+
+
+def test_smooth_l1_loss_matches_torch_values_and_gradients(device):
+    torch = pytest.importorskip("torch")
+    x, t = random_inputs(device, (5, 3), (5, 3), low=-3.0, high=3.0)
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    for reduction, beta in (("mean", 1.0), ("sum", 0.5), ("mean", 0.0)):
+        mine = smooth_l1_loss(x, t, reduction=reduction, beta=beta)
+        theirs = torch.nn.functional.smooth_l1_loss(tx, torch.tensor(t.numpy()),
+                                                    reduction=reduction, beta=beta)
+        assert_close(mine, theirs.detach().numpy(), rtol=1e-12)
+        x.grad, tx.grad = None, None
+        mine.backward()
+        theirs.backward()
+        assert_close(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    unreduced = smooth_l1_loss(x, t, reduction="none")
+    assert unreduced.shape == (5, 3) and unreduced.dtype == x.dtype
+
+
+def test_smooth_l1_loss_rejects_bad_beta_reduction_and_shapes(device):
+    x, t = random_inputs(device, (2, 3), (2, 3))
+    with pytest.raises(ValueError, match=r"smooth_l1_loss: beta must be a number >= 0, got -1"):
+        smooth_l1_loss(x, t, beta=-1)
+    with pytest.raises(ValueError, match="smooth_l1_loss: reduction must be"):
+        smooth_l1_loss(x, t, reduction="avg")
+    with pytest.raises(ValueError, match=r"smooth_l1_loss: input and target must have the same"):
+        smooth_l1_loss(x, random_inputs(device, (3, 2))[0])

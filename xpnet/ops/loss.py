@@ -1,6 +1,8 @@
 """Losses, per element or per row, then reduced by a mean or a sum (or not at all)::
 
     mse_loss:            (x - t)²                                  grad  2·(x - t)
+    smooth_l1_loss:      ½d²/β if |d| < β else |d| - ½β, d = x - t  grad  clamp(d/β, -1, 1)
+                         (β = 0: |d|, grad sign(d))
     binary_cross_entropy: -(t·log p + (1 - t)·log(1 - p))           grad  (p - t) / (p·(1 - p))
     ..._with_logits:     max(x, 0) - x·t + log(1 + e^-|x|)         grad  σ(x) - t
     cross_entropy:       -Σ_j t_j·log_softmax(x)_j                 grad  softmax(x) - t
@@ -62,6 +64,34 @@ class MSELoss(_Loss):
 
     def backward(self, grad_y):
         g = 2.0 * self.diff * self.scale(grad_y)
+        return g, -g
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic near zero, linear beyond ``beta`` (the Huber loss divided by beta)."""
+    name = "smooth_l1_loss"
+    floating_inputs = {0: "input", 1: "target"}
+
+    def __init__(self, reduction, beta):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, x, target):
+        self.check_same_shape(x, target)
+        xp, beta = self.xp, self.beta
+        self.diff = d = x - target
+        size = xp.abs(d)
+        if beta == 0.0:
+            return self.reduce(size)
+        return self.reduce(xp.where(size < beta, (0.5 / beta) * (d * d), size - 0.5 * beta))
+
+    def backward(self, grad_y):
+        xp, d = self.xp, self.diff
+        if self.beta == 0.0:   # sign(d), 0 at 0 (no xp.sign: see CONTRIBUTING)
+            slope = xp.astype(d > 0, d.dtype) - xp.astype(d < 0, d.dtype)
+        else:
+            slope = xp.minimum(xp.maximum(d * (1.0 / self.beta), -1.0), 1.0)
+        g = slope * self.scale(grad_y)
         return g, -g
 
 
@@ -459,6 +489,25 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     """Mean squared error ``mean((input - target)**2)``."""
     _check_reduction("mse_loss", reduction)
     return MSELoss(reduction)(input, _as_target("mse_loss", target))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,  # noqa: A002
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Smooth L1 (PyTorch's): ``0.5·d²/beta`` where ``|d| < beta``, else ``|d| - 0.5·beta``,
+    with ``d = input - target``; ``beta = 0`` is the L1 loss. ``size_average`` and ``reduce``
+    are PyTorch's deprecated spellings of ``reduction`` and must stay None.
+
+    >>> import xpnet
+    >>> smooth_l1_loss(xpnet.tensor([0.5, 3.0]), xpnet.tensor([0.0, 0.0])).item()
+    1.3125
+    """
+    if size_average is not None or reduce is not None:
+        raise ValueError("smooth_l1_loss: size_average and reduce are deprecated in PyTorch and "
+                         "not supported; use reduction='mean', 'sum' or 'none'")
+    _check_reduction("smooth_l1_loss", reduction)
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be a number >= 0, got {beta!r}")
+    return SmoothL1Loss(reduction, float(beta))(input, _as_target("smooth_l1_loss", target))
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
