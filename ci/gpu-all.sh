@@ -28,9 +28,11 @@
 # `bash ci/gpu-all.sh`. MNIST comes from data/mnist, which is in the repository.
 #
 # Dry run on the CPU, end to end in well under 2 minutes (device cpu, tiny sizes, no wheels):
-#   XPNET_GPU_DRY_RUN=1 OUT=/tmp/dry bash ci/gpu-all.sh        (tests/test_gpu_script.py runs it)
-# Knobs (mostly for those tests): XPNET_GPU_STAGES (default "info probe suite recipes bench cache"),
-# XPNET_GPU_SUITE (pytest's selection, default "-m gpu"), XPNET_SUITE_BUDGET / XPNET_SUITE_GRACE
+#   XPNET_GPU_DRY_RUN=1 OUT=/tmp/dry bash ci/gpu-all.sh        (tests/integration/test_gpu_script.py)
+# Arguments, if any, are pytest's selection for stage 2 (default "-m gpu"; ci/gpu-suite.sh passes
+# the whole suite). Knobs (mostly for the tests): XPNET_GPU_STAGES (default "info probe suite
+# recipes bench cache"), XPNET_GPU_SUITE (the selection, split at spaces, when there are no
+# arguments), XPNET_GPU_BUDGET (seconds in all), XPNET_SUITE_BUDGET / XPNET_SUITE_GRACE
 # (seconds for the suite / before SIGINT stops a hung test), XPNET_SUITE_WORKERS (xdist workers,
 # default 8 on the GPU, 0 in the dry run), XPNET_GPU_WHEELS (default .whl), CUPY_CACHE_DIR.
 set -uo pipefail
@@ -41,7 +43,8 @@ mkdir -p "$out"
 dry=${XPNET_GPU_DRY_RUN:-0}
 py=${PYTHON:-python3}
 stages=" ${XPNET_GPU_STAGES:-info probe suite recipes bench cache} "
-suite_args=${XPNET_GPU_SUITE:--m gpu}
+if [ $# -gt 0 ]; then suite=("$@")      # pytest's selection: the arguments, else XPNET_GPU_SUITE
+else read -ra suite <<< "${XPNET_GPU_SUITE:--m gpu}"; fi
 limit_bytes=$((15 * 1024 * 1024))       # the device tool brings back files of up to 16 MiB
 export PYTHONUNBUFFERED=1 XPNET_COMPILER=none
 export CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-$root/.cupy-cache}
@@ -136,15 +139,24 @@ if [[ $stages == *" suite "* ]]; then
   PYTHONPATH="$root/ci${PYTHONPATH:+:$PYTHONPATH}" \
     timeout -s INT -k 20 $((budget + grace)) "$py" -m pytest -q -p no:cacheprovider \
     -p suite_budget --suite-budget "$budget" $parallel -rfE --tb=short \
-    --junitxml="$out/junit.xml" $suite_args > "$out/suite.log" 2>&1
+    --junitxml="$out/junit.xml" "${suite[@]}" > "$out/suite.log" 2>&1
   status=$?
-  stamp "suite ($suite_args, ${parallel:-one process}, budget ${budget} s):" \
-    "$(tail -1 "$out/suite.log") [$(why $status)]"
+  counts=$(grep -E "[0-9]+ (passed|failed|skipped|errors?|deselected|x?failed|xpassed)|no tests ran" \
+    "$out/suite.log" | tail -1)
+  stamp "suite (${suite[*]}, ${parallel:-one process}, budget ${budget} s):" \
+    "${counts:-$(tail -1 "$out/suite.log")} [$(why $status)]"
   grep -E "^suite budget:" "$out/suite.log" >> "$out/summary.txt"
   [ "$status" = 124 ] && grep -E ": KeyboardInterrupt$" "$out/suite.log" | head -3 \
     | sed 's/^/interrupted in: /' >> "$out/summary.txt"
-  [ -s "$out/junit.xml" ] || echo "junit.xml MISSING (pytest did not get to write it)" \
-    >> "$out/summary.txt"
+  if [ -s "$out/junit.xml" ]; then
+    "$py" -c 'import sys, xml.etree.ElementTree as ET
+suites = list(ET.parse(sys.argv[1]).iter("testsuite"))
+n = [sum(int(e.get(k, 0)) for e in suites) for k in ("tests", "failures", "errors", "skipped")]
+print("junit.xml: %d tests, %d failed, %d errors, %d skipped" % tuple(n))' \
+      "$out/junit.xml" >> "$out/summary.txt" 2>&1
+  else
+    echo "junit.xml MISSING (pytest did not get to write it)" >> "$out/summary.txt"
+  fi
   failed=$(grep -cE "^(FAILED|ERROR) " "$out/suite.log")
   echo "failures and errors: $failed (first 30 below; all in suite.log and junit.xml)" \
     >> "$out/summary.txt"

@@ -145,6 +145,7 @@ def test_a_spent_suite_budget_still_returns_the_summary_and_the_junit_file(tmp_p
     summary = (out / "summary.txt").read_text()
     assert "2 passed, 2 skipped" in summary and "[exit 0]" in summary
     assert "suite budget: 2 tests not run" in summary
+    assert "junit.xml: 4 tests, 0 failed, 0 errors, 2 skipped" in summary
     junit = (out / "junit.xml").read_text()
     assert junit.count("<testcase") == 4
     assert junit.count('<skipped type="pytest.skip" message="suite budget spent"') == 2
@@ -166,6 +167,22 @@ def test_a_hung_test_is_interrupted_and_junit_still_written(tmp_path):
     junit = (out / "junit.xml").read_text()
     assert 'name="test_quick"' in junit and "test_never_reached" not in junit
     assert "KeyboardInterrupt" in (out / "suite.log").read_text()
+
+
+def test_the_whole_suite_script_takes_a_selection_and_brings_back_the_same_files(tmp_path):
+    tests = tmp_path / "suite" / "test_two.py"
+    tests.parent.mkdir()
+    tests.write_text("def test_passes():\n    pass\n\n"
+                     "def test_fails():\n    assert 1 == 2, 'one is not two'\n")
+    out = tmp_path / "out"
+    command = ["bash", str(ROOT / "ci" / "gpu-suite.sh"), str(tests), "-k", "passes or fails"]
+    done = subprocess.run(command, cwd=ROOT, env=_env(out), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(os.listdir(out)) == ["info.txt", "junit.xml", "suite.log", "summary.txt"]
+    summary = (out / "summary.txt").read_text()
+    assert "1 failed, 1 passed" in summary and "junit.xml: 2 tests, 1 failed" in summary
+    assert "failures and errors: 1" in summary and "FAILED " in summary and "test_fails" in summary
 
 
 def test_missing_wheels_stop_the_script_at_once_with_one_line(tmp_path):
