@@ -141,9 +141,11 @@ def test_getitem_rejects_bad_steps_and_out_of_range_indices(device):
     x, = random_inputs(device, (2, 3))
     with pytest.raises(ValueError, match="getitem: slice steps must be positive, got -1"):
         x[::-1]
-    with pytest.raises(IndexError, match="getitem: index 3 is out of range for an axis of size 3"):
+    with pytest.raises(IndexError, match=r"^getitem: an index on an axis of size 3 must be in "
+                                         r"\[-3, 3\), got 3$"):
         x[..., 3]
-    with pytest.raises(IndexError, match="getitem: index -3 is out of range for an axis of size 2"):
+    with pytest.raises(IndexError, match=r"^getitem: an index on an axis of size 2 must be in "
+                                         r"\[-2, 2\), got -3$"):
         x[-3]
     with pytest.raises(IndexError, match=r"getitem: too many indices for a 2-D tensor"):
         x[0, 0, 0]

@@ -7,6 +7,7 @@ import math
 import numbers
 
 from ..autograd import Function, Tensor
+from ..checks import out_of_range
 from .spelling import dim_arg
 
 
@@ -110,7 +111,8 @@ class GetItem(Function):
         index = _check_index(self.index, x.ndim)
         for p, n in _axis_sizes(index, self.in_shape):
             if isinstance(p, int) and not -n <= p < n:
-                raise IndexError(f"getitem: index {p} is out of range for an axis of size {n}")
+                raise out_of_range("getitem", f"an index on an axis of size {n}", n, p,
+                                   negative=True)
         self.full_index = index
         return x[index]
 
