@@ -1,11 +1,15 @@
 """summary(model, input_size): output shapes, parameter counts, totals and memory, by hand."""
+import importlib
+
 import numpy as np
 import pytest
 
 import xpnet
 from xpnet import nn
-from xpnet.nn import summary as summary_module
 from xpnet.nn.summary import summary
+
+# the module itself, even where a package exports the function under the same name
+summary_module = importlib.import_module("xpnet.nn.summary")
 
 
 def small_cnn(device=None):
@@ -136,6 +140,13 @@ def test_modes_parameters_and_the_random_state_are_left_as_they_were():
     assert all(m.training for m in model.modules())
     assert np.array_equal(model[1].running_mean.numpy(), mean)  # ran in eval mode
     assert model(xpnet.zeros(1, 1, 5, 5)).shape == (1, 2, 3, 3)
+
+
+def test_the_model_keeps_no_trace_of_the_summary():
+    model = Net()
+    before = [dict(vars(m)) for m in model.modules()]
+    summary(model, input_size=(2, 1, 8, 8))
+    assert [set(vars(m)) for m in model.modules()] == [set(b) for b in before]
 
 
 def test_the_forward_wrapping_fallback_gives_the_same_rows_and_restores_forward(monkeypatch):

@@ -199,6 +199,7 @@ class _Recorder:
         self.calls, self.stack, self.undo = [], [], []
         if _has_hooks():
             for m in self.modules:
+                self.undo.append(self._forget_hook_tables(m))
                 self.undo.append(m.register_forward_pre_hook(self._enter).remove)
                 self.undo.append(m.register_forward_hook(self._leave).remove)
         else:
@@ -211,6 +212,19 @@ class _Recorder:
 
     def _leave(self, module, args=None, output=None):
         self.calls[self.stack.pop()][2] = output
+
+    @staticmethod
+    def _forget_hook_tables(module):
+        """An undo that leaves ``module`` as it was before its first hook: hook tables that
+        the summary created, empty once its hooks are removed, are dropped again (a module
+        with hook tables takes the slower, hooked call path)."""
+        had_tables = "_module_hooks" in vars(module)
+
+        def undo():
+            tables = vars(module).get("_module_hooks")
+            if not had_tables and isinstance(tables, dict) and not any(tables.values()):
+                object.__delattr__(module, "_module_hooks")
+        return undo
 
     def _wrap(self, module):
         had_own = "forward" in vars(module)
@@ -285,7 +299,8 @@ def summary(model, input_size=None, input_data=None, dtypes=None, device=None,
     inputs = list(_tensors([args, kwargs]))
     input_shapes = [t.shape for t in inputs]
 
-    modes = [(m, m.training) for _, m in model.named_modules()]
+    # each module's own training flag, or None where it reads the class's (restored as found)
+    modes = [(m, vars(m).get("training")) for _, m in model.named_modules()]
     recorder = _Recorder(model)
     try:
         model.eval()
@@ -301,7 +316,10 @@ def summary(model, input_size=None, input_data=None, dtypes=None, device=None,
     finally:
         recorder.close()
         for m, mode in modes:
-            m.training = mode
+            if mode is None:
+                vars(m).pop("training", None)
+            else:
+                m.training = mode
     return ModelSummary(model, recorder.rows(), input_shapes,
                         sum(_nbytes(t) for t in inputs), depth)
 
