@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import backend as _backend
 from ..checks import is_floating
+from .methods import TensorMethods
 
 
 _Backend = _backend.Backend
@@ -17,7 +18,7 @@ def _ops():
     return ops
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """An n-dimensional array on some device, recording the ops applied to it.
 
     Args:
