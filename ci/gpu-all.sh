@@ -33,7 +33,8 @@
 # the whole suite). Knobs (mostly for the tests): XPNET_GPU_STAGES (default "info probe suite
 # recipes bench cache"), XPNET_GPU_SUITE (the selection, split at spaces, when there are no
 # arguments), XPNET_GPU_BUDGET (seconds in all), XPNET_SUITE_BUDGET / XPNET_SUITE_GRACE
-# (seconds for the suite / before SIGINT stops a hung test), XPNET_SUITE_WORKERS (xdist workers,
+# (seconds for the suite / before SIGINT stops a hung test), XPNET_SUITE_KILL (seconds from
+# SIGINT to SIGKILL, should pytest not stop), XPNET_SUITE_WORKERS (xdist workers,
 # default 8 on the GPU, 0 in the dry run), XPNET_GPU_WHEELS (default .whl), CUPY_CACHE_DIR.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,7 @@ else
   workers=${XPNET_SUITE_WORKERS:-8}
 fi
 grace=${XPNET_SUITE_GRACE:-30}
+kill=${XPNET_SUITE_KILL:-20}
 tf32=${XPNET_GPU_TF32:-off}
 started=$SECONDS
 deadline=$((SECONDS + total))
@@ -132,14 +134,15 @@ if [[ $stages == *" suite "* ]]; then
   if [ "$workers" -gt 1 ] && "$py" -c "import xdist" >/dev/null 2>&1; then
     parallel="-n $workers"
   fi
+  failures=$(mktemp)                    # written test by test: survives a killed pytest
   window=$(cap $((budget_suite + grace)))
   budget=$((window > grace ? window - grace : 1))
   # the budget skips what is not started in time; SIGINT, $grace s later, stops a hung test
-  # (pytest then writes its summary and junit.xml); SIGKILL 20 s after that
+  # (pytest then writes its summary and junit.xml); SIGKILL $kill s after that
   PYTHONPATH="$root/ci${PYTHONPATH:+:$PYTHONPATH}" \
-    timeout -s INT -k 20 $((budget + grace)) "$py" -m pytest -q -p no:cacheprovider \
-    -p suite_budget --suite-budget "$budget" $parallel -rfE --tb=short \
-    --junitxml="$out/junit.xml" "${suite[@]}" > "$out/suite.log" 2>&1
+    timeout -s INT -k "$kill" $((budget + grace)) "$py" -m pytest -q -p no:cacheprovider \
+    -p suite_budget --suite-budget "$budget" --suite-failures "$failures" $parallel \
+    -rfE --tb=short --junitxml="$out/junit.xml" "${suite[@]}" > "$out/suite.log" 2>&1
   status=$?
   counts=$(grep -E "[0-9]+ (passed|failed|skipped|errors?|deselected|x?failed|xpassed)|no tests ran" \
     "$out/suite.log" | tail -1)
@@ -157,10 +160,10 @@ print("junit.xml: %d tests, %d failed, %d errors, %d skipped" % tuple(n))' \
   else
     echo "junit.xml MISSING (pytest did not get to write it)" >> "$out/summary.txt"
   fi
-  failed=$(grep -cE "^(FAILED|ERROR) " "$out/suite.log")
-  echo "failures and errors: $failed (first 30 below; all in suite.log and junit.xml)" \
-    >> "$out/summary.txt"
-  grep -E "^(FAILED|ERROR) " "$out/suite.log" | head -30 >> "$out/summary.txt"
+  echo "failures and errors: $(wc -l < "$failures") (first 30 below; all in suite.log and" \
+    "junit.xml)" >> "$out/summary.txt"
+  head -30 "$failures" >> "$out/summary.txt"
+  rm -f "$failures"
 fi
 
 runs=$(mktemp -d)            # recipe outputs stay on the machine; their final lines come back

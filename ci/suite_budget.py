@@ -1,12 +1,17 @@
 """A pytest plugin: a time budget for the whole session, so that a run that cannot finish in
-time still ends by itself, with its summary, its failure list and its junit file.
+time still ends by itself, with its summary, its failure list and its junit file; and a failure
+list written as the failures happen, which even a killed run leaves behind.
 
-    PYTHONPATH=ci:. python -m pytest -p suite_budget --suite-budget 200 ...
+    PYTHONPATH=ci:. python -m pytest -p suite_budget --suite-budget 200 \
+        --suite-failures /tmp/failures.txt ...
 
 Once the budget is spent, every test not yet started is skipped (before its fixtures are set
 up, so the rest of the session takes a second or so) with the reason "suite budget spent"; the
 terminal summary says how many. The deadline is absolute and shared through the environment
 (``XPNET_SUITE_DEADLINE``, seconds since the epoch), so pytest-xdist's workers keep the same one.
+``--suite-failures FILE`` gets one line per failing test (``FAILED id`` for the test itself,
+``ERROR id (setup)`` for its setup or teardown), appended and flushed at once by the process
+that reports (the main one under xdist).
 A test that hangs is not stopped by this: ``ci/gpu-all.sh`` keeps ``timeout -s INT`` around
 pytest for that (SIGINT makes pytest stop and still write both).
 """
@@ -27,7 +32,15 @@ def pytest_addoption(parser):
                           f"since the session began (shared with xdist workers through {ENV})")
 
 
+    parser.addoption("--suite-failures", default=None, metavar="FILE",
+                     help="append each failing test's id to FILE as soon as it fails")
+
+
 def pytest_configure(config):
+    global _FAILURES
+    path = config.getoption("suite_failures")
+    if path and not hasattr(config, "workerinput"):     # not in an xdist worker
+        _FAILURES = path
     budget = config.getoption("suite_budget")
     if os.environ.get(ENV):
         config._suite_deadline = float(os.environ[ENV])      # a worker, or set by the caller
@@ -38,6 +51,17 @@ def pytest_configure(config):
         os.environ[ENV] = repr(config._suite_deadline)       # xdist workers start later
     else:
         config._suite_deadline = None
+
+
+_FAILURES = None
+
+
+def pytest_runtest_logreport(report):
+    if _FAILURES and report.failed:
+        line = (f"FAILED {report.nodeid}" if report.when == "call"
+                else f"ERROR {report.nodeid} ({report.when})")
+        with open(_FAILURES, "a") as f:
+            f.write(line + "\n")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -169,6 +169,35 @@ def test_a_hung_test_is_interrupted_and_junit_still_written(tmp_path):
     assert "KeyboardInterrupt" in (out / "suite.log").read_text()
 
 
+_DEAF_SUITE = """
+import signal
+import time
+
+def test_fails():
+    assert 1 == 2
+
+def test_will_not_stop():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    time.sleep(120)
+"""
+
+
+def test_a_pytest_that_must_be_killed_still_leaves_its_failure_list(tmp_path):
+    tests = tmp_path / "suite" / "test_deaf.py"
+    tests.parent.mkdir()
+    tests.write_text(_DEAF_SUITE)
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    done = _run(out, timeout=60, XPNET_GPU_STAGES="suite", XPNET_GPU_SUITE=str(tests),
+                XPNET_SUITE_BUDGET="1", XPNET_SUITE_GRACE="1", XPNET_SUITE_KILL="1")
+    assert time.perf_counter() - t0 < 30
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = (out / "summary.txt").read_text()
+    assert "KILLED after its time limit" in summary and "junit.xml MISSING" in summary
+    assert "failures and errors: 1 " in summary
+    assert re.search(r"^FAILED \S*test_deaf.py::test_fails$", summary, re.MULTILINE)
+
+
 def test_the_whole_suite_script_takes_a_selection_and_brings_back_the_same_files(tmp_path):
     tests = tmp_path / "suite" / "test_two.py"
     tests.parent.mkdir()
