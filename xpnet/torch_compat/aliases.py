@@ -142,10 +142,10 @@ def install() -> None:
         parent, _, child = name.rpartition(".")
         if parent:
             vars(aliases[parent])["_children"][child] = alias
-    for name, alias in aliases.items():
-        if name in sys.modules:
-            _previous[name] = sys.modules[name]
-        sys.modules[name] = alias
+    # a real PyTorch already imported steps aside whole, submodules included, until uninstall
+    for name in [n for n in sys.modules if n == "torch" or n.startswith("torch.")]:
+        _previous[name] = sys.modules.pop(name)
+    sys.modules.update(aliases)
     _installed.update(aliases)
     sys.meta_path.insert(0, _Finder)
     guard_imports(True)
