@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 from .. import kernels
-from .optimizer import Optimizer, _check, with_l2
+from ..checks import describe, number
+from .optimizer import Optimizer, with_l2
 
 
 # p, m, v (and v_max) are updated in place (see the kernel contract in optimizer.py); every
@@ -72,14 +73,18 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad))
 
     def validate(self, group):
         super().validate(group)
-        b1, b2 = group["betas"]
-        _check(self.name, 0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0,
-               f"betas must be in [0, 1), got {tuple(group['betas'])}")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"{self.name}: betas must be a pair of numbers in [0, 1), got "
+                            f"{describe(betas)}")
+        for which, beta in zip(("betas[0]", "betas[1]"), betas):
+            number(self.name, which, beta, minimum=0, maximum=1, max_open=True)
+        group["betas"] = tuple(betas)
 
     def state_names(self, group):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import kernels
-from .optimizer import Optimizer, _check, with_l2
+from ..checks import number
+from .optimizer import Optimizer, with_l2
 
 
 # In place (see the kernel contract in optimizer.py); 1 − α comes from the host.
@@ -85,10 +86,8 @@ class RMSprop(Optimizer):
 
     def validate(self, group):
         super().validate(group)
-        _check(self.name, 0.0 <= group["alpha"] <= 1.0,
-               f"alpha must be in [0, 1], got {group['alpha']}")
-        _check(self.name, group["momentum"] >= 0,
-               f"momentum must be >= 0, got {group['momentum']}")
+        number(self.name, "alpha", group["alpha"], minimum=0, maximum=1)
+        number(self.name, "momentum", group["momentum"], minimum=0)
 
     def state_names(self, group):
         return _BUFFERS[bool(group["centered"]), group["momentum"] > 0]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import kernels
+from ..checks import number
 from .optimizer import Optimizer, _check, with_l2
 
 
@@ -58,9 +59,8 @@ class SGD(Optimizer):
 
     def validate(self, group):
         super().validate(group)
-        _check(self.name, group["momentum"] >= 0, f"momentum must be >= 0, got {group['momentum']}")
-        _check(self.name, group["dampening"] >= 0,
-               f"dampening must be >= 0, got {group['dampening']}")
+        number(self.name, "momentum", group["momentum"], minimum=0)
+        number(self.name, "dampening", group["dampening"], minimum=0)
         _check(self.name, not group["nesterov"] or (group["momentum"] > 0
                                                     and group["dampening"] == 0),
                "nesterov needs momentum > 0 and dampening = 0")
