@@ -45,8 +45,13 @@ def describe(s):
             f"{s.get('torch_samples_per_s', '-')}/s {s.get('torch_gflops', '-')} GFLOP/s "
             f"{s.get('torch_fraction_of_sgemm_peak', '-')} of peak), peak RSS MiB xpnet "
             f"{s.get('xpnet_peak_rss_mb', '-')} torch {s.get('torch_peak_rss_mb', '-')}"
-            + (f", GPU peak MiB xpnet {_mb(s, 'xpnet_gpu_peak_pool_bytes')} torch "
-               f"{_mb(s, 'torch_gpu_peak_allocated_bytes')}"
+            + (f", GPU MiB ({s.get('precision', '?')}) allocated xpnet "
+               f"{_mb(s, 'xpnet_gpu_peak_allocated_bytes')} torch "
+               f"{_mb(s, 'torch_gpu_peak_allocated_bytes')}, reserved xpnet "
+               f"{_mb(s, 'xpnet_gpu_peak_reserved_bytes')} torch "
+               f"{_mb(s, 'torch_gpu_peak_reserved_bytes')}"
+               if "xpnet_gpu_peak_allocated_bytes" in s else "")
+            + (f", GPU reserved MiB xpnet {_mb(s, 'xpnet_gpu_peak_pool_bytes')} (older run)"
                if "xpnet_gpu_peak_pool_bytes" in s else ""))
 
 

@@ -263,11 +263,6 @@ print("fell back")
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "xpnet/cpu/numba.py: wanted() sees a Numba through find_spec only, so a Numba that cannot be "
-    "imported is registered, and its ImportError escapes at the first fused call (refusals() "
-    "imports numba too); wanted() must try `import numba` and return False (with a warning) on "
-    "failure. Remove this marker once it does."))
 def test_a_numba_that_fails_to_import_falls_back_to_the_references(tmp_path):
     shim = _shim(tmp_path / "shim", "numba", "numba: built against another NumPy (shim)")
     env = {k: v for k, v in os.environ.items() if k != "XPNET_COMPILER"}

@@ -587,7 +587,20 @@ def wanted() -> bool:
     if choice == "numba" and not found:
         raise RuntimeError('XPNET_COMPILER=numba needs Numba, which is not installed; '
                            'pip install "xpnet[fast]"')
-    return found
+    if not found:
+        return False
+    try:       # installed is not importable: a Numba built for another NumPy fails here
+        import numba  # noqa: F401
+    except Exception as exc:
+        if choice == "numba":
+            raise RuntimeError(f"XPNET_COMPILER=numba, but Numba cannot be imported "
+                               f"({type(exc).__name__}: {exc})") from exc
+        import warnings
+        warnings.warn(f"xpnet: Numba is installed but cannot be imported ({type(exc).__name__}: "
+                      f"{exc}); the CPU kernels run as plain NumPy calls (XPNET_COMPILER=none "
+                      f"silences this)", RuntimeWarning, stacklevel=2)
+        return False
+    return True
 
 
 def register() -> None:
