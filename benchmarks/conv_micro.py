@@ -37,7 +37,7 @@ def _xpnet_fns(batch, rng):
     y = xpnet.tensor(rng.integers(0, 10, batch))
     model = models.mnist_cnn()
     conv1, conv2 = model[0], model[2]
-    params = model.parameters()
+    params = list(model.parameters())
 
     def stack():
         h = F.max_pool2d(F.relu(conv2(F.relu(conv1(x)))), 2)

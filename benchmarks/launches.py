@@ -48,7 +48,7 @@ def count(name) -> dict:
     with count_calls() as calls:
         step()
     return {"model": name, "launches": calls.total, "syncs": sum(calls.syncs.values()),
-            "parameters": len(model.parameters()),
+            "parameters": len(list(model.parameters())),
             "top": dict(calls.by_name.most_common(6))}
 
 

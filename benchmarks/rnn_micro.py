@@ -55,7 +55,7 @@ def xpnet_step(cell, seq_len, batch, hidden):
     xpnet.manual_seed(0)
     layer = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell](28, hidden, batch_first=True)
     head = nn.Linear(hidden, 10)
-    params = layer.parameters() + head.parameters()
+    params = [*layer.parameters(), *head.parameters()]
     adam = getattr(getattr(xpnet, "optim", None), "Adam", None)
     opt = adam(params, lr=1e-3) if adam else _InlineAdam(params)
     rng = np.random.default_rng(0)

@@ -39,7 +39,7 @@ def make_optimizer(name, model):
 
 def digest(model) -> str:
     h = hashlib.sha256()
-    for t in model.parameters() + model.buffers():
+    for t in [*model.parameters(), *model.buffers()]:
         h.update(np.ascontiguousarray(t.numpy()).tobytes())
     return h.hexdigest()
 
@@ -155,11 +155,11 @@ def run_collectives(out):
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
     model(xpnet.randn(8, 4))                       # training mode: running stats move
     before = comm.gather(digest(model), root=0)
-    reference = comm.bcast([t.numpy().copy() for t in model.parameters() + model.buffers()])
+    reference = comm.bcast([t.numpy().copy() for t in [*model.parameters(), *model.buffers()]])
     dist.broadcast_parameters(model)
     after = comm.gather(digest(model), root=0)
     equal = all(np.array_equal(t.numpy(), r)
-                for t, r in zip(model.parameters() + model.buffers(), reference))
+                for t, r in zip([*model.parameters(), *model.buffers()], reference))
     results["broadcast_parameters"] = {"before": before, "after": after,
                                        "equal_everywhere": comm.gather(equal, root=0)}
 

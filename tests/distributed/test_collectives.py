@@ -28,7 +28,7 @@ def _model(device, dtype="float32"):
 
 def _backward(model, device):
     x = xpnet.tensor(np.linspace(-1, 1, 15).reshape(5, 3), device=device,
-                     dtype=model.parameters()[0].dtype)
+                     dtype=next(model.parameters()).dtype)
     (model(x) ** 2).sum().backward()
     return [p.grad.numpy().copy() for p in model.parameters()]
 
