@@ -18,4 +18,7 @@ from .conv import ConvTranspose2d
 from .upsample import Upsample
 from .linear import Unflatten
 from .loss import KLDivLoss
-
+# PyTorch's layers for its example scripts; nn.utils (clip_grad_norm_, parameters_to_vector)
+from .adaptive import AdaptiveAvgPool2d
+from .dropout2d import Dropout2d
+from . import utils
