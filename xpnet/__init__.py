@@ -21,19 +21,36 @@ from .cpu import set_num_threads, get_num_threads
 from .backend import (resolve as device, default_device, set_default_device, available_devices,
                       to_numpy)
 from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
+from .autograd import is_tensor
 from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like, randn, rand,
-                                arange)
+                                arange, full_like, empty, empty_like, linspace, eye, from_numpy,
+                                as_tensor, sort, argsort, topk)
 from .autograd.random_tensors import (randint, randn_like, rand_like, randint_like, normal,
-                                      bernoulli)
+                                      bernoulli, randperm, multinomial)
+from .autograd.methods import mm, bmm, norm, narrow, split, chunk, flip, roll, clone
 from . import random
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import ops, nn, functional, optim, data, io, models
 from .io import save, load, load_state_dict
 from .train import fit, evaluate, predict, History
+# PyTorch's top-level maths: the same functions as xpnet.nn.functional's
+from .ops import (cat, concat, stack, exp, log, sqrt, abs, sigmoid, tanh, relu, softmax,  # noqa: A004
+                  log_softmax, sum, mean, max, min, amax, amin, argmax, argmin, where, tril,
+                  triu, flatten, reshape, squeeze, unsqueeze, transpose, permute, matmul, clamp,
+                  clip, maximum, minimum, pow, masked_fill)
 
 # dtype objects, as torch.float32 (strings such as "float32" are accepted everywhere too)
 (bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, bfloat16, float32,  # noqa: A001
  float64, complex64, complex128) = (_DTYPES[name] for name in backend.DTYPE_NAMES)
+
+# PyTorch's short dtype names (they shadow the builtins only inside this module's namespace)
+float, double, half, long, int = float32, float64, float16, int64, int32  # noqa: A001
+
+
+def numel(input: Tensor) -> int:  # noqa: A002
+    """The number of elements of ``input`` (``torch.numel``)."""
+    return input.numel()
+
 
 cpu.threads.threads_from_environment()
 
@@ -48,4 +65,12 @@ __all__ = [
     *backend.DTYPE_NAMES, "__version__",
     "set_num_threads", "get_num_threads", "randint", "randn_like", "rand_like", "randint_like",
     "normal", "bernoulli",
-]
+    "is_tensor", "full_like", "empty", "empty_like", "linspace", "eye", "from_numpy", "as_tensor",
+    "sort", "argsort", "topk", "randperm", "multinomial", "mm", "bmm", "norm", "narrow", "split",
+    "chunk", "flip", "roll", "clone", "cat", "concat", "stack", "exp", "log", "sqrt",
+    "sigmoid", "tanh", "relu", "softmax", "log_softmax", "mean", "amax", "amin", "argmax",
+    "argmin", "where", "tril", "triu", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
+    "permute", "matmul", "clamp", "clip", "maximum", "minimum", "masked_fill", "double", "half",
+    "long", "numel",
+]   # abs, sum, max, min, pow, float and int are attributes but not star-exported: they would
+#     shadow Python's builtins in the importing module

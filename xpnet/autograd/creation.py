@@ -6,6 +6,7 @@ import numbers
 
 from .. import backend as _backend
 from .. import random as _random
+from .function import Function
 from .tensor import Tensor, check_requires_grad
 
 
@@ -58,14 +59,45 @@ def full(shape, value, dtype=None, device=None, requires_grad=False) -> Tensor:
                    device, requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad=False) -> Tensor:
-    return _filled("zeros_like", t.shape, 0, _backend.dtype_name(t.dtype), t.backend,
-                   requires_grad)
+def _like(op, t, value, dtype, device, requires_grad):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(t).__name__}")
+    return _filled(op, t.shape, value, dtype if dtype is not None else t.dtype,
+                   device if device is not None else t.backend, requires_grad)
 
 
-def ones_like(t: Tensor, requires_grad=False) -> Tensor:
-    return _filled("ones_like", t.shape, 1, _backend.dtype_name(t.dtype), t.backend,
-                   requires_grad)
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    """Zeros in ``input``'s shape, dtype and device (unless ``dtype``/``device`` say otherwise)."""
+    return _like("zeros_like", input, 0, dtype, device, requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    """Ones in ``input``'s shape, dtype and device."""
+    return _like("ones_like", input, 1, dtype, device, requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None,  # noqa: A002
+              requires_grad=False) -> Tensor:
+    """``fill_value`` in ``input``'s shape, dtype and device.
+
+    >>> full_like(zeros(2), 7.0).tolist()
+    [7.0, 7.0]
+    """
+    if not isinstance(fill_value, numbers.Number):
+        raise TypeError(f"full_like: fill_value must be a number, got "
+                        f"{type(fill_value).__name__}")
+    return _like("full_like", input, fill_value, dtype, device, requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros: xpnet never hands out uninitialised memory (PyTorch's ``empty`` may hold any
+    values, so zeros are one of its valid results)."""
+    return _filled("empty", shape, 0, dtype, device, requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:  # noqa: A002
+    """Zeros in ``input``'s shape, dtype and device (see :func:`empty`)."""
+    return _like("empty_like", input, 0, dtype, device, requires_grad)
 
 
 def _random_tensor(op, draw, shape, dtype, device, requires_grad):
@@ -99,3 +131,151 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     with backend.scope():
         data = backend.xp.arange(start, stop, step, dtype=dt, device=backend.device)
     return Tensor.from_array(data, device=backend)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 unless
+    ``dtype`` says otherwise), as ``torch.linspace``.
+
+    >>> linspace(0, 1, 5).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    steps = check_shape("linspace", (steps,))[0]
+    backend = _backend.resolve(device)
+    dt = backend.dtype(dtype or "float32")
+    if requires_grad:
+        check_requires_grad("linspace", dt)
+    with backend.scope():
+        data = backend.xp.linspace(float(start), float(end), steps, dtype=backend.dtype("float64"),
+                                   device=backend.device)
+        data = backend.xp.astype(data, dt)   # computed in float64, as PyTorch's are exact
+    return Tensor.from_array(data, requires_grad, device=backend)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The (n, m) identity matrix (m = n by default), float32 unless ``dtype`` says otherwise.
+
+    >>> eye(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    n, m = check_shape("eye", (n, n if m is None else m))
+    backend = _backend.resolve(device)
+    dt = backend.dtype(dtype or "float32")
+    if requires_grad:
+        check_requires_grad("eye", dt)
+    with backend.scope():
+        data = backend.xp.eye(n, m, dtype=dt, device=backend.device)
+    return Tensor.from_array(data, requires_grad, device=backend)
+
+
+def from_numpy(array) -> Tensor:
+    """A 'cpu' tensor sharing memory with the NumPy array (changes to one show in the other),
+    as ``torch.from_numpy``.
+
+    >>> import numpy as np
+    >>> a = np.zeros(2, dtype=np.float32)
+    >>> t = from_numpy(a); a[0] = 5
+    >>> t.tolist()
+    [5.0, 0.0]
+    """
+    import numpy as np
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: the array must hold numbers, got dtype {array.dtype}")
+    return Tensor.from_array(array, device=_backend.resolve("cpu"))
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, sharing memory where it can (a Tensor or an array already of the
+    device and dtype asked for), else a copy, as ``torch.as_tensor``."""
+    if isinstance(data, Tensor):
+        out = data
+        if device is not None or dtype is not None:
+            out = data.to(device, dtype if dtype is not None and
+                          _backend.as_dtype(dtype) != data.dtype else None)
+        return out
+    if _backend.is_array(data):
+        backend = _backend.backend_of(data)
+        if device is None or _backend.resolve(device) is backend:
+            t = Tensor.from_array(data, device=backend)
+            if dtype is not None and _backend.as_dtype(dtype) != t.dtype:
+                t = t.to(dtype=dtype)
+            return t
+    return tensor(data, dtype=dtype, device=device)
+
+
+# -- ordering: sort, argsort, topk -----------------------------------------------------------
+
+class _TakeSorted(Function):
+    """The first ``k`` entries of ``x`` along ``axis`` in sorted order (values and int64
+    indices); the gradient goes back to where each value came from."""
+
+    name = "sort"
+    differentiable_outputs = (0,)
+
+    def __init__(self, axis, k, descending):
+        self.axis, self.k, self.descending = axis, k, descending
+
+    def forward(self, x):
+        xp, axis = self.xp, self.axis
+        if self.descending:   # not every namespace has argsort(descending=): sort -x (stable)
+            key = xp.logical_not(x) if x.dtype == xp.bool else -x
+        else:
+            key = x
+        order = xp.argsort(key, axis=axis, stable=True)
+        self.inverse = xp.argsort(order, axis=axis, stable=True)   # where each entry went
+        self.n = x.shape[axis]
+        index = order[(slice(None),) * axis + (slice(0, self.k), Ellipsis)]
+        values = xp.take_along_axis(x, index, axis=axis)
+        return values, xp.astype(index, xp.int64)
+
+    def backward(self, grad_values, grad_indices):
+        xp, axis = self.xp, self.axis
+        if self.k < self.n:   # entries that were not selected get zero
+            shape = list(grad_values.shape)
+            shape[axis] = self.n - self.k
+            grad_values = xp.concat([grad_values, xp.zeros(tuple(shape), dtype=grad_values.dtype,
+                                                           device=grad_values.device)], axis=axis)
+        return xp.take_along_axis(grad_values, self.inverse, axis=axis)
+
+
+def _ordering(op, x, dim, k, descending):
+    from .methods import SortResult, _dim
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    if x.ndim == 0:
+        x = x.reshape(1)
+        values, indices = _ordering(op, x, 0, k, descending)
+        return SortResult(values.reshape(()), indices.reshape(()))
+    axis = _dim(op, dim, x.ndim)
+    n = x.shape[axis]
+    if k is None:
+        k = n
+    elif isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= n:
+        raise ValueError(f"{op}: k must be an int in [0, {n}] (the size of axis {dim}), got {k!r}")
+    return SortResult(*_TakeSorted(axis, int(k), bool(descending))(x))
+
+
+def sort(input: Tensor, dim=-1, descending=False):  # noqa: A002
+    """``(values, indices)`` sorted along ``dim`` (stable), as ``torch.sort``.
+
+    >>> sort(tensor([3.0, 1.0, 2.0])).indices.tolist()
+    [1, 2, 0]
+    """
+    return _ordering("sort", input, dim, None, descending)
+
+
+def argsort(input: Tensor, dim=-1, descending=False) -> Tensor:  # noqa: A002
+    """The int64 indices that sort ``input`` along ``dim`` (stable)."""
+    return _ordering("argsort", input, dim, None, descending).indices
+
+
+def topk(input: Tensor, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    """The ``k`` largest (``largest=False``: smallest) entries along ``dim`` and their int64
+    indices, sorted (``sorted`` is accepted: the result is always sorted), as ``torch.topk``.
+
+    >>> topk(tensor([1.0, 5.0, 3.0]), 2).values.tolist()
+    [5.0, 3.0]
+    """
+    return _ordering("topk", input, dim, k, largest)

@@ -6,6 +6,7 @@ device's generator in :mod:`xpnet.random` (no host-to-device copy on a GPU), so
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -90,7 +91,8 @@ def _integers(op, low, high, size, dtype, device):
 
 def randint(low, high=None, size=None, *, dtype=None, device=None) -> Tensor:
     """Integers uniform in [low, high) of shape ``size``, drawn on ``device`` (int64 unless
-    ``dtype`` says otherwise); ``randint(high, size)`` starts at 0, as in PyTorch.
+    ``dtype`` says otherwise); ``randint(high, size)`` and ``randint(high, size=size)`` start
+    at 0, as in PyTorch.
 
     >>> t = randint(3, 7, (2, 4))
     >>> t.shape, 3 <= int(t.numpy().min()) <= int(t.numpy().max()) < 7
@@ -101,6 +103,8 @@ def randint(low, high=None, size=None, *, dtype=None, device=None) -> Tensor:
             raise TypeError("randint: expected randint(high, size) or randint(low, high, size), "
                             "got no size")
         low, high, size = 0, low, high
+    elif high is None:   # randint(high, size=(...)), PyTorch's keyword form
+        low, high = 0, low
     return _integers("randint", low, high, _size("randint", size), dtype, device)
 
 
@@ -189,6 +193,73 @@ def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
     u = _random.uniform(backend, input.shape, input.dtype)
     with backend.scope():
         return Tensor.from_array(xp.astype(u < probability, input.data.dtype), device=backend)
+
+
+def randperm(n, *, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0..n-1 (int64 unless ``dtype`` says otherwise), drawn on
+    ``device`` by its generator: the order that sorts n uniform draws.
+
+    >>> sorted(randperm(5).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    n = integer("randperm", "n", n, 0)
+    backend = _backend.resolve(device)
+    name = _backend.as_dtype(dtype).name if dtype is not None else "int64"
+    if name not in _INTEGERS + _FLOATS:
+        raise TypeError(f"randperm: dtype must be an integer or floating dtype, got {name}")
+    keys = _random.uniform(backend, (n,), "float64")
+    with backend.scope():
+        order = backend.xp.argsort(keys, stable=True)
+        return Tensor.from_array(backend.xp.astype(order, backend.dtype(name)), device=backend)
+
+
+def multinomial(input: Tensor, num_samples, replacement=False) -> Tensor:  # noqa: A002
+    """Category indices drawn with the weights in ``input``'s last axis (1-D: one distribution,
+    2-D: one per row; weights need not sum to 1), int64 of shape ``(..., num_samples)``, as
+    ``torch.multinomial``. Without replacement a category is drawn at most once (the
+    exponential race: the ``num_samples`` smallest of ``-log(u) / weight``).
+
+    >>> import xpnet
+    >>> multinomial(xpnet.tensor([0.0, 1.0, 0.0]), 4, replacement=True).tolist()
+    [1, 1, 1, 1]
+    """
+    op = "multinomial"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    require_floating(op, "input", input.dtype)
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{op}: input must be 1-D or 2-D (rows of weights), got shape "
+                         f"{input.shape}")
+    n = input.shape[-1]
+    num_samples = integer(op, "num_samples", num_samples, 1)
+    if not replacement and num_samples > n:
+        raise ValueError(f"{op}: without replacement num_samples must be <= the number of "
+                         f"categories {n}, got {num_samples}")
+    backend, xp, weights = input.backend, input.backend.xp, input.data
+    if backend.on_host and input.numel():
+        rows = _backend.to_numpy(weights).reshape(-1, n)
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise ValueError(f"{op}: weights must be finite and non-negative")
+        if (rows.sum(axis=1) <= 0).any():
+            raise ValueError(f"{op}: every distribution needs a positive total weight")
+    batch = input.shape[:-1]
+    with backend.scope():
+        if replacement:   # inverse CDF: the number of cumulative weights <= u
+            cdf = xp.cumulative_sum(weights, axis=-1)
+            cdf = cdf / cdf[..., -1:]
+            u = _random.uniform(backend, batch + (num_samples,), weights.dtype)
+            below = xp.expand_dims(cdf, axis=-2) <= xp.expand_dims(u, axis=-1)
+            index = xp.sum(xp.astype(below, xp.int64), axis=-1)
+            index = xp.minimum(index, xp.asarray(n - 1, dtype=xp.int64, device=backend.device))
+        else:
+            u = _random.uniform(backend, input.shape, weights.dtype)
+            tiny = xp.asarray(np.finfo(np.float32).tiny, dtype=weights.dtype, device=backend.device)
+            positive = weights > 0
+            keys = -xp.log(xp.maximum(u, tiny)) / xp.where(positive, weights, xp.ones_like(weights))
+            keys = xp.where(positive, keys, xp.full_like(keys, math.inf))   # weight 0: drawn last
+            order = xp.argsort(keys, axis=-1, stable=True)
+            index = xp.astype(order[..., :num_samples], xp.int64)
+        return Tensor.from_array(index, device=backend)
 
 
 # -- in place, drawn on the tensor's device (what Tensor.normal_ etc. call) -------------------
