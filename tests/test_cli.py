@@ -209,3 +209,23 @@ def test_the_busy_core_count_sees_a_process_that_spins(tmp_path):
     finally:
         spinner.kill()
         spinner.wait()
+
+
+def test_info_says_when_the_default_device_names_no_device(capsys, monkeypatch):
+    monkeypatch.setenv("XPNET_DEVICE", "gpu")
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    assert "default device 'gpu' is not usable: unknown device 'gpu'" in text
+
+
+def test_run_torch_runs_a_pytorch_script_on_xpnet(tmp_path, capsys):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nimport torch\n"
+                      "x = torch.tensor([1.0, -2.0, 3.0])\n"
+                      "print('relu sum', torch.nn.functional.relu(x).sum().item(), sys.argv[1:])\n")
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-m", "xpnet", "run-torch", str(script), "a", "b"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "relu sum 4.0 ['a', 'b']"

@@ -230,7 +230,12 @@ def info_main(args) -> int:
     slab_threads = xpnet.cpu.SLAB_THREADS.threads(xpnet.device("cpu").xp)
     lines.append(f"convolution slabs on {slab_threads} thread{'s' * (slab_threads > 1)} "
                  f"(cpu device)")
-    lines.append(f"default device {xpnet.default_device()} (set XPNET_DEVICE or --device)")
+    default = xpnet.default_device()
+    try:
+        xpnet.device(default)
+        lines.append(f"default device {default} (set XPNET_DEVICE or --device)")
+    except (ValueError, RuntimeError) as exc:    # XPNET_DEVICE names no usable device
+        lines.append(f"default device {default!r} is not usable: {exc}")
     lines.append("devices: " + ", ".join(xpnet.available_devices()))
     try:
         import cupy
@@ -280,11 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "batch is K x --batch-size); default: unchanged")
     train.set_defaults(func=train_main)
     info = sub.add_parser("info", help="versions, devices, BLAS and GPU memory")
+    sub.add_parser("run-torch", help="run a PyTorch script on xpnet: xpnet run-torch script.py "
+                                     "args... (as python -m xpnet.torch_compat)")
     info.set_defaults(func=info_main)
     return parser
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "run-torch":     # the script's own errors stay the script's
+        from .torch_compat import main as run_torch
+        return run_torch(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -49,6 +49,20 @@ def _seed_sequence(base: int, *extra: int) -> list:
     return [base % (1 << 64), *extra]
 
 
+def generator(owner: str, seed, *extra: int) -> np.random.Generator:
+    """A NumPy generator from ``seed`` (any int, as :func:`manual_seed` takes; negative ones
+    become their 64-bit two's complement) and optional extra words (an epoch), for the seeded
+    host draws of data and samplers; ``None`` draws fresh entropy. A seed that is not an int
+    is a TypeError naming ``owner``.
+
+    >>> generator("DataLoader", -1, 3).integers(10) == generator("DataLoader", -1, 3).integers(10)
+    True
+    """
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng(_seed_sequence(integer(owner, "seed", seed), *extra))
+
+
 def manual_seed(value: int) -> None:
     """Reseed every generator: host draws and every device's draws (negative ints allowed)."""
     value = _check_seed(value)

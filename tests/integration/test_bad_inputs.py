@@ -207,7 +207,29 @@ ARGUMENT_CASES = [
      r"^RMSprop: momentum must be a number, got '0' \(str\)$"),
     (lambda: DataLoader(ArrayDataset(np.zeros(3)), batch_size="8"), TypeError,
      r"^DataLoader: batch_size must be a positive int, got '8' \(str\)$"),
+    (lambda: DataLoader(ArrayDataset(np.zeros(3)), num_workers=-1), ValueError,
+     r"^DataLoader: num_workers must be a non-negative int, got -1$"),
+    (lambda: DataLoader(ArrayDataset(np.zeros(3)), seed="1"), TypeError,
+     r"^DataLoader: seed must be an int, got '1' \(str\)$"),
+    (lambda: DataLoader(ArrayDataset(np.zeros(3)), collate_fn=list), NotImplementedError,
+     r"^DataLoader: collate_fn is not supported: batches are the stacked rows"),
+    (lambda: DataLoader(ArrayDataset(np.zeros(3)), generator=3), TypeError,
+     r"^DataLoader: generator must have initial_seed\(\) \(as a torch.Generator\), got int$"),
+    # data that holds no numbers, or nothing at all
+    (lambda: ArrayDataset(np.array(["a", "b"]), np.arange(2)), TypeError,
+     r"^data: arrays must hold numbers \(bool, int or float\), got dtype <U1 \(strings\)$"),
+    (lambda: ArrayDataset(np.array([1 + 2j])), TypeError,
+     r"^data: arrays must hold numbers \(bool, int or float\), got dtype complex128 "
+     r"\(complex numbers\)$"),
+    (lambda: _fit_on(np.zeros((0, 2), np.float32), np.zeros(0, np.int64)), ValueError,
+     r"^fit: the training data holds no samples$"),
 ]
+
+
+def _fit_on(x, y):
+    model = _model()
+    return fit(model, (x, y), loss="cross_entropy", epochs=2, verbose=0,
+               optimizer=optim.SGD(model.parameters(), lr=0.1))
 
 
 @pytest.mark.parametrize("call, kind, message", ARGUMENT_CASES)
@@ -228,3 +250,12 @@ def test_a_negative_seed_is_accepted_as_in_pytorch():
     a = xpnet.rand(3)
     xpnet.manual_seed(-7)
     assert a.tolist() == xpnet.rand(3).tolist() and xpnet.initial_seed() == -7
+
+
+def test_a_negative_seed_orders_a_loader_as_any_other_seed():
+    data = ArrayDataset(np.arange(10.0).reshape(10, 1))
+    orders = [[b.numpy().ravel().tolist() for b, in DataLoader(data, 4, True, seed=-3)]
+              for _ in range(2)]
+    assert orders[0] == orders[1] and sorted(sum(orders[0], [])) == list(range(10))
+    other = [b.numpy().ravel().tolist() for b, in DataLoader(data, 4, True, seed=3)]
+    assert other != orders[0]

@@ -33,8 +33,11 @@ def host_array(value) -> np.ndarray:
         return host.astype(np.float32)
     if host.dtype.kind in "iu" and host.dtype != np.int64:
         return host.astype(np.int64)
-    if host.dtype == object:
-        raise TypeError("data: arrays of Python objects are not supported; pass numeric arrays")
+    if host.dtype.kind not in "biuf":
+        what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
+                "M": "dates", "m": "time spans"}.get(host.dtype.kind, "not numbers")
+        raise TypeError(f"data: arrays must hold numbers (bool, int or float), got dtype "
+                        f"{host.dtype} ({what})")
     return host
 
 

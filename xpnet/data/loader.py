@@ -15,8 +15,8 @@ import numpy as np
 
 from .. import backend as _backend
 from ..autograd import Tensor
-from ..checks import out_of_range, positive_int
-from ..random import host_rng
+from ..checks import integer, non_negative_int, out_of_range, positive_int
+from ..random import generator, host_rng
 from .dataset import host_array
 
 __all__ = ["DataLoader"]
@@ -58,6 +58,15 @@ class DataLoader:
             one, or any iterable of indices with a length); not with ``shuffle=True``
             (shuffle in the sampler). :meth:`set_epoch` is forwarded to it, and after each
             pass a sampler with ``set_epoch`` is moved on to the next epoch.
+        generator: PyTorch's way to seed the order: an object with ``initial_seed()`` (a
+            ``torch.Generator``, or anything like it) stands for ``seed=generator.initial_seed()``.
+        num_workers, pin_memory, persistent_workers, prefetch_factor, timeout, worker_init_fn:
+            PyTorch's worker settings, accepted and without effect: batches are slices of arrays
+            already in memory on their device, so there is no per-sample loading for workers to
+            overlap and no host copy to pin.
+
+    ``batch_size`` is 1 by default, as in PyTorch. A ``collate_fn`` or a ``batch_sampler`` is
+    refused with a message: batches are the stacked rows of the dataset's arrays.
 
     Each batch is a tuple of Tensors, one per array of the dataset (a dataset whose samples are
     not tuples gives single Tensors). ``len(loader)`` is the number of batches per epoch.
@@ -69,9 +78,25 @@ class DataLoader:
     [64, 64, 64, 8]
     """
 
-    def __init__(self, dataset, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed=None, device=None, sampler=None):
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, sampler=None,
+                 batch_sampler=None, num_workers: int = 0, collate_fn=None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers: bool = False, seed=None, device=None):
         positive_int("DataLoader", "batch_size", batch_size)
+        non_negative_int("DataLoader", "num_workers", num_workers)
+        for name, value in (("collate_fn", collate_fn), ("batch_sampler", batch_sampler)):
+            if value is not None:
+                raise NotImplementedError(
+                    f"DataLoader: {name} is not supported: batches are the stacked rows of the "
+                    f"dataset's arrays (give batch_size, shuffle or sampler instead)")
+        if generator is not None:
+            if seed is not None:
+                raise ValueError("DataLoader: give seed or generator, not both")
+            if not callable(getattr(generator, "initial_seed", None)):
+                raise TypeError(f"DataLoader: generator must have initial_seed() (as a "
+                                f"torch.Generator), got {type(generator).__name__}")
+            seed = generator.initial_seed()
         if sampler is not None:
             if shuffle:
                 raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive; "
@@ -84,7 +109,7 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self.seed = seed
+        self.seed = None if seed is None else integer("DataLoader", "seed", seed)
         self.backend = _backend.resolve(device)
         self._cache: dict = {}
         self.epoch = 0  # epochs started; each shuffled epoch draws the next permutation
@@ -122,7 +147,7 @@ class DataLoader:
             return self._sampled(n)
         if not self.shuffle:
             return None
-        rng = np.random.default_rng([self.seed, self.epoch]) if self.seed is not None \
+        rng = generator("DataLoader", self.seed, self.epoch) if self.seed is not None \
             else host_rng()
         return rng.permutation(n).astype(np.int64)
 

@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend as _backend
 from ..autograd import Tensor
 from ..checks import integer, positive_int
+from ..random import generator
 from .dataset import ArrayDataset
 
 __all__ = ["adding_problem", "copy_memory", "digit_sequences", "CharDataset"]
@@ -34,7 +35,7 @@ def adding_problem(n_samples: int = 1000, seq_len: int = 50, seed=None):
     """
     positive_int("adding_problem", "n_samples", n_samples)
     integer("adding_problem", "seq_len", seq_len, 2)
-    rng = np.random.default_rng(seed)
+    rng = generator("adding_problem", seed)
     values = rng.random((n_samples, seq_len))
     half = seq_len // 2
     first = rng.integers(0, half, n_samples)
@@ -70,7 +71,7 @@ def copy_memory(n_samples: int = 1000, delay: int = 100, n_symbols: int = 8,
     positive_int("copy_memory", "delay", delay)
     positive_int("copy_memory", "n_symbols", n_symbols)
     positive_int("copy_memory", "copy_len", copy_len)
-    rng = np.random.default_rng(seed)
+    rng = generator("copy_memory", seed)
     length = delay + 2 * copy_len
     symbols = rng.integers(1, n_symbols + 1, (n_samples, copy_len))
     X = np.zeros((n_samples, length), dtype=np.int64)
@@ -104,7 +105,7 @@ def digit_sequences(n_samples: int = 1000, min_len: int = 1, max_len: int = 10,
     integer("digit_sequences", "max_len", max_len, min_len)
     if task not in ("reverse", "sort"):
         raise ValueError(f"digit_sequences: task must be 'reverse' or 'sort', got {task!r}")
-    rng = np.random.default_rng(seed)
+    rng = generator("digit_sequences", seed)
     lengths = rng.integers(min_len, max_len + 1, n_samples)
     digits = rng.integers(0, 10, (n_samples, max_len)) + 3
     inside = np.arange(max_len) < lengths[:, None]

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ..checks import number, positive_int
+from ..random import generator
 
 __all__ = ["make_circles", "make_moons", "make_blobs", "spirals"]
 
@@ -42,7 +43,7 @@ def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.8, 
     """
     _check("make_circles", n_samples, noise)
     number("make_circles", "factor", factor, 0, 1, max_open=True)
-    rng = np.random.default_rng(seed)
+    rng = generator("make_circles", seed)
     n_out = n_samples // 2
     n_in = n_samples - n_out
     t_out = np.linspace(0, 2 * math.pi, n_out, endpoint=False)
@@ -61,7 +62,7 @@ def make_moons(n_samples: int = 100, noise: float = 0.0, seed=None, shuffle: boo
     (100, 2)
     """
     _check("make_moons", n_samples, noise)
-    rng = np.random.default_rng(seed)
+    rng = generator("make_moons", seed)
     n_out = n_samples // 2
     n_in = n_samples - n_out
     t_out = np.linspace(0, math.pi, n_out)
@@ -89,7 +90,7 @@ def make_blobs(n_samples: int = 100, centers=3, n_features: int = 2, cluster_std
     [30, 30, 30]
     """
     _check("make_blobs", n_samples, 0.0)
-    rng = np.random.default_rng(seed)
+    rng = generator("make_blobs", seed)
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
         positive_int("make_blobs", "centers", centers)
         low, high = center_box
@@ -125,7 +126,7 @@ def spirals(n_samples: int = 100, n_classes: int = 2, noise: float = 0.0, seed=N
     """
     _check("spirals", n_samples, noise)
     positive_int("spirals", "n_classes", n_classes)
-    rng = np.random.default_rng(seed)
+    rng = generator("spirals", seed)
     counts = [n_samples // n_classes + (1 if i < n_samples % n_classes else 0)
               for i in range(n_classes)]
     parts, labels = [], []

@@ -157,6 +157,8 @@ def fit(model, train, *, loss=None, optimizer, epochs: int = 1, val=None, metric
     world = training_world()
     device = model.device
     train_loader = _as_loader("fit", train, batch_size, shuffle, device, seed)
+    if len(train_loader.dataset) == 0:
+        raise ValueError("fit: the training data holds no samples")
     val_loader = _as_loader("fit", val, max(batch_size, 256), False, device, evaluation=True) \
         if val is not None else None
     if verbose not in (0, False) and world.is_main_process and not any(
