@@ -102,6 +102,11 @@ class _RNNBase(Module):
                 layer_input = ops.dropout(layer_input, self.dropout)
         return layer_input, [ops.stack(s, axis=0) for s in outputs_last]
 
+    def flatten_parameters(self):
+        """Accepted and does nothing, as PyTorch's scripts call it: xpnet's weights need no
+        cuDNN flattening (the whole sequence's input projections are already one matmul)."""
+        return None
+
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
