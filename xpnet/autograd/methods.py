@@ -306,9 +306,21 @@ def _check_result(t, op, result):
         raise ValueError(f"{op}: the result has shape {result.shape}, which does not fit the "
                          f"tensor's shape {t.shape} (an in-place op cannot grow its tensor)")
     if not t.dtype.is_floating_point and result.dtype.is_floating_point:
-        raise TypeError(f"{op}: the result is {_backend.dtype_name(result.dtype)}, which cannot "
-                        f"be written into a tensor of dtype {_backend.dtype_name(t.dtype)}; "
-                        f"convert the tensor first, e.g. t = t.float()")
+        raise _kind_error(t, op)
+
+
+def _kind_error(t, op):
+    return TypeError(f"{op}: a floating-point result cannot be written into a tensor of dtype "
+                     f"{_backend.dtype_name(t.dtype)}; convert the tensor first, e.g. "
+                     f"t = t.float()")
+
+
+def _check_operand_kind(t, op, other):
+    """Refuse a floating operand for an integer tensor before computing (as PyTorch)."""
+    floating = (other.dtype.is_floating_point if isinstance(other, _tensor_class())
+                else isinstance(other, numbers.Number) and not isinstance(other, numbers.Integral))
+    if floating and not t.dtype.is_floating_point:
+        raise _kind_error(t, op)
 
 
 def _write(t, op, result):
@@ -480,18 +492,23 @@ class TensorMethods:
     # -- in place (module docstring: the autograd rules) ---------------------------------------
     def add_(self, other, alpha=1):
         other = _scaled("add_", other, alpha)
+        _check_operand_kind(self, "add_", other)
         return _in_place(self, "add_", lambda t: _ops().add(t, other))
 
     def sub_(self, other, alpha=1):
         other = _scaled("sub_", other, alpha)
+        _check_operand_kind(self, "sub_", other)
         return _in_place(self, "sub_", lambda t: _ops().sub(t, other))
 
     def mul_(self, other):
         other = _number_or_tensor("mul_", "other", other)
+        _check_operand_kind(self, "mul_", other)
         return _in_place(self, "mul_", lambda t: _ops().mul(t, other))
 
     def div_(self, other):
         other = _number_or_tensor("div_", "other", other)
+        if not self.dtype.is_floating_point:   # true division gives floats, as PyTorch refuses
+            raise _kind_error(self, "div_")
         return _in_place(self, "div_", lambda t: _ops().div(t, other))
 
     def pow_(self, exponent):
