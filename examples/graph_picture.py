@@ -1,6 +1,6 @@
 """The computational graph as a picture: the course's worked example, and the MNIST CNN.
 
-1. The worked example of backpropagation, with the numbers of tests/test_worked_example.py: a
+1. The worked example of backpropagation, with the numbers of tests/integration/test_worked_example.py: a
    3×3 input, two 2×2 filters, ReLU, 2×2 max pooling, a dense layer, softmax cross-entropy (one
    op, cross_entropy, in the picture). Every node carries its forward value and its gradient
    dL/d(node): the graph is kept with ``backward(retain_graph=True)`` and every op output asked

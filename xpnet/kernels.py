@@ -18,7 +18,7 @@ kinds of kernel share one first-call path: the first call for a library compiles
 a time, under :data:`COMPILE_LOCK`), and a compiler's refusal — at compile time or at a call
 with new argument types — runs the reference instead, with a warning, once per library and
 argument dtypes. A compiled kernel never changes a result beyond floating-point rounding: every
-kernel is tested against its reference (``tests/test_kernels.py``).
+kernel is tested against its reference (``tests/kernels/``).
 """
 from __future__ import annotations
 

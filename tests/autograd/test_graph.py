@@ -24,7 +24,7 @@ def parse(dot):
 
 
 def worked_example(device):
-    """The course's worked example (tests/test_worked_example.py), kept for drawing."""
+    """The course's worked example (tests/integration/test_worked_example.py), kept for drawing."""
     def t(value):
         return xpnet.tensor(value, device=device, dtype="float64", requires_grad=True)
     x = t([[[[1.0, 0.0, 3.0], [2.0, 5.0, 1.0], [4.0, 0.0, 2.0]]]])

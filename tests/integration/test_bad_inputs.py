@@ -1,6 +1,6 @@
 """A probe of bad inputs through the public API, as a new user makes them: each is refused with
 a message that names the op, layer or argument, says what was expected and what was received.
-(The CLI's own cases are in tests/test_cli.py, files in tests/test_io.py, the fuzzing in
+(The CLI's own cases are in tests/test_cli.py, files in tests/io/, the fuzzing in
 test_fuzz.py beside this file.)
 
 Errors follow one rule: a value of the wrong type is a TypeError quoting it with its type, a value

@@ -60,27 +60,6 @@ def _move(t: Tensor, backend, dtype):
     return data
 
 
-def check_size(owner: str, name: str, value, minimum: int = 1) -> int:
-    """A layer's size argument (features, channels, ...) as an int >= ``minimum``, or a clear
-    error naming the layer and the argument (constructors call this before storing anything)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        bound = "positive" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{owner}: {name} must be {bound}, got {value}")
-    return int(value)
-
-
-def check_probability(owner: str, name: str, value) -> float:
-    """A probability argument (dropout) in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number in [0, 1), got "
-                        f"{type(value).__name__} {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{owner}: {name} must be in [0, 1), got {value}")
-    return float(value)
-
-
 def _loadable(value, target: Tensor, what: str, where: str) -> np.ndarray:
     """``value`` as a host array that can be written into ``target``, or a clear error."""
     if isinstance(value, Tensor):
@@ -463,7 +442,7 @@ class Module:
             target = backend or t.backend
             t.data = _move(t, target, dtype)
             if t.grad is not None:
-                t.grad = Tensor._wrap(_move(t.grad, target, dtype), target)
+                t.grad = Tensor.from_array(_move(t.grad, target, dtype), False, target)
             t.backend = target
         return self
 
@@ -496,7 +475,7 @@ class Module:
             if p.grad is None or set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(p.grad.backend.xp.zeros_like(p.grad.data), p.grad.backend)
+                p.grad = Tensor.from_array(p.grad.backend.xp.zeros_like(p.grad.data), False, p.grad.backend)
 
     def requires_grad_(self, mode: bool = True):
         for p in self.parameters():
