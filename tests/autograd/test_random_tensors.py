@@ -10,6 +10,9 @@ DRAWS = {
     "randn": lambda d: xpnet.randn(3, 4, device=d),
     "rand": lambda d: xpnet.rand((3, 4), device=d, dtype="float64"),
     "randint": lambda d: xpnet.randint(-2, 5, (3, 4), device=d),
+    "randint_high_size": lambda d: xpnet.randint(5, size=(3, 4), device=d),
+    "randperm": lambda d: xpnet.randperm(12, device=d).reshape(3, 4),
+    "multinomial": lambda d: xpnet.multinomial(xpnet.ones(3, 9, device=d), 4),
     "randn_like": lambda d: xpnet.randn_like(xpnet.zeros(3, 4, device=d)),
     "rand_like": lambda d: xpnet.rand_like(xpnet.zeros(3, 4, device=d)),
     "randint_like": lambda d: xpnet.randint_like(xpnet.zeros(3, 4, device=d, dtype="int32"), 9),
@@ -18,7 +21,8 @@ DRAWS = {
     "bernoulli": lambda d: xpnet.bernoulli(xpnet.full((3, 4), 0.5, device=d)),
 }
 
-EXPECTED_DTYPES = {"rand": "float64", "randint": "int64", "randint_like": "int32"}
+EXPECTED_DTYPES = {"rand": "float64", "randint": "int64", "randint_like": "int32",
+                   "randint_high_size": "int64", "randperm": "int64", "multinomial": "int64"}
 
 
 @pytest.mark.parametrize("name", DRAWS)
