@@ -181,3 +181,14 @@ def test_in_place_fills_are_tensor_methods_as_in_pytorch(device):
     assert t.normal_(1.0, 0.5) is t and abs(float(t.mean().item()) - 1.0) < 0.05
     assert t.uniform_(-1.0, 1.0) is t and -1.0 <= float(t.min().item()) < float(t.max().item()) < 1.0
     assert t.bernoulli_(0.25) is t and abs(float(t.mean().item()) - 0.25) < 0.05
+
+
+def test_in_place_fills_follow_the_in_place_rules(device):
+    w = xpnet.zeros(50, device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="uniform_: a leaf tensor that requires grad"):
+        w.uniform_(-1.0, 1.0)
+    alias = w.detach()
+    with xpnet.no_grad():
+        w.normal_(0.0, 1.0)
+    assert w.requires_grad and float(w.abs().sum().item()) > 0
+    np.testing.assert_array_equal(alias.numpy(), w.numpy())   # written into the shared array

@@ -263,28 +263,31 @@ def multinomial(input: Tensor, num_samples, replacement=False) -> Tensor:  # noq
 
 
 # -- in place, drawn on the tensor's device (what Tensor.normal_ etc. call) -------------------
+# They follow the in-place rules of xpnet.autograd.methods: a leaf that requires grad is refused
+# while gradients are recorded, and the draw is written into the tensor's array.
 
-def _draw_into(op, t, draw):
+def _draw_into(op, t, draw, finish):
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
-    return draw(t.backend, t.shape, _float_name(op, t.dtype))
+    from .methods import _in_place
+
+    def compute(current):
+        sample = draw(t.backend, t.shape, _float_name(op, t.dtype))
+        with t.backend.scope():
+            return Tensor.from_array(finish(sample), device=t.backend)
+    return _in_place(t, op, compute)
 
 
 def normal_(t: Tensor, mean=0.0, std=1.0) -> Tensor:
     """Fill ``t`` with N(mean, std²) samples drawn on its device; returns ``t``."""
     _check_std("normal_", std)
-    sample = _draw_into("normal_", t, _random.normal)
-    with t.backend.scope():
-        t.data = sample * float(std) + float(mean)
-    return t
+    return _draw_into("normal_", t, _random.normal, lambda s: s * float(std) + float(mean))
 
 
 def uniform_(t: Tensor, a=0.0, b=1.0) -> Tensor:
     """Fill ``t`` with U[a, b) samples drawn on its device; returns ``t``."""
-    sample = _draw_into("uniform_", t, _random.uniform)
-    with t.backend.scope():
-        t.data = sample * (float(b) - float(a)) + float(a)
-    return t
+    return _draw_into("uniform_", t, _random.uniform,
+                      lambda s: s * (float(b) - float(a)) + float(a))
 
 
 def bernoulli_(t: Tensor, p=0.5) -> Tensor:
@@ -296,7 +299,5 @@ def bernoulli_(t: Tensor, p=0.5) -> Tensor:
         raise ValueError(f"bernoulli_: p must be a number in [0, 1] or a Tensor, got {p!r}")
     else:
         probability = float(p)
-    sample = _draw_into("bernoulli_", t, _random.uniform)
-    with t.backend.scope():
-        t.data = t.backend.xp.astype(sample < probability, t.data.dtype)
-    return t
+    return _draw_into("bernoulli_", t, _random.uniform,
+                      lambda s: t.backend.xp.astype(s < probability, t.data.dtype))
