@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as _backend, kernels
-from .autograd import Tensor, no_grad
+from .autograd import Tensor, enable_grad, grad, no_grad
 
-__all__ = ["gradcheck", "assert_close", "random_inputs", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "assert_close", "random_inputs", "GradcheckError"]
 
 
 class GradcheckError(AssertionError):
@@ -51,7 +51,7 @@ def _outputs(result):
 
 
 def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
-              seed: int = 0, **kwargs) -> bool:
+              seed: int = 0, _constant_ok: bool = False, **kwargs) -> bool:
     """Compare autograd's gradients of ``fn(*inputs, **kwargs)`` with central differences.
 
     Every output is projected on a fixed random direction (so the whole Jacobian is checked,
@@ -85,9 +85,10 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     for _, t in checked:
         t.grad = None
     loss = projected(True)
-    if loss is None:
+    if loss is None and not _constant_ok:
         raise GradcheckError("gradcheck: no output requires grad, so nothing can be checked")
-    loss.backward()
+    if loss is not None:
+        loss.backward()
     analytic = [np.zeros(t.shape) if t.grad is None else t.grad.numpy().astype(np.float64)
                 for _, t in checked]
 
@@ -119,6 +120,50 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     for _, t in checked:
         t.grad = None
     return True
+
+
+def gradgradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
+                  seed: int = 0, **kwargs) -> bool:
+    """Check second derivatives: :func:`gradcheck` of the first-order gradient.
+
+    The outputs of ``fn(*inputs, **kwargs)`` are projected on a fixed random direction ``v``;
+    the gradient ``g(inputs) = d<fn(inputs), v>/d inputs`` is computed by autograd with
+    ``create_graph=True``, and its own gradients (Hessian-vector products) are compared with
+    float64 central differences of ``g``. Inputs that require grad must be float64.
+
+    >>> x = random_inputs("cpu", (3,))[0]
+    >>> gradgradcheck(lambda t: (t ** 3).sum(), x)
+    True
+    """
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input requires grad; pass tensors with "
+                         "requires_grad=True")
+    rng = np.random.default_rng(seed + 1)
+    with enable_grad():
+        outs = _outputs(fn(*inputs, **kwargs))
+    directions = [rng.standard_normal(o.shape) for o in outs]
+
+    def first_order(*args):
+        with enable_grad():
+            outs = _outputs(fn(*args, **kwargs))
+            total = None
+            for o, d in zip(outs, directions):
+                if not o.requires_grad:
+                    continue
+                term = (o * Tensor(o.backend.asarray(d, o.dtype))).sum()
+                total = term if total is None else total + term
+            if total is None:
+                raise GradcheckError("gradgradcheck: no output requires grad, so nothing can be "
+                                     "checked")
+            grads = grad(total, [args[i] for i in checked], create_graph=True,
+                         allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    # a gradient that does not depend on the inputs (add, a linear map) has zero second
+    # derivatives: the finite differences must then be zero too
+    return gradcheck(first_order, *inputs, eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     _constant_ok=True)
 
 
 # -- counting array-library calls -------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import is_array
-from ..checks import floating_error
+from ..checks import floating_error, is_floating
 from . import grad_mode as _grad_mode
 from .tensor import Tensor
 
@@ -27,6 +27,19 @@ def sum_to_shape(xp, grad, shape):
     if axes:
         grad = xp.sum(grad, axis=axes, keepdims=True)
     return grad
+
+
+def _as_saved_tensor(value, by_id, backend):
+    """(value seen as Tensors, whether it holds a floating array that is not an input)."""
+    if is_array(value) and hasattr(value, "dtype"):
+        t = by_id.get(id(value))
+        if t is not None:
+            return t, False
+        return Tensor.from_array(value, False, backend), is_floating(value.dtype)
+    if value.__class__ in (list, tuple) and value and any(is_array(v) for v in value):
+        pairs = [_as_saved_tensor(v, by_id, backend) for v in value]
+        return value.__class__(p[0] for p in pairs), any(p[1] for p in pairs)
+    return value, False
 
 
 class Function:
@@ -58,6 +71,10 @@ class Function:
     n_outputs: int = 1
     outputs_meta: list | None = None   # (shape, dtype) per output, for ops with several outputs
     retained: dict | None = None       # {output index: Tensor} that asked for .grad (retain_grad)
+    hooks: dict | None = None          # {output index: [hook, ...]} (Tensor.register_hook)
+    # names of saved floating-point arrays that do not depend on the inputs (a dropout mask):
+    # under create_graph they are constants, and need no second run of forward (see below)
+    saved_constants: tuple = ()
 
     def __call__(self, *inputs):
         # one pass over the inputs: the common backend, the raw arrays, whether any input
@@ -125,6 +142,38 @@ class Function:
 
     def backward(self, *grad_outputs):
         raise NotImplementedError
+
+    # -- create_graph -------------------------------------------------------------------------
+    def backward_on_tensors(self, grads):
+        """Run :meth:`backward` so that autograd records it (``create_graph=True``).
+
+        The same backward code runs on a copy of this op whose ``xp`` is the tensor namespace
+        (:mod:`xpnet.autograd.tensor_namespace`) and whose saved arrays are Tensors: a saved
+        input is the input Tensor itself, so second derivatives flow into it. When the op saved
+        anything else that is floating-point (its output, ``x - target``, a normalised ``x``),
+        forward runs once more on the input Tensors through the tensor namespace, so that every
+        saved value is a Tensor of the graph; arrays named in ``saved_constants`` (random masks)
+        stay constants. ``grads`` are Tensors; the result is one Tensor or None per input.
+        """
+        from .tensor_namespace import namespace_for
+        backend = self.backend
+        by_id = {id(x.data): x for x in self.inputs if isinstance(x, Tensor)}
+        constants = self.saved_constants
+        rerun = False
+        state = {}
+        for key, value in vars(self).items():
+            if key == "inputs":
+                state[key] = value
+                continue
+            state[key], derived = _as_saved_tensor(value, by_id, backend)
+            rerun = rerun or (derived and key not in constants)
+        clone = object.__new__(type(self))
+        vars(clone).update(state)
+        clone.xp = namespace_for(backend)
+        if rerun:
+            clone.forward(*self.inputs)
+        result = clone.backward(*grads)
+        return result if result.__class__ is tuple else (result,)
 
     # -- helpers ------------------------------------------------------------------------------
     @property

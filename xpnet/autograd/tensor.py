@@ -198,20 +198,73 @@ class Tensor(TensorMethods):
         return bool(self.item())
 
     # -- graph --------------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad;
-        ``gradient`` (of self's shape) is needed unless self has one element."""
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad, as
+        ``torch.Tensor.backward``.
+
+        Args:
+            gradient: d(loss)/d(self), of self's shape; may be omitted for one element (ones).
+            retain_graph: keep the graph for another backward (default: ``create_graph``).
+            create_graph: record the backward itself, so that the ``.grad`` it leaves can be
+                differentiated again (see :func:`xpnet.autograd.grad`).
+            inputs: accumulate only into these tensors' ``.grad``.
+        """
         from .engine import backward
-        backward(self, gradient, retain_graph=retain_graph)
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                 inputs=inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient of this tensor is computed, as
+        ``torch.Tensor.register_hook``: a Tensor it returns replaces the gradient (for the
+        hooks after it, ``.grad`` and everything upstream); None leaves it as it is. Hooks run
+        in registration order; on a leaf, before the gradient is accumulated into ``.grad``; on
+        a non-leaf tensor, before ``retain_grad()`` keeps it. Returns a handle whose
+        ``.remove()`` unregisters the hook.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = x.register_hook(lambda g: g * 2.0)
+        >>> (x * 3.0).sum().backward()
+        >>> x.grad.tolist()
+        [6.0, 6.0]
+        >>> handle.remove()
+        """
+        from collections import OrderedDict
+        from ..utils.hooks import RemovableHandle
+        from .engine import leaf_hooks
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad")
+        creator = self.creator
+        if creator is None:
+            table = leaf_hooks(self, create=True)
+        else:
+            if creator.hooks is None:
+                creator.hooks = {}
+            table = creator.hooks.get(self._output_index)
+            if table is None:
+                table = creator.hooks[self._output_index] = OrderedDict()
+        handle = RemovableHandle(table)
+        table[handle.id] = hook
+        return handle
 
     def retain_grad(self):
-        """Keep ``.grad`` on this non-leaf tensor after backward (for inspecting gradients)."""
+        """Keep ``.grad`` on this non-leaf tensor after backward (for inspecting gradients); it
+        is the gradient after this tensor's hooks, whenever they were registered."""
         creator = self.creator
         if creator is not None:
             if creator.retained is None:
                 creator.retained = {}
             creator.retained[self._output_index] = self
         return self
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether :meth:`retain_grad` was called on this non-leaf tensor."""
+        creator = self.creator
+        return bool(creator is not None and creator.retained
+                    and creator.retained.get(self._output_index) is self)
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
