@@ -7,6 +7,7 @@ import xpnet
 from xpnet.backend import dtype_name
 
 A = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -4.0]], dtype=np.float32)
+SPECIAL = [1.0, float("nan"), float("inf"), -float("inf")]
 B = np.array([[1.5, 2.0, -0.5], [-1.0, 0.75, 1.0]], dtype=np.float32)
 
 # name -> call(module, a, b): the same source for torch and xpnet
@@ -50,6 +51,9 @@ FUNCTIONS = {
     "argsort": lambda m, a, b: m.argsort(a, dim=1, descending=True),
     "topk": lambda m, a, b: m.topk(a, 2, dim=1),
     "clone": lambda m, a, b: m.clone(a),
+    "isnan": lambda m, a, b: m.isnan(a.new_tensor(SPECIAL)),
+    "isinf": lambda m, a, b: m.isinf(a.new_tensor(SPECIAL)),
+    "isfinite": lambda m, a, b: m.isfinite(a.new_tensor(SPECIAL)),
     "squeeze": lambda m, a, b: m.squeeze(a.reshape(1, 6)),
     "unsqueeze": lambda m, a, b: m.unsqueeze(a, 0),
     "transpose": lambda m, a, b: m.transpose(a, 0, 1),
@@ -102,8 +106,17 @@ def test_dtype_aliases_are_pytorchs_short_names():
     assert not {"float", "int", "sum", "max", "min", "abs", "pow"} & set(namespace)
 
 
-def test_tensor_predicates_and_counts(device):
+def test_tensor_predicates_and_counts(device, torch):
     t = xpnet.zeros(2, 3, device=device)
+    a, b = xpnet.tensor(A, device=device), xpnet.tensor(B, device=device)
+    for name, call in (("equal", lambda m, x, y: m.equal(x, x)),
+                       ("not_equal", lambda m, x, y: m.equal(x, y)),
+                       ("shapes", lambda m, x, y: m.equal(x, x[0])),
+                       ("allclose", lambda m, x, y: m.allclose(x, x + 1e-7)),
+                       ("not_close", lambda m, x, y: m.allclose(x, y)),
+                       ("method", lambda m, x, y: x.allclose(x * 1.0001, rtol=1e-3))):
+        ours, theirs = call(xpnet, a, b), call(torch, torch.tensor(A), torch.tensor(B))
+        assert ours is theirs, name
     assert xpnet.is_tensor(t) and not xpnet.is_tensor(np.zeros(2))
     assert xpnet.numel(t) == 6
 

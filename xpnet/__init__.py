@@ -27,7 +27,8 @@ from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like
                                 as_tensor, sort, argsort, topk)
 from .autograd.random_tensors import (randint, randn_like, rand_like, randint_like, normal,
                                       bernoulli, randperm, multinomial)
-from .autograd.methods import mm, bmm, norm, narrow, split, chunk, flip, roll, clone
+from .autograd.methods import (mm, bmm, norm, narrow, split, chunk, flip, roll, clone, isnan,
+                               isinf, isfinite, equal, allclose)
 from . import random
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import ops, nn, functional, optim, data, io, models
@@ -71,6 +72,6 @@ __all__ = [
     "sigmoid", "tanh", "relu", "softmax", "log_softmax", "mean", "amax", "amin", "argmax",
     "argmin", "where", "tril", "triu", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
     "permute", "matmul", "clamp", "clip", "maximum", "minimum", "masked_fill", "double", "half",
-    "long", "numel",
+    "long", "numel", "isnan", "isinf", "isfinite", "equal", "allclose",
 ]   # abs, sum, max, min, pow, float and int are attributes but not star-exported: they would
 #     shadow Python's builtins in the importing module

@@ -264,6 +264,52 @@ def clone(input):  # noqa: A002
     return _ops().astype(input, input.dtype)   # astype copies on every backend
 
 
+def _boolean(x, array):
+    return _tensor_class().from_array(array, device=x.backend)
+
+
+def isnan(input):  # noqa: A002
+    """Where ``input`` is NaN (a boolean tensor, no gradient)."""
+    with input.backend.scope():
+        return _boolean(input, input.xp.isnan(input.data))
+
+
+def isinf(input):  # noqa: A002
+    """Where ``input`` is +inf or -inf (a boolean tensor, no gradient)."""
+    with input.backend.scope():
+        return _boolean(input, input.xp.isinf(input.data))
+
+
+def isfinite(input):  # noqa: A002
+    """Where ``input`` is neither infinite nor NaN (a boolean tensor, no gradient)."""
+    with input.backend.scope():
+        return _boolean(input, input.xp.isfinite(input.data))
+
+
+def equal(input, other) -> bool:  # noqa: A002
+    """True when both tensors have the same shape and the same values (``torch.equal``)."""
+    if input.shape != other.shape:
+        return False
+    with input.backend.scope():
+        return builtins.bool(input.xp.all(input.data == other.data))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:  # noqa: A002
+    """True when ``|input - other| <= atol + rtol * |other|`` everywhere (broadcasting), as
+    ``torch.allclose``.
+
+    >>> import xpnet
+    >>> allclose(xpnet.tensor([1.0, 2.0]), xpnet.tensor([1.0, 2.0 + 1e-7]))
+    True
+    """
+    xp, a, b = input.xp, input.data, other.data
+    with input.backend.scope():
+        close = xp.abs(a - b) <= atol + rtol * xp.abs(b)
+        if equal_nan:
+            close = xp.logical_or(close, xp.logical_and(xp.isnan(a), xp.isnan(b)))
+        return builtins.bool(xp.all(close))
+
+
 # -- in place --------------------------------------------------------------------------------
 
 def _leaf_error(op):
@@ -386,9 +432,12 @@ class TensorMethods:
     def gt(self, other): return self > other
     def ge(self, other): return self >= other
 
-    def equal(self, other) -> bool:
-        """True when ``other`` has the same shape and values (``torch.equal``)."""
-        return self.shape == other.shape and builtins.bool(self.xp.all(self.data == other.data))
+    def equal(self, other) -> bool: return equal(self, other)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+        return allclose(self, other, rtol, atol, equal_nan)
+    def isnan(self): return isnan(self)
+    def isinf(self): return isinf(self)
+    def isfinite(self): return isfinite(self)
 
     # -- shapes -------------------------------------------------------------------------------
     def view_as(self, other): return _ops().reshape(self, other.shape)
