@@ -91,6 +91,20 @@ def test_top_level_function_matches_pytorch(device, torch, name):
     _assert_same(ours, FUNCTIONS[name](torch, torch.tensor(A), torch.tensor(B)))
 
 
+def test_one_hot_matches_pytorch(device, torch):
+    import xpnet.nn.functional as F
+    labels = np.array([[0, 3], [2, 1]])
+    _assert_same(F.one_hot(xpnet.tensor(labels, device=device), 5),
+                 torch.nn.functional.one_hot(torch.tensor(labels), 5))
+    _assert_same(F.one_hot(xpnet.tensor(labels, device=device)),
+                 torch.nn.functional.one_hot(torch.tensor(labels)))
+    with pytest.raises(ValueError, match=r"one_hot: class indices must be in \[0, 2\), got "
+                                         r"values from 0 to 3"):
+        F.one_hot(xpnet.tensor(labels, device=device), 2)
+    with pytest.raises(TypeError, match="one_hot: expected an integer Tensor"):
+        F.one_hot(xpnet.tensor(A, device=device), 2)
+
+
 def test_max_and_min_along_a_dim_name_their_values_and_indices(device):
     values, indices = xpnet.max(xpnet.tensor(A, device=device), 1)
     assert values.tolist() == [2.0, 3.0] and indices.tolist() == [2, 0]

@@ -279,3 +279,32 @@ def topk(input: Tensor, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     [5.0, 3.0]
     """
     return _ordering("topk", input, dim, k, largest)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices (an integer tensor) as one-hot rows, int64 of shape ``(..., num_classes)``
+    (``num_classes=-1``: the largest index + 1), as ``torch.nn.functional.one_hot``.
+
+    >>> one_hot(tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    op = "one_hot"
+    if not isinstance(tensor, Tensor) or tensor.dtype.is_floating_point or tensor.dtype == "bool":
+        raise TypeError(f"{op}: expected an integer Tensor of class indices, got "
+                        f"{getattr(tensor, 'dtype', type(tensor).__name__)}")
+    backend, xp = tensor.backend, tensor.xp
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+        raise TypeError(f"{op}: num_classes must be an int, got {num_classes!r}")
+    if tensor.numel():
+        low, high = int(xp.min(tensor.data)), int(xp.max(tensor.data))
+        if num_classes == -1:
+            num_classes = high + 1
+        if low < 0 or high >= num_classes:
+            raise ValueError(f"{op}: class indices must be in [0, {num_classes}), got values "
+                             f"from {low} to {high}")
+    elif num_classes == -1:
+        raise ValueError(f"{op}: num_classes=-1 needs a non-empty tensor to infer it from")
+    with backend.scope():
+        classes = xp.arange(int(num_classes), device=backend.device)
+        hot = xp.expand_dims(tensor.data, axis=-1) == xp.astype(classes, tensor.data.dtype)
+        return Tensor.from_array(xp.astype(hot, xp.int64), device=backend)
