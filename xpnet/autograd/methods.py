@@ -13,10 +13,15 @@ In-place methods (``add_``, ``fill_``, ``x -= y``, ``x[i] = v``, ...) follow PyT
   every Tensor sharing that array (``detach()``, ``from_numpy``, a basic-index view) sees them,
   on every backend;
 * when a graph is involved (a non-leaf tensor, or an operand that requires grad) the result is
-  computed out of place and the tensor takes the result's array and graph node; ops recorded
-  earlier keep the old array, so their gradients stay right. Unlike PyTorch there is no version
-  counter: a tensor changed in place *outside* a graph after an op saved it for backward is not
-  detected.
+  computed out of place and the tensor takes the result's array and graph node (the op records
+  a stand-in for the old value, so the graph has no cycle); ops recorded earlier keep the old
+  array.
+
+Two differences from PyTorch remain. There is no version counter: a tensor changed in place
+*outside* a graph after an op saved its array for backward is not detected. And the engine reads
+a tensor's graph node when backward runs, not when an op was recorded, so an op that consumed a
+non-leaf *before* it was changed in place sends its gradient through the in-place op too
+(``z = y * 3; y.mul_(5); z.backward()`` gives 5 times PyTorch's gradient).
 """
 from __future__ import annotations
 
