@@ -75,6 +75,9 @@ class Function:
     # names of saved floating-point arrays that do not depend on the inputs (a dropout mask):
     # under create_graph they are constants, and need no second run of forward (see below)
     saved_constants: tuple = ()
+    # False for an op whose backward cannot run on the tensor namespace yet (it writes into
+    # buffers): create_graph through it is refused rather than silently wrong
+    supports_create_graph: bool = True
 
     def __call__(self, *inputs):
         # one pass over the inputs: the common backend, the raw arrays, whether any input
@@ -156,6 +159,10 @@ class Function:
         stay constants. ``grads`` are Tensors; the result is one Tensor or None per input.
         """
         from .tensor_namespace import namespace_for
+        if not self.supports_create_graph:
+            raise NotImplementedError(
+                f"xpnet: {self.op_name} has no double backward yet, so create_graph=True (grad "
+                f"of a gradient) cannot go through it")
         backend = self.backend
         by_id = {id(x.data): x for x in self.inputs if isinstance(x, Tensor)}
         constants = self.saved_constants
@@ -171,9 +178,14 @@ class Function:
         vars(clone).update(state)
         clone.xp = namespace_for(backend)
         if rerun:
+            clone.prepare_rerun()
             clone.forward(*self.inputs)
         result = clone.backward(*grads)
         return result if result.__class__ is tuple else (result,)
+
+    def prepare_rerun(self):
+        """Called on the copy before forward runs again under create_graph: undo what must not
+        happen twice (a batch norm's running-statistics update)."""
 
     # -- helpers ------------------------------------------------------------------------------
     @property

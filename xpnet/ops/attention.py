@@ -37,6 +37,7 @@ def _broadcast(shapes):
 
 class ScaledDotProductAttention(Function):
     """O = softmax(scale·Q Kᵀ + mask) V; a second output, the attention weights, on request."""
+    supports_create_graph = False   # its backward updates gradients in place (no double backward yet)
 
     name = "scaled_dot_product_attention"
 

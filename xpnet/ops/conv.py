@@ -49,6 +49,7 @@ class Conv2d(Function):
     block back (col2im). Windows that tile the input (stride = kernel, or a single window) skip
     the taps: one reshape.
     """
+    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
 
     name = "conv2d"
 

@@ -30,6 +30,7 @@ def transposed_size(size, kernel, stride, padding, output_padding, dilation):
 class ConvTranspose2d(Function):
     """y = conv2d's input gradient of x: every input pixel x[n, c, h, w] adds
     w[c, o, i, j] · x[n, c, h, w] to y[n, o, s·h + d·i - p, s·w + d·j - p], plus b[o]."""
+    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
 
     name = "conv_transpose2d"
     floating_inputs = {0: "input", 1: "weight", 2: "bias"}

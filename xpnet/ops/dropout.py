@@ -7,6 +7,7 @@ from ..checks import probability
 
 
 class Dropout(Function):
+    saved_constants = ("scale",)    # the random mask: a constant of the graph
     name = "dropout"
     floating_inputs = {0: "x"}
 

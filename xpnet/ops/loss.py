@@ -301,6 +301,28 @@ class CrossEntropy(_ClassLoss):
         return self.to_input(grad * self.grad_rows(grad_y)), None
 
 
+    def backward_on_tensors(self, grads):
+        """create_graph: with integer labels, the fused kernels write into buffers, so the
+        gradient is :func:`cross_entropy_reference`'s on the tensor namespace (the same math)."""
+        if self.labels is None:
+            return super().backward_on_tensors(grads)
+        from ..autograd.tensor_namespace import namespace_for
+        ns, (grad_y,) = namespace_for(self.backend), grads
+        logits = self.inputs[0]
+        rows = _rows(ns, ns.reshape(logits, (1, -1)) if self.unbatched else logits)
+        labels = Tensor.from_array(self.labels, False, self.backend)
+        _, grad = cross_entropy_reference(ns, rows, labels, self.ignore_index,
+                                          self.label_smoothing)
+        if self.reduction == "mean":
+            scale = grad_y / Tensor.from_array(self.count, False, self.backend)
+        elif self.reduction == "sum":
+            scale = grad_y
+        else:
+            scale = ns.reshape(grad_y, (-1, 1))
+        shape = (self.shape[1],) if self.unbatched else self.shape
+        return _unrows(ns, grad * scale, shape), None
+
+
 def cross_entropy_reference(xp, rows, labels, ignore_index=-100, smoothing=0.0):
     """Cross-entropy with integer labels, the textbook form: what :func:`log_softmax_nll` and
     :func:`cross_entropy_grad` compute (in fused kernels or one compiled pass), step by step.

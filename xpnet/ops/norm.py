@@ -57,6 +57,10 @@ class BatchNorm(Function):
         self.running_mean, self.running_var = running_mean, running_var
         self.training, self.momentum, self.eps = training, momentum, eps
 
+    def prepare_rerun(self):
+        if self.training:   # forward updated the running statistics once already
+            self.running_mean = self.running_var = None
+
     def forward(self, x, weight, bias):
         xp = self.xp
         if x.ndim not in (2, 3, 4):

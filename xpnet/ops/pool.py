@@ -165,6 +165,7 @@ class MaxPool2d(_Pool):
     Backward: each window's gradient goes to its arg-max, the first maximum in window order
     (row by row) on ties, as PyTorch does.
     """
+    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
 
     name = "max_pool2d"
     floating_inputs = {0: "x"}

@@ -124,6 +124,7 @@ class _Recurrent(Function):
     is slot ``t + 1`` (running forward; h0 in slot 0) or slot ``t`` (running in reverse; h0 in
     slot T).
     """
+    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
 
     gates = 1            # G: how many H-sized blocks the weight rows hold
 
