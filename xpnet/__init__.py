@@ -28,7 +28,8 @@ from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like
 from .autograd.random_tensors import (randint, randn_like, rand_like, randint_like, normal,
                                       bernoulli, randperm, multinomial)
 from .autograd.methods import (mm, bmm, norm, narrow, split, chunk, flip, roll, clone, isnan,
-                               isinf, isfinite, equal, allclose)
+                               isinf, isfinite, equal, allclose, square, rsqrt, outer, var,
+                               std, logsumexp)
 from . import random
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import ops, nn, functional, optim, data, io, models
@@ -72,6 +73,7 @@ __all__ = [
     "sigmoid", "tanh", "relu", "softmax", "log_softmax", "mean", "amax", "amin", "argmax",
     "argmin", "where", "tril", "triu", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
     "permute", "matmul", "clamp", "clip", "maximum", "minimum", "masked_fill", "double", "half",
-    "long", "numel", "isnan", "isinf", "isfinite", "equal", "allclose",
+    "long", "numel", "isnan", "isinf", "isfinite", "equal", "allclose", "square", "rsqrt",
+    "outer", "var", "std", "logsumexp",
 ]   # abs, sum, max, min, pow, float and int are attributes but not star-exported: they would
 #     shadow Python's builtins in the importing module

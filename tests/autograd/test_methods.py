@@ -63,13 +63,24 @@ METHODS = {
     "double": lambda t: t.double(),
     "add_alpha": lambda t: t.add(t, alpha=2),
     "sub_alpha": lambda t: t.sub(1.5, alpha=2),
+    "square": lambda t: t.square(),
+    "rsqrt": lambda t: t.abs().rsqrt(),
+    "outer": lambda t: t[0].outer(t[1]),
+    "var": lambda t: t.var(),
+    "var_dim_biased": lambda t: t.var(1, unbiased=False, keepdim=True),
+    "std_dims": lambda t: t.std(dim=(0, 1)),
+    "std_correction": lambda t: t.std(0, correction=0),
+    "logsumexp": lambda t: t.logsumexp(1),
+    "logsumexp_keepdim": lambda t: t.logsumexp(0, keepdim=True),
 }
 
 DIFFERENTIABLE = ["view_as", "clone", "pow", "mm", "bmm", "t", "narrow", "split",
                   "split_sections", "chunk", "expand", "expand_new_axis", "expand_as", "repeat",
                   "repeat_new_axis", "flip", "flip_both", "roll", "roll_flat", "roll_two_dims",
                   "norm", "norm_dim", "norm_1_keepdim", "norm_3", "masked_fill", "sort",
-                  "sort_descending", "topk", "topk_smallest", "add_alpha", "sub_alpha"]
+                  "sort_descending", "topk", "topk_smallest", "add_alpha", "sub_alpha", "square",
+                  "rsqrt", "outer", "var", "var_dim_biased", "std_dims", "std_correction",
+                  "logsumexp", "logsumexp_keepdim"]
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +127,19 @@ def test_sort_and_topk_return_values_and_indices_by_name(device):
     assert dtype_name(result.indices.dtype) == "int64"
     values, indices = xpnet.tensor([3.0, 1.0, 2.0], device=device).sort(descending=True)
     assert values.tolist() == [3.0, 2.0, 1.0] and indices.tolist() == [0, 2, 1]
+
+
+def test_small_queries_answer_as_pytorch(device):
+    x = xpnet.tensor(X, device=device)
+    assert x.is_floating_point() and not x.long().is_floating_point()
+    assert x.nelement() == 6 and x.element_size() == 4 and x.double().element_size() == 8
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in log")   # log(0) = -inf
+def test_logsumexp_is_stable_for_large_and_infinite_entries(device):
+    x = xpnet.tensor([[1000.0, 1000.0], [-math.inf, -math.inf]], device=device)
+    out = x.logsumexp(1).tolist()
+    assert math.isclose(out[0], 1000.0 + math.log(2.0), rel_tol=1e-6) and out[1] == -math.inf
 
 
 def test_type_names_the_legacy_type_and_casts(device):

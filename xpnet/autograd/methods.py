@@ -269,6 +269,69 @@ def clone(input):  # noqa: A002
     return _ops().astype(input, input.dtype)   # astype copies on every backend
 
 
+def square(input):  # noqa: A002
+    """``input * input``."""
+    return _ops().mul(input, input)
+
+
+def rsqrt(input):  # noqa: A002
+    """``1 / sqrt(input)``."""
+    return _ops().div(1.0, _ops().sqrt(input))
+
+
+def outer(input, vec2):  # noqa: A002
+    """The outer product of two 1-D tensors, (n,) and (m,) -> (n, m)."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise ValueError(f"outer: both inputs must be 1-D, got shapes {input.shape} and "
+                         f"{vec2.shape}")
+    return _ops().mul(_ops().unsqueeze(input, 1), _ops().unsqueeze(vec2, 0))
+
+
+def _count(x, dim):
+    if dim is None:
+        return x.numel()
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    return math.prod(x.shape[_dim("var", d, x.ndim)] for d in dims)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
+    """The variance over ``dim`` (every element by default) with Bessel's correction unless
+    ``unbiased=False`` or ``correction=0``, as ``torch.var``.
+
+    >>> import xpnet
+    >>> var(xpnet.tensor([1.0, 2.0, 3.0, 4.0])).item()
+    1.6666666269302368
+    """
+    if unbiased is not None and correction is not None:
+        raise TypeError("var: pass unbiased= or correction=, not both")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    ops = _ops()
+    centred = input - ops.mean(input, dim, True)
+    n = _count(input, dim)
+    return ops.sum(centred * centred, dim, keepdim) / builtins.max(n - correction, 0)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
+    """The standard deviation (the square root of :func:`var`), as ``torch.std``."""
+    return _ops().sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def logsumexp(input, dim, keepdim=False):  # noqa: A002
+    """``log(sum(exp(input)))`` over ``dim``, computed stably (the maximum taken out first).
+
+    >>> import xpnet
+    >>> round(logsumexp(xpnet.tensor([1000.0, 1000.0]), 0).item(), 2)
+    1000.69
+    """
+    ops = _ops()
+    with _grad_mode.no_grad():   # the shift is a constant: its gradient cancels exactly
+        shift = ops.amax(input, dim, True)
+        shift = ops.where(isfinite(shift), shift, _filled_like(shift, shift.shape, 0))
+    out = ops.log(ops.sum(ops.exp(input - shift), dim, True)) + shift
+    return out if keepdim else ops.squeeze(out, dim)
+
+
 def _boolean(x, array):
     return _tensor_class().from_array(array, device=x.backend)
 
@@ -441,6 +504,20 @@ class TensorMethods:
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
         return allclose(self, other, rtol, atol, equal_nan)
     def isnan(self): return isnan(self)
+    def is_floating_point(self) -> bool: return self.dtype.is_floating_point
+    def nelement(self) -> int: return self.numel()
+    def element_size(self) -> int: return self.dtype.itemsize
+    def square(self): return square(self)
+    def rsqrt(self): return rsqrt(self)
+    def outer(self, vec2): return outer(self, vec2)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return std(self, dim, unbiased, keepdim, correction=correction)
+
+    def logsumexp(self, dim, keepdim=False): return logsumexp(self, dim, keepdim)
     def isinf(self): return isinf(self)
     def isfinite(self): return isfinite(self)
 
