@@ -49,6 +49,8 @@ METHODS = {
     "norm_inf": lambda t: t.norm(float("inf")),
     "norm_3": lambda t: t.norm(3, dim=0),
     "masked_fill": lambda t: t.masked_fill(t > 2.0, -1.0),
+    "masked_fill_tensor_value": lambda t: t.masked_fill(t > 2.0, t[0, 0] * 0 - 1.0),
+    "lerp": lambda t: t.lerp(t * 0 + 1.0, 0.25),
     "sort": lambda t: t.sort(),
     "sort_descending": lambda t: t.sort(dim=0, descending=True),
     "argsort": lambda t: t.argsort(dim=1),
@@ -78,8 +80,8 @@ DIFFERENTIABLE = ["view_as", "clone", "pow", "mm", "bmm", "t", "narrow", "split"
                   "split_sections", "chunk", "expand", "expand_new_axis", "expand_as", "repeat",
                   "repeat_new_axis", "flip", "flip_both", "roll", "roll_flat", "roll_two_dims",
                   "norm", "norm_dim", "norm_1_keepdim", "norm_3", "masked_fill", "sort",
-                  "sort_descending", "topk", "topk_smallest", "add_alpha", "sub_alpha", "square",
-                  "rsqrt", "outer", "var", "var_dim_biased", "std_dims", "std_correction",
+                  "sort_descending", "lerp", "topk", "topk_smallest", "add_alpha", "sub_alpha",
+                  "square", "rsqrt", "outer", "var", "var_dim_biased", "std_dims", "std_correction",
                   "logsumexp", "logsumexp_keepdim"]
 
 
@@ -206,6 +208,14 @@ IN_PLACE = {
     "isub": lambda t, o: t.__isub__(o),
     "imul": lambda t, o: t.__imul__(3.0),
     "itruediv": lambda t, o: t.__itruediv__(o),
+    "lerp_": lambda t, o: t.lerp_(o, 0.3),
+    "abs_": lambda t, o: t.abs_(),
+    "sqrt_": lambda t, o: t.abs_().sqrt_(),
+    "exp_": lambda t, o: t.exp_(),
+    "log_": lambda t, o: t.abs_().log_(),
+    "sigmoid_": lambda t, o: t.sigmoid_(),
+    "tanh_": lambda t, o: t.tanh_(),
+    "relu_": lambda t, o: t.relu_(),
 }
 OTHER = np.array([[0.5, 1.0, -1.5], [2.0, -0.25, 4.0]], dtype=np.float32)
 
@@ -272,6 +282,12 @@ def test_an_op_recorded_before_an_in_place_change_keeps_the_old_node():
     y.mul_(5.0)
     z.backward()
     assert x.grad.tolist() == [6.0]   # PyTorch's
+
+
+def test_detach_in_place_cuts_the_tensor_from_the_graph(device, torch):
+    hidden = xpnet.tensor(X, device=device, requires_grad=True) * 2.0
+    assert hidden.detach_() is hidden and hidden.is_leaf and not hidden.requires_grad
+    assert hidden.tolist() == (torch.tensor(X) * 2.0).tolist()
 
 
 def test_in_place_with_an_operand_that_requires_grad_makes_the_tensor_part_of_the_graph(device):

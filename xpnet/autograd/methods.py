@@ -461,6 +461,11 @@ def _scaled(op, other, alpha):
     return other if alpha == 1 else other * alpha
 
 
+def _fill_value(value):
+    """A one-element Tensor given as a fill value, as its number (PyTorch takes both)."""
+    return value.item() if isinstance(value, _tensor_class()) else value
+
+
 def _cast_value(t, value):
     """A Python number as the tensor's kind (PyTorch fills an int tensor with int(2.7) = 2)."""
     if isinstance(value, _tensor_class()):
@@ -558,7 +563,12 @@ class TensorMethods:
     def norm(self, p="fro", dim=None, keepdim=False):
         return norm(self, p, dim, keepdim)
 
-    def masked_fill(self, mask, value): return _ops().masked_fill(self, mask, value)
+    def masked_fill(self, mask, value):
+        return _ops().masked_fill(self, mask, _fill_value(value))
+
+    def lerp(self, end, weight):
+        """``self + weight * (end - self)``, as ``torch.lerp``."""
+        return _ops().add(self, _ops().mul(weight, _ops().sub(end, self)))
 
     def sort(self, dim=-1, descending=False):
         from .creation import sort
@@ -654,7 +664,26 @@ class TensorMethods:
         return _in_place(self, "neg_", lambda t: _ops().neg(t))
 
     def masked_fill_(self, mask, value):
+        value = _fill_value(value)
         return _in_place(self, "masked_fill_", lambda t: _ops().masked_fill(t, mask, value))
+
+    def lerp_(self, end, weight):
+        """Move toward ``end`` by ``weight`` in place (an exponential moving average's update)."""
+        return _in_place(self, "lerp_", lambda t: TensorMethods.lerp(t, end, weight))
+
+    def abs_(self): return _in_place(self, "abs_", lambda t: _ops().abs(t))
+    def sqrt_(self): return _in_place(self, "sqrt_", lambda t: _ops().sqrt(t))
+    def exp_(self): return _in_place(self, "exp_", lambda t: _ops().exp(t))
+    def log_(self): return _in_place(self, "log_", lambda t: _ops().log(t))
+    def sigmoid_(self): return _in_place(self, "sigmoid_", lambda t: _ops().sigmoid(t))
+    def tanh_(self): return _in_place(self, "tanh_", lambda t: _ops().tanh(t))
+    def relu_(self): return _in_place(self, "relu_", lambda t: _ops().relu(t))
+
+    def detach_(self):
+        """Cut this tensor from the graph in place (it becomes a leaf that takes no gradient),
+        as truncated backpropagation through time does with the hidden state."""
+        self.creator, self._output_index, self.requires_grad = None, 0, False
+        return self
 
     def fill_(self, value):
         value = _cast_value(self, value)
