@@ -35,6 +35,8 @@ from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_stat
 from . import ops, nn, functional, optim, data, io, models
 from .io import save, load, load_state_dict
 from .train import fit, evaluate, predict, History
+from .nn.summary import summary
+from . import accelerator, backends, utils   # PyTorch's module paths (torch.utils.data, ...)
 # PyTorch's top-level maths: the same functions as xpnet.nn.functional's
 from .ops import (cat, concat, stack, exp, log, sqrt, abs, sigmoid, tanh, relu, softmax,  # noqa: A004
                   log_softmax, sum, mean, max, min, amax, amin, argmax, argmin, where, tril,
@@ -59,6 +61,7 @@ cpu.threads.threads_from_environment()
 __version__ = "0.1.0"
 
 __all__ = [
+    "summary", "accelerator", "backends", "utils",
     "backend", "kernels", "cpu", "cuda", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
     "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
     "full", "zeros_like", "ones_like", "randn", "rand", "arange", "random", "manual_seed", "seed",
