@@ -126,8 +126,9 @@ def gradgradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
                   seed: int = 0, **kwargs) -> bool:
     """Check second derivatives: :func:`gradcheck` of the first-order gradient.
 
-    The outputs of ``fn(*inputs, **kwargs)`` are projected on a fixed random direction ``v``;
-    the gradient ``g(inputs) = d<fn(inputs), v>/d inputs`` is computed by autograd with
+    The outputs ``y`` of ``fn(*inputs, **kwargs)`` are reduced to ``<y, v> + <y², w>/2`` with
+    fixed random ``v``, ``w`` (so the gradient reaching ``y``, ``v + w·y``, depends on the inputs
+    too); its gradient ``g(inputs)`` with respect to the inputs is computed by autograd with
     ``create_graph=True``, and its own gradients (Hessian-vector products) are compared with
     float64 central differences of ``g``. Inputs that require grad must be float64.
 
@@ -142,16 +143,19 @@ def gradgradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     rng = np.random.default_rng(seed + 1)
     with enable_grad():
         outs = _outputs(fn(*inputs, **kwargs))
-    directions = [rng.standard_normal(o.shape) for o in outs]
+    directions = [(rng.standard_normal(o.shape), rng.standard_normal(o.shape)) for o in outs]
 
     def first_order(*args):
         with enable_grad():
             outs = _outputs(fn(*args, **kwargs))
             total = None
-            for o, d in zip(outs, directions):
+            for o, (d, e) in zip(outs, directions):
                 if not o.requires_grad:
                     continue
-                term = (o * Tensor(o.backend.asarray(d, o.dtype))).sum()
+                # <o, d> + <o², e>/2: the gradient reaching fn's outputs then depends on the
+                # inputs too, so the part of each backward that is linear in it is checked
+                d, e = Tensor(o.backend.asarray(d, o.dtype)), Tensor(o.backend.asarray(e, o.dtype))
+                term = (o * d).sum() + (o * o * e).sum() * 0.5
                 total = term if total is None else total + term
             if total is None:
                 raise GradcheckError("gradgradcheck: no output requires grad, so nothing can be "

@@ -49,8 +49,6 @@ class Conv2d(Function):
     block back (col2im). Windows that tile the input (stride = kernel, or a single window) skip
     the taps: one reshape.
     """
-    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
-
     name = "conv2d"
 
     def __init__(self, stride, padding, dilation, groups):
@@ -112,6 +110,53 @@ class Conv2d(Function):
             grad_x = xp.permute_dims(input_gradient(xp, rows, self.weight, geom, self.slabs),
                                      (0, 3, 1, 2))                                 # NCHW view
         return grad_x, grad_weight, grad_bias
+
+
+    def backward_on_tensors(self, grads):
+        """create_graph: backward's slabs are written in place, so the same gradients are
+        written as convolutions, which autograd records (and differentiates again, to any
+        order): d/dx = conv_transpose2d(grad_y, weight), d/dweight = x correlated with grad_y
+        (:func:`weight_gradient_by_conv`), d/dbias = grad_y summed over (N, H, W)."""
+        from .conv_transpose import ConvTranspose2d
+        (grad_y,) = grads
+        x, weight, bias = self.inputs
+        geom = self.geom
+        need_x, need_w, need_b = self.needs_input_grad
+        grad_x = grad_w = grad_b = None
+        if need_b and bias is not None:
+            grad_b = grad_y.sum(axis=(0, 2, 3))
+        if need_x:
+            top, bottom, left, right = geom.padding
+            if top != bottom or left != right:
+                raise NotImplementedError(
+                    "xpnet: conv2d with unequal padding on two sides ('same' with an even "
+                    "kernel) has no double backward yet")
+            (sh, sw), (dh, dw) = geom.stride, geom.dilation
+            extra = (geom.h - ((geom.ho - 1) * sh - 2 * top + dh * (geom.kh - 1) + 1),
+                     geom.w - ((geom.wo - 1) * sw - 2 * left + dw * (geom.kw - 1) + 1))
+            grad_x = ConvTranspose2d(geom.stride, (top, left), extra, geom.dilation,
+                                     geom.groups)(grad_y, weight, None)
+        if need_w:
+            grad_w = weight_gradient_by_conv(x, grad_y, geom)
+        return grad_x, grad_w, grad_b
+
+
+def weight_gradient_by_conv(x: Tensor, grad_y: Tensor, geom: ConvGeometry) -> Tensor:
+    """conv2d's weight gradient as a convolution of Tensors (for create_graph):
+    grad_w[o, c, i, j] = Σ_{n,h,w} grad_y[n, o, h, w] · x_pad[n, c, s·h + d·i, s·w + d·j], i.e.
+    x with its batch and channel axes swapped, correlated with grad_y (swapped likewise) as the
+    kernel, stride and dilation trading places; per group."""
+    from .shape import concat, permute
+    g = geom.groups
+    cg, og = geom.c // g, geom.o // g
+    parts = []
+    for k in range(g):
+        xs = x[:, k * cg:(k + 1) * cg] if g > 1 else x
+        gys = grad_y[:, k * og:(k + 1) * og] if g > 1 else grad_y
+        r = Conv2d(geom.dilation, geom.padding, geom.stride, 1)(
+            permute(xs, (1, 0, 2, 3)), permute(gys, (1, 0, 2, 3)), None)   # (C, O, >=KH, >=KW)
+        parts.append(permute(r[:, :, :geom.kh, :geom.kw], (1, 0, 2, 3)))
+    return concat(parts, 0) if g > 1 else parts[0]
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

@@ -30,7 +30,6 @@ def transposed_size(size, kernel, stride, padding, output_padding, dilation):
 class ConvTranspose2d(Function):
     """y = conv2d's input gradient of x: every input pixel x[n, c, h, w] adds
     w[c, o, i, j] · x[n, c, h, w] to y[n, o, s·h + d·i - p, s·w + d·j - p], plus b[o]."""
-    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
 
     name = "conv_transpose2d"
     floating_inputs = {0: "input", 1: "weight", 2: "bias"}
@@ -97,6 +96,35 @@ class ConvTranspose2d(Function):
         if need_w:
             grad_weight = weight_gradient(xp, grad_nhwc, self.x_rows, geom, self.slabs, cols)
         return grad_x, grad_weight, grad_bias
+
+    def backward_on_tensors(self, grads):
+        """create_graph: the gradients as convolutions, which autograd records: d/dx =
+        conv2d(grad_y, weight) (this op is conv2d's input gradient, so its own input gradient
+        is conv2d), d/dweight = grad_y correlated with x (stride and dilation trading places,
+        as in :func:`~xpnet.ops.conv.weight_gradient_by_conv`), d/dbias = grad_y summed."""
+        from .conv import Conv2d
+        from .shape import concat, permute
+        (grad_y,) = grads
+        x, weight, bias = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        (ph, pw), g = self.padding, self.groups
+        kh, kw = weight.shape[2], weight.shape[3]
+        grad_x = grad_w = grad_b = None
+        if need_b and bias is not None:
+            grad_b = grad_y.sum(axis=(0, 2, 3))
+        if need_x:
+            grad_x = Conv2d(self.stride, (ph, ph, pw, pw), self.dilation, g)(grad_y, weight, None)
+        if need_w:
+            cg, og = x.shape[1] // g, grad_y.shape[1] // g
+            parts = []
+            for k in range(g):
+                xs = x[:, k * cg:(k + 1) * cg] if g > 1 else x
+                gys = grad_y[:, k * og:(k + 1) * og] if g > 1 else grad_y
+                r = Conv2d(self.dilation, (ph, ph, pw, pw), self.stride, 1)(
+                    permute(gys, (1, 0, 2, 3)), permute(xs, (1, 0, 2, 3)), None)
+                parts.append(permute(r[:, :, :kh, :kw], (1, 0, 2, 3)))       # (C, O/g, KH, KW)
+            grad_w = concat(parts, 0) if g > 1 else parts[0]
+        return grad_x, grad_w, grad_b
 
 
 def _transpose_args(stride, padding, output_padding, dilation, groups, op="conv_transpose2d"):

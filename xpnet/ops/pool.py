@@ -258,6 +258,25 @@ class AvgPool2d(_Pool):
                     grad_pad[index] += share
         return self.crop(grad_pad, self.shape[2], self.shape[3])
 
+    def backward_on_tensors(self, grads):
+        """create_graph: backward adds into slices in place, so the same gradient is written as
+        a transposed depthwise convolution of the shares with a window of ones, which autograd
+        records."""
+        from .conv_transpose import ConvTranspose2d
+        (grad_y,) = grads
+        backend, xp = self.backend, self.backend.xp
+        ho, wo = self.geom
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        n, c, hp, wp = self.pad_shape
+        scale = self.scale
+        if not isinstance(scale, float):   # 1/count per output position: a constant
+            scale = Tensor.from_array(scale, False, backend)
+        ones = Tensor.from_array(xp.ones((c, 1, kh, kw), dtype=grad_y.data.dtype,
+                                         device=backend.device), False, backend)
+        extra = (hp - ((ho - 1) * sh + kh), wp - ((wo - 1) * sw + kw))
+        grad_pad = ConvTranspose2d((sh, sw), (0, 0), extra, (1, 1), c)(grad_y * scale, ones, None)
+        return (self.crop(grad_pad, self.shape[2], self.shape[3]),)
+
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """Max over KH×KW windows (stride defaults to the kernel size; padding is -inf).

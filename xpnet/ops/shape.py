@@ -128,6 +128,27 @@ class GetItem(Function):
         grad_x[index] = grad_y
         return grad_x
 
+    def backward_on_tensors(self, grads):
+        """create_graph: backward writes into a buffer, so it runs as an op of its own,
+        :class:`IndexAdjoint`, whose gradient is this getitem again."""
+        return (IndexAdjoint(self)(grads[0]),)
+
+
+class IndexAdjoint(Function):
+    """The gradient of ``x[index]``: ``grad_y`` written into zeros of x's shape at ``index``
+    (getitem's backward as an op, for create_graph); its own gradient is ``grad[index]``."""
+
+    name = "getitem_backward"
+
+    def __init__(self, getitem):
+        self.in_shape, self.full_index = getitem.in_shape, getitem.full_index
+
+    def forward(self, grad_y):
+        return GetItem.backward(self, grad_y)
+
+    def backward(self, grad):
+        return grad[self.full_index]
+
 
 class Concat(Function):
     def __init__(self, axis):
