@@ -165,8 +165,6 @@ class MaxPool2d(_Pool):
     Backward: each window's gradient goes to its arg-max, the first maximum in window order
     (row by row) on ties, as PyTorch does.
     """
-    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
-
     name = "max_pool2d"
     floating_inputs = {0: "x"}
 
@@ -198,6 +196,33 @@ class MaxPool2d(_Pool):
         grad_nhwc = xp.reshape(xp.reshape(grad_nhwc, (n * ho * wo * c,)), (n, ho, wo, c))
         route_max_gradient(xp, grad_pad_nhwc, x_nhwc, y_nhwc, grad_nhwc, kh, kw, sh, sw)
         return self.crop(grad_pad, self.shape[2], self.shape[3])
+
+    def backward_on_tensors(self, grads):
+        """create_graph: the same routing, tap by tap, as ops autograd records: a tap's hit mask
+        (the windows whose first maximum it holds, a constant: the arg-max does not move under
+        an infinitesimal change) times the gradient, placed by a transposed depthwise
+        convolution with that tap's one-hot kernel."""
+        from .conv_transpose import ConvTranspose2d
+        (grad_y,) = grads
+        xp, backend = self.xp, self.backend
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        n, c, hp, wp = self.x_pad.shape
+        ho, wo = self.y.shape[2], self.y.shape[3]
+        extra = (hp - ((ho - 1) * sh + kh), wp - ((wo - 1) * sw + kw))
+        taken = xp.zeros_like(self.y)
+        total = None
+        for i in range(kh):
+            for j in range(kw):
+                hit = xp.astype(self.x_pad[self.tap(i, j, ho, wo)] == self.y, self.y.dtype) * \
+                    (1.0 - taken)
+                taken = taken + hit
+                one_hot = xp.zeros((c, 1, kh, kw), dtype=self.y.dtype, device=backend.device)
+                one_hot[:, :, i, j] = 1.0
+                part = ConvTranspose2d((sh, sw), (0, 0), extra, (1, 1), c)(
+                    grad_y * Tensor.from_array(hit, False, backend),
+                    Tensor.from_array(one_hot, False, backend), None)
+                total = part if total is None else total + part
+        return (self.crop(total, self.shape[2], self.shape[3]),)
 
 
 class AvgPool2d(_Pool):
