@@ -386,3 +386,43 @@ def test_cnn_with_max_pooling_hessian_vector_product_matches_pytorch():
                                  tparams)
     for a, b in zip(ours, theirs):
         assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)
+
+
+# -- attention: its double backward goes through the same math in differentiable ops ----------
+
+@pytest.mark.parametrize("options", [{}, {"is_causal": True}])
+def test_gradgradcheck_of_scaled_dot_product_attention(device, options):
+    q, k, v = random_inputs(device, (2, 3, 4), (2, 3, 4), (2, 3, 4), seed=6)
+    assert gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **options),
+                         q, k, v, atol=1e-4)
+
+
+def test_gradgradcheck_of_attention_with_a_boolean_mask(device):
+    q, k, v = random_inputs(device, (2, 3, 4), (2, 5, 4), (2, 5, 4), seed=6)
+    mask = xpnet.tensor(np.array([[True, False, True, True, False]] * 3), device=device)
+    assert gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+                         q, k, v, atol=1e-4)
+
+
+def test_multihead_attention_hessian_vector_product_matches_pytorch():
+    torch = _torch()
+    xpnet.manual_seed(0)
+    model = nn.MultiheadAttention(4, 2, batch_first=True).to(dtype="float64")
+    tmodel = torch.nn.MultiheadAttention(4, 2, batch_first=True).double()
+    _load_same(model, tmodel, torch)
+    rng = np.random.default_rng(2)
+    xs = rng.standard_normal((2, 3, 4))
+    vs = [rng.standard_normal(p.shape) for p in model.parameters()]
+    x = xpnet.tensor(xs)
+    params = list(model.parameters())
+    out = model(x, x, x)[0]
+    grads = grad((out * out).sum(), params, create_graph=True)
+    ours = grad(sum((g * xpnet.tensor(v)).sum() for g, v in zip(grads, vs)), params)
+    tx = torch.tensor(xs)
+    tout = tmodel(tx, tx, tx)[0]
+    tparams = list(tmodel.parameters())
+    tgrads = torch.autograd.grad((tout * tout).sum(), tparams, create_graph=True)
+    theirs = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(tgrads, vs)),
+                                 tparams)
+    for a, b in zip(ours, theirs):
+        assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)

@@ -37,7 +37,6 @@ def _broadcast(shapes):
 
 class ScaledDotProductAttention(Function):
     """O = softmax(scale·Q Kᵀ + mask) V; a second output, the attention weights, on request."""
-    supports_create_graph = False   # its backward updates gradients in place (no double backward yet)
 
     name = "scaled_dot_product_attention"
 
@@ -151,6 +150,46 @@ class ScaledDotProductAttention(Function):
         grad_q = xp.matmul(grad_scaled, self.key) if need_q else None
         grad_k = xp.matmul(xp.matrix_transpose(grad_scaled), self.query) if need_k else None
         return grad_q, grad_k, grad_v, grad_mask
+
+    def backward_on_tensors(self, grads):
+        """create_graph: backward updates its arrays in place, so the gradient is taken through
+        the same forward written with differentiable ops (softmax of the masked, scaled scores
+        times V; the dropout mask and the row maxima as constants), by a nested grad() that
+        records its own graph."""
+        from ..autograd import grad
+        from .linalg import matmul
+        from .shape import transpose
+        query, key, value, mask = self.inputs
+        if self.needs_input_grad[3]:
+            raise NotImplementedError("xpnet: scaled_dot_product_attention has no double "
+                                      "backward for a float attn_mask that requires grad yet")
+        backend, xp = self.backend, self.backend.xp
+        const = lambda a: Tensor.from_array(a, False, backend)  # noqa: E731
+        scores = matmul(query, transpose(key, -2, -1)) * self.scale_used
+        bias = self._bias(None if mask is None else mask.data, query.shape[-2], key.shape[-2],
+                          query.data.dtype, query.data.device)
+        if bias is not None:
+            scores = scores + const(bias)
+        row_max = xp.maximum(xp.max(scores.data, axis=-1, keepdims=True),
+                             float(xp.finfo(query.data.dtype).min))
+        e = (scores - const(row_max)).exp()
+        total = e.sum(-1, keepdim=True)
+        p = e / _maximum_one(total, backend)
+        weights = p if self.keep is None else p * const(self.keep)
+        outputs = [matmul(weights, value)]
+        if self.return_weights:
+            outputs.append(weights)
+        wanted = [t for t, need in zip((query, key, value), self.needs_input_grad[:3]) if need]
+        found = iter(grad(outputs, wanted, grad_outputs=list(grads[:len(outputs)]),
+                          create_graph=True, allow_unused=True))
+        return tuple(next(found) if need else None for need in self.needs_input_grad[:3]) + (None,)
+
+
+def _maximum_one(total, backend):
+    """max(total, 1) elementwise (a row whose every key is masked sums to 0)."""
+    from .elementwise import maximum
+    ones = Tensor.from_array(backend.xp.ones_like(total.data), False, backend)
+    return maximum(total, ones)
 
 
 def _check_call(query, key, value, attn_mask, dropout_p, is_causal, scale):
