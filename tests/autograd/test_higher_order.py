@@ -208,10 +208,20 @@ def test_create_graph_under_no_grad_records_as_pytorch_does(device):
 
 
 def test_an_op_without_double_backward_refuses_create_graph(device):
-    x, h0, w_ih, w_hh = random_inputs(device, (2, 1, 3), (1, 4), (4, 3), (4, 4))
-    y = xpnet.ops.rnn(x, h0, w_ih, w_hh)[0].sum()
-    with pytest.raises(NotImplementedError, match="xpnet: rnn has no double backward yet"):
-        grad(y, x, create_graph=True)
+    class Opaque(xpnet.autograd.Function):
+        supports_create_graph = False
+
+        def forward(self, x):
+            self.x = x
+            return x * x
+
+        def backward(self, grad_y):
+            return 2.0 * grad_y * self.x
+
+    x = random_inputs(device, (3,))[0]
+    with pytest.raises(NotImplementedError, match="xpnet: opaque has no double backward yet"):
+        grad(Opaque()(x).sum(), x, create_graph=True)
+    assert_close(grad(Opaque()(x).sum(), x)[0], 2.0 * x.numpy())   # first order still works
 
 
 def test_gradgradcheck_catches_a_wrong_second_derivative():
@@ -420,6 +430,58 @@ def test_multihead_attention_hessian_vector_product_matches_pytorch():
     ours = grad(sum((g * xpnet.tensor(v)).sum() for g, v in zip(grads, vs)), params)
     tx = torch.tensor(xs)
     tout = tmodel(tx, tx, tx)[0]
+    tparams = list(tmodel.parameters())
+    tgrads = torch.autograd.grad((tout * tout).sum(), tparams, create_graph=True)
+    theirs = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(tgrads, vs)),
+                                 tparams)
+    for a, b in zip(ours, theirs):
+        assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)
+
+
+# -- recurrent ops: the recurrence cell by cell in differentiable ops ---------------------------
+
+def _recurrent_inputs(device, gates):
+    x, h0, c0 = random_inputs(device, (3, 2, 3), (2, 4), (2, 4))
+    w_ih, w_hh, b_ih, b_hh = random_inputs(device, (gates * 4, 3), (gates * 4, 4), (gates * 4,),
+                                           (gates * 4,), seed=1)
+    return x, h0, c0, w_ih, w_hh, b_ih, b_hh
+
+
+@pytest.mark.parametrize("options", [{}, {"nonlinearity": "relu", "reverse": True}])
+def test_gradgradcheck_of_rnn(device, options):
+    x, h0, _, w_ih, w_hh, b_ih, _ = _recurrent_inputs(device, 1)
+    assert gradgradcheck(lambda x, h0, w_ih, w_hh, b_ih: xpnet.ops.rnn(x, h0, w_ih, w_hh, b_ih,
+                                                                       **options),
+                         x, h0, w_ih, w_hh, b_ih, atol=1e-4)
+
+
+@pytest.mark.parametrize("options", [{}, {"reverse": True}])
+def test_gradgradcheck_of_lstm(device, options):
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _recurrent_inputs(device, 4)
+    assert gradgradcheck(lambda *a: xpnet.ops.lstm(*a, **options),
+                         x, h0, c0, w_ih, w_hh, b_ih, b_hh, atol=1e-4)
+
+
+def test_gradgradcheck_of_gru(device):
+    x, h0, _, w_ih, w_hh, b_ih, b_hh = _recurrent_inputs(device, 3)
+    assert gradgradcheck(lambda *a: xpnet.ops.gru(*a), x, h0, w_ih, w_hh, b_ih, b_hh, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_layer_hessian_vector_product_matches_pytorch(kind):
+    torch = _torch()
+    xpnet.manual_seed(0)
+    model = getattr(nn, kind)(3, 4, num_layers=2, batch_first=True).to(dtype="float64")
+    tmodel = getattr(torch.nn, kind)(3, 4, num_layers=2, batch_first=True).double()
+    _load_same(model, tmodel, torch)
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((2, 5, 3))
+    vs = [rng.standard_normal(p.shape) for p in model.parameters()]
+    params = list(model.parameters())
+    out = model(xpnet.tensor(xs))[0]
+    grads = grad((out * out).sum(), params, create_graph=True)
+    ours = grad(sum((g * xpnet.tensor(v)).sum() for g, v in zip(grads, vs)), params)
+    tout = tmodel(torch.tensor(xs))[0]
     tparams = list(tmodel.parameters())
     tgrads = torch.autograd.grad((tout * tout).sum(), tparams, create_graph=True)
     theirs = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(tgrads, vs)),

@@ -124,8 +124,6 @@ class _Recurrent(Function):
     is slot ``t + 1`` (running forward; h0 in slot 0) or slot ``t`` (running in reverse; h0 in
     slot T).
     """
-    supports_create_graph = False   # its backward writes into buffers (no double backward yet)
-
     gates = 1            # G: how many H-sized blocks the weight rows hold
 
     def __init__(self, reverse=False, batch_first=False):
@@ -165,6 +163,37 @@ class _Recurrent(Function):
                 raise ValueError(f"{op}: {name} must be (N, H) = ({batch}, {hidden}) for x "
                                  f"{tuple(x.shape)}, got {tuple(s.shape)}")
         return Dims(steps, batch, hidden)
+
+    def backward_on_tensors(self, grads):
+        """create_graph: BPTT writes into per-sequence buffers, so the gradient is taken through
+        the same recurrence written cell by cell with differentiable ops (:meth:`cell`), by a
+        nested grad() that records its own graph."""
+        from ..autograd import grad
+        from .shape import permute, stack
+        inputs = self.inputs
+        n_states = len(inputs) - 5
+        x, states = inputs[0], list(inputs[1:1 + n_states])
+        w_ih, w_hh, b_ih, b_hh = inputs[1 + n_states:]
+        xt = permute(x, (1, 0, 2)) if self.batch_first else x
+        steps, batch, hidden = xt.shape[0], xt.shape[1], w_hh.shape[1]
+        backend = self.backend
+        states = [s if s is not None else Tensor.from_array(
+            backend.xp.zeros((batch, hidden), dtype=x.data.dtype, device=backend.device), False,
+            backend) for s in states]
+        outs = [None] * steps
+        for t in self.order(steps):
+            states = self.cell(xt[t], states, w_ih, w_hh, b_ih, b_hh)
+            outs[t] = states[0]
+        output = stack(outs, 0)
+        outputs = [permute(output, (1, 0, 2)) if self.batch_first else output] + states
+        wanted = [t for t, need in zip(inputs, self.needs_input_grad) if need]
+        found = iter(grad(outputs, wanted, grad_outputs=list(grads), create_graph=True,
+                          allow_unused=True))
+        return tuple(next(found) if need else None for need in self.needs_input_grad)
+
+    def cell(self, x_t, states, w_ih, w_hh, b_ih, b_hh):
+        """One step on Tensors with differentiable ops: the new states (h first)."""
+        raise NotImplementedError
 
     def order(self, steps):
         return range(steps - 1, -1, -1) if self.reverse else range(steps)
@@ -254,6 +283,12 @@ class RNN(_Recurrent):
         super().__init__(reverse, batch_first)
         self.nonlinearity = nonlinearity
 
+    def cell(self, x_t, states, w_ih, w_hh, b_ih, b_hh):
+        from .activation import relu, tanh
+        from .linalg import linear
+        z = linear(x_t, w_ih, b_ih) + linear(states[0], w_hh, b_hh)
+        return [tanh(z) if self.nonlinearity == "tanh" else relu(z)]
+
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
         dims = self.check(x, (h0,), w_ih, w_hh, b_ih, b_hh)
@@ -291,6 +326,16 @@ class LSTM(_Recurrent):
 
     name = "lstm"
     gates = 4
+
+    def cell(self, x_t, states, w_ih, w_hh, b_ih, b_hh):
+        from .activation import sigmoid, tanh
+        from .linalg import linear
+        (h, c), n = states, w_hh.shape[1]
+        gates = linear(x_t, w_ih, b_ih) + linear(h, w_hh, b_hh)
+        i, f = sigmoid(gates[:, :n]), sigmoid(gates[:, n:2 * n])
+        g, o = tanh(gates[:, 2 * n:3 * n]), sigmoid(gates[:, 3 * n:])
+        c = f * c + i * g
+        return [o * tanh(c), c]
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
@@ -339,6 +384,16 @@ class GRU(_Recurrent):
 
     name = "gru"
     gates = 3
+
+    def cell(self, x_t, states, w_ih, w_hh, b_ih, b_hh):
+        from .activation import sigmoid, tanh
+        from .linalg import linear
+        (h,), n = states, w_hh.shape[1]
+        gi, gh = linear(x_t, w_ih, b_ih), linear(h, w_hh, b_hh)
+        r = sigmoid(gi[:, :n] + gh[:, :n])
+        z = sigmoid(gi[:, n:2 * n] + gh[:, n:2 * n])
+        candidate = tanh(gi[:, 2 * n:] + r * gh[:, 2 * n:])
+        return [(1.0 - z) * candidate + z * h]
 
     def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
