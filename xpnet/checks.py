@@ -234,3 +234,24 @@ def check_index_range(owner: str, name: str, backend, indices, size: int,
             return
         note = f" (or ignore_index={ignore_index})"
     raise out_of_range(owner, name, size, (int(low), int(high)), note=note)
+
+
+def named_or_callable(owner: str, name: str, value, table: dict):
+    """``table[value]`` for a name, ``value`` itself for a callable, or a clear error listing
+    the names (a ValueError for an unknown name, a TypeError for anything else).
+
+    >>> named_or_callable("fit", "loss", "hinge", {"mse": abs})
+    Traceback (most recent call last):
+        ...
+    ValueError: fit: loss must be one of 'mse' or a callable, got 'hinge'
+    """
+    names = ", ".join(repr(k) for k in table)
+    if isinstance(value, str):
+        if value not in table:
+            raise ValueError(f"{owner}: {name} must be one of {names} or a callable, got "
+                             f"{value!r}")
+        return table[value]
+    if not callable(value):
+        raise TypeError(f"{owner}: {name} must be one of {names} or a callable, got "
+                        f"{describe(value)}")
+    return value

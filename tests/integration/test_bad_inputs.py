@@ -118,12 +118,12 @@ CASES = {
     "size-dim": (lambda: _floats(2, 3).size(2), IndexError, r"size: dim must be an int in"),
     # fit, evaluate, optimizers, callbacks
     "fit-epochs-negative": (lambda: _fit(epochs=-1), ValueError,
-                            r"fit: epochs must be an int >= 1, got -1"),
+                            r"fit: epochs must be a positive int, got -1"),
     "fit-foreign-optimizer": (lambda: _fit(optimizer=optim.Adam(_model().parameters())),
                               ValueError, r"fit: the optimizer holds none of the model's "
                                           r"parameters"),
     "fit-log-every-zero": (lambda: _fit(log_every=0), ValueError,
-                           r"fit: log_every must be an int >= 1, got 0"),
+                           r"fit: log_every must be a positive int, got 0"),
     "fit-verbose": (lambda: _fit(verbose="loud"), ValueError, r"fit: verbose must be"),
     "fit-checkpoint-needs-val": (lambda: _fit(callbacks=[ModelCheckpoint("c-{val_loss:.2f}.npz")]),
                                  ValueError, r"ModelCheckpoint: 'val_loss' is only logged with "

@@ -198,11 +198,11 @@ def test_an_encoder_learns_to_sort_a_few_batches(device):
 
 
 def test_bad_arguments_and_inputs_are_reported(device):
-    with pytest.raises(ValueError, match=r"^TransformerEncoderLayer: activation must be 'relu', "
+    with pytest.raises(ValueError, match=r"^TransformerEncoderLayer: activation must be one of 'relu', "
                        r"'gelu' or a callable, got 'swish'$"):
         nn.TransformerEncoderLayer(D, HEADS, activation="swish")
-    with pytest.raises(TypeError, match=r"^TransformerDecoderLayer: activation must be 'relu', "
-                       r"'gelu' or a callable, got int$"):
+    with pytest.raises(TypeError, match=r"^TransformerDecoderLayer: activation must be one of 'relu', "
+                       r"'gelu' or a callable, got 3 \(int\)$"):
         nn.TransformerDecoderLayer(D, HEADS, activation=3)
     with pytest.raises(ValueError, match=r"^TransformerEncoder: num_layers must be a positive "
                        r"int, got 0$"):

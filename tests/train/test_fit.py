@@ -132,7 +132,7 @@ def test_fit_rejects_unknown_losses_metrics_and_data():
     model = _mlp("cpu")
     opt = optim.SGD(model.parameters(), lr=0.1)
     X, y = make_circles(n_samples=8, seed=0)
-    with pytest.raises(ValueError, match="fit: unknown loss 'hinge'"):
+    with pytest.raises(ValueError, match="fit: loss must be one of 'cross_entropy', .* or a callable, got 'hinge'"):
         fit(model, (X, y), loss="hinge", optimizer=opt)
     with pytest.raises(ValueError, match="fit: unknown metric 'f1'"):
         fit(model, (X, y), loss="cross_entropy", optimizer=opt, metrics=["f1"])

@@ -10,7 +10,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Tensor
 from ..autograd.creation import full
-from ..checks import positive_int
+from ..checks import named_or_callable, positive_int
 from . import init
 from .activation import Dropout
 from .attention import MultiheadAttention
@@ -22,15 +22,7 @@ _ACTIVATIONS = {"relu": ops.relu, "gelu": ops.gelu}
 
 
 def _activation(layer, activation):
-    if isinstance(activation, str):
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"{layer}: activation must be 'relu', 'gelu' or a callable, got "
-                             f"{activation!r}")
-        return _ACTIVATIONS[activation]
-    if not callable(activation):
-        raise TypeError(f"{layer}: activation must be 'relu', 'gelu' or a callable, got "
-                        f"{type(activation).__name__}")
-    return activation
+    return named_or_callable(layer, "activation", activation, _ACTIVATIONS)
 
 
 class _Layer(Module):

@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from ..checks import non_negative_int
+
 
 class Callback:
     """Hooks called by ``fit``. ``self.trainer`` has ``model``, ``optimizer``, ``scheduler``,
@@ -116,8 +118,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto",
                  restore_best_weights=False):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        patience = non_negative_int("EarlyStopping", "patience", patience)
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.mode = _mode("EarlyStopping", mode, monitor)
         self.restore_best_weights = restore_best_weights

@@ -12,6 +12,7 @@ from .callbacks import Callback, ProgbarLogger
 from .history import History
 from .metrics import concat_outputs, metric_functions
 from .trainer import Trainer, run_evaluation
+from ..checks import named_or_callable, non_negative_int, positive_int
 from .world import _several_processes, training_world, world_loader
 
 _LOSSES = {
@@ -24,14 +25,7 @@ _LOSSES = {
 
 
 def _loss_fn(owner, loss):
-    if isinstance(loss, str):
-        if loss not in _LOSSES:
-            raise ValueError(f"{owner}: unknown loss {loss!r}; expected one of {sorted(_LOSSES)} "
-                             f"or a callable such as nn.CrossEntropyLoss()")
-        return _LOSSES[loss]
-    if not callable(loss):
-        raise TypeError(f"{owner}: loss must be a name or a callable, got {type(loss).__name__}")
-    return loss
+    return named_or_callable(owner, "loss", loss, _LOSSES)
 
 
 def _threshold(loss) -> float:
@@ -64,12 +58,6 @@ def _as_loader(owner, data, batch_size, shuffle, device, seed=None, evaluation=F
                             device=device, evaluation=evaluation)
     raise TypeError(f"{owner}: data must be a DataLoader or an (inputs, targets) pair, got "
                     f"{type(data).__name__}")
-
-
-def _int(owner, name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_optimizer(model, optimizer, scheduler):
@@ -132,9 +120,9 @@ def fit(model, train, *, loss=None, optimizer, epochs: int = 1, val=None, metric
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be an xpnet.nn.Module, got {type(model).__name__}")
-    epochs = _int("fit", "epochs", epochs, 1)
-    initial_epoch = _int("fit", "initial_epoch", initial_epoch, 0)
-    log_every = _int("fit", "log_every", log_every, 1)
+    epochs = positive_int("fit", "epochs", epochs)
+    initial_epoch = non_negative_int("fit", "initial_epoch", initial_epoch)
+    log_every = positive_int("fit", "log_every", log_every)
     if schedule_per not in ("epoch", "step"):
         raise ValueError(f"fit: schedule_per must be 'epoch' or 'step', got {schedule_per!r}")
     if verbose not in ("auto", 0, 1, 2, True, False):
