@@ -4,7 +4,7 @@ import pytest
 import xpnet
 import xpnet.functional as F
 from xpnet.autograd import Function
-from xpnet.testing import GradcheckError, assert_close, gradcheck, random_inputs
+from xpnet.testing import GradcheckError, assert_close, gradcheck, gradgradcheck, random_inputs
 
 
 class SquareWithAWrongGradient(Function):
@@ -82,3 +82,33 @@ def test_random_inputs_are_seeded_float64_leaves_in_range(device):
     assert ((a.numpy() >= 0.5) & (a.numpy() < 2.0)).all()
     c, = random_inputs(device, (2,), dtype="float32", requires_grad=False)
     assert xpnet.backend.dtype_name(c.dtype) == "float32" and not c.requires_grad
+
+
+class _CubeWithWrongSecondDerivative(Function):
+    """x³ with the right first derivative, written so that its own derivative is half of it:
+    3·x·detach(x) instead of 3·x·x under create_graph."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x * x
+
+    def backward(self, grad_y):
+        x = self.x
+        if isinstance(x, xpnet.Tensor):      # create_graph: the tensor namespace
+            return grad_y * 3.0 * x * x.detach()
+        return grad_y * 3.0 * x * x
+
+
+def test_gradgradcheck_passes_on_second_derivatives_and_names_a_wrong_one(device):
+    x, y = random_inputs(device, (3,), (3,))
+    assert gradgradcheck(lambda a, b: (a * a * b).sum(), x, y)
+    assert gradgradcheck(lambda a: a + 1.0, x)       # zero second derivative: checked as zero
+    with pytest.raises(GradcheckError, match=r"gradcheck: gradient of input 0 \(shape \(3,\)\) "
+                                             r"is wrong"):
+        gradgradcheck(lambda a: _CubeWithWrongSecondDerivative()(a), x)
+
+
+def test_gradgradcheck_needs_an_input_that_requires_grad(device):
+    x = random_inputs(device, (3,), requires_grad=False)[0]
+    with pytest.raises(ValueError, match="gradgradcheck: no input requires grad"):
+        gradgradcheck(lambda a: a * a, x)

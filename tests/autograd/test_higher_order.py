@@ -8,6 +8,7 @@ import xpnet
 import xpnet.nn as nn
 import xpnet.nn.functional as F
 from xpnet.autograd import grad
+from xpnet.ops.loss import smooth_l1_loss
 from xpnet.testing import GradcheckError, assert_close, gradgradcheck, random_inputs
 
 
@@ -99,6 +100,19 @@ def test_gradgradcheck_of_astype(device):
         xpnet.tensor(np.array([[0, 2], [4, 2]]), device=e.device), e) ** 2, [(5, 3)]),
     ("interpolate", lambda x: F.interpolate(x * x, scale_factor=2), [(1, 1, 3, 3)]),
     ("bce", lambda p: F.binary_cross_entropy(F.sigmoid(p), xpnet.ones_like(p) * 0.25), [(3, 4)]),
+    ("bilinear", lambda x: F.interpolate(x * x, scale_factor=2, mode="bilinear",
+                                         align_corners=False), [(1, 2, 3, 3)]),
+    ("nll_loss", lambda a: F.nll_loss(F.log_softmax(a, dim=1), _labels(a.device)), [(3, 4)]),
+    ("smooth_l1_loss", lambda a, b: smooth_l1_loss(a, b, beta=0.5), [(3, 4), (3, 4)]),
+    ("kl_div", lambda a: F.kl_div(F.log_softmax(a, dim=-1), xpnet.ones_like(a) * 0.25,
+                                  reduction="batchmean"), [(3, 4)]),
+    ("gaussian_kl", lambda m, lv: xpnet.ops.gaussian_kl(m, lv), [(3, 4), (3, 4)]),
+    ("masked_fill", lambda a: xpnet.ops.masked_fill(
+        a * a, _labels(a.device).reshape(3, 1) > 0, 0.5), [(3, 4)]),
+    ("tril", lambda a: xpnet.ops.tril(a * a), [(3, 4)]),
+    ("amin", lambda a: xpnet.amin(a * a, 1), [(3, 4)]),
+    ("min_dim", lambda a: xpnet.min(a * a, 1)[0], [(3, 4)]),
+    ("squeeze_unsqueeze", lambda a: xpnet.ops.squeeze(xpnet.ops.unsqueeze(a * a, 0)), [(3, 4)]),
 ])
 def test_gradgradcheck_of_layers_ops(device, name, fn, shapes):
     assert gradgradcheck(fn, *random_inputs(device, *shapes), atol=1e-4)

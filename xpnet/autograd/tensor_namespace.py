@@ -130,19 +130,19 @@ class TensorNamespace:
     def positive(self, x): return x
     def pow(self, a, b): return self._tensor(a) ** self._tensor(b)
     def square(self, x): return x * x
-    def exp(self, x): return _ops().exp(x)
+    def exp(self, x): return _ops().exp(self._tensor(x))
     def expm1(self, x): return _ops().exp(x) - 1.0
-    def log(self, x): return _ops().log(x)
+    def log(self, x): return _ops().log(self._tensor(x))
     def log1p(self, x): return _ops().log(1.0 + x)
-    def sqrt(self, x): return _ops().sqrt(x)
-    def abs(self, x): return _ops().abs(x)
-    def tanh(self, x): return _ops().tanh(x)
-    def matmul(self, a, b): return _ops().matmul(a, b)
-    def matrix_transpose(self, x): return _ops().transpose(x, -2, -1)
-    def permute_dims(self, x, axes): return _ops().permute(x, tuple(axes))
+    def sqrt(self, x): return _ops().sqrt(self._tensor(x))
+    def abs(self, x): return _ops().abs(self._tensor(x))
+    def tanh(self, x): return _ops().tanh(self._tensor(x))
+    def matmul(self, a, b): return _ops().matmul(self._tensor(a), self._tensor(b))
+    def matrix_transpose(self, x): return _ops().transpose(self._tensor(x), -2, -1)
+    def permute_dims(self, x, axes): return _ops().permute(self._tensor(x), tuple(axes))
 
     def reshape(self, x, shape, copy=None):
-        return _ops().reshape(x, tuple(shape))
+        return _ops().reshape(self._tensor(x), tuple(shape))
 
     def broadcast_to(self, x, shape):
         if tuple(x.shape) == tuple(shape):
@@ -156,7 +156,7 @@ class TensorNamespace:
         return _ops().squeeze(x, axis)
 
     def sum(self, x, axis=None, keepdims=False, dtype=None):
-        y = _ops().sum(x, axis=axis, keepdims=keepdims)
+        y = _ops().sum(self._tensor(x), axis=axis, keepdims=keepdims)
         return y if dtype is None else self.astype(y, dtype)
 
     def mean(self, x, axis=None, keepdims=False):
