@@ -609,3 +609,76 @@ def test_hooks_with_kwargs_see_and_replace_keyword_arguments():
 def test_a_forward_hook_must_be_callable():
     with pytest.raises(TypeError, match="register_forward_hook: hook must be callable, got int"):
         nn.Linear(1, 1).register_forward_hook(3)
+
+
+# -- full backward hooks ------------------------------------------------------------------------
+
+def test_a_full_backward_hook_sees_the_gradients_of_inputs_and_outputs(device):
+    xpnet.manual_seed(0)
+    layer = nn.Linear(3, 2, device=device, dtype="float64")
+    x = xpnet.randn(4, 3, device=device, dtype="float64", requires_grad=True)
+    weight_out = xpnet.randn(4, 2, device=device, dtype="float64")
+    seen = []
+    layer.register_full_backward_hook(lambda m, gi, go: seen.append((m, gi, go)))
+    (layer(x) * weight_out).sum().backward()
+    (module, grad_input, grad_output), = seen
+    assert module is layer and len(grad_input) == 1 and len(grad_output) == 1
+    assert_close(grad_output[0], weight_out.numpy(), rtol=1e-12)
+    expected = weight_out.numpy() @ layer.weight.numpy()
+    assert_close(grad_input[0], expected, rtol=1e-12)
+    assert_close(x.grad, expected, rtol=1e-12)
+
+
+def test_a_full_backward_hook_may_replace_the_input_gradient_and_be_removed():
+    layer = nn.Linear(3, 2)
+    x = xpnet.randn(4, 3, requires_grad=True)
+    calls = []
+    first = layer.register_full_backward_hook(lambda m, gi, go: calls.append("first") or
+                                              (gi[0] * 2.0,))
+    layer.register_full_backward_hook(lambda m, gi, go: calls.append("second"))
+    layer(x).sum().backward()
+    assert calls == ["first", "second"]
+    doubled = x.grad.numpy().copy()
+    first.remove()
+    x.grad = None
+    calls.clear()
+    layer(x).sum().backward()
+    assert calls == ["second"]
+    np.testing.assert_allclose(doubled, 2.0 * x.grad.numpy(), rtol=1e-6)
+
+
+def test_full_backward_hooks_run_in_backward_order_and_give_none_for_inputs_without_grad():
+    first, second = nn.Linear(3, 3), nn.Linear(3, 1)
+    order = []
+    first.register_full_backward_hook(lambda m, gi, go: order.append(("first", gi)))
+    second.register_full_backward_hook(lambda m, gi, go: order.append(("second", gi)))
+    second(first(xpnet.randn(2, 3))).sum().backward()      # the data takes no gradient
+    assert [name for name, _ in order] == ["second", "first"]
+    assert order[1][1] == (None,) and order[0][1][0].shape == (2, 3)
+
+
+def test_full_backward_hooks_equal_pytorchs():
+    torch = pytest.importorskip("torch")
+    xpnet.manual_seed(1)
+    layer = nn.Linear(3, 2, dtype="float64")
+    ref = torch.nn.Linear(3, 2).double()
+    ref.load_state_dict({k: torch.tensor(v.numpy()) for k, v in layer.state_dict().items()})
+    x = np.random.default_rng(2).standard_normal((5, 3))
+    mine, theirs = [], []
+    layer.register_full_backward_hook(lambda m, gi, go: mine.append((gi, go)))
+    ref.register_full_backward_hook(lambda m, gi, go: theirs.append((gi, go)))
+    (layer(xpnet.tensor(x, requires_grad=True)) ** 2).sum().backward()
+    (ref(torch.tensor(x, requires_grad=True)) ** 2).sum().backward()
+    for got, want in zip(mine[0], theirs[0]):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert_close(g, w.numpy(), rtol=1e-12)
+
+
+def test_a_module_whose_hooks_are_all_removed_takes_the_plain_path_again():
+    layer = nn.Linear(2, 2)
+    layer.register_forward_hook(lambda m, a, o: None).remove()
+    layer.register_full_backward_hook(lambda m, gi, go: None).remove()
+    x = xpnet.randn(1, 2, requires_grad=True)
+    y = layer(x)
+    assert y.creator is not None and type(y.creator).__name__ == "Linear"    # no hook point

@@ -7,7 +7,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend as _backend
-from ..autograd import Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from ..utils.hooks import RemovableHandle
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -15,8 +15,67 @@ IncompatibleKeys.__doc__ = """What ``load_state_dict`` returns, as PyTorch: a tu
 ``(missing_keys, unexpected_keys)`` with those names."""
 
 # the kinds of module hooks, each an OrderedDict {handle id: hook} in ``module._module_hooks``
-# (backward hooks are a kind to come; the table per kind is where they go)
-HOOK_KINDS = ("forward_pre", "forward")
+HOOK_KINDS = ("forward_pre", "forward", "backward")
+
+
+class _HookPoint(Function):
+    """The identity on some of a module's tensors, so that backward hands their gradients to
+    the module's full backward hooks (``report(grads)`` returns the gradients to pass on)."""
+
+    name = "backward_hook"
+
+    def __init__(self, report):
+        self.report = report
+
+    def forward(self, *arrays):
+        return arrays if len(arrays) > 1 else arrays[0]
+
+    def backward(self, *grads):
+        passed = self.report(grads)
+        return passed if len(passed) > 1 else passed[0]
+
+
+class _BackwardHooks:
+    """One forward's worth of full backward hooks: the gradients of the outputs arrive first,
+    then those of the inputs, and the hooks see both, as PyTorch's
+    ``register_full_backward_hook`` does."""
+
+    def __init__(self, module, hooks, n_inputs, inputs_want_grad):
+        self.module, self.hooks = module, hooks
+        self.n_inputs, self.inputs_want_grad = n_inputs, inputs_want_grad
+        self.grad_output = None
+
+    @staticmethod
+    def _tensors(grads, backend):
+        return tuple(g if g is None or isinstance(g, Tensor)
+                     else Tensor.from_array(g, False, backend) for g in grads)
+
+    def outputs_done(self, grads, backend):
+        self.grad_output = self._tensors(grads, backend)
+        if not self.inputs_want_grad:     # nothing more will come: call the hooks now
+            self._call((None,) * self.n_inputs)
+        return grads
+
+    def inputs_done(self, grads, backend, wanted):
+        """``grads`` of the inputs that want one (``wanted`` marks them among all tensor
+        inputs): the hooks see one entry per tensor input, None where none is wanted."""
+        given = iter(self._tensors(grads, backend))
+        grad_input = self._call(tuple(next(given) if w else None for w in wanted))
+        passed = [g for g, w in zip(grad_input, wanted) if w]
+        return tuple(None if g is None else g if isinstance(raw, Tensor) else g.data
+                     for g, raw in zip(passed, grads))
+
+    def _call(self, grad_input):
+        for hook in self.hooks:
+            result = hook(self.module, grad_input, self.grad_output)
+            if result is not None:
+                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+                if len(result) != len(grad_input):
+                    raise RuntimeError(
+                        f"{type(self.module).__name__}: a full backward hook must return None or "
+                        f"{len(grad_input)} gradients (one per input), got {len(result)}")
+                grad_input = result
+        return grad_input
 
 def _own_device(data, device):
     # Tensor() would send a NumPy-backed tensor to the default device; keep the tensor's own
@@ -120,7 +179,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: forward() is not implemented")
 
     def __call__(self, *args, **kwargs):
-        if "_module_hooks" in self.__dict__:
+        tables = self.__dict__.get("_module_hooks")
+        if tables is not None and (tables["forward_pre"] or tables["forward"]
+                                   or tables["backward"]):
             return self._call_with_hooks(args, kwargs)
         try:
             return self.forward(*args, **kwargs)
@@ -163,8 +224,20 @@ class Module:
         (``prepend=True``: first). Returns a handle whose ``remove()`` unregisters the hook."""
         return self._add_hook("forward", hook, prepend, with_kwargs)
 
+    def register_full_backward_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        the module's positional tensor inputs have been computed, as PyTorch does:
+        ``grad_output`` holds the gradients of the tensor outputs (of a tuple output, its
+        tensors), ``grad_input`` those of the inputs (None for an input that takes no
+        gradient). A result that is not None replaces ``grad_input``. Hooks run in registration
+        order (``prepend=True``: first). Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook("backward", hook, prepend, False)
+
     def _call_with_hooks(self, args, kwargs):
         tables = self._module_hooks
+        backward = None
+        if tables["backward"] and is_grad_enabled():
+            args, backward = self._backward_hook_inputs(args, tables["backward"])
         for hook, with_kwargs in list(tables["forward_pre"].values()):
             if with_kwargs:
                 result = hook(self, args, kwargs)
@@ -187,7 +260,44 @@ class Module:
             result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
                 output = result
+        if backward is not None:
+            output = self._backward_hook_outputs(output, backward)
         return output
+
+    def _backward_hook_inputs(self, args, table):
+        """The positional tensor inputs passed through a :class:`_HookPoint` (the others as
+        they are), and the state that the hooks of this call share."""
+        at = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        wanted = tuple(args[i].requires_grad for i in at)
+        state = _BackwardHooks(self, [hook for hook, _ in table.values()], len(at), any(wanted))
+        if state.inputs_want_grad:
+            through = [i for i, w in zip(at, wanted) if w]     # only these get a gradient
+            backend = args[through[0]].backend
+            point = _HookPoint(lambda grads: state.inputs_done(grads, backend, wanted))
+            passed = point(*(args[i] for i in through))
+            passed = passed if isinstance(passed, tuple) else (passed,)
+            args = list(args)
+            for i, t in zip(through, passed):
+                args[i] = t
+            args = tuple(args)
+        return args, state
+
+    @staticmethod
+    def _backward_hook_outputs(output, state):
+        """The tensor outputs (a Tensor, or the Tensors of a tuple) through a :class:`_HookPoint`
+        that hands their gradients to ``state`` first."""
+        single = isinstance(output, Tensor)
+        items = [output] if single else list(output) if isinstance(output, (tuple, list)) else []
+        at = [i for i, t in enumerate(items) if isinstance(t, Tensor) and t.requires_grad]
+        if not at:
+            return output
+        backend = items[at[0]].backend
+        point = _HookPoint(lambda grads: state.outputs_done(grads, backend))
+        passed = point(*(items[i] for i in at))
+        passed = passed if isinstance(passed, tuple) else (passed,)
+        for i, t in zip(at, passed):
+            items[i] = t
+        return items[0] if single else type(output)(items)
 
     def _label(self) -> str:
         """How this layer is named in error messages: as it prints, ``Conv2d(1, 32, ...)``."""
