@@ -2,8 +2,10 @@
 
 For T in {10, 50, 100}, a plain RNN, an LSTM and a GRU learn to add the two marked numbers of a
 length-T sequence. Predicting the mean gives MSE 1/6 ≈ 0.167; the gated cells get far below it at
-T = 100, the plain RNN does not. The second figure shows why: ||dL/dh_t|| against t, measured by
-unrolling each trained layer's cell with retain_grad(); for the RNN it dies out going back in time.
+T = 100, the plain RNN does not. The second figure shows why: ||dL/dh_t|| against t, read by a
+hook on each hidden state (``h.register_hook``, as in PyTorch) while the trained layer's cell runs
+step by step; for the RNN it dies out going back in time. (The whole-sequence layer computes
+BPTT inside one op, as cuDNN does in PyTorch, so its inner states have no hooks: the cell does.)
 
     python examples/vanishing_gradient.py --device cpu --steps 2000
 """
@@ -73,13 +75,19 @@ def gradient_norms(model, cell, T):
     X, y = xpnet.tensor(X, device=device), xpnet.tensor(y, device=device)
     h = xpnet.zeros(256, args.hidden, device=device)
     state = (h, xpnet.zeros(256, args.hidden, device=device)) if cell == "lstm" else h
-    hs = []
+    norms = [0.0] * T
+
+    def record(t):
+        def hook(grad):               # dL/dh_t, as the gradient flows back through h_t
+            norms[t] = float(np.linalg.norm(grad.numpy()) / np.sqrt(256))
+        return hook
+
     for t in range(T):
         state = step_cell(X[:, t, :], state)
         h = state[0] if cell == "lstm" else state
-        hs.append(h.retain_grad())
+        h.register_hook(record(t))
     F.mse_loss(model.head(h), y).backward()
-    return [float(np.linalg.norm(h.grad.numpy()) / np.sqrt(256)) for h in hs]
+    return norms
 
 
 results = {}
