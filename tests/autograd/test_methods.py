@@ -363,3 +363,18 @@ def test_manual_sgd_loop_under_no_grad_trains_a_model(device):
 def test_item_reads_a_one_element_tensor_of_any_shape(device):
     assert xpnet.tensor([[[2.5]]], device=device).item() == 2.5
     assert math.isclose(float(xpnet.tensor([0.1], device=device)), 0.1, rel_tol=1e-6)
+
+
+def test_an_operator_in_place_in_a_graph_leaves_the_ops_that_used_the_tensor_exact(device):
+    """``y *= 3`` after ``y`` fed another op: that op keeps y's history (PyTorch's gradient)."""
+    x = xpnet.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = x * 2.0
+    s = (y * y).sum()
+    before = y
+    y *= 3.0
+    assert before.tolist() == [2.0, 4.0] and y.tolist() == [6.0, 12.0]
+    s.backward(retain_graph=True)         # y's own history is shared with the new y
+    assert x.grad.tolist() == [8.0, 16.0]
+    x.grad = None
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0]

@@ -396,14 +396,20 @@ def _snapshot(t):
     return old
 
 
-def _in_place(t, op, compute):
-    """Give ``t`` the value ``compute(t)``, under PyTorch's in-place rules (module docstring)."""
+def _in_place(t, op, compute, operator=False):
+    """Give ``t`` the value ``compute(t)``, under PyTorch's in-place rules (module docstring).
+
+    For an operator (``t += u``) in a graph, the result is a new Tensor that Python binds to the
+    name, and ``t`` itself is left as it was: every op that already took ``t`` keeps its
+    history, so gradients stay exact (the ``_`` methods must return ``t`` itself instead)."""
     if _grad_mode._enabled[0]:
         if t.requires_grad and t.creator is None:
             raise _leaf_error(op)
         result = compute(_snapshot(t))
         if t.creator is not None or result.requires_grad:   # a graph: take its node
             _check_result(t, op, result)
+            if operator:
+                return result if result.dtype == t.dtype else _ops().astype(result, t.dtype)
             if result.dtype != t.dtype:
                 result = _ops().astype(result, t.dtype)
             t.data, t.requires_grad = result.data, result.requires_grad
@@ -709,11 +715,31 @@ class TensorMethods:
                                  f"tensor's shape {t.shape}") from None
         return _in_place(self, "copy_", compute)
 
-    __iadd__ = add_
-    __isub__ = sub_
-    __imul__ = mul_
-    __itruediv__ = div_
-    __ipow__ = pow_
+    # ``t += u`` and friends: in place without a graph (a parameter update under no_grad), a new
+    # Tensor with one, so that ops which already used ``t`` keep their history
+    def __iadd__(self, other):
+        other = _scaled("+=", other, 1)
+        _check_operand_kind(self, "+=", other)
+        return _in_place(self, "+=", lambda t: _ops().add(t, other), operator=True)
+
+    def __isub__(self, other):
+        other = _scaled("-=", other, 1)
+        _check_operand_kind(self, "-=", other)
+        return _in_place(self, "-=", lambda t: _ops().sub(t, other), operator=True)
+
+    def __imul__(self, other):
+        other = _number_or_tensor("*=", "other", other)
+        _check_operand_kind(self, "*=", other)
+        return _in_place(self, "*=", lambda t: _ops().mul(t, other), operator=True)
+
+    def __itruediv__(self, other):
+        other = _number_or_tensor("/=", "other", other)
+        if not self.dtype.is_floating_point:
+            raise _kind_error(self, "/=")
+        return _in_place(self, "/=", lambda t: _ops().div(t, other), operator=True)
+
+    def __ipow__(self, exponent):
+        return _in_place(self, "**=", lambda t: _ops().pow(t, exponent), operator=True)
 
     def __setitem__(self, index, value):
         """``x[index] = value`` in place (basic indices, a boolean mask, an integer tensor):
