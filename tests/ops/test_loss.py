@@ -161,10 +161,10 @@ def test_elementwise_losses_reject_mismatched_shapes_and_raw_targets(device, op)
 
 def test_cross_entropy_rejects_bad_shapes_labels_and_smoothing(device):
     logits, = random_inputs(device, (3, 4))
-    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
+    with pytest.raises(IndexError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
                                          r"ignore_index=-100\), got values from 0 to 4"):
         F.cross_entropy(logits, _labels(device, [0, 4, 1]))
-    with pytest.raises(ValueError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
+    with pytest.raises(IndexError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
                                          r"ignore_index=-100\), got values from -1 to 1"):
         F.cross_entropy(logits, _labels(device, [0, -1, 1]))
     with pytest.raises(ValueError, match=r"cross_entropy: integer labels must have shape \(3,\) "
@@ -185,7 +185,7 @@ def test_cross_entropy_rejects_bad_shapes_labels_and_smoothing(device):
 
 def test_nll_loss_rejects_bad_shapes_and_labels(device):
     log_probs, = random_inputs(device, (3, 4))
-    with pytest.raises(ValueError, match=r"nll_loss: labels must be in \[0, 4\) \(or "
+    with pytest.raises(IndexError, match=r"nll_loss: labels must be in \[0, 4\) \(or "
                                          r"ignore_index=-100\), got values from 0 to 7"):
         F.nll_loss(log_probs, _labels(device, [0, 7, 1]))
     with pytest.raises(ValueError, match=r"nll_loss: integer labels must have shape \(3,\) to "

@@ -97,12 +97,6 @@ class Tensor(TensorMethods):
         t.requires_grad = requires_grad
         return t
 
-    @classmethod
-    def _wrap(cls, data, backend, requires_grad=False):
-        """The old name of :meth:`from_array` (``device=backend``), kept until its last callers
-        move."""
-        return cls.from_array(data, requires_grad, device=backend)
-
     # -- properties ---------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:

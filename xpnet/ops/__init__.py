@@ -14,17 +14,17 @@ from .linalg import matmul, linear
 from .activation import relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, gelu
 from .dropout import dropout
 from .loss import (mse_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
-                   cross_entropy, nll_loss)
-# conv / pool / norm ops (CNN issue) are imported here
+                   cross_entropy, nll_loss, smooth_l1_loss)
+# convolution, pooling, normalisation
 from .conv import conv2d
 from .pool import max_pool2d, avg_pool2d
 from .norm import batch_norm, layer_norm
-# recurrent ops and embedding (RNN issue) are imported here
+# whole-sequence recurrent ops, embedding
 from .recurrent import rnn, lstm, gru
 from .embedding import embedding
-# attention and its masks (Transformer issue) are imported here
+# attention and its masks
 from .attention import scaled_dot_product_attention, tril, triu, masked_fill
-# generative models (issue 13)
+# for generative models: transposed convolution, upsampling, divergences
 from .conv_transpose import conv_transpose2d
 from .interpolate import interpolate
 from .divergence import kl_div

@@ -19,6 +19,7 @@ import math
 
 from .. import backend as _backend, kernels
 from ..autograd import Function, Tensor
+from ..checks import check_index_range
 from .activation import logistic
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -489,16 +490,9 @@ class NLLLoss(_ClassLoss):
 
 
 def _check_label_range(op, backend, labels, num_classes, ignore_index):
-    # Only where the labels live in host memory: on a GPU the check would stall the step.
-    if backend.on_host and math.prod(labels.shape):
-        host = _backend.to_numpy(labels)
-        if 0 <= host.min() and host.max() < num_classes:     # the common case: two reductions
-            return
-        host = host[host != ignore_index]
-        if host.size and (host.min() < 0 or host.max() >= num_classes):
-            raise ValueError(f"{op}: labels must be in [0, {num_classes}) (or ignore_index="
-                             f"{ignore_index}), got values from {int(host.min())} to "
-                             f"{int(host.max())}")
+    """An IndexError naming the op when a label is outside [0, C) (ignore_index excepted), as
+    PyTorch raises for its targets; only in host memory (on a GPU it would stall the step)."""
+    check_index_range(op, "labels", backend, labels, num_classes, ignore_index)
 
 
 def _as_target(op, target) -> Tensor:

@@ -7,25 +7,14 @@ KH·KW slices (no fancy indexing, no scatter), and its adjoint adds the same sli
 """
 from __future__ import annotations
 
+from ..checks import pair
+
 __all__ = ["pair", "positive_pair", "output_size", "tap"]
 
 
-def pair(op: str, name: str, value) -> tuple:
-    """(a, b) from an int or a pair of ints; TypeError naming ``op`` and ``name`` otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return (int(value[0]), int(value[1]))
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-
-
 def positive_pair(op: str, name: str, value) -> tuple:
-    """:func:`pair`, both numbers at least 1 (a kernel size, a stride, a dilation)."""
-    found = pair(op, name, value)
-    if found[0] < 1 or found[1] < 1:
-        raise ValueError(f"{op}: {name} must be positive, got {found}")
-    return found
+    """An int or a pair of ints, both at least 1 (a kernel size, a stride, a dilation)."""
+    return pair(op, name, value, minimum=1)
 
 
 def output_size(size, kernel, stride, pad_before, pad_after, dilation=1) -> int:
