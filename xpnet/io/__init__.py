@@ -20,7 +20,7 @@ place. Arrays are copied to the host on saving (the live model is not moved) and
 >>> xpnet.save({"model": model.state_dict(), "epoch": 3}, path)
 >>> state = xpnet.load(path, device="cpu")          # or device="cuda"
 >>> state["epoch"], model.load_state_dict(state["model"])
-(3, ([], []))
+(3, IncompatibleKeys(missing_keys=[], unexpected_keys=[]))
 >>> xpnet.save(model.state_dict(), path.replace(".npz", ".safetensors"))
 >>> list(xpnet.io.load_state_dict(path.replace(".npz", ".safetensors")))
 ['weight', 'bias']
