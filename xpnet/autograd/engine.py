@@ -75,15 +75,9 @@ def backward(root, gradient=None, retain_graph=None, create_graph=False, inputs=
     if gradients is None or len(gradients) != len(roots):
         raise ValueError(f"xpnet.autograd.backward: got {len(roots)} tensors and "
                          f"{1 if isinstance(gradient, Tensor) else len(gradient)} gradients")
-    for i, r in enumerate(roots):
-        if not isinstance(r, Tensor):
-            raise TypeError(f"xpnet.autograd.backward: tensors must be Tensors, got "
-                            f"{type(r).__name__}")
-        if not r.requires_grad:
-            raise RuntimeError(
-                f"xpnet.autograd.backward: element {i} of tensors does not require grad; no input "
-                f"that it was computed from has requires_grad=True (or it was computed in "
-                f"no_grad())")
+    _require_grad("backward", "tensors", roots, lambda i: (
+        f"element {i} of tensors does not require grad; no input that it was computed from has "
+        f"requires_grad=True (or it was computed in no_grad())"))
     if retain_graph is None:
         retain_graph = create_graph
     targets = None
@@ -150,21 +144,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                          f"{len(outs)} outputs and "
                          f"{1 if isinstance(grad_outputs, Tensor) else len(grad_outputs)} "
                          f"grad_outputs")
-    for i, t in enumerate(ins):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"xpnet.autograd.grad: inputs must be Tensors, got "
-                            f"{type(t).__name__} at {i}")
-        if not t.requires_grad:
-            raise RuntimeError(f"xpnet.autograd.grad: input {i} does not require grad; create "
-                               f"it with requires_grad=True")
-    for i, o in enumerate(outs):
-        if not isinstance(o, Tensor):
-            raise TypeError(f"xpnet.autograd.grad: outputs must be Tensors, got "
-                            f"{type(o).__name__} at {i}")
-        if not o.requires_grad:
-            raise RuntimeError(f"xpnet.autograd.grad: output {i} does not require grad and has "
-                               f"no creator (was it computed from inputs that require grad, "
-                               f"outside no_grad()?)")
+    _require_grad("grad", "inputs", ins, lambda i: (
+        f"input {i} does not require grad; create it with requires_grad=True"))
+    _require_grad("grad", "outputs", outs, lambda i: (
+        f"output {i} does not require grad and has no creator (was it computed from inputs "
+        f"that require grad, outside no_grad()?)"))
     if retain_graph is None:
         retain_graph = create_graph
     found = _run("grad", outs, gouts, retain_graph, create_graph, ins, accumulate=False)
@@ -291,16 +275,7 @@ def _walk(order, pending, retain_graph, wanted, captures, accumulate, found):
                 continue
             if g.shape != x.data.shape:
                 g = sum_to_shape(xp, g, x.data.shape)
-            creator = x.creator
-            if creator is None:
-                if wanted is None or id(x) in wanted:
-                    _deliver(x, g, False, accumulate, found)
-            else:
-                slots = pending.get(id(creator))
-                if slots is None:
-                    slots = pending[id(creator)] = [None] * creator.n_outputs
-                old = slots[x._output_index]
-                slots[x._output_index] = g if old is None else old + g
+            _send(x, g, False, pending, wanted, accumulate, found)
         if not retain_graph:
             fn.release()
 
@@ -328,18 +303,34 @@ def _walk_graph(order, pending, retain_graph, wanted, captures, accumulate, foun
                 g = Tensor.from_array(g, False, backend)
             if g.shape != x.shape:
                 g = sum_to_shape(ns, g, x.shape)
-            creator = x.creator
-            if creator is None:
-                if wanted is None or id(x) in wanted:
-                    _deliver(x, g, True, accumulate, found)
-            else:
-                slots = pending.get(id(creator))
-                if slots is None:
-                    slots = pending[id(creator)] = [None] * creator.n_outputs
-                old = slots[x._output_index]
-                slots[x._output_index] = g if old is None else old + g
+            _send(x, g, True, pending, wanted, accumulate, found)
         if not retain_graph:
             fn.release()
+
+
+def _require_grad(op, what, tensors, not_requiring):
+    """Each of ``tensors`` a Tensor that requires grad, or an error naming ``op``."""
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"xpnet.autograd.{op}: {what} must be Tensors, got "
+                            f"{type(t).__name__} at {i}")
+        if not t.requires_grad:
+            raise RuntimeError(f"xpnet.autograd.{op}: {not_requiring(i)}")
+
+
+def _send(x, g, as_tensors, pending, wanted, accumulate, found):
+    """Hand ``g`` on to input ``x``: delivered to a leaf (when wanted), or added to the pending
+    gradients of the op that made ``x``."""
+    creator = x.creator
+    if creator is None:
+        if wanted is None or id(x) in wanted:
+            _deliver(x, g, as_tensors, accumulate, found)
+        return
+    slots = pending.get(id(creator))
+    if slots is None:
+        slots = pending[id(creator)] = [None] * creator.n_outputs
+    old = slots[x._output_index]
+    slots[x._output_index] = g if old is None else old + g
 
 
 def _tap(fn, grads, as_tensors, captures, found):

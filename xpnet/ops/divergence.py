@@ -28,10 +28,6 @@ class KLDivLoss(_Loss):
     name = "kl_div"
     floating_inputs = {0: "input", 1: "target"}
 
-    def __init__(self, reduction, log_target):
-        super().__init__(reduction)
-        self.log_target = log_target
-
     def forward(self, x, target):
         xp = self.xp
         try:
@@ -87,4 +83,4 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
     0.5108
     """
     check_kl_reduction("kl_div", reduction)
-    return KLDivLoss(reduction, bool(log_target))(input, _as_target("kl_div", target))
+    return KLDivLoss(reduction, log_target=bool(log_target))(input, _as_target("kl_div", target))

@@ -32,10 +32,13 @@ def _check_reduction(op, reduction):
 
 
 class _Loss(Function):
-    """Elementwise loss with a reduction; subclasses give ``loss`` and ``grad`` per element."""
+    """Elementwise loss with a reduction; subclasses give ``loss`` and ``grad`` per element.
+    Settings of a subclass (``beta``, ``log_target``) are given by name and kept as attributes."""
 
-    def __init__(self, reduction):
+    def __init__(self, reduction, **settings):
         self.reduction = reduction
+        for name, value in settings.items():
+            setattr(self, name, value)
 
     def check_same_shape(self, x, target):
         if tuple(x.shape) != tuple(target.shape):
@@ -72,10 +75,6 @@ class SmoothL1Loss(_Loss):
     """Quadratic near zero, linear beyond ``beta`` (the Huber loss divided by beta)."""
     name = "smooth_l1_loss"
     floating_inputs = {0: "input", 1: "target"}
-
-    def __init__(self, reduction, beta):
-        super().__init__(reduction)
-        self.beta = beta
 
     def forward(self, x, target):
         self.check_same_shape(x, target)
@@ -523,7 +522,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     _check_reduction("smooth_l1_loss", reduction)
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be a number >= 0, got {beta!r}")
-    return SmoothL1Loss(reduction, float(beta))(input, _as_target("smooth_l1_loss", target))
+    return SmoothL1Loss(reduction, beta=float(beta))(input, _as_target("smooth_l1_loss", target))
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
