@@ -72,10 +72,13 @@ class Mean(_Reduction):
         return self.xp.broadcast_to(self.expand(grad_y) / self.count, self.in_shape)
 
 
-class _Extremum(_Reduction):
-    """Max or min; ties share the gradient equally (as PyTorch's amax/amin do)."""
+class Extremum(_Reduction):
+    """amax (``reduce='max'``) or amin (``'min'``); ties share the gradient equally (as
+    PyTorch's amax/amin do)."""
 
-    reduce = None
+    def __init__(self, reduce, axis, keepdims):
+        super().__init__(axis, keepdims)
+        self.reduce, self.name = reduce, "a" + reduce
 
     def forward(self, x):
         axes = self.prepare(x)
@@ -98,25 +101,16 @@ class _Extremum(_Reduction):
         return hit * (self.expand(grad_y) / count)
 
 
-class AMax(_Extremum):
-    name = "amax"
-    reduce = "max"
-
-
-class AMin(_Extremum):
-    name = "amin"
-    reduce = "min"
-
-
-class _ExtremumWithIndex(Function):
-    """Values and indices of the max (or min) along one axis, as ``torch.max(x, dim)``: the
-    gradient goes to the index returned (the first extremum on ties), not shared."""
+class ExtremumWithIndex(Function):
+    """Values and indices of the max (``reduce='max'``) or min along one axis, as
+    ``torch.max(x, dim)``: the gradient goes to the index returned (the first extremum on
+    ties), not shared."""
 
     differentiable_outputs = (0,)
-    arg = None
 
-    def __init__(self, axis, keepdims):
+    def __init__(self, reduce, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
+        self.name, self.arg = reduce, "arg" + reduce
 
     def forward(self, x):
         xp = self.xp
@@ -149,16 +143,6 @@ class _ExtremumWithIndex(Function):
         return hit * grad_values
 
 
-class MaxWithIndex(_ExtremumWithIndex):
-    name = "max"
-    arg = "argmax"
-
-
-class MinWithIndex(_ExtremumWithIndex):
-    name = "min"
-    arg = "argmin"
-
-
 class MaxMin(NamedTuple):
     """What ``max(x, dim)`` and ``min(x, dim)`` return, as ``torch.return_types.max``."""
     values: Tensor
@@ -181,21 +165,21 @@ def mean(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tens
 
 def amax(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     """Maximum values over ``dim`` (the Array API's ``max``); ties share the gradient."""
-    return AMax(dim_arg("amax", dim, axis), keepdim_arg("amax", keepdim, keepdims))(x)
+    return Extremum("max", dim_arg("amax", dim, axis), keepdim_arg("amax", keepdim, keepdims))(x)
 
 
 def amin(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     """Minimum values over ``dim`` (the Array API's ``min``); ties share the gradient."""
-    return AMin(dim_arg("amin", dim, axis), keepdim_arg("amin", keepdim, keepdims))(x)
+    return Extremum("min", dim_arg("amin", dim, axis), keepdim_arg("amin", keepdim, keepdims))(x)
 
 
-def _extremum(op, x, dim, keepdim, axis, keepdims, pairwise, whole, with_index):
+def _extremum(op, x, dim, keepdim, axis, keepdims, pairwise):
     if isinstance(dim, Tensor):                 # torch.max(a, b): the elementwise maximum
         return pairwise(x, dim)
     dim = dim_arg(op, dim, axis)
     if dim is None:
-        return whole(None, keepdim_arg(op, keepdim, keepdims))(x)
-    return MaxMin(*with_index(dim, keepdim_arg(op, keepdim, keepdims))(x))
+        return Extremum(op, None, keepdim_arg(op, keepdim, keepdims))(x)
+    return MaxMin(*ExtremumWithIndex(op, dim, keepdim_arg(op, keepdim, keepdims))(x))
 
 
 def max(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):  # noqa: A001
@@ -208,13 +192,13 @@ def max(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):  # noqa
     ([5.0, 7.0], [1, 0])
     """
     from .elementwise import maximum
-    return _extremum("max", x, dim, keepdim, axis, keepdims, maximum, AMax, MaxWithIndex)
+    return _extremum("max", x, dim, keepdim, axis, keepdims, maximum)
 
 
 def min(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None):  # noqa: A001
     """As ``torch.min`` (see :func:`max`)."""
     from .elementwise import minimum
-    return _extremum("min", x, dim, keepdim, axis, keepdims, minimum, AMin, MinWithIndex)
+    return _extremum("min", x, dim, keepdim, axis, keepdims, minimum)
 
 
 def _arg(op, x, dim, keepdim, axis, keepdims):
