@@ -154,9 +154,11 @@ def install_excepthook(world: World) -> None:
     def abort_on_exception(kind, value, tb):
         try:
             sys.stdout.flush()
-            print(f"xpnet.distributed: rank {world.rank} of {world.size} raised; aborting the "
-                  f"job", file=sys.stderr)
-            traceback.print_exception(kind, value, tb)
+            # one write of the whole report, flushed before the abort: mpiexec may stop
+            # forwarding this rank's output as soon as the abort reaches it
+            report = "".join(traceback.format_exception(kind, value, tb))
+            sys.stderr.write(f"{report}xpnet.distributed: rank {world.rank} of {world.size} "
+                             f"raised; aborting the job\n")
             sys.stderr.flush()
         finally:
             world.comm.Abort(1)
