@@ -49,7 +49,7 @@ def _xpnet_fns(batch, rng):
             p.grad = None
         loss.backward()
         for p in params:  # plain SGD on the arrays, so only the model is measured
-            p.data = p.data - 0.01 * p.grad.data
+            p.array = p.array - 0.01 * p.grad.array
         return loss
 
     return stack, step

@@ -28,8 +28,8 @@ class _InlineAdam:
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
-        self.m = [np.zeros_like(p.data) for p in params]
-        self.v = [np.zeros_like(p.data) for p in params]
+        self.m = [np.zeros_like(p.array) for p in params]
+        self.v = [np.zeros_like(p.array) for p in params]
 
     def zero_grad(self):
         for p in self.params:
@@ -40,12 +40,12 @@ class _InlineAdam:
         b1, b2 = self.betas
         scale = float(self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t))  # keep float32
         for p, m, v in zip(self.params, self.m, self.v):
-            g = p.grad.data
+            g = p.grad.array
             m *= b1
             m += (1 - b1) * g
             v *= b2
             v += (1 - b2) * g * g
-            p.data = p.data - scale * m / (np.sqrt(v) + self.eps)
+            p.array = p.array - scale * m / (np.sqrt(v) + self.eps)
 
 
 def xpnet_step(cell, seq_len, batch, hidden):

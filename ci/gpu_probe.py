@@ -375,12 +375,12 @@ def distributed(device):
     t = xpnet.tensor(values, device=device)
     comm = repr(communicator(t.backend))
     dist.all_reduce(t)
-    summed = xb.to_numpy(t.data).tolist()
+    summed = xb.to_numpy(t.array).tolist()
     dist.all_reduce(t, op="mean")
-    mean = xb.to_numpy(t.data).tolist()
+    mean = xb.to_numpy(t.array).tolist()
     dist.broadcast(t, 0)
     _sync(t.backend)
-    broadcast = xb.to_numpy(t.data).tolist()
+    broadcast = xb.to_numpy(t.array).tolist()
     expected = values.tolist()
     ok = summed == expected and mean == expected and broadcast == expected
     return {"ok": ok, "world": repr(world), "communicator": comm, "all_reduce_sum": summed,

@@ -41,11 +41,11 @@ hv = grad(sum((g * vi).sum() for g, vi in zip(grads, v)), params)
 def shifted_gradient(sign):
     with xpnet.no_grad():
         for p, vi in zip(params, v):
-            p.data = p.data + sign * args.eps * vi.data
+            p.array = p.array + sign * args.eps * vi.array
     out = [g.numpy() for g in loss_gradient()]
     with xpnet.no_grad():
         for p, vi in zip(params, v):
-            p.data = p.data - sign * args.eps * vi.data
+            p.array = p.array - sign * args.eps * vi.array
     return out
 
 

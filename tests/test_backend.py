@@ -74,7 +74,7 @@ def test_tensors_move_between_devices_keeping_values(device):
     assert moved.device == xpnet.device(device).name
     np.testing.assert_array_equal(moved.numpy(), x.numpy())
     np.testing.assert_array_equal(moved.to("cpu").numpy(), x.numpy())
-    assert backend.backend_of(moved.data) is moved.backend
+    assert backend.backend_of(moved.array) is moved.backend
 
 
 def test_to_numpy_reads_every_backend(device):

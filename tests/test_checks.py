@@ -111,8 +111,8 @@ def test_is_floating_reads_every_spelling_of_a_dtype(dtype, floating):
 
 
 def test_is_floating_reads_each_device_dtype(device):
-    assert checks.is_floating(xpnet.zeros(2, device=device).data.dtype)
-    assert not checks.is_floating(xpnet.zeros(2, device=device, dtype="int64").data.dtype)
+    assert checks.is_floating(xpnet.zeros(2, device=device).array.dtype)
+    assert not checks.is_floating(xpnet.zeros(2, device=device, dtype="int64").array.dtype)
 
 
 @pytest.mark.parametrize("args, kwargs, message", [
@@ -141,12 +141,12 @@ def test_check_index_range_refuses_indices_outside_the_axis(device, values, size
                                                             message):
     indices = xpnet.tensor(values, device=device, dtype="int64")
     with pytest.raises(IndexError, match=message):
-        checks.check_index_range("op", "ids", indices.backend, indices.data, size, ignore_index)
+        checks.check_index_range("op", "ids", indices.backend, indices.array, size, ignore_index)
 
 
 @pytest.mark.parametrize("values, ignore_index", [([0, 2, 1], None), ([], None),
                                                   ([-100, 2, -100], -100), ([-100], -100)])
 def test_check_index_range_passes_indices_inside_the_axis(device, values, ignore_index):
     indices = xpnet.tensor(np.array(values, dtype=np.int64), device=device)
-    assert checks.check_index_range("op", "ids", indices.backend, indices.data, 3,
+    assert checks.check_index_range("op", "ids", indices.backend, indices.array, 3,
                                     ignore_index) is None

@@ -36,7 +36,7 @@ def test_gradcheck_names_the_input_and_its_worst_element(device):
 
 def test_gradcheck_reports_the_index_of_the_wrong_input(device):
     a, b = random_inputs(device, (2,), (2, 2))
-    b.data = b.backend.asarray(np.array([[0.1, 0.2], [0.3, 0.9]]))
+    b.array = b.backend.asarray(np.array([[0.1, 0.2], [0.3, 0.9]]))
     with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2, 2\)\) is wrong at \(1, 1\)"):
         gradcheck(lambda a, b: a * SquareWithAWrongGradient()(b), a, b)
 

@@ -94,21 +94,21 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
 
     with no_grad():
         for (index, t), grad in zip(checked, analytic):
-            original = t.data
+            original = t.array
             host = t.numpy().astype(np.float64).copy()
             numeric = np.zeros_like(host)
             flat, num_flat = host.reshape(-1), numeric.reshape(-1)
             for k in range(flat.size):
                 keep = flat[k]
                 flat[k] = keep + eps
-                t.data = t.backend.asarray(host)
+                t.array = t.backend.asarray(host)
                 plus = projected(False)
                 flat[k] = keep - eps
-                t.data = t.backend.asarray(host)
+                t.array = t.backend.asarray(host)
                 minus = projected(False)
                 flat[k] = keep
                 num_flat[k] = (plus - minus) / (2 * eps)
-            t.data = original
+            t.array = original
             err = np.abs(grad - numeric) - (atol + rtol * np.abs(numeric))
             if err.size and err.max() > 0:
                 worst = np.unravel_index(int(np.argmax(err)), err.shape)

@@ -378,3 +378,36 @@ def test_an_operator_in_place_in_a_graph_leaves_the_ops_that_used_the_tensor_exa
     x.grad = None
     y.sum().backward()
     assert x.grad.tolist() == [6.0, 6.0]
+
+
+def _data_updates(lib, p, other):
+    """What PyTorch scripts do with ``p.data``: in-place updates outside any no_grad block."""
+    p.data.add_(other, alpha=-0.5)          # the update of a hand-written optimizer
+    p.data.mul_(2.0)
+    (p * p).sum().backward()                # the graph still reaches p
+    p.data.clamp_(-3.0, 3.0)
+    return p.data
+
+
+def test_data_is_a_detached_tensor_sharing_storage_as_in_pytorch(device, torch):
+    p = xpnet.tensor(X, device=device, requires_grad=True)
+    tp = torch.tensor(X, requires_grad=True)
+    data = _data_updates(xpnet, p, xpnet.tensor(OTHER, device=device))
+    tdata = _data_updates(torch, tp, torch.tensor(OTHER))
+    assert isinstance(data, xpnet.Tensor) and data.requires_grad is False and data.is_leaf
+    assert p.requires_grad and p.is_leaf and data.device == device
+    _assert_same(p, tp)
+    _assert_same(p.grad, tp.grad)
+    _assert_same(data, tdata)
+
+
+def test_data_feeds_init_and_fill_and_takes_an_assigned_tensor(device):
+    layer = xpnet.nn.Linear(3, 2, device=device)
+    xpnet.nn.init.constant_(layer.weight.data, 0.5)   # init through .data reaches the parameter
+    layer.bias.data.fill_(-1.0)
+    assert layer.weight.tolist() == [[0.5] * 3] * 2 and layer.bias.tolist() == [-1.0, -1.0]
+    layer.weight.data = xpnet.zeros(4, 3, device=device)   # PyTorch: the shape may change
+    assert layer.weight.shape == (4, 3) and layer.weight.requires_grad
+    assert layer.weight.array is layer.weight.data.array
+    with pytest.raises(TypeError, match=r"Tensor\.data: expected a Tensor to assign, got ndarray"):
+        layer.bias.data = np.zeros(2, dtype=np.float32)

@@ -67,7 +67,7 @@ def test_draws_on_a_torch_device_copy_nothing_from_the_host(monkeypatch):
                  lambda: xpnet.randint(0, 5, (3,), device="torch", dtype="float32"),
                  lambda: xpnet.normal(like, 2.0), lambda: xpnet.bernoulli(probabilities),
                  lambda: creation.normal_(like), lambda: creation.bernoulli_(like, 0.3)):
-        assert type(draw().data).__module__.startswith("torch")
+        assert type(draw().array).__module__.startswith("torch")
 
 
 def test_random_tensors_have_the_right_statistics(device):

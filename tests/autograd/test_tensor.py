@@ -82,7 +82,7 @@ def test_dtype_objects_are_accepted_and_compare_as_torch_dtypes_do(device):
     assert xpnet.tensor([1, 2], device=device).dtype == xpnet.int64
     assert (x > 0).dtype == xpnet.bool and xpnet.float32.is_floating_point
     assert x.float().dtype == xpnet.float32 and x.to(dtype=xpnet.float32).dtype == "float32"
-    assert np.dtype(xpnet.float32) == np.float32 and x.dtype == x.data.dtype
+    assert np.dtype(xpnet.float32) == np.float32 and x.dtype == x.array.dtype
     with pytest.raises(TypeError, match=r"unknown dtype 'float8'; expected one of bool, int8"):
         xpnet.zeros(2, dtype="float8", device=device)
 

@@ -31,11 +31,11 @@ def test_an_array_in_use_is_never_handed_out():
     inside = xpnet.Tensor(pool.empty((MB // 4,), np.float32))
     held[...] = 1.0
     view[...] = 2.0
-    inside.data[...] = 3.0
+    inside.array[...] = 3.0
     taken = [pool.empty((MB // 4,), np.float32) for _ in range(4)]
     for array in taken:
-        assert array is not held and array is not view.base and array is not inside.data
-    assert (held == 1.0).all() and (view == 2.0).all() and (inside.data == 3.0).all()
+        assert array is not held and array is not view.base and array is not inside.array
+    assert (held == 1.0).all() and (view == 2.0).all() and (inside.array == 3.0).all()
     assert tensor.shape == (MB // 4,)
 
 
@@ -73,7 +73,7 @@ def test_training_steps_leave_held_activations_and_a_retained_graph_alone():
     y = xpnet.tensor(rng.integers(0, 10, 32))
     model = models.mnist_cnn(device="cpu")
     features = model[:3](x)       # conv, relu, conv: a view of a pooled 4.7 MB array
-    assert features.data.base is not None and features.data.base.nbytes >= 4 * MB
+    assert features.array.base is not None and features.array.base.nbytes >= 4 * MB
     kept = features.numpy().copy()
     loss = F.cross_entropy(model(x), y)
     loss.backward(retain_graph=True)

@@ -136,7 +136,7 @@ def run_collectives(out):
         value = float(rank + 1)
         summed = dist.all_reduce(xpnet.tensor([value, 10 * value], device=device))
         averaged = xpnet.tensor([value, 10 * value], device=device)
-        array_before = averaged.data
+        array_before = averaged.array
         dist.all_reduce(averaged, op="mean")
         counts = dist.all_reduce(xpnet.tensor([rank + 1, 7], device=device, dtype="int64"))
         sent = dist.broadcast(xpnet.tensor([value, -value], device=device), src=1)
@@ -145,7 +145,7 @@ def run_collectives(out):
         dist.average_gradients(layer)
         results["devices"][device] = {
             "sum": summed.tolist(), "mean": averaged.tolist(),
-            "mean_in_place": averaged.data is array_before, "int_sum": counts.tolist(),
+            "mean_in_place": averaged.array is array_before, "int_sum": counts.tolist(),
             "broadcast": sent.tolist(), "weight_grad": layer.weight.grad.tolist(),
             "bias_grad": layer.bias.grad.tolist()}
     results["sums"] = dist.all_reduce_sums({"loss": 0.5 * (rank + 1), "count": 10})

@@ -37,18 +37,18 @@ def _backward(model, device):
 
 def test_in_a_world_of_one_every_collective_is_the_identity(device):
     t = xpnet.tensor([1.5, -2.0], device=device)
-    array = t.data
+    array = t.array
     assert dist.all_reduce(t) is t and dist.all_reduce(t, op="mean") is t
-    assert dist.broadcast(t, src=0) is t and t.data is array
+    assert dist.broadcast(t, src=0) is t and t.array is array
     assert t.tolist() == [1.5, -2.0]
     model = _model(device)
     state = [p.numpy().copy() for p in model.parameters()]
     grads = _backward(model, device)
-    grad_arrays = [p.grad.data for p in model.parameters()]
+    grad_arrays = [p.grad.array for p in model.parameters()]
     dist.broadcast_parameters(model)
     dist.average_gradients(model)
     dist.average_buffers(model)
-    assert all(p.grad.data is a for p, a in zip(model.parameters(), grad_arrays))
+    assert all(p.grad.array is a for p, a in zip(model.parameters(), grad_arrays))
     for p, before, grad in zip(model.parameters(), state, grads):
         np.testing.assert_array_equal(p.numpy(), before)
         np.testing.assert_array_equal(p.grad.numpy(), grad)
@@ -69,9 +69,9 @@ def test_all_reduce_sums_returns_host_floats_in_the_shape_it_was_given(device):
 
 def test_all_reduce_sums_and_averages_over_the_ranks_in_place(two_ranks, device):
     t = xpnet.tensor([1.0, -2.0], device=device)
-    array = t.data
+    array = t.array
     assert dist.all_reduce(t) is t and t.tolist() == [4.0, -8.0]
-    assert t.data is array                        # written into the tensor's own array
+    assert t.array is array                        # written into the tensor's own array
     assert dist.all_reduce(t, op="mean").tolist() == [8.0, -16.0]
     counts = dist.all_reduce(xpnet.tensor([1, 2], device=device, dtype="int64"))
     assert counts.tolist() == [4, 8]
@@ -133,7 +133,7 @@ def test_average_gradients_never_writes_into_a_shared_gradient_array(two_ranks):
     a, b = xpnet.tensor([1.0, 2.0], requires_grad=True), xpnet.tensor([3.0, 4.0],
                                                                        requires_grad=True)
     (a + b).sum().backward()                       # add hands one array to both leaves
-    shared = a.grad.data
+    shared = a.grad.array
     dist.average_gradients([a, b])
     assert shared.tolist() == [1.0, 1.0]
     assert a.grad.tolist() == b.grad.tolist() == [2.0, 2.0]
@@ -150,8 +150,8 @@ def test_broadcast_parameters_covers_parameters_and_buffers(two_ranks, device):
 
 def test_average_buffers_averages_floating_statistics_only(two_ranks):
     norm = nn.BatchNorm1d(2)
-    norm.running_mean.data[...] = np.array([1.0, 2.0], dtype=np.float32)
-    norm.num_batches_tracked.data[...] = 5
+    norm.running_mean.array[...] = np.array([1.0, 2.0], dtype=np.float32)
+    norm.num_batches_tracked.array[...] = 5
     dist.average_buffers(norm)
     assert norm.running_mean.tolist() == [2.0, 4.0] and norm.running_var.tolist() == [2.0, 2.0]
     assert int(norm.num_batches_tracked.item()) == 5

@@ -148,7 +148,7 @@ def test_nccl_serves_cupy_devices_only():
 
 def test_the_host_communicator_reduces_numpy_in_place_and_copies_other_libraries(device):
     host = comm.HostCommunicator(FakeComm(rank=0, size=2, partner=lambda x: x), FakeMPI(None))
-    array = xpnet.tensor([[1.0, 2.0], [3.0, 4.0]], device=device).data
+    array = xpnet.tensor([[1.0, 2.0], [3.0, 4.0]], device=device).array
     result = host.all_reduce(array)
     assert xpnet.backend.backend_of(result) == device
     assert xpnet.backend.to_numpy(result).tolist() == [[2.0, 4.0], [6.0, 8.0]]

@@ -99,8 +99,8 @@ def test_cross_entropy_launches_its_reductions_and_three_fused_kernels():
 def test_the_counter_sees_host_reads_and_compat_functions_that_sync_on_cupy():
     x = xpnet.randn(3, device="strict")
     with count_calls() as calls:
-        float(x.sum().data)
-        x.xp.clip(x.data, -1.0, 1.0)
+        float(x.sum().array)
+        x.xp.clip(x.array, -1.0, 1.0)
     assert calls.syncs["__float__"] == 1 and calls.syncs["clip"] == 1
 
 

@@ -68,10 +68,10 @@ def test_a_module_state_dict_loads_back_into_a_module(tmp_path, device):
 
 def test_saving_does_not_move_or_change_the_live_module(tmp_path, device):
     model = xpnet.nn.Linear(3, 2).to(device)
-    before = {k: (v.data, v.numpy().copy()) for k, v in model.state_dict().items()}
+    before = {k: (v.array, v.numpy().copy()) for k, v in model.state_dict().items()}
     io.save({"model": model.state_dict()}, tmp_path / "m.npz")
     for key, value in model.state_dict().items():
-        assert value.device == device and value.data is before[key][0]
+        assert value.device == device and value.array is before[key][0]
         np.testing.assert_array_equal(value.numpy(), before[key][1])
 
 

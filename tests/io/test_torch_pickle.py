@@ -203,7 +203,7 @@ def test_an_xpnet_model_saved_as_safetensors_loads_into_pytorch(tmp_path):
     torch = pytest.importorskip("torch")
     safetensors_torch = pytest.importorskip("safetensors.torch")
     model = tiny_mlp().eval()
-    model[1].running_mean.data = model[1].running_mean.xp.linspace(-1, 1, 8, dtype="float32")
+    model[1].running_mean.array = model[1].running_mean.xp.linspace(-1, 1, 8, dtype="float32")
     xpnet.save(model.state_dict(), tmp_path / "m.safetensors")
     torch_model = trained_torch_mlp(torch)
     torch_model.load_state_dict(safetensors_torch.load_file(tmp_path / "m.safetensors"))

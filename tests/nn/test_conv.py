@@ -87,7 +87,7 @@ def test_a_small_cnn_loss_falls_in_a_few_sgd_steps(device):
         model.zero_grad()
         loss.backward()
         for p in model.parameters():
-            p.data = p.data - 0.2 * p.grad.data
+            p.array = p.array - 0.2 * p.grad.array
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
 

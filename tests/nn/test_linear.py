@@ -129,7 +129,7 @@ def test_mlp_trained_with_hand_written_sgd_reduces_the_loss(device):
         loss.backward()
         with xpnet.no_grad():
             for p in model.parameters():
-                p.data = p.data - 0.2 * p.grad.data
+                p.array = p.array - 0.2 * p.grad.array
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10, losses
     assert all(p.device == device for p in model.parameters())

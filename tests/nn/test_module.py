@@ -99,7 +99,7 @@ def test_state_dict_lists_each_modules_parameters_then_buffers_then_children_und
 
 def test_state_dict_round_trips_through_tensors_and_numpy_onto_another_device(device):
     source = Block("cpu")
-    source.running_mean.data = source.running_mean.xp.asarray([1.0, 2.0, 3.0, 4.0],
+    source.running_mean.array = source.running_mean.xp.asarray([1.0, 2.0, 3.0, 4.0],
                                                               dtype=source.running_mean.dtype)
     expected = numpy_state(source)
     for state in (source.state_dict(), expected):  # Tensors, then plain NumPy arrays

@@ -95,7 +95,7 @@ def test_stacks_are_deep_copies_named_as_torchs(device):
     assert_close(first.linear1.weight, second.linear1.weight, rtol=0)   # the same start
     assert first.linear1.weight is not second.linear1.weight
     assert first.linear1.weight.device is layer.linear1.weight.device
-    second.linear1.weight.data = second.linear1.weight.data * 0
+    second.linear1.weight.array = second.linear1.weight.array * 0
     assert np.abs(first.linear1.weight.numpy()).sum() > 0
 
 

@@ -103,8 +103,8 @@ def test_layer_norm_matches_torch(device):
 def test_fused_elementwise_helpers_agree_with_their_reference(device):
     g, x, k, c1, c0 = random_inputs(device, (3, 2), (3, 2), (1, 2), (1, 2), (1, 2))
     xp = x.xp
-    fused = norm_ops._batch_norm_grad(xp, g.data, x.data, k.data, c1.data, c0.data)
-    plain = norm_ops._batch_norm_grad.reference(xp, g.data, x.data, k.data, c1.data, c0.data)
+    fused = norm_ops._batch_norm_grad(xp, g.array, x.array, k.array, c1.array, c0.array)
+    plain = norm_ops._batch_norm_grad.reference(xp, g.array, x.array, k.array, c1.array, c0.array)
     assert_close(xpnet.tensor(fused), xpnet.tensor(plain), rtol=1e-15)
 
 

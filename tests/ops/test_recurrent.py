@@ -88,7 +88,7 @@ def test_missing_initial_states_and_biases_mean_zeros(device):
 def test_gradients_match_finite_differences(device, kind, reverse, batch_first):
     x, h0, c0, *weights = make_inputs(device, kind)
     if batch_first:
-        x = xpnet.Tensor(F.permute(x, 1, 0, 2).data, requires_grad=True)
+        x = xpnet.Tensor(F.permute(x, 1, 0, 2).array, requires_grad=True)
     states = (h0, c0) if kind == "lstm" else (h0, None)
     gradcheck(lambda x, *args: call(kind, x, *args, reverse=reverse, batch_first=batch_first),
               x, *states, *weights)

@@ -53,7 +53,7 @@ def test_clip_grad_norm_matches_torch(norm_type):
 def test_clip_grad_norm_in_float32_keeps_the_dtype(device):
     params = _with_grads(device)
     for p in params:
-        p.data, p.grad = p.astype("float32").data, p.grad.astype("float32")
+        p.array, p.grad = p.astype("float32").array, p.grad.astype("float32")
     clip_grad_norm_(params, 0.1)
     assert all(xpnet.backend.dtype_name(p.grad.dtype) == "float32" for p in params)
 

@@ -120,7 +120,7 @@ def test_optimizer_state_follows_the_model_to_another_device():
     for p in model.parameters():
         state = opt.state[id(p)]
         assert xpnet.backend.backend_of(state["exp_avg"]).name == "strict"
-        assert xpnet.backend.backend_of(p.data).name == "strict"
+        assert xpnet.backend.backend_of(p.array).name == "strict"
         assert state["step"] == 2
     opt.to("cpu")
     assert all(xpnet.backend.backend_of(s["exp_avg"]).name == "cpu" for s in opt.state.values())
@@ -132,7 +132,7 @@ def test_a_move_midway_gives_the_same_trajectory_as_staying():
     opt_move = optim.SGD([move], lr=0.1, momentum=0.9)
     steps(opt_stay, stay, 4)
     steps(opt_move, move, 2)
-    move.data, move.backend = xpnet.backend.resolve("strict").asarray(move.numpy()), \
+    move.array, move.backend = xpnet.backend.resolve("strict").asarray(move.numpy()), \
         xpnet.backend.resolve("strict")
     steps(opt_move, move, 2)
     assert_close(move, stay.numpy(), rtol=1e-14)

@@ -296,7 +296,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
         raise TypeError(f"{op}: num_classes must be an int, got {num_classes!r}")
     if tensor.numel():
-        low, high = int(xp.min(tensor.data)), int(xp.max(tensor.data))
+        low, high = int(xp.min(tensor.array)), int(xp.max(tensor.array))
         if num_classes == -1:
             num_classes = high + 1
         if low < 0 or high >= num_classes:
@@ -306,5 +306,5 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise ValueError(f"{op}: num_classes=-1 needs a non-empty tensor to infer it from")
     with backend.scope():
         classes = xp.arange(int(num_classes), device=backend.device)
-        hot = xp.expand_dims(tensor.data, axis=-1) == xp.astype(classes, tensor.data.dtype)
+        hot = xp.expand_dims(tensor.array, axis=-1) == xp.astype(classes, tensor.array.dtype)
         return Tensor.from_array(xp.astype(hot, xp.int64), device=backend)

@@ -157,7 +157,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         g = found.get(id(t))
         if g is None:
             if materialize_grads:
-                g = Tensor.from_array(t.xp.zeros_like(t.data), False, t.backend)
+                g = Tensor.from_array(t.xp.zeros_like(t.array), False, t.backend)
             elif not allow_unused:
                 raise RuntimeError(f"xpnet.autograd.grad: input {i} (shape {t.shape}) was not "
                                    f"used to compute the outputs; pass allow_unused=True to get "
@@ -178,7 +178,7 @@ def _seed(op, root, gradient, create_graph):
                                f"shape {root.shape}; pass "
                                f"{'gradient' if op == 'backward' else 'grad_outputs'}= of the "
                                f"same shape")
-        g = root.xp.ones_like(root.data)
+        g = root.xp.ones_like(root.array)
         return Tensor.from_array(g, False, root.backend) if create_graph else g
     if not isinstance(gradient, Tensor):
         raise TypeError(f"xpnet.autograd.{op}: gradient must be a Tensor of shape {root.shape}, "
@@ -191,9 +191,9 @@ def _seed(op, root, gradient, create_graph):
                          f"{root.shape}, got {gradient.shape}")
     if create_graph:
         return gradient if gradient.dtype == root.dtype else gradient.astype(root.dtype)
-    g = gradient.data
-    if g.dtype != root.data.dtype:
-        g = root.xp.astype(g, root.data.dtype)
+    g = gradient.array
+    if g.dtype != root.array.dtype:
+        g = root.xp.astype(g, root.array.dtype)
     return g
 
 
@@ -273,8 +273,8 @@ def _walk(order, pending, retain_graph, wanted, captures, accumulate, found):
         for x, g, want in zip(fn.inputs, grad_inputs, fn.needs_input_grad):
             if g is None or not want:
                 continue
-            if g.shape != x.data.shape:
-                g = sum_to_shape(xp, g, x.data.shape)
+            if g.shape != x.array.shape:
+                g = sum_to_shape(xp, g, x.array.shape)
             _send(x, g, False, pending, wanted, accumulate, found)
         if not retain_graph:
             fn.release()
@@ -361,7 +361,7 @@ def _run_hooks(fns, g, backend, as_tensors):
             if out.shape != t.shape:
                 raise ValueError(f"xpnet: a tensor hook returned a gradient of shape "
                                  f"{out.shape}, expected {t.shape}")
-            g = out if as_tensors else out.data
+            g = out if as_tensors else out.array
     return g
 
 
@@ -380,9 +380,9 @@ def _deliver(x, g, as_tensor, accumulate, found):
             g = g.astype(x.dtype)
         x.grad = g if x.grad is None else x.grad + g
         return
-    if g.dtype != x.data.dtype:
-        g = x.xp.astype(g, x.data.dtype)
+    if g.dtype != x.array.dtype:
+        g = x.xp.astype(g, x.array.dtype)
     if x.grad is None:
         x.grad = Tensor.from_array(g, False, x.backend)
     else:
-        x.grad = Tensor.from_array(x.grad.data + g, False, x.backend)
+        x.grad = Tensor.from_array(x.grad.array + g, False, x.backend)

@@ -91,7 +91,7 @@ class Function:
                     self._raise_mixed(inputs)
                 wanted = x.requires_grad
                 needs_grad = needs_grad or wanted
-                arrays.append(x.data)
+                arrays.append(x.array)
             else:
                 if x is not None and x.__class__ not in _PLAIN_NUMBERS and \
                         not isinstance(x, _CONSTANTS):
@@ -164,7 +164,7 @@ class Function:
                 f"xpnet: {self.op_name} has no double backward yet, so create_graph=True (grad "
                 f"of a gradient) cannot go through it")
         backend = self.backend
-        by_id = {id(x.data): x for x in self.inputs if isinstance(x, Tensor)}
+        by_id = {id(x.array): x for x in self.inputs if isinstance(x, Tensor)}
         constants = self.saved_constants
         rerun = False
         state = {}

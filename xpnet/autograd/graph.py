@@ -222,9 +222,9 @@ def to_dot(tensor: Tensor, params=None, show_values: bool = False, show_grads=No
         """[(tag, blocks)]: the value and gradient of ``t`` where shown and small enough."""
         found = []
         if show_values:
-            found.append((prefix + "value", _blocks(t.data, limit)))
+            found.append((prefix + "value", _blocks(t.array, limit)))
         if show_grads and t.grad is not None:
-            found.append((prefix + "grad", _blocks(t.grad.data, limit)))
+            found.append((prefix + "grad", _blocks(t.grad.array, limit)))
         return [(tag, blocks) for tag, blocks in found if blocks is not None]
 
     lines = ["digraph xpnet {",

@@ -195,7 +195,7 @@ def expand(input, *sizes):  # noqa: A002
     if not _needs_graph(input):   # no graph: a broadcast view, as PyTorch's
         xp = input.xp
         with input.backend.scope():
-            data = xp.broadcast_to(input.data, shape)
+            data = xp.broadcast_to(input.array, shape)
         return _tensor_class().from_array(data, device=input.backend)
     zeros = _filled_like(input, shape, 0)
     return _ops().add(input, zeros)   # Add's backward sums the broadcast axes back
@@ -204,7 +204,7 @@ def expand(input, *sizes):  # noqa: A002
 def _filled_like(x, shape, value):
     xp = x.xp
     with x.backend.scope():
-        data = xp.full(shape, value, dtype=x.data.dtype, device=x.backend.device)
+        data = xp.full(shape, value, dtype=x.array.dtype, device=x.backend.device)
     return _tensor_class().from_array(data, device=x.backend)
 
 
@@ -236,7 +236,7 @@ def flip(input, dims):  # noqa: A002
     dims = _dims("flip", dims, input.ndim)
     if not _needs_graph(input):
         with input.backend.scope():
-            data = input.xp.flip(input.data, axis=dims) if dims else input.data
+            data = input.xp.flip(input.array, axis=dims) if dims else input.array
         return _tensor_class().from_array(data, device=input.backend)
     x = input
     for d in dims:
@@ -339,19 +339,19 @@ def _boolean(x, array):
 def isnan(input):  # noqa: A002
     """Where ``input`` is NaN (a boolean tensor, no gradient)."""
     with input.backend.scope():
-        return _boolean(input, input.xp.isnan(input.data))
+        return _boolean(input, input.xp.isnan(input.array))
 
 
 def isinf(input):  # noqa: A002
     """Where ``input`` is +inf or -inf (a boolean tensor, no gradient)."""
     with input.backend.scope():
-        return _boolean(input, input.xp.isinf(input.data))
+        return _boolean(input, input.xp.isinf(input.array))
 
 
 def isfinite(input):  # noqa: A002
     """Where ``input`` is neither infinite nor NaN (a boolean tensor, no gradient)."""
     with input.backend.scope():
-        return _boolean(input, input.xp.isfinite(input.data))
+        return _boolean(input, input.xp.isfinite(input.array))
 
 
 def equal(input, other) -> bool:  # noqa: A002
@@ -359,7 +359,7 @@ def equal(input, other) -> bool:  # noqa: A002
     if input.shape != other.shape:
         return False
     with input.backend.scope():
-        return builtins.bool(input.xp.all(input.data == other.data))
+        return builtins.bool(input.xp.all(input.array == other.array))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:  # noqa: A002
@@ -370,7 +370,7 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:  # 
     >>> allclose(xpnet.tensor([1.0, 2.0]), xpnet.tensor([1.0, 2.0 + 1e-7]))
     True
     """
-    xp, a, b = input.xp, input.data, other.data
+    xp, a, b = input.xp, input.array, other.array
     with input.backend.scope():
         close = xp.abs(a - b) <= atol + rtol * xp.abs(b)
         if equal_nan:
@@ -391,7 +391,7 @@ def _snapshot(t):
     """A Tensor standing for ``t`` as it is now (same array, same graph node), so that an
     in-place op records the old value as its input and not ``t`` itself (which would make a
     cycle once ``t`` takes the op's node)."""
-    old = _tensor_class().from_array(t.data, t.requires_grad, device=t.backend)
+    old = _tensor_class().from_array(t.array, t.requires_grad, device=t.backend)
     old.creator, old._output_index = t.creator, t._output_index
     return old
 
@@ -412,7 +412,7 @@ def _in_place(t, op, compute, operator=False):
                 return result if result.dtype == t.dtype else _ops().astype(result, t.dtype)
             if result.dtype != t.dtype:
                 result = _ops().astype(result, t.dtype)
-            t.data, t.requires_grad = result.data, result.requires_grad
+            t.array, t.requires_grad = result.array, result.requires_grad
             t.creator, t._output_index = result.creator, result._output_index
             return t
     else:
@@ -446,14 +446,14 @@ def _check_operand_kind(t, op, other):
 def _write(t, op, result):
     """Write ``result``'s values into ``t``'s array (every Tensor sharing it sees them)."""
     _check_result(t, op, result)
-    xp, value = t.xp, result.data
+    xp, value = t.xp, result.array
     with t.backend.scope():
-        if value.dtype != t.data.dtype:
-            value = xp.astype(value, t.data.dtype)
+        if value.dtype != t.array.dtype:
+            value = xp.astype(value, t.array.dtype)
         try:
-            t.data[...] = value
+            t.array[...] = value
         except (ValueError, TypeError, RuntimeError):   # a read-only or broadcast view: replace it
-            t.data = xp.asarray(value, copy=True)
+            t.array = xp.asarray(value, copy=True)
 
 
 def _number_or_tensor(op, name, value):
@@ -760,9 +760,9 @@ class TensorMethods:
         def compute(t):
             xp = t.xp
             with t.backend.scope():
-                placed = xp.asarray(t.data, copy=True)
+                placed = xp.asarray(t.array, copy=True)
                 if isinstance(value, Tensor):
-                    new = value.data
+                    new = value.array
                     if new.dtype != placed.dtype:
                         new = xp.astype(new, placed.dtype)
                 else:
@@ -779,12 +779,12 @@ class TensorMethods:
             _check_index_tensor_device(self, index)
             with self.backend.scope():   # the plain case: write straight into the array
                 if isinstance(value, Tensor):
-                    new = value.data
-                    if new.dtype != self.data.dtype:
-                        new = self.xp.astype(new, self.data.dtype)
+                    new = value.array
+                    if new.dtype != self.array.dtype:
+                        new = self.xp.astype(new, self.array.dtype)
                 else:
                     new = _cast_value(self, value)
-                self.data[raw_index] = new
+                self.array[raw_index] = new
             return
         _in_place(self, "__setitem__", compute)
 
@@ -815,7 +815,7 @@ def _raw_index(index):
         if isinstance(part, Tensor):
             if part.ndim == 0 and part.dtype != "bool":
                 return builtins.int(part.item())
-            return part.data
+            return part.array
         if isinstance(part, numbers.Integral) and not isinstance(part, builtins.bool):
             return builtins.int(part)
         return part

@@ -119,9 +119,9 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None) ->
 
 def _check_std(op, std):
     if isinstance(std, Tensor):
-        if std.backend.on_host and std.numel() and float(std.backend.xp.min(std.data)) < 0:
+        if std.backend.on_host and std.numel() and float(std.backend.xp.min(std.array)) < 0:
             raise ValueError(f"{op}: std must be non-negative, got a minimum of "
-                             f"{float(std.backend.xp.min(std.data))}")
+                             f"{float(std.backend.xp.min(std.array))}")
     elif not std >= 0:
         raise ValueError(f"{op}: std must be non-negative, got {std}")
 
@@ -148,7 +148,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
             raise TypeError("normal: with a number for both mean and std, size must be given")
         eps = _random_tensor(op, _random.normal, _size(op, size), dtype, device, False)
         with eps.backend.scope():
-            return Tensor.from_array(eps.data * float(std) + float(mean), device=eps.backend)
+            return Tensor.from_array(eps.array * float(std) + float(mean), device=eps.backend)
     if size is not None:
         raise TypeError("normal: size is only taken when mean and std are both numbers")
     backend = tensors[0].backend
@@ -162,9 +162,9 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
     except ValueError:
         raise ValueError(f"{op}: mean and std must broadcast together, got shapes "
                          f"{[t.shape for t in tensors]}") from None
-    name = _backend.dtype_name(backend.xp.result_type(*(t.data.dtype for t in tensors)))
+    name = _backend.dtype_name(backend.xp.result_type(*(t.array.dtype for t in tensors)))
     eps = _random.normal(backend, shape, name)
-    values = [t.data if isinstance(t, Tensor) else float(t) for t in (mean, std)]
+    values = [t.array if isinstance(t, Tensor) else float(t) for t in (mean, std)]
     with backend.scope():
         return Tensor.from_array(eps * values[1] + values[0], device=backend)
 
@@ -184,15 +184,15 @@ def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
     require_floating(op, "input", input.dtype)
     if p is not None:
         number(op, "p", p, 0, 1)
-    probability = input.data if p is None else p
+    probability = input.array if p is None else p
     if p is None and backend.on_host and input.size:
-        low, high = float(xp.min(input.data)), float(xp.max(input.data))
+        low, high = float(xp.min(input.array)), float(xp.max(input.array))
         if low < 0 or high > 1:
             raise ValueError(f"{op}: probabilities must be in [0, 1], got values from {low} "
                              f"to {high}")
     u = _random.uniform(backend, input.shape, input.dtype)
     with backend.scope():
-        return Tensor.from_array(xp.astype(u < probability, input.data.dtype), device=backend)
+        return Tensor.from_array(xp.astype(u < probability, input.array.dtype), device=backend)
 
 
 def randperm(n, *, dtype=None, device=None) -> Tensor:
@@ -235,7 +235,7 @@ def multinomial(input: Tensor, num_samples, replacement=False) -> Tensor:  # noq
     if not replacement and num_samples > n:
         raise ValueError(f"{op}: without replacement num_samples must be <= the number of "
                          f"categories {n}, got {num_samples}")
-    backend, xp, weights = input.backend, input.backend.xp, input.data
+    backend, xp, weights = input.backend, input.backend.xp, input.array
     if backend.on_host and input.numel():
         rows = _backend.to_numpy(weights).reshape(-1, n)
         if not np.isfinite(rows).all() or (rows < 0).any():
@@ -294,10 +294,10 @@ def bernoulli_(t: Tensor, p=0.5) -> Tensor:
     """Fill ``t`` with 0/1 samples, 1 with probability ``p`` (a number, or a Tensor that
     broadcasts to ``t``); returns ``t``."""
     if isinstance(p, Tensor):
-        probability = p.data
+        probability = p.array
     elif isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"bernoulli_: p must be a number in [0, 1] or a Tensor, got {p!r}")
     else:
         probability = float(p)
     return _draw_into("bernoulli_", t, _random.uniform,
-                      lambda s: t.backend.xp.astype(s < probability, t.data.dtype))
+                      lambda s: t.backend.xp.astype(s < probability, t.array.dtype))

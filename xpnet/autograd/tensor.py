@@ -35,12 +35,12 @@ class Tensor(TensorMethods):
     [[2.0, 4.0]]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "backend", "_output_index", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "creator", "backend", "_output_index", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, *, device=None, dtype=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         if dtype is not None:
             dtype = _backend.as_dtype(dtype).name   # an unknown name lists the known ones
         if device is None and _backend.is_array(data) and not isinstance(data, np.ndarray):
@@ -55,7 +55,7 @@ class Tensor(TensorMethods):
             if dtype is None and host.dtype == np.float64 and not isinstance(data, np.ndarray):
                 dtype = "float32"  # Python floats and lists of them: float32, as in PyTorch
             data = backend.asarray(host, dtype)
-        self.data = data
+        self.array = data
         self.backend = backend
         self.grad = None
         self.creator = None
@@ -85,7 +85,7 @@ class Tensor(TensorMethods):
         (device('cpu'), [1.0, 1.0])
         """
         t = cls.__new__(cls)
-        t.data = array
+        t.array = array
         if device is None:
             device = _backend.backend_of(array)
         elif device.__class__ is not _Backend:
@@ -100,36 +100,36 @@ class Tensor(TensorMethods):
     # -- properties ---------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim: int | None = None):
         """The shape (a tuple), or the size of axis ``dim``, as ``torch.Tensor.size``. (The
         Array API's ``size`` property, the element count, is :meth:`numel` here.)"""
         if dim is None:
-            return tuple(self.data.shape)
-        ndim = self.data.ndim
+            return tuple(self.array.shape)
+        ndim = self.array.ndim
         if isinstance(dim, bool) or not isinstance(dim, int) or not -ndim <= dim < max(ndim, 1):
             raise IndexError(f"size: dim must be an int in [{-ndim}, {ndim}) for a {ndim}-D "
                              f"tensor, got {dim!r}")
-        return int(self.data.shape[dim])
+        return int(self.array.shape[dim])
 
     def numel(self) -> int:
         """The number of elements."""
-        return math.prod(self.data.shape)   # Python ints: exact, and ~10x cheaper than np.prod
+        return math.prod(self.array.shape)   # Python ints: exact, and ~10x cheaper than np.prod
 
     def dim(self) -> int:
         """The number of axes (``ndim``)."""
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
         """The dtype object (``xpnet.float32``, ...): equal to its name and to the library's
-        dtype (``t.dtype == 'float32'``). ``t.data.dtype`` is the library's own."""
-        return _backend.as_dtype(self.data.dtype)
+        dtype (``t.dtype == 'float32'``). ``t.array.dtype`` is the library's own."""
+        return _backend.as_dtype(self.array.dtype)
 
     @property
     def is_cuda(self) -> bool:
@@ -153,7 +153,7 @@ class Tensor(TensorMethods):
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=20,
@@ -167,7 +167,7 @@ class Tensor(TensorMethods):
     # -- host access (these synchronise with the device) --------------------------------------
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the data (a view for NumPy tensors; do not write to it)."""
-        return _backend.to_numpy(self.data)
+        return _backend.to_numpy(self.array)
 
     def item(self):
         if self.numel() != 1:
@@ -260,9 +260,35 @@ class Tensor(TensorMethods):
         return bool(creator is not None and creator.retained
                     and creator.retained.get(self._output_index) is self)
 
+    @property
+    def data(self) -> "Tensor":
+        """PyTorch's ``t.data``: the same array as a Tensor cut from the graph.
+
+        In-place changes to it (``p.data.add_(u)``, ``p.data.fill_(0)``) reach ``t`` and are not
+        recorded by autograd. The raw array of the backend's library is ``t.array``.
+
+        >>> p = Tensor([1.0, 2.0], requires_grad=True)
+        >>> _ = p.data.mul_(10)
+        >>> p.tolist(), p.data.requires_grad
+        ([10.0, 20.0], False)
+        """
+        return Tensor.from_array(self.array, False, device=self.backend)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other``: ``t`` takes ``other``'s array, keeping its own place in the graph
+        (PyTorch's semantics: shape and dtype may change)."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data: expected a Tensor to assign, got {type(value).__name__}"
+                            f" (the raw array of a Tensor is t.array)")
+        if value.backend is not self.backend:
+            raise ValueError(f"Tensor.data: the new value is on '{value.device}', the tensor on "
+                             f"'{self.device}'; move it with .to(...) first")
+        self.array = value.array
+
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
-        return Tensor.from_array(self.data, False, device=self.backend)
+        return Tensor.from_array(self.array, False, device=self.backend)
 
     def requires_grad_(self, mode=True) -> "Tensor":
         self.requires_grad = bool(mode)
@@ -287,12 +313,12 @@ class Tensor(TensorMethods):
     def to(self, device=None, dtype=None) -> "Tensor":
         """A copy on ``device`` (and/or cast to ``dtype``); the result is a leaf."""
         target = _backend.resolve(device) if device is not None else self.backend
-        data = self.data
+        data = self.array
         if target is not self.backend:
             data = target.asarray(_backend.to_numpy(data))
         if dtype is not None:
             data = target.xp.astype(data, target.dtype(dtype))
-        if data is self.data:
+        if data is self.array:
             return self
         return Tensor.from_array(data, self.requires_grad, device=target)
 
@@ -333,8 +359,8 @@ class Tensor(TensorMethods):
 
     # comparisons give boolean tensors outside the graph
     def _compare(self, other, fn):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor.from_array(fn(self.data, other), False, device=self.backend)
+        other = other.array if isinstance(other, Tensor) else other
+        return Tensor.from_array(fn(self.array, other), False, device=self.backend)
 
     def __eq__(self, other): return self._compare(other, lambda a, b: a == b)  # noqa: E731
     def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
@@ -374,12 +400,12 @@ class Tensor(TensorMethods):
 
     def all(self, dim=None, keepdim=False) -> "Tensor":
         """Whether every element (along ``dim``) is true; a boolean tensor, no gradient."""
-        return Tensor.from_array(self.xp.all(self.data, axis=dim, keepdims=keepdim),
+        return Tensor.from_array(self.xp.all(self.array, axis=dim, keepdims=keepdim),
                                  device=self.backend)
 
     def any(self, dim=None, keepdim=False) -> "Tensor":
         """Whether some element (along ``dim``) is true; a boolean tensor, no gradient."""
-        return Tensor.from_array(self.xp.any(self.data, axis=dim, keepdims=keepdim),
+        return Tensor.from_array(self.xp.any(self.array, axis=dim, keepdims=keepdim),
                                  device=self.backend)
 
     def reshape(self, *shape): return _ops().reshape(self, *shape)

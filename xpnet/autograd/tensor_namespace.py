@@ -41,7 +41,7 @@ class BroadcastTo(Function):
 
 def _raw(x):
     if isinstance(x, Tensor):
-        return x.data
+        return x.array
     if isinstance(x, (list, tuple)):
         return type(x)(_raw(v) for v in x)
     return x
@@ -186,7 +186,7 @@ class TensorNamespace:
         condition = self._tensor(condition)
         a, b = self._tensor(a), self._tensor(b)
         if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-            return self._const(self._xp.where(condition.data, a, b))
+            return self._const(self._xp.where(condition.array, a, b))
         if not isinstance(a, Tensor):
             a = self.full_like(b, a)
         if not isinstance(b, Tensor):
@@ -201,7 +201,7 @@ class TensorNamespace:
         if _backend.dtype_name(x.dtype) == _backend.dtype_name(dtype):
             return x
         if not x.requires_grad:
-            return self._const(self._xp.astype(x.data, self._dtype(dtype)))
+            return self._const(self._xp.astype(x.array, self._dtype(dtype)))
         return _ops().astype(x, _backend.dtype_name(dtype))
 
     def concat(self, arrays, axis=0):
@@ -233,7 +233,7 @@ class TensorNamespace:
 
 def _as_dtype_arg(ns, a):
     if isinstance(a, Tensor):
-        return a.data
+        return a.array
     if isinstance(a, str) or a.__class__.__module__.startswith("xpnet"):
         try:
             return ns._dtype(a)

@@ -28,7 +28,7 @@ def _to_backend(array, backend):
     NumPy data gets xpnet's data dtypes; Tensors and device arrays keep theirs."""
     if isinstance(array, Tensor):
         if array.backend is backend:
-            return array.data
+            return array.array
         return backend.asarray(array.numpy())
     if _backend.is_array(array) and not isinstance(array, np.ndarray):
         if _backend.backend_of(array) is backend:

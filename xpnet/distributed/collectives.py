@@ -28,12 +28,12 @@ def _check_tensor(name, tensor):
 def _store(tensor, result):
     """Put ``result`` into the tensor's own array (as PyTorch's collectives do, so views and
     other holders of the array see it); rebind ``.data`` where the array cannot be written."""
-    if result is tensor.data:
+    if result is tensor.array:
         return
     try:
-        tensor.data[...] = result
+        tensor.array[...] = result
     except (ValueError, TypeError, RuntimeError):   # a read-only NumPy view, for one
-        tensor.data = result
+        tensor.array = result
 
 
 def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
@@ -50,17 +50,17 @@ def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
     if op not in _OPS:
         raise ValueError(f"all_reduce: op must be 'sum' or 'mean', got {op!r}")
     backend = tensor.backend
-    if op == "mean" and not backend.xp.isdtype(tensor.data.dtype, ("real floating",
+    if op == "mean" and not backend.xp.isdtype(tensor.array.dtype, ("real floating",
                                                                "complex floating")):
         raise TypeError(f"all_reduce: op='mean' needs a floating-point tensor, got "
-                        f"{_backend.dtype_name(tensor.data.dtype)}; use op='sum' and divide")
-    if tensor.data.dtype == backend.xp.bool:
+                        f"{_backend.dtype_name(tensor.array.dtype)}; use op='sum' and divide")
+    if tensor.array.dtype == backend.xp.bool:
         raise TypeError("all_reduce: cannot sum a bool tensor; convert it to an integer dtype")
     comm = communicator(backend)
     if comm is IDENTITY:
         return tensor
     with backend.scope():
-        result = comm.all_reduce(tensor.data)
+        result = comm.all_reduce(tensor.array)
         if op == "mean":
             result /= world().size
         _store(tensor, result)
@@ -82,7 +82,7 @@ def broadcast(tensor: Tensor, src: int = 0) -> Tensor:
     if comm is IDENTITY:
         return tensor
     with tensor.backend.scope():
-        _store(tensor, comm.broadcast(tensor.data, int(src)))
+        _store(tensor, comm.broadcast(tensor.array, int(src)))
     return tensor
 
 
@@ -205,10 +205,10 @@ def average_gradients(parameters, bucket_bytes: int = BUCKET_BYTES) -> None:
     arrays = []
     for p in params:
         if p.grad is not None:
-            arrays.append(p.grad.data)
+            arrays.append(p.grad.array)
         else:
             with p.backend.scope():
-                arrays.append(p.xp.zeros(p.shape, dtype=p.data.dtype, device=p.data.device))
+                arrays.append(p.xp.zeros(p.shape, dtype=p.array.dtype, device=p.array.device))
     for p, averaged in zip(params, _average_packed(params, arrays, bucket_bytes)):
         p.grad = Tensor.from_array(averaged, device=p.backend)
 
@@ -220,17 +220,17 @@ def average_buffers(module, bucket_bytes: int = BUCKET_BYTES) -> None:
     _check_bucket_bytes("average_buffers", bucket_bytes)
     w = world()
     buffers = [b for b in module.buffers()
-               if b.xp.isdtype(b.data.dtype, "real floating")]
+               if b.xp.isdtype(b.array.dtype, "real floating")]
     if not buffers or not _active(w):
         return
-    for b, averaged in zip(buffers, _average_packed(buffers, [b.data for b in buffers],
+    for b, averaged in zip(buffers, _average_packed(buffers, [b.array for b in buffers],
                                                     bucket_bytes)):
         _store(b, averaged)
 
 
 def _host_number(name, value) -> float:
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if _backend.is_array(value):
         host = _backend.to_numpy(value)
         if host.size != 1:

@@ -32,7 +32,7 @@ def host_array(value, where: str):
     NumPy has no bfloat16: a bfloat16 tensor (torch device) comes back as float32, which holds
     every bfloat16 value exactly, flagged so that a safetensors file can store it as BF16 again.
     """
-    data = value.data if isinstance(value, Tensor) else value
+    data = value.array if isinstance(value, Tensor) else value
     bfloat16 = _backend.dtype_name(data.dtype) == "bfloat16"
     if bfloat16:
         xp = _backend.backend_of(data).xp

@@ -31,7 +31,7 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     xp, backend = x.xp, x.backend
     shape = (*x.shape[:-2], 1, 1)
     keep = _random.uniform(backend, shape, x.dtype) >= p
-    mask = xp.astype(keep, x.data.dtype) * (1.0 / (1.0 - p))
+    mask = xp.astype(keep, x.array.dtype) * (1.0 / (1.0 - p))
     return x * Tensor.from_array(mask, False, backend)
 
 

@@ -40,7 +40,7 @@ class Embedding(Module):
         self.weight = Parameter(init.normal((num_embeddings, embedding_dim), 0.0, 1.0, device,
                                             dtype))
         if padding_idx is not None:
-            self.weight.data[padding_idx, ...] = 0
+            self.weight.array[padding_idx, ...] = 0
 
     def forward(self, indices):
         return ops.embedding(indices, self.weight, self.padding_idx)

@@ -116,7 +116,10 @@ def orthogonal(shape, gain=1.0, device=None, dtype=None) -> Tensor:
 def _fill(t: Tensor, new: Tensor) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"init: expected a Tensor to fill in place, got {type(t).__name__}")
-    t.data = t.backend.asarray(new.numpy(), _backend.dtype_name(t.dtype))
+    from ..autograd.methods import _write
+    # written into t's array, so that a view sharing it (``init.uniform_(p.data)``) sees it
+    _write(t, "init", Tensor.from_array(t.backend.asarray(new.numpy(), _backend.dtype_name(t.dtype)),
+                                        device=t.backend))
     return t
 
 

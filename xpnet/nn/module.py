@@ -62,7 +62,7 @@ class _BackwardHooks:
         given = iter(self._tensors(grads, backend))
         grad_input = self._call(tuple(next(given) if w else None for w in wanted))
         passed = [g for g, w in zip(grad_input, wanted) if w]
-        return tuple(None if g is None else g if isinstance(raw, Tensor) else g.data
+        return tuple(None if g is None else g if isinstance(raw, Tensor) else g.array
                      for g, raw in zip(passed, grads))
 
     def _call(self, grad_input):
@@ -111,7 +111,7 @@ class _KeyMismatch(KeyError):
 
 
 def _move(t: Tensor, backend, dtype):
-    data = t.data
+    data = t.array
     if backend is not t.backend:
         data = backend.asarray(_backend.to_numpy(data))
     if dtype is not None and backend.xp.isdtype(data.dtype, "real floating"):
@@ -122,7 +122,7 @@ def _move(t: Tensor, backend, dtype):
 def _loadable(value, target: Tensor, what: str, where: str) -> np.ndarray:
     """``value`` as a host array that can be written into ``target``, or a clear error."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if _backend.is_array(value):
         if _backend.dtype_name(value.dtype) == "bfloat16":   # NumPy has no bfloat16
             xp = _backend.backend_of(value).xp
@@ -527,7 +527,7 @@ class Module:
                 continue
             written.add(id(target))
             # asarray copies: optimizers update parameters in place, which must not reach the source
-            target.data = target.backend.asarray(host, _backend.dtype_name(target.dtype))
+            target.array = target.backend.asarray(host, _backend.dtype_name(target.dtype))
         return IncompatibleKeys(unloaded, unexpected)
 
     # -- modes and placement ------------------------------------------------------------------
@@ -550,7 +550,7 @@ class Module:
         backend = _backend.resolve(device) if device is not None else None
         for t in [*self.parameters(), *self.buffers()]:
             target = backend or t.backend
-            t.data = _move(t, target, dtype)
+            t.array = _move(t, target, dtype)
             if t.grad is not None:
                 t.grad = Tensor.from_array(_move(t.grad, target, dtype), False, target)
             t.backend = target
@@ -585,7 +585,7 @@ class Module:
             if p.grad is None or set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor.from_array(p.grad.backend.xp.zeros_like(p.grad.data), False, p.grad.backend)
+                p.grad = Tensor.from_array(p.grad.backend.xp.zeros_like(p.grad.array), False, p.grad.backend)
 
     def requires_grad_(self, mode: bool = True):
         for p in self.parameters():

@@ -34,7 +34,7 @@ class _BatchNorm(Module):
         use_batch = self.training or not self.track_running_stats
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            self.num_batches_tracked.array = self.num_batches_tracked.array + 1
             if momentum is None:  # cumulative moving average: reads the counter (a host sync)
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         return ops.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,

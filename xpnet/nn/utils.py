@@ -65,6 +65,6 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
     with no_grad():
         for p in params:
             stop = start + p.numel()
-            piece = xp.reshape(vec.data[start:stop], p.shape)
-            p.data = xp.astype(piece, p.data.dtype, copy=True)
+            piece = xp.reshape(vec.array[start:stop], p.shape)
+            p.array = xp.astype(piece, p.array.dtype, copy=True)
             start = stop

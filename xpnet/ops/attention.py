@@ -166,12 +166,12 @@ class ScaledDotProductAttention(Function):
         backend, xp = self.backend, self.backend.xp
         const = lambda a: Tensor.from_array(a, False, backend)  # noqa: E731
         scores = matmul(query, transpose(key, -2, -1)) * self.scale_used
-        bias = self._bias(None if mask is None else mask.data, query.shape[-2], key.shape[-2],
-                          query.data.dtype, query.data.device)
+        bias = self._bias(None if mask is None else mask.array, query.shape[-2], key.shape[-2],
+                          query.array.dtype, query.array.device)
         if bias is not None:
             scores = scores + const(bias)
-        row_max = xp.maximum(xp.max(scores.data, axis=-1, keepdims=True),
-                             float(xp.finfo(query.data.dtype).min))
+        row_max = xp.maximum(xp.max(scores.array, axis=-1, keepdims=True),
+                             float(xp.finfo(query.array.dtype).min))
         e = (scores - const(row_max)).exp()
         total = e.sum(-1, keepdim=True)
         p = e / _maximum_one(total, backend)
@@ -188,7 +188,7 @@ class ScaledDotProductAttention(Function):
 def _maximum_one(total, backend):
     """max(total, 1) elementwise (a row whose every key is masked sums to 0)."""
     from .elementwise import maximum
-    ones = Tensor.from_array(backend.xp.ones_like(total.data), False, backend)
+    ones = Tensor.from_array(backend.xp.ones_like(total.array), False, backend)
     return maximum(total, ones)
 
 

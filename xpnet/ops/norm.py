@@ -85,13 +85,13 @@ class BatchNorm(Function):
             if self.running_mean is not None:
                 m = self.momentum
                 rm, rv = self.running_mean, self.running_var
-                new_mean = xp.astype(xp.reshape(mean, (c,)), rm.data.dtype)
-                new_var = xp.astype(xp.reshape(var, (c,)), rv.data.dtype)
-                rm.data = (1.0 - m) * rm.data + m * new_mean
-                rv.data = (1.0 - m) * rv.data + (m * count / (count - 1)) * new_var
+                new_mean = xp.astype(xp.reshape(mean, (c,)), rm.array.dtype)
+                new_var = xp.astype(xp.reshape(var, (c,)), rv.array.dtype)
+                rm.array = (1.0 - m) * rm.array + m * new_mean
+                rv.array = (1.0 - m) * rv.array + (m * count / (count - 1)) * new_var
         else:
-            mean = xp.reshape(self.running_mean.data, stat_shape)
-            var = xp.reshape(self.running_var.data, stat_shape)
+            mean = xp.reshape(self.running_mean.array, stat_shape)
+            var = xp.reshape(self.running_var.array, stat_shape)
         invstd = 1.0 / xp.sqrt(var + self.eps)
         w = xp.reshape(weight, stat_shape) if weight is not None else None
         scale = invstd * w if w is not None else invstd

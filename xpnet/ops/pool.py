@@ -296,7 +296,7 @@ class AvgPool2d(_Pool):
         scale = self.scale
         if not isinstance(scale, float):   # 1/count per output position: a constant
             scale = Tensor.from_array(scale, False, backend)
-        ones = Tensor.from_array(xp.ones((c, 1, kh, kw), dtype=grad_y.data.dtype,
+        ones = Tensor.from_array(xp.ones((c, 1, kh, kw), dtype=grad_y.array.dtype,
                                          device=backend.device), False, backend)
         extra = (hp - ((ho - 1) * sh + kh), wp - ((wo - 1) * sw + kw))
         grad_pad = ConvTranspose2d((sh, sw), (0, 0), extra, (1, 1), c)(grad_y * scale, ones, None)

@@ -178,7 +178,7 @@ class _Recurrent(Function):
         steps, batch, hidden = xt.shape[0], xt.shape[1], w_hh.shape[1]
         backend = self.backend
         states = [s if s is not None else Tensor.from_array(
-            backend.xp.zeros((batch, hidden), dtype=x.data.dtype, device=backend.device), False,
+            backend.xp.zeros((batch, hidden), dtype=x.array.dtype, device=backend.device), False,
             backend) for s in states]
         outs = [None] * steps
         for t in self.order(steps):

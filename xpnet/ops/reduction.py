@@ -212,7 +212,7 @@ def _arg(op, x, dim, keepdim, axis, keepdims):
             raise TypeError(f"{op}: dim must be an int or None, got {dim!r}")
     if (x.shape[dim] if dim is not None and x.ndim else x.numel()) == 0:
         raise ValueError(f"{op}: cannot take the {op[3:]} of an empty tensor of shape {x.shape}")
-    data = getattr(x.xp, op)(x.data, axis=dim, keepdims=keep)
+    data = getattr(x.xp, op)(x.array, axis=dim, keepdims=keep)
     return Tensor.from_array(x.xp.astype(data, x.xp.int64), False, x.backend)
 
 

@@ -30,18 +30,18 @@ class Adadelta(Optimizer):
 
     def init_state(self, p, state, group):
         xp = p.backend.xp
-        state["square_avg"] = xp.zeros_like(p.data)
-        state["acc_delta"] = xp.zeros_like(p.data)
+        state["square_avg"] = xp.zeros_like(p.array)
+        state["acc_delta"] = xp.zeros_like(p.array)
 
     def update(self, p, grad, state, group):
         xp = p.backend.xp
         rho, eps, wd = float(group["rho"]), float(group["eps"]), float(group["weight_decay"])
         if wd != 0.0:
-            grad = grad + wd * p.data
+            grad = grad + wd * p.array
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
         square_avg += (1.0 - rho) * (grad * grad)
         delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
         acc_delta *= rho
         acc_delta += (1.0 - rho) * (delta * delta)
-        p.data -= float(group["lr"]) * delta
+        p.array -= float(group["lr"]) * delta

@@ -37,13 +37,13 @@ class Adagrad(Optimizer):
 
     def init_state(self, p, state, group):
         xp = p.backend.xp
-        state["sum"] = xp.full_like(p.data, float(group["initial_accumulator_value"]))
+        state["sum"] = xp.full_like(p.array, float(group["initial_accumulator_value"]))
 
     def update(self, p, grad, state, group):
         xp = p.backend.xp
         wd = float(group["weight_decay"])
         if wd != 0.0:
-            grad = grad + wd * p.data
+            grad = grad + wd * p.array
         clr = float(group["lr"]) / (1.0 + (state["step"] - 1) * float(group["lr_decay"]))
         state["sum"] += grad * grad
-        p.data -= clr * (grad / (xp.sqrt(state["sum"]) + float(group["eps"])))
+        p.array -= clr * (grad / (xp.sqrt(state["sum"]) + float(group["eps"])))

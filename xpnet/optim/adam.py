@@ -91,10 +91,10 @@ class Adam(Optimizer):
 
     def init_state(self, p, state, group):
         xp = p.backend.xp
-        state["exp_avg"] = xp.zeros_like(p.data)
-        state["exp_avg_sq"] = xp.zeros_like(p.data)
+        state["exp_avg"] = xp.zeros_like(p.array)
+        state["exp_avg_sq"] = xp.zeros_like(p.array)
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+            state["max_exp_avg_sq"] = xp.zeros_like(p.array)
 
     def update(self, p, grad, state, group):
         t = state["step"]
@@ -111,10 +111,10 @@ class Adam(Optimizer):
             decay, factor = "l2", wd
         amsgrad = bool(group["amsgrad"])
         if amsgrad and "max_exp_avg_sq" not in state:   # switched on after the first step
-            state["max_exp_avg_sq"] = p.backend.xp.zeros_like(p.data)
+            state["max_exp_avg_sq"] = p.backend.xp.zeros_like(p.array)
         buffers = [state["exp_avg"], state["exp_avg_sq"]] + (
             [state["max_exp_avg_sq"]] if amsgrad else [])
-        _KERNELS[amsgrad, decay](p.backend.xp, p.data, grad, *buffers, *coefficients, factor)
+        _KERNELS[amsgrad, decay](p.backend.xp, p.array, grad, *buffers, *coefficients, factor)
 
 
 class AdamW(Adam):

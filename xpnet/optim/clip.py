@@ -29,18 +29,18 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> Tens
     if math.isinf(norm_type):
         total = None
         for p in params:
-            m = xp.max(xp.abs(p.grad.data))
+            m = xp.max(xp.abs(p.grad.array))
             total = m if total is None else xp.maximum(total, m)
     else:
         total = None
         for p in params:
-            part = xp.sum(xp.abs(p.grad.data) ** norm_type) if norm_type != 2.0 else \
-                xp.sum(p.grad.data * p.grad.data)
+            part = xp.sum(xp.abs(p.grad.array) ** norm_type) if norm_type != 2.0 else \
+                xp.sum(p.grad.array * p.grad.array)
             total = part if total is None else total + part
         total = total ** (1.0 / norm_type)
     scale = xp.minimum(max_norm / (total + 1e-6), 1.0)
     for p in params:
-        p.grad = Tensor.from_array(p.grad.data * xp.astype(scale, p.grad.data.dtype),
+        p.grad = Tensor.from_array(p.grad.array * xp.astype(scale, p.grad.array.dtype),
                                    device=p.backend)
     return Tensor.from_array(total, device=backend)
 
@@ -49,5 +49,5 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]``."""
     bound = number("clip_grad_value_", "clip_value", clip_value, minimum=0)
     for p in _with_grads(parameters):
-        p.grad = Tensor.from_array(p.xp.minimum(p.xp.maximum(p.grad.data, -bound), bound),
+        p.grad = Tensor.from_array(p.xp.minimum(p.xp.maximum(p.grad.array, -bound), bound),
                                    device=p.backend)

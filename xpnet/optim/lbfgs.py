@@ -61,8 +61,8 @@ class LBFGS(Optimizer):
     # -- flat views -----------------------------------------------------------------------------
     def _flat_grad(self):
         xp = self._params[0].xp
-        parts = [xp.reshape(p.grad.data, (-1,)) if p.grad is not None else
-                 xp.zeros((p.numel(),), dtype=p.data.dtype, device=p.data.device)
+        parts = [xp.reshape(p.grad.array, (-1,)) if p.grad is not None else
+                 xp.zeros((p.numel(),), dtype=p.array.dtype, device=p.array.device)
                  for p in self._params]
         return xp.concat(parts) if len(parts) > 1 else parts[0]
 
@@ -72,7 +72,7 @@ class LBFGS(Optimizer):
         xp = self._params[0].xp
         for p in self._params:
             n = p.numel()
-            p.data += step * xp.reshape(direction[offset:offset + n], p.shape)
+            p.array += step * xp.reshape(direction[offset:offset + n], p.shape)
             offset += n
 
     def step(self, closure):

@@ -136,7 +136,7 @@ class Optimizer:
                 if p.grad is None or set_to_none:
                     p.grad = None
                 else:
-                    p.grad = Tensor.from_array(p.xp.zeros_like(p.grad.data),
+                    p.grad = Tensor.from_array(p.xp.zeros_like(p.grad.array),
                                                device=p.grad.backend)
 
     def step(self, closure=None):
@@ -158,14 +158,14 @@ class Optimizer:
                     elif state["_backend"] is not p.backend:   # model.to(...) since last step
                         self._move_state(state, p.backend)
                     state["step"] += 1
-                    self.update(p, p.grad.data, state, group)
+                    self.update(p, p.grad.array, state, group)
         return loss
 
     def init_state(self, p, state, group):
         """Create the per-parameter buffers (zeros on p's device)."""
 
     def update(self, p, grad, state, group):
-        """Update ``p.data`` and the state arrays in place with one fused kernel call (the
+        """Update ``p.array`` and the state arrays in place with one fused kernel call (the
         contract above); ``grad`` is read only. Must not read values back to the host."""
         raise NotImplementedError
 

@@ -94,11 +94,11 @@ class RMSprop(Optimizer):
 
     def init_state(self, p, state, group):
         xp = p.backend.xp
-        state["square_avg"] = xp.zeros_like(p.data)
+        state["square_avg"] = xp.zeros_like(p.array)
         if group["momentum"] > 0:
-            state["momentum_buffer"] = xp.zeros_like(p.data)
+            state["momentum_buffer"] = xp.zeros_like(p.array)
         if group["centered"]:
-            state["grad_avg"] = xp.zeros_like(p.data)
+            state["grad_avg"] = xp.zeros_like(p.array)
 
     def update(self, p, grad, state, group):
         centered, momentum = bool(group["centered"]), float(group["momentum"])
@@ -106,9 +106,9 @@ class RMSprop(Optimizer):
         names = _BUFFERS[centered, momentum > 0]
         for name in names:   # an option switched on after the first step (param_groups)
             if name not in state:
-                state[name] = p.backend.xp.zeros_like(p.data)
+                state[name] = p.backend.xp.zeros_like(p.array)
         coefficients = (float(group["lr"]), alpha, 1.0 - alpha, float(group["eps"]))
         if momentum > 0:
             coefficients += (momentum,)
         _KERNELS[centered, momentum > 0, wd != 0.0](
-            p.backend.xp, p.data, grad, *[state[n] for n in names], *coefficients, wd)
+            p.backend.xp, p.array, grad, *[state[n] for n in names], *coefficients, wd)

@@ -72,12 +72,12 @@ class SGD(Optimizer):
         xp = p.backend.xp
         lr, momentum, wd = float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
         if momentum == 0.0:
-            _KERNELS["plain", wd != 0.0](xp, p.data, grad, lr, wd)
+            _KERNELS["plain", wd != 0.0](xp, p.array, grad, lr, wd)
             return
         buf = state.get("momentum_buffer")
         grad_scale = 1.0 - float(group["dampening"])
         if buf is None:  # first step: buf = g exactly (0·zeros + 1·g)
-            buf = state["momentum_buffer"] = xp.zeros_like(p.data)
+            buf = state["momentum_buffer"] = xp.zeros_like(p.array)
             grad_scale = 1.0
         kind = "nesterov" if group["nesterov"] else "momentum"
-        _KERNELS[kind, wd != 0.0](xp, p.data, grad, buf, lr, momentum, grad_scale, wd)
+        _KERNELS[kind, wd != 0.0](xp, p.array, grad, buf, lr, momentum, grad_scale, wd)

@@ -25,7 +25,7 @@ def accuracy(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
     """How many predictions in the batch are right (a 0-d Tensor on the device): arg-max over
     classes for (N, C) scores, or ``output > threshold`` against ``target > 0.5`` for one score
     per sample (threshold 0 for logits, 0.5 for probabilities)."""
-    xp, out, labels = output.xp, output.data, _flat(target)
+    xp, out, labels = output.xp, output.array, _flat(target)
     if out.ndim == 2 and out.shape[1] > 1:
         hits = xp.argmax(out, axis=1) == xp.astype(labels, xp.int64)
     else:
@@ -36,12 +36,12 @@ def accuracy(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
 def mae(output: Tensor, target: Tensor, threshold: float = 0.0) -> Tensor:
     """The sum of absolute errors in the batch (divided by the sample count when read)."""
     xp = output.xp
-    return _total(output, xp.sum(xp.abs(output.data - xp.reshape(target.data, output.shape))))
+    return _total(output, xp.sum(xp.abs(output.array - xp.reshape(target.array, output.shape))))
 
 
 def _flat(target: Tensor):
     """The target's array, flat."""
-    return target.xp.reshape(target.data, (-1,))
+    return target.xp.reshape(target.array, (-1,))
 
 
 METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae}
@@ -68,10 +68,10 @@ class RunningSums:
     @no_grad()
     def add(self, loss: Tensor | None, output, target: Tensor, n: int):
         # the sums are raw arrays: adding them up needs no graph
-        terms = {} if loss is None else {"loss": loss.data * float(n)}
+        terms = {} if loss is None else {"loss": loss.array * float(n)}
         if isinstance(output, Tensor):     # models returning tuples (a VAE) get the loss only
             for name, fn in self.functions.items():
-                terms[name] = fn(output, target, self.threshold).data
+                terms[name] = fn(output, target, self.threshold).array
         for name, value in terms.items():
             old = self.sums.get(name)
             self.sums[name] = value if old is None else old + value
@@ -106,7 +106,7 @@ class StepMeans:
         self.total, self.count = None, 0
 
     def add(self, values):
-        data = values.data if isinstance(values, Tensor) else values
+        data = values.array if isinstance(values, Tensor) else values
         self.total = data if self.total is None else self.total + data
         self.count += 1
 
