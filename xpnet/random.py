@@ -9,8 +9,22 @@ Two kinds of draws:
 * **device draws** (dropout masks, ``xpnet.randn``, the VAE's ε, GAN noise) are made where the
   data lives, by one generator per device, so a training step copies nothing from the host.
   NumPy and array-api-strict use a NumPy generator (strict's samples are then copied, since
-  the standard has no randomness), CuPy its cuRAND XORWOW generator, PyTorch a
-  ``torch.Generator`` of the device.
+  the standard has no randomness), CuPy a counter-based :class:`Philox` generator (below),
+  PyTorch a ``torch.Generator`` of the device.
+
+**Philox4x32-10** (Salmon et al., SC'11; Random123) is what PyTorch's CUDA generator uses: word
+``w`` of block ``b`` is a pure function of the 128-bit counter (b as two 32-bit words, 0, 0) and
+a 64-bit key, ten rounds of
+
+    (c0, c1, c2, c3) <- (hi(M1·c2) ^ c1 ^ k0,  lo(M1·c2),  hi(M0·c0) ^ c3 ^ k1,  lo(M0·c0))
+
+with the key bumped by (W0, W1) between rounds. Its whole state is (key, offset): a draw of n
+words reads blocks offset .. offset + ceil(n/4) - 1 and moves the offset past them. Seeding
+allocates nothing, the state is 16 bytes, and it restores on any GPU (cuRAND's XORWOW state is one
+per thread: 13 MB on an H100, tied to its SM count). It is written once against the Array API
+(:func:`philox4x32`, 32-bit words in uint64 so that a 32×32-bit product keeps its high half), so
+it runs, and is tested, on every device; CuPy runs the same rounds as one kernel
+(:mod:`xpnet.cuda.philox`). Which libraries draw from it: :func:`device_generator`.
 
 :func:`manual_seed` reseeds all of them; :func:`get_rng_state` returns everything (the seed, the
 host generator's state, every device generator's state) as plain data and arrays, which a
@@ -24,6 +38,7 @@ True
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -32,11 +47,13 @@ from . import backend as _backend
 from .checks import integer
 
 __all__ = ["manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "host_rng",
-           "uniform", "normal", "integers"]
+           "uniform", "normal", "integers", "Philox", "philox4x32", "device_generator",
+           "set_device_generator"]
 
 _seed = [0]
 _host = [np.random.default_rng(0)]
 _devices: dict = {}   # canonical device name -> generator
+_COUNTER_BASED = {"cupy"}   # libraries whose device draws come from Philox
 
 
 def _check_seed(value) -> int:
@@ -93,6 +110,147 @@ def host_rng() -> np.random.Generator:
     return _host[0]
 
 
+# -- Philox4x32-10 ----------------------------------------------------------------------------
+
+_MASK32 = 0xFFFFFFFF
+PHILOX_M = (0xD2511F53, 0xCD9E8D57)     # the round multipliers
+PHILOX_W = (0x9E3779B9, 0xBB67AE85)     # the key bumps (golden ratio, sqrt(3) - 1)
+PHILOX_ROUNDS = 10
+
+
+def philox4x32(xp, counter, key) -> tuple:
+    """Philox4x32-10 of ``counter`` (four uint64 arrays, or ints, holding 32-bit words; they
+    broadcast) under ``key`` (two 32-bit ints): four uint64 arrays of 32-bit words.
+
+    >>> import numpy as np
+    >>> [hex(int(w[0])) for w in philox4x32(np, [np.zeros(1, np.uint64)] * 4, (0, 0))]
+    ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
+    """
+    c0, c1, c2, c3 = counter
+    k0, k1 = (int(k) & _MASK32 for k in key)
+    for r in range(PHILOX_ROUNDS):
+        if r:
+            k0, k1 = (k0 + PHILOX_W[0]) & _MASK32, (k1 + PHILOX_W[1]) & _MASK32
+        p0, p1 = c0 * PHILOX_M[0], c2 * PHILOX_M[1]        # < 2**64: exact in uint64
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> 32) ^ c3 ^ k1,
+                          p0 & _MASK32)
+    return c0, c1, c2, c3
+
+
+def philox_words(xp, device, key: int, offset: int, n: int):
+    """The n 32-bit words (uint32) of blocks offset, offset + 1, ... under the 64-bit ``key``:
+    block b's counter is (b mod 2**32, b >> 32, 0, 0), its four words follow each other."""
+    blocks = -(-n // 4)
+    b = xp.arange(blocks, dtype=xp.uint64, device=device) + (offset % (1 << 64))
+    zero = xp.zeros_like(b)
+    words = philox4x32(xp, (b & _MASK32, b >> 32, zero, zero), (key & _MASK32, key >> 32))
+    words = xp.reshape(xp.stack(words, axis=-1), (4 * blocks,))
+    return xp.astype(words[:n], xp.uint32)
+
+
+class Philox:
+    """A counter-based generator on ``backend``: draws are pure functions of (key, offset),
+    which is the whole state (:attr:`state`); NumPy's ``Generator`` methods that xpnet draws
+    with. Samples: uniform floats from the top 24 (float32), 53 (float64, two words) or 11
+    (float16) bits of a word, so never 1.0; normals by Box–Muller; integers by a multiply-shift
+    (a bias below range/2**32, as PyTorch's)."""
+
+    def __init__(self, backend, key: int, offset: int = 0):
+        self.backend, self.key, self.offset = backend, int(key) % (1 << 64), int(offset)
+
+    @property
+    def state(self) -> dict:
+        return {"key": self.key, "offset": self.offset}
+
+    @state.setter
+    def state(self, value):
+        self.key, self.offset = int(value["key"]) % (1 << 64), int(value["offset"])
+
+    def words(self, n: int):
+        """n 32-bit words (uint32); the offset moves past the blocks they used."""
+        backend = self.backend
+        if backend.library == "cupy":
+            from .cuda import philox
+            words = philox.words(backend, self.key, self.offset, n)
+        else:
+            words = philox_words(backend.xp, backend.device, self.key, self.offset, n)
+        self.offset += -(-n // 4)
+        return words
+
+    def _unit(self, n, name):
+        """n uniforms in [0, 1), float32 or float64 (float16: float32 holding 11-bit values)."""
+        xp = self.backend.xp
+        if name == "float64":
+            w = xp.astype(self.words(2 * n), xp.uint64)
+            bits = ((w[0::2] >> 5) << 26) + (w[1::2] >> 6)             # 53 bits
+            return xp.astype(bits, xp.float64) * (2.0 ** -53)
+        shift, scale = (21, 2.0 ** -11) if name == "float16" else (8, 2.0 ** -24)
+        return xp.astype(self.words(n) >> shift, xp.float32) * scale
+
+    def random(self, shape, dtype):
+        xp, name = self.backend.xp, _backend.dtype_name(dtype)
+        _floating("uniform", name)
+        u = self._unit(math.prod(shape), name)
+        return xp.reshape(u if name != "float16" else xp.astype(u, self.backend.dtype(name)), shape)
+
+    def standard_normal(self, shape, dtype):
+        xp, name = self.backend.xp, _backend.dtype_name(dtype)
+        _floating("normal", name)
+        n = math.prod(shape)
+        pairs = -(-n // 2)
+        u = self._unit(2 * pairs, "float64" if name == "float64" else "float32")
+        radius = xp.sqrt(-2.0 * xp.log(1.0 - u[:pairs]))           # 1 - u in (0, 1]
+        angle = (2.0 * math.pi) * u[pairs:]
+        z = xp.reshape(xp.stack((radius * xp.cos(angle), radius * xp.sin(angle)), axis=-1),
+                       (2 * pairs,))[:n]
+        return xp.reshape(z if name != "float16" else xp.astype(z, self.backend.dtype(name)), shape)
+
+    def integers(self, low, high, shape, dtype="int64"):
+        xp = self.backend.xp
+        low, high = int(low), int(high)
+        if high <= low:
+            raise ValueError(f"random.integers: high must be greater than low, got low={low} "
+                             f"and high={high}")
+        span, n = high - low, math.prod(shape)
+        if span <= 1 << 32:       # the top bits of word·span: no division
+            values = (xp.astype(self.words(n), xp.uint64) * span) >> 32
+        else:
+            w = xp.astype(self.words(2 * n), xp.uint64)
+            values = ((w[0::2] << 32) | w[1::2]) % span
+        values = xp.astype(values, xp.int64) + low
+        return xp.reshape(xp.astype(values, self.backend.dtype(_backend.dtype_name(dtype))),
+                          shape)
+
+
+def _floating(op, name):
+    if name not in ("float16", "float32", "float64"):
+        raise TypeError(f"random.{op}: dtype must be float16, float32 or float64, got {name}")
+
+
+def device_generator(library: str) -> str:
+    """Which generator makes ``library``'s device draws: ``'philox'`` (CuPy) or ``'native'``
+    (NumPy's ``Generator`` for NumPy and array-api-strict, ``torch.Generator`` for PyTorch).
+
+    >>> device_generator("cupy"), device_generator("numpy")
+    ('philox', 'native')
+    """
+    return "philox" if library in _COUNTER_BASED else "native"
+
+
+def set_device_generator(library: str, kind: str) -> None:
+    """Make ``library``'s device draws come from ``kind`` ('philox' or 'native'); its
+    devices' generators start afresh from the current seed. A seeded CPU run changes its
+    numbers under 'philox': that is for tests of the GPU's generator on the CPU."""
+    if kind not in ("philox", "native"):
+        raise ValueError(f"set_device_generator: kind must be 'philox' or 'native', got {kind!r}")
+    if kind == "philox":
+        _COUNTER_BASED.add(library)
+    else:
+        _COUNTER_BASED.discard(library)
+    for name in [n for n in _devices if _backend.resolve(n).library == library]:
+        del _devices[name]
+
+
 # -- per-device generators ----------------------------------------------------------------------
 
 def _device_key(backend) -> tuple:
@@ -105,10 +263,8 @@ def _generator(backend):
     if gen is not None:
         return gen
     words = _seed_sequence(_seed[0], *_device_key(backend))
-    if backend.library == "cupy":
-        import cupy
-        with backend.scope():
-            gen = cupy.random.Generator(cupy.random.XORWOW(np.random.SeedSequence(words)))
+    if backend.library in _COUNTER_BASED:
+        gen = Philox(backend, int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0]))
     elif backend.library == "torch":
         import torch
         gen = torch.Generator(device=backend.device)
@@ -136,7 +292,7 @@ def _draw(backend, method, torch_name, shape, dtype, *args):
     """``generator.method(*args, shape)`` on ``backend``'s own generator (torch: ``torch_name``)."""
     shape, name = _shape(shape), _backend.dtype_name(dtype)
     gen = _generator(backend)
-    if backend.library == "cupy":
+    if isinstance(gen, Philox):
         with backend.scope():
             return getattr(gen, method)(*args, shape, dtype=name)
     if backend.library == "torch":
@@ -164,26 +320,28 @@ def integers(backend, low: int, high: int, shape, dtype="int64"):
 # -- the whole state ------------------------------------------------------------------------
 
 def _device_state(backend, gen):
-    if backend.library == "numpy" or backend.library == "array_api_strict":
-        return {"numpy": gen.bit_generator.state}
+    if isinstance(gen, Philox):
+        return {"philox": gen.state}
     if backend.library == "torch":
         return {"torch": gen.get_state().numpy().copy()}
-    # CuPy's XORWOW keeps its cuRAND states in one int8 device array: copy its bytes
-    return {"cupy": gen.bit_generator._state.get()}
+    return {"numpy": gen.bit_generator.state}
 
 
 def _restore_device(backend, saved):
     gen = _generator(backend)
-    if "numpy" in saved:
+    kind = "philox" if isinstance(gen, Philox) else \
+        "torch" if backend.library == "torch" else "numpy"
+    if kind not in saved:
+        raise ValueError(f"set_rng_state: device {backend.name!r} draws from a {kind} "
+                         f"generator, but the saved state is of a {'/'.join(saved)} one")
+    if kind == "philox":
+        gen.state = saved["philox"]
+    elif kind == "numpy":
         gen.bit_generator.state = saved["numpy"]
-    elif "torch" in saved:
+    else:
         import torch
         gen.set_state(torch.from_numpy(np.asarray(_host_array(saved["torch"]),
                                                   dtype=np.uint8).copy()))
-    else:
-        import cupy
-        with backend.scope():
-            gen.bit_generator._state[...] = cupy.asarray(_host_array(saved["cupy"]))
 
 
 def _host_array(value):

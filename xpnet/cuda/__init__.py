@@ -1,6 +1,8 @@
 """The 'cuda' device (CuPy on an NVIDIA GPU): PyTorch's ``torch.cuda`` questions, answered for
-CuPy, and what makes the device fast without changing a result: CuPy's fusion compiler,
-registered with :mod:`xpnet.kernels` for CuPy arrays (:mod:`xpnet.cuda.fusion`).
+CuPy, and what makes the device fast without changing a result: CuPy's fusion compiler and the
+hand-written loop kernels (im2col, col2im), registered with :mod:`xpnet.kernels` for CuPy arrays
+(:mod:`xpnet.cuda.fusion`, :mod:`xpnet.cuda.loops`), and the Philox generator's kernel behind
+the device's random draws (:mod:`xpnet.cuda.philox`).
 
 Nothing here imports CuPy until it is asked a question or a kernel meets a CuPy array, and the
 questions never raise when CuPy or a GPU is missing: ``is_available()`` is then False,
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import numbers
 
-from . import fusion
+from . import fusion, loops
 
 fusion.register()
+loops.register()
 
 __all__ = ["is_available", "device_count", "current_device", "get_device_name", "synchronize",
            "empty_cache", "manual_seed", "manual_seed_all", "memory_allocated",

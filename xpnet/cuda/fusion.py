@@ -1,7 +1,7 @@
 """The GPU compiler behind :func:`xpnet.kernels.fuse`: ``cupy.fuse``, one kernel launch for a
 whole elementwise function instead of one per operator (a launch costs about 20 µs of host
-time, which bounds small models). Loop kernels (:func:`xpnet.kernels.loops`) run their Array API
-reference on CuPy."""
+time, which bounds small models). Loop kernels (:func:`xpnet.kernels.loops`) have their own
+compiler, :mod:`xpnet.cuda.loops`."""
 from __future__ import annotations
 
 from .. import kernels

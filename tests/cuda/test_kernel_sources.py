@@ -1,0 +1,103 @@
+"""The CUDA kernels' text, run on the CPU (tests/cuda/host.py), against their Array API references:
+Philox4x32-10's rounds against Random123's known answers and the words against
+xpnet.random.philox_words; im2col and col2im against conv's strided copies and additions, on
+strided views as the ops hand them over. The same text is what CuPy compiles on the GPU."""
+import numpy as np
+import pytest
+
+from xpnet import kernels
+from xpnet import random as xrandom
+from xpnet.cuda import loops, philox
+from xpnet.cuda.elementwise import Source
+from xpnet.ops import conv
+
+from .host import build
+
+# Random123's kat_vectors for philox4x32_10: counter words, key words, the four words out
+KNOWN_ANSWERS = [
+    ((0, 0, 0, 0), (0, 0), (0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8)),
+    ((0xffffffff,) * 4, (0xffffffff,) * 2, (0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd)),
+    ((0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344), (0xa4093822, 0x299f31d0),
+     (0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1)),
+]
+
+# the rounds of PHILOX_WORDS on a whole counter, four words per i
+_ROUNDS_ONLY = Source("rounds", "raw uint32 counter, uint32 k0, uint32 k1", "raw uint32 out", """
+    unsigned int c[4];
+    for (int w = 0; w < 4; ++w) { const ptrdiff_t at[2] = {i, w}; c[w] = counter[at]; }
+    xpnet_philox4x32_10(c, k0, k1);
+    for (int w = 0; w < 4; ++w) { const ptrdiff_t at[2] = {i, w}; out[at] = c[w]; }
+    """, philox.PHILOX_WORDS.preamble)
+
+
+def test_the_philox_kernel_rounds_give_random123s_known_answers(tmp_path):
+    run = build(_ROUNDS_ONLY, tmp_path, ndims={"counter": 2, "out": 2})
+    for counter, key, expected in KNOWN_ANSWERS:
+        out = np.zeros((1, 4), np.uint32)
+        run(1, np.asarray([counter], np.uint32), *key, out)
+        assert [hex(w) for w in out[0]] == [hex(w) for w in expected]
+
+
+@pytest.mark.parametrize("key, offset, n", [(0, 0, 9), (0x0123456789abcdef, 5, 16),
+                                            (2**64 - 1, 2**32 - 2, 13)])
+def test_the_philox_words_kernel_equals_the_array_api_words(tmp_path, key, offset, n):
+    run = build(philox.PHILOX_WORDS, tmp_path)
+    got = np.zeros(n, np.uint32)
+    run(n, key, offset, got)
+    np.testing.assert_array_equal(got, xrandom.philox_words(np, None, key, offset, n))
+
+
+# (groups, samples, Ho, Wo, KH, KW, channels per group, stride, dilation), as tests/kernels
+GEOMETRIES = [(1, 2, 4, 5, 3, 3, 2, (1, 1), (1, 1)),
+              (1, 2, 3, 3, 4, 4, 1, (2, 2), (1, 1)),
+              (1, 1, 3, 4, 3, 2, 3, (1, 2), (2, 1)),
+              (2, 2, 3, 3, 2, 3, 2, (2, 1), (1, 2))]
+
+
+def _padded(geometry):
+    g, m, ho, wo, kh, kw, cg, (sh, sw), (dh, dw) = geometry
+    return (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=str)
+def test_the_im2col_kernel_equals_the_strided_copies(tmp_path, geometry, dtype):
+    g, m, ho, wo, kh, kw, cg, stride, dilation = geometry
+    hp, wp = _padded(geometry)
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((m + 1, hp, wp, g * cg)).astype(dtype)[1:]   # a slab's view
+    got = np.full((g, m, ho, wo, kh, kw, cg), np.nan, dtype)
+    expected = np.zeros_like(got)
+    build(loops.GATHER_COLUMNS, tmp_path, dtype, {"image": 4, "cols": 7})(
+        got.size, image, *stride, *dilation, got)
+    conv.gather_columns.reference(np, expected, image, *stride, *dilation)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=str)
+def test_the_col2im_kernel_adds_what_the_strided_additions_add_bit_for_bit(tmp_path, geometry,
+                                                                           dtype):
+    g, m, ho, wo, kh, kw, cg, stride, dilation = geometry
+    hp, wp = _padded(geometry)
+    rng = np.random.default_rng(1)
+    grad_cols = rng.standard_normal((g, m, ho, wo, kh, kw, cg)).astype(dtype)
+    start = rng.standard_normal((g, m + 1, hp, wp, cg)).astype(dtype)  # earlier additions
+    got, expected = start.copy(), start.copy()
+    view = got[:, 1:, ...]
+    build(loops.ADD_COLUMNS, tmp_path, dtype, {"grad_cols": 7, "grad_pad": 5})(
+        view.size, grad_cols, *stride, *dilation, view)
+    conv.add_columns.reference(np, expected[:, 1:, ...], grad_cols, *stride, *dilation)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_the_cupy_loop_compiler_has_kernels_for_im2col_and_col2im_and_none_for_the_rest():
+    assert kernels.compiler("cupy", kind="loops") is not None
+    by_name = {f"{f.loops.__module__}.{f.loops.__qualname__}": f.loops
+               for f in kernels.compiled_functions()}
+    assert set(loops.SOURCES) == {"xpnet.ops.conv._gather_columns_loops",
+                                  "xpnet.ops.conv._add_columns_loops"}
+    assert set(loops.SOURCES) <= set(by_name), "a CUDA kernel names a loop nest that is gone"
+    for name, loop_nest in by_name.items():
+        if name not in loops.SOURCES:      # no CuPy needed: the reference runs, silently
+            assert loops.compile_loops(loop_nest) is None
