@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+import xpnet
+
 SCRIPTS = Path(__file__).parent / "scripts"
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed: the "
@@ -77,6 +79,16 @@ def test_mnist_learns_under_the_runner(tmp_path):
     assert test[1][0] < test[0][0] < train[0]          # test loss falls, below the first loss
     assert test[1][1] > test[0][1] and test[1][1] >= 25   # better than 1 in 10 by far
     assert len(numbers(out, r"^Epoch \d last batch loss: (\d\.\d{4})$")) == 2   # '{:.4f}'
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="torch.save(model.state_dict(), 'mnist_cnn.pt'): xpnet.save refuses "
+                          "a path ending in .pt or .pth ('xpnet does not write PyTorch pickles')")
+def test_mnist_saves_its_model_with_torch_save(tmp_path):
+    run(RUNNER, "mnist.py", "--epochs", 1, "--train-size", 16, "--save-model", cwd=tmp_path)
+    saved = xpnet.load(tmp_path / "mnist_cnn.pt")
+    assert list(saved)[:2] == ["conv1.weight", "conv1.bias"]
+    assert tuple(saved["fc2.weight"].shape) == (10, 32)
 
 
 @needs_torch

@@ -96,6 +96,8 @@ def main():
     parser.add_argument('--no-shuffle', action='store_true')
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--log-interval', type=int, default=1)
+    parser.add_argument('--save-model', action='store_true', default=False,
+                        help='For Saving the current Model')
     parser.add_argument('--init', default=None)
     args = parser.parse_args()
 
@@ -107,9 +109,14 @@ def main():
     patterns = (rng.random((10, 1, 28, 28)) < 0.2).astype(np.float64)
     train_x, train_y = synthetic_digits(rng, patterns, args.train_size)
     test_x, test_y = synthetic_digits(rng, patterns, 64)
-    train_loader = DataLoader(TensorDataset(train_x, train_y), batch_size=args.batch_size,
-                              shuffle=not args.no_shuffle)
-    test_loader = DataLoader(TensorDataset(test_x, test_y), batch_size=args.test_batch_size)
+    train_kwargs = {'batch_size': args.batch_size, 'shuffle': not args.no_shuffle}
+    test_kwargs = {'batch_size': args.test_batch_size}
+    if use_cuda:
+        cuda_kwargs = {'num_workers': 1, 'pin_memory': True}
+        train_kwargs.update(cuda_kwargs)
+        test_kwargs.update(cuda_kwargs)
+    train_loader = DataLoader(TensorDataset(train_x, train_y), **train_kwargs)
+    test_loader = DataLoader(TensorDataset(test_x, test_y), **test_kwargs)
 
     model = Net(args.dropout).to(device)
     if args.init and os.path.exists(args.init):
@@ -124,6 +131,9 @@ def main():
         train(args, model, device, train_loader, optimizer, epoch)
         test(model, device, test_loader)
         scheduler.step()
+
+    if args.save_model:
+        torch.save(model.state_dict(), "mnist_cnn.pt")
 
 
 if __name__ == '__main__':

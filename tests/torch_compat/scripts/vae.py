@@ -46,8 +46,11 @@ rng = np.random.default_rng(args.seed)
 train_data = torch.utils.data.TensorDataset(synthetic_images(rng, args.train_size),
                                             torch.zeros(args.train_size, dtype=torch.long))
 test_data = torch.utils.data.TensorDataset(synthetic_images(rng, 64), torch.zeros(64))
-train_loader = torch.utils.data.DataLoader(train_data, batch_size=args.batch_size, shuffle=False)
-test_loader = torch.utils.data.DataLoader(test_data, batch_size=args.batch_size, shuffle=False)
+kwargs = {'num_workers': 1, 'pin_memory': True} if args.cuda else {}
+train_loader = torch.utils.data.DataLoader(train_data, batch_size=args.batch_size, shuffle=False,
+                                           **kwargs)
+test_loader = torch.utils.data.DataLoader(test_data, batch_size=args.batch_size, shuffle=False,
+                                          **kwargs)
 
 
 class VAE(nn.Module):
