@@ -213,6 +213,11 @@ ARGUMENT_CASES = [
      r"^DataLoader: seed must be an int, got '1' \(str\)$"),
     (lambda: DataLoader(ArrayDataset(np.zeros(3)), collate_fn=list), NotImplementedError,
      r"^DataLoader: collate_fn is not supported: batches are the stacked rows"),
+    (lambda: DataLoader(None, batch_size=2), TypeError,
+     r"^DataLoader: dataset must be a map-style dataset \(with __len__ and __getitem__: an "
+     r"ArrayDataset, a TensorDataset, a list\), got NoneType$"),
+    (lambda: DataLoader(iter([1, 2]), batch_size=2), TypeError,
+     r"^DataLoader: dataset must be a map-style dataset .*got list_iterator$"),
     (lambda: DataLoader(ArrayDataset(np.zeros(3)), generator=3), TypeError,
      r"^DataLoader: generator must have initial_seed\(\) \(as a torch.Generator\), got int$"),
     # data that holds no numbers, or nothing at all

@@ -55,7 +55,7 @@ def test_dropout_is_the_identity_in_eval_mode(device):
 
 def test_dropout_zeroes_about_p_and_scales_the_rest_in_train_mode(device):
     layer = nn.Dropout(0.3)
-    assert layer.training and repr(layer) == "Dropout(p=0.3)"
+    assert layer.training and repr(layer) == "Dropout(p=0.3, inplace=False)"
     x = xpnet.ones(200, 100, device=device, requires_grad=True)
     y = layer(x)
     values = y.numpy()
@@ -81,3 +81,50 @@ def test_dropout_rejects_p_outside_zero_to_one():
         nn.Dropout(1.0)
     with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\), got -0.1"):
         nn.Dropout(-0.1)
+
+
+INPLACE = {"ReLU": lambda lib: lib.nn.ReLU(inplace=True),
+           "LeakyReLU": lambda lib: lib.nn.LeakyReLU(0.2, inplace=True),
+           "Dropout-eval": lambda lib: lib.nn.Dropout(0.5, inplace=True).eval()}
+
+
+@pytest.mark.parametrize("name", INPLACE)
+def test_inplace_layers_write_into_their_input_and_keep_gradients_as_pytorch(device, name):
+    torch = pytest.importorskip("torch")
+    values = np.array([[-1.5, 2.0, 0.5], [3.0, -0.25, -4.0]])
+
+    def run(lib, tensor):
+        w = tensor(values, requires_grad=True)
+        h = w * 2.0                       # a non-leaf: in place is allowed in a graph
+        out = INPLACE[name](lib)(h)
+        (out * out).sum().backward()
+        return out is h, h, w.grad
+
+    ours = run(xpnet, lambda v, **k: xpnet.tensor(v, device=device, dtype="float64", **k))
+    theirs = run(torch, lambda v, **k: torch.tensor(v, dtype=torch.float64, **k))
+    assert ours[0] is theirs[0] is True
+    for a, b in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12)
+    assert repr(INPLACE[name](xpnet)) == repr(INPLACE[name](torch))
+
+
+def test_inplace_on_a_leaf_that_requires_grad_is_refused_as_pytorch(device):
+    x = xpnet.tensor([1.0, -1.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"ReLU\(inplace=True\): a leaf tensor that requires "
+                                           r"grad cannot be changed in place"):
+        nn.ReLU(inplace=True)(x)
+    with xpnet.no_grad():
+        assert nn.ReLU(inplace=True)(x) is x and x.tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: nn.LeakyReLU("a"), TypeError, r"LeakyReLU: negative_slope must be a number, got 'a'"),
+    (lambda: nn.ReLU(inplace="yes"), TypeError, r"ReLU: inplace must be True or False, got 'yes'"),
+    (lambda: nn.Dropout(0.1, inplace=1), TypeError, r"Dropout: inplace must be True or False"),
+    (lambda: nn.Softmax(dim="a"), TypeError, r"Softmax: dim must be an int, got 'a' \(str\)"),
+    (lambda: nn.LogSoftmax(dim=1.0), TypeError, r"LogSoftmax: dim must be an int, got 1.0"),
+    (lambda: nn.GELU("fast"), ValueError, r"GELU: approximate must be 'none' or 'tanh', got 'fast'"),
+])
+def test_activation_layers_refuse_bad_arguments_when_built(make, error, message):
+    with pytest.raises(error, match=message):
+        make()

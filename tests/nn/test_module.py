@@ -345,7 +345,7 @@ def test_repr_of_a_small_sequential_reads_like_pytorch():
         "  (0): Linear(in_features=2, out_features=8, bias=True)\n"
         "  (1): ReLU()\n"
         "  (2): Sequential(\n"
-        "    (0): Dropout(p=0.25)\n"
+        "    (0): Dropout(p=0.25, inplace=False)\n"
         "    (1): Linear(in_features=8, out_features=1, bias=False)\n"
         "  )\n"
         ")")

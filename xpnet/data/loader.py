@@ -83,6 +83,10 @@ class DataLoader:
                  pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
                  worker_init_fn=None, generator=None, *, prefetch_factor=None,
                  persistent_workers: bool = False, seed=None, device=None):
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(f"DataLoader: dataset must be a map-style dataset (with __len__ and "
+                            f"__getitem__: an ArrayDataset, a TensorDataset, a list), got "
+                            f"{type(dataset).__name__}")
         positive_int("DataLoader", "batch_size", batch_size)
         non_negative_int("DataLoader", "num_workers", num_workers)
         for name, value in (("collate_fn", collate_fn), ("batch_sampler", batch_sampler)):
