@@ -14,6 +14,7 @@ import numbers
 
 from .. import ops
 from ..autograd import Tensor
+from ..ops.window import require_tensors
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool2d", "adaptive_avg_pool2d"]
@@ -45,11 +46,13 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
     oh, ow = _output_size("adaptive_avg_pool2d", output_size)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"adaptive_avg_pool2d: input must be a Tensor, got {type(x).__name__}")
+    require_tensors("adaptive_avg_pool2d", input=x)
     if x.ndim not in (3, 4):
         raise ValueError(f"adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), got "
                          f"shape {x.shape}")
+    if x.shape[-1] == 0 or x.shape[-2] == 0:   # a bin would average nothing (PyTorch refuses too)
+        raise ValueError(f"adaptive_avg_pool2d: input must have a non-zero height and width, "
+                         f"got shape {x.shape}")
     if x.ndim == 3:
         return ops.reshape(adaptive_avg_pool2d(ops.reshape(x, 1, *x.shape), (oh, ow)),
                            *x.shape[:1], *_out(x.shape[1:], oh, ow))

@@ -38,7 +38,7 @@ from .. import kernels
 from ..autograd import Function, Tensor
 from ..cpu.memory import matmul_into
 from ..cpu.slabs import Slabs
-from .window import output_size, pair, positive_pair, tap
+from .window import output_size, pair, positive_pair, require_tensors, tap
 
 
 class Conv2d(Function):
@@ -64,6 +64,9 @@ class Conv2d(Function):
                              f"KW), got shape {tuple(weight.shape)}")
         n, c, h, w = x.shape
         o, cg, kh, kw = weight.shape
+        if kh < 1 or kw < 1:
+            raise ValueError(f"conv2d: weight's kernel must be at least 1x1, got weight "
+                             f"{tuple(weight.shape)}")
         if c % g or o % g:
             raise ValueError(f"conv2d: groups must divide the input and output channels, got "
                              f"groups={g}, {c} input and {o} output channels")
@@ -88,6 +91,9 @@ class Conv2d(Function):
     def forward(self, x, weight, bias):
         xp = self.xp
         geom = self.geom = self.geometry(x, weight, bias)
+        self.has_bias = bias is not None
+        if empty(geom):
+            return empty_output(xp, geom.n, geom.o, geom.ho, geom.wo, x, bias)
         self.slabs = slabs(self.backend, geom)
         x_nhwc = pad_nhwc(xp, x, geom)
         y, cols = correlate(xp, x_nhwc, weight, geom, self.slabs)
@@ -100,6 +106,8 @@ class Conv2d(Function):
     def backward(self, grad_y):
         xp, geom = self.xp, self.geom
         need_x, need_w, need_b = self.needs_input_grad
+        if empty(geom):
+            return empty_gradients(xp, grad_y, self.inputs, self.needs_input_grad, self.has_bias)
         rows = output_rows(xp, grad_y, geom)
         grad_bias = xp.sum(rows, axis=0) if need_b and self.has_bias else None
         rows = grouped(xp, rows, geom)
@@ -127,15 +135,19 @@ class Conv2d(Function):
             grad_b = grad_y.sum(axis=(0, 2, 3))
         if need_x:
             top, bottom, left, right = geom.padding
-            if top != bottom or left != right:
-                raise NotImplementedError(
-                    "xpnet: conv2d with unequal padding on two sides ('same' with an even "
-                    "kernel) has no double backward yet")
             (sh, sw), (dh, dw) = geom.stride, geom.dilation
-            extra = (geom.h - ((geom.ho - 1) * sh - 2 * top + dh * (geom.kh - 1) + 1),
-                     geom.w - ((geom.wo - 1) * sw - 2 * left + dw * (geom.kw - 1) + 1))
-            grad_x = ConvTranspose2d(geom.stride, (top, left), extra, geom.dilation,
-                                     geom.groups)(grad_y, weight, None)
+            hp, wp = geom.padded
+            if top == bottom and left == right:   # the transposed conv crops the padding
+                extra = (geom.h - ((geom.ho - 1) * sh - 2 * top + dh * (geom.kh - 1) + 1),
+                         geom.w - ((geom.wo - 1) * sw - 2 * left + dw * (geom.kw - 1) + 1))
+                grad_x = ConvTranspose2d(geom.stride, (top, left), extra, geom.dilation,
+                                         geom.groups)(grad_y, weight, None)
+            else:   # unequal sides ('same', even kernel): the padded input's gradient, cropped
+                extra = (hp - ((geom.ho - 1) * sh + dh * (geom.kh - 1) + 1),
+                         wp - ((geom.wo - 1) * sw + dw * (geom.kw - 1) + 1))
+                grad_pad = ConvTranspose2d(geom.stride, (0, 0), extra, geom.dilation,
+                                           geom.groups)(grad_y, weight, None)
+                grad_x = grad_pad[:, :, top:top + geom.h, left:left + geom.w]
         if need_w:
             grad_w = weight_gradient_by_conv(x, grad_y, geom)
         return grad_x, grad_w, grad_b
@@ -159,6 +171,32 @@ def weight_gradient_by_conv(x: Tensor, grad_y: Tensor, geom: ConvGeometry) -> Te
     return concat(parts, 0) if g > 1 else parts[0]
 
 
+def empty(geom) -> bool:
+    """Whether the convolution has no work: a zero-size batch, channel axis or kernel count."""
+    return geom.n == 0 or geom.c == 0 or geom.o == 0
+
+
+def empty_output(xp, n, o, ho, wo, x, bias):
+    """The output of a convolution without work, as PyTorch's: (N, O, Ho, Wo) holding the bias
+    (zeros without one); zero-size whenever the batch is."""
+    y = xp.zeros((n, o, ho, wo), dtype=x.dtype, device=x.device)
+    if bias is not None:
+        y = y + xp.reshape(bias, (1, o, 1, 1))
+    return y
+
+
+def empty_gradients(xp, grad_y, inputs, needs, has_bias):
+    """The gradients of a convolution without work: zeros for the input and the weight (no
+    product reaches them), the output gradient summed for the bias."""
+    x, weight = inputs[0], inputs[1]
+    grad_x = xp.zeros(tuple(x.shape), dtype=grad_y.dtype, device=grad_y.device) \
+        if needs[0] else None
+    grad_w = xp.zeros(tuple(weight.shape), dtype=grad_y.dtype, device=grad_y.device) \
+        if needs[1] else None
+    grad_b = xp.sum(grad_y, axis=(0, 2, 3)) if needs[2] and has_bias else None
+    return grad_x, grad_w, grad_b
+
+
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """2-D cross-correlation over NCHW input, with PyTorch's semantics.
@@ -180,11 +218,12 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     >>> conv2d(x, w, padding=1).shape
     (8, 16, 28, 28)
     """
+    require_tensors("conv2d", input=x, weight=weight, bias=bias)
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
-    if not isinstance(weight, Tensor) or weight.ndim != 4:
+    if weight.ndim != 4:
         raise ValueError(f"conv2d: weight must be a 4-D tensor (out_channels, in_channels/groups,"
-                         f" KH, KW), got {getattr(weight, 'shape', type(weight).__name__)}")
+                         f" KH, KW), got {tuple(weight.shape)}")
     stride = positive_pair("conv2d", "stride", stride)
     dilation = positive_pair("conv2d", "dilation", dilation)
     pads = _padding("conv2d", padding, weight.shape[2:], dilation, stride)

@@ -16,9 +16,9 @@ PyTorch's weight layout (in_channels, out_channels / groups, KH, KW) is exactly 
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
-from .conv import (ConvGeometry, correlate, grouped, input_gradient, output_rows, pad_nhwc, slabs,
-                   weight_gradient)
-from .window import pair, positive_pair
+from .conv import (ConvGeometry, correlate, empty, empty_gradients, empty_output, grouped,
+                   input_gradient, output_rows, pad_nhwc, slabs, weight_gradient)
+from .window import pair, positive_pair, require_tensors
 
 
 def transposed_size(size, kernel, stride, padding, output_padding, dilation):
@@ -55,6 +55,9 @@ class ConvTranspose2d(Function):
             raise ValueError(f"{op}: groups must divide the input channels, got groups={g} and "
                              f"{c} input channels")
         out_channels, kh, kw = weight.shape[1] * g, weight.shape[2], weight.shape[3]
+        if kh < 1 or kw < 1:
+            raise ValueError(f"{op}: weight's kernel must be at least 1x1, got weight "
+                             f"{tuple(weight.shape)}")
         if bias is not None and tuple(bias.shape) != (out_channels,):
             raise ValueError(f"{op}: bias must have shape ({out_channels},), got "
                              f"{tuple(bias.shape)}")
@@ -75,6 +78,9 @@ class ConvTranspose2d(Function):
     def forward(self, x, weight, bias):
         xp = self.xp
         geom = self.geom = self.geometry(x, weight, bias)
+        self.has_bias = bias is not None
+        if empty(geom):
+            return empty_output(xp, geom.n, geom.c, geom.h, geom.w, x, bias)
         self.slabs = slabs(self.backend, geom)
         self.x_rows = grouped(xp, output_rows(xp, x, geom), geom)
         y = input_gradient(xp, self.x_rows, weight, geom, self.slabs)         # (N, H, W, C)
@@ -86,6 +92,8 @@ class ConvTranspose2d(Function):
     def backward(self, grad_y):
         xp, geom = self.xp, self.geom
         need_x, need_w, need_b = self.needs_input_grad
+        if empty(geom):
+            return empty_gradients(xp, grad_y, self.inputs, self.needs_input_grad, self.has_bias)
         grad_bias = xp.sum(grad_y, axis=(0, 2, 3)) if need_b and self.has_bias else None
         grad_x = grad_weight = cols = None
         grad_nhwc = pad_nhwc(xp, grad_y, geom)
@@ -169,9 +177,9 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     >>> conv_transpose2d(x, w, stride=2, padding=1).shape
     (8, 4, 14, 14)
     """
-    if not isinstance(weight, Tensor) or weight.ndim != 4:
+    require_tensors("conv_transpose2d", input=x, weight=weight, bias=bias)
+    if weight.ndim != 4:
         raise ValueError(f"conv_transpose2d: weight must be a 4-D tensor (in_channels, "
-                         f"out_channels/groups, KH, KW), got "
-                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+                         f"out_channels/groups, KH, KW), got {tuple(weight.shape)}")
     return ConvTranspose2d(*_transpose_args(stride, padding, output_padding, dilation,
                                             groups))(x, weight, bias)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
+from .window import require_tensors
 
 
 class MatMul(Function):
@@ -69,6 +70,7 @@ class Linear(Function):
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product; grad_a = grad_y @ b.T, grad_b = a.T @ grad_y."""
+    require_tensors("matmul", input=a, other=b)
     return MatMul()(a, b)
 
 
@@ -78,4 +80,5 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> linear(xpnet.ones(8, 3), xpnet.ones(4, 3), xpnet.zeros(4)).tolist()[0]
     [3.0, 3.0, 3.0, 3.0]
     """
+    require_tensors("linear", input=x, weight=weight, bias=bias)
     return Linear()(x, weight, bias)

@@ -14,6 +14,7 @@ import math
 
 from .. import kernels
 from ..autograd import Function, Tensor
+from .window import require_tensors
 
 
 @kernels.fuse
@@ -40,6 +41,13 @@ def _batch_norm_grad(xp, g, x, k, c1, c0):
 @kernels.fuse
 def _layer_norm_grad(xp, dxhat, xhat, invstd, mean_dxhat, mean_dxhat_xhat):
     return invstd * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+def _empty_gradients(xp, grad_y, x_shape, param_shape, needs):
+    """The gradients of a normalisation of an empty input: all zeros (nothing reaches them)."""
+    def zeros(shape, need):
+        return xp.zeros(shape, dtype=grad_y.dtype, device=grad_y.device) if need else None
+    return zeros(x_shape, needs[0]), zeros(param_shape, needs[1]), zeros(param_shape, needs[2])
 
 
 class BatchNorm(Function):
@@ -75,8 +83,12 @@ class BatchNorm(Function):
         axes = (0,) + tuple(range(2, x.ndim))
         count = math.prod(x.shape[a] for a in axes)
         stat_shape = (1, c) + (1,) * (x.ndim - 2)
+        self.count = count
+        if count == 0:   # an empty batch: an empty output, the running statistics untouched
+            self.x_shape, self.c = tuple(x.shape), c   # (as PyTorch)
+            return xp.zeros(tuple(x.shape), dtype=x.dtype, device=x.device)
         if self.training:
-            if count < 2:
+            if count == 1:
                 raise ValueError(f"batch_norm: training needs more than one value per channel, "
                                  f"got input {tuple(x.shape)}")
             mean = xp.mean(x, axis=axes, keepdims=True)
@@ -105,6 +117,8 @@ class BatchNorm(Function):
 
     def backward(self, grad_y):
         xp = self.xp
+        if self.count == 0:
+            return _empty_gradients(xp, grad_y, self.x_shape, (self.c,), self.needs_input_grad)
         x, mean, invstd, scale, axes = self.x, self.mean, self.invstd, self.scale, self.axes
         need_x, need_w, need_b = self.needs_input_grad
         c = x.shape[1]
@@ -150,6 +164,10 @@ class LayerNorm(Function):
                 raise ValueError(f"layer_norm: {name} must have shape {self.normalized_shape}, "
                                  f"got {tuple(t.shape)}")
         axes = tuple(range(x.ndim - k, x.ndim))
+        self.empty = x.size == 0
+        if self.empty:   # nothing to normalise (and no mean of an empty axis to warn about)
+            self.x_shape = tuple(x.shape)
+            return xp.zeros(tuple(x.shape), dtype=x.dtype, device=x.device)
         mean = xp.mean(x, axis=axes, keepdims=True)
         var = xp.mean(_centred_square(xp, x, mean), axis=axes, keepdims=True)
         invstd = 1.0 / xp.sqrt(var + self.eps)
@@ -165,6 +183,9 @@ class LayerNorm(Function):
 
     def backward(self, grad_y):
         xp = self.xp
+        if self.empty:
+            return _empty_gradients(xp, grad_y, self.x_shape, self.normalized_shape,
+                                    self.needs_input_grad)
         xhat, invstd, weight, axes = self.xhat, self.invstd, self.weight, self.axes
         need_x, need_w, need_b = self.needs_input_grad
         lead = tuple(range(xhat.ndim - len(axes)))
@@ -193,6 +214,8 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     >>> y.shape, bool((y.mean(dim=0).abs() < 1e-6).all())
     ((8, 3), True)
     """
+    require_tensors("batch_norm", input=x, running_mean=running_mean, running_var=running_var,
+                    weight=weight, bias=bias)
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must both be given or both "
                          "be None")
@@ -211,6 +234,7 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
     >>> layer_norm(x, (64,)).shape == x.shape
     True
     """
+    require_tensors("layer_norm", input=x, weight=weight, bias=bias)
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     return LayerNorm(tuple(int(s) for s in normalized_shape), float(eps))(x, weight, bias)

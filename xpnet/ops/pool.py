@@ -19,7 +19,7 @@ from __future__ import annotations
 from .. import kernels
 from ..cpu import memory as _memory
 from ..autograd import Function, Tensor
-from .window import output_size, pair, positive_pair, tap
+from .window import output_size, pair, positive_pair, require_tensors, tap
 
 
 def _pool_args(op, kernel_size, stride, padding):
@@ -314,6 +314,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     >>> max_pool2d(x, 2).tolist()
     [[[[4.0, 1.0], [9.0, 8.0]]]]
     """
+    require_tensors("max_pool2d", input=x)
     return MaxPool2d(*_pool_args("max_pool2d", kernel_size, stride, padding))(x)
 
 
@@ -323,5 +324,6 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0,
 
     Shape: (N, C, H, W) -> (N, C, Ho, Wo), as :func:`max_pool2d`.
     """
+    require_tensors("avg_pool2d", input=x)
     return AvgPool2d(*_pool_args("avg_pool2d", kernel_size, stride, padding),
                      bool(count_include_pad))(x)

@@ -7,9 +7,30 @@ KH·KW slices (no fancy indexing, no scatter), and its adjoint adds the same sli
 """
 from __future__ import annotations
 
+from ..autograd import Tensor
 from ..checks import pair
 
-__all__ = ["pair", "positive_pair", "output_size", "tap"]
+__all__ = ["pair", "positive_pair", "output_size", "tap", "require_tensors"]
+
+
+def require_tensors(op: str, **inputs) -> None:
+    """Each of ``inputs`` (name=value) must be an xpnet Tensor or None: a raw array (NumPy,
+    CuPy, torch) or a list gets a TypeError that names the op and the argument before any
+    shape check could misread it.
+
+    >>> import numpy as np
+    >>> require_tensors("conv2d", weight=np.zeros((3, 1, 3, 3)))
+    Traceback (most recent call last):
+        ...
+    TypeError: conv2d: weight must be an xpnet Tensor, got numpy.ndarray; convert it with xpnet.tensor(...)
+    """
+    for name, value in inputs.items():
+        if value is not None and not isinstance(value, Tensor):
+            kind = type(value)
+            module = kind.__module__.split(".")[0]
+            qualified = kind.__name__ if module == "builtins" else f"{module}.{kind.__name__}"
+            raise TypeError(f"{op}: {name} must be an xpnet Tensor, got {qualified}; convert it "
+                            f"with xpnet.tensor(...)")
 
 
 def positive_pair(op: str, name: str, value) -> tuple:
