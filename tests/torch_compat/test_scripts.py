@@ -136,6 +136,12 @@ def test_word_language_model_learns_under_the_runner(tmp_path):
     assert len(train) == 30 and len(valid) == 2 and len(test) == 1
     assert abs(train[0] - math.log(10)) < 0.05            # starts at chance over 10 words
     assert valid[-1] < train[0] - 0.5 and test[0] == min(valid)
+    # generation (torch.multinomial over exp(log-probabilities), input.fill_): the chain's
+    # likely successors, 2 of 10 words, follow far more often than by chance
+    words = re.search(r"^\| Generated: ([\d ]+)$", out, flags=re.MULTILINE).group(1).split()
+    assert len(words) == 50 and all(0 <= int(w) < 10 for w in words)
+    likely = numbers(out, r"^\| Likely transitions: (\d+)/49$")[0]
+    assert likely >= 20
 
 
 @needs_torch

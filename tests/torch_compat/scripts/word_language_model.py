@@ -29,6 +29,9 @@ parser.add_argument('--tied', action='store_true', help='tie the word embedding 
 parser.add_argument('--seed', type=int, default=1111, help='seed of the synthetic corpus')
 parser.add_argument('--log-interval', type=int, default=1, metavar='N', help='report interval')
 parser.add_argument('--save', type=str, default='', help='path to save the final model')
+parser.add_argument('--words', type=int, default=50, help='number of words to generate')
+parser.add_argument('--temperature', type=float, default=1.0,
+                    help='temperature - higher will increase diversity')
 parser.add_argument('--init', default=None)
 args = parser.parse_args()
 
@@ -41,17 +44,17 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 ###############################################################################
 
 def synthetic_corpus(rng, n):
-    """Word ids of a Markov chain whose every word has 2 likely successors."""
+    """Word ids of a Markov chain whose every word has 2 likely successors, and those."""
     successors = rng.integers(0, args.ntokens, size=(args.ntokens, 2))
     words = [0]
     for _ in range(n - 1):
         words.append(successors[words[-1], rng.integers(0, 2)] if rng.random() < 0.95
                      else rng.integers(0, args.ntokens))
-    return torch.tensor(np.array(words), dtype=torch.long)
+    return torch.tensor(np.array(words), dtype=torch.long), successors
 
 
 rng = np.random.default_rng(args.seed)
-corpus = synthetic_corpus(rng, 1500)
+corpus, successors = synthetic_corpus(rng, 1500)
 corpus_train, corpus_valid = corpus[:1200], corpus[1200:]
 
 
@@ -227,3 +230,22 @@ if args.save:
     print('| End of training | test loss {:8.5f} | test ppl {:8.2f}'.format(
         test_loss, math.exp(test_loss)))
     print('=' * 89)
+
+###############################################################################
+# Generate words, as generate.py does
+###############################################################################
+
+model.eval()
+input = torch.randint(args.ntokens, (1, 1), dtype=torch.long).to(device)
+hidden = model.init_hidden(1)
+words = []
+with torch.no_grad():  # no tracking history
+    for i in range(args.words):
+        output, hidden = model(input, hidden)
+        word_weights = output.squeeze().div(args.temperature).exp().cpu()
+        word_idx = torch.multinomial(word_weights, 1)[0]
+        input.fill_(word_idx)
+        words.append(word_idx.item())
+print('| Generated: ' + ' '.join(str(w) for w in words))
+likely = sum(b in successors[a] for a, b in zip(words, words[1:]))
+print('| Likely transitions: {}/{}'.format(likely, len(words) - 1))
