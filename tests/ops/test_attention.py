@@ -6,7 +6,7 @@ import pytest
 import xpnet
 import xpnet.functional as F
 from xpnet.ops import attention as attention_ops
-from xpnet.testing import assert_close, gradcheck, random_inputs
+from xpnet.testing import assert_close, count_calls, gradcheck, gradgradcheck, random_inputs
 
 
 def attention_reference(q, k, v, mask=None, is_causal=False, scale=None):
@@ -280,3 +280,44 @@ def test_split_and_merge_heads_are_the_reshape_and_permutation(device, batch_fir
     with pytest.raises(ValueError, match=r"^split_heads: input must be \(A, B, 3·num_heads·D\), "
                        r"got \(2, 5, 10\)$"):
         attention_ops.split_heads(random_inputs(device, (2, 5, 10))[0], 3, 4, batch_first)
+
+
+def test_the_causal_bias_is_built_once_per_device_dtype_and_size_and_is_correct(device):
+    backend = xpnet.device(device)
+    bias = attention_ops.causal_bias(backend, 3, 4, "float64")
+    expected = np.where(np.tril(np.ones((3, 4), dtype=bool)), 0.0, -np.inf)
+    np.testing.assert_array_equal(xpnet.backend.to_numpy(bias), expected)
+    assert attention_ops.causal_bias(backend, 3, 4, "float64") is bias          # reused
+    assert attention_ops.causal_bias(backend, 3, 4, "float32") is not bias      # per dtype
+    assert attention_ops.causal_bias(backend, 4, 3, "float64") is not bias      # per size
+    for length in range(5, 5 + attention_ops.CAUSAL_CACHE_SIZE):                # bounded
+        attention_ops.causal_bias(backend, length, 2, "float64")
+    rebuilt = attention_ops.causal_bias(backend, 3, 4, "float64")
+    assert rebuilt is not bias
+    np.testing.assert_array_equal(xpnet.backend.to_numpy(rebuilt), expected)
+
+
+def test_causal_attention_reuses_its_bias_and_leaves_it_unchanged(device):
+    q, k, v = random_inputs(device, (2, 3, 4), (2, 5, 4), (2, 5, 2), seed=5)
+    backend = xpnet.device(device)
+    first = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    bias = attention_ops.causal_bias(backend, 3, 5, "float64")
+    with count_calls() as calls:
+        second = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert not {"arange", "where"} & set(calls.by_name), dict(calls.by_name)
+    assert attention_ops.causal_bias(backend, 3, 5, "float64") is bias
+    assert_close(second, first.numpy(), rtol=0, atol=0)
+    np.testing.assert_array_equal(xpnet.backend.to_numpy(bias),
+                                  np.where(np.tril(np.ones((3, 5), dtype=bool)), 0.0, -np.inf))
+    assert_close(second, attention_reference(q.numpy(), k.numpy(), v.numpy(),
+                                             is_causal=True)[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_attention_double_backward_reaches_a_float_mask_that_requires_grad(device, need_weights):
+    q, k, v, mask = random_inputs(device, (2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5), seed=6)
+    op = attention_ops.attention_with_weights if need_weights else F.scaled_dot_product_attention
+    assert gradgradcheck(op, q, k, v, mask)
+    # the mask broadcast over the batch, with the others not requiring grad
+    q, k, v = (t.detach() for t in (q, k, v))
+    assert gradgradcheck(lambda m: op(q, k, v, attn_mask=m), mask)

@@ -10,10 +10,12 @@ With S = scale·Q Kᵀ + mask, P = softmax(S) along the keys and O = P V, the ba
 all in one Function: two matmuls forward and four backward, no per-head Python loop. Since
 dP = dO Vᵀ, rowsum(dP ⊙ P) = rowsum(dO ⊙ O) (FlashAttention's identity, dropout included):
 a pass over (L, Ev) instead of (L, S). The (L, S) arrays are updated in place, as every fresh
-one costs page faults on NumPy.
+one costs page faults on NumPy. The causal mask's bias is built once per device, dtype and
+(L, S) (:func:`causal_bias`).
 """
 from __future__ import annotations
 
+import collections
 import math
 import numbers
 
@@ -78,9 +80,8 @@ class ScaledDotProductAttention(Function):
     def _bias(self, mask, length, source, dtype, device):
         """The additive mask: 0 where attending, -inf where not (None for no mask)."""
         xp = self.xp
-        if self.is_causal:   # top-left aligned, as PyTorch: query i sees keys 0..i
-            rows = xp.reshape(xp.arange(length, device=device), (length, 1))
-            mask = xp.arange(source, device=device) <= rows
+        if self.is_causal:
+            return causal_bias(self.backend, length, source, dtype)
         if mask is None:
             return None
         if mask.dtype == xp.bool:
@@ -154,22 +155,24 @@ class ScaledDotProductAttention(Function):
     def backward_on_tensors(self, grads):
         """create_graph: backward updates its arrays in place, so the gradient is taken through
         the same forward written with differentiable ops (softmax of the masked, scaled scores
-        times V; the dropout mask and the row maxima as constants), by a nested grad() that
-        records its own graph."""
+        times V; the dropout mask and the row maxima as constants; a float mask that requires
+        grad as an input), by a nested grad() that records its own graph."""
         from ..autograd import grad
+        from .elementwise import astype
         from .linalg import matmul
         from .shape import transpose
         query, key, value, mask = self.inputs
-        if self.needs_input_grad[3]:
-            raise NotImplementedError("xpnet: scaled_dot_product_attention has no double "
-                                      "backward for a float attn_mask that requires grad yet")
         backend, xp = self.backend, self.backend.xp
         const = lambda a: Tensor.from_array(a, False, backend)  # noqa: E731
         scores = matmul(query, transpose(key, -2, -1)) * self.scale_used
-        bias = self._bias(None if mask is None else mask.array, query.shape[-2], key.shape[-2],
-                          query.array.dtype, query.array.device)
-        if bias is not None:
-            scores = scores + const(bias)
+        dtype = query.array.dtype
+        if self.needs_input_grad[3]:     # a float mask that requires grad: added as a Tensor
+            scores = scores + (mask if mask.array.dtype == dtype else astype(mask, _backend.dtype_name(dtype)))
+        else:
+            bias = self._bias(None if mask is None else mask.array, query.shape[-2],
+                              key.shape[-2], dtype, query.array.device)
+            if bias is not None:
+                scores = scores + const(bias)
         row_max = xp.maximum(xp.max(scores.array, axis=-1, keepdims=True),
                              float(xp.finfo(query.array.dtype).min))
         e = (scores - const(row_max)).exp()
@@ -179,10 +182,43 @@ class ScaledDotProductAttention(Function):
         outputs = [matmul(weights, value)]
         if self.return_weights:
             outputs.append(weights)
-        wanted = [t for t, need in zip((query, key, value), self.needs_input_grad[:3]) if need]
+        inputs = (query, key, value, mask)
+        wanted = [t for t, need in zip(inputs, self.needs_input_grad) if need]
         found = iter(grad(outputs, wanted, grad_outputs=list(grads[:len(outputs)]),
                           create_graph=True, allow_unused=True))
-        return tuple(next(found) if need else None for need in self.needs_input_grad[:3]) + (None,)
+        return tuple(next(found) if need else None for need in self.needs_input_grad)
+
+
+_CAUSAL_BIASES: collections.OrderedDict = collections.OrderedDict()
+CAUSAL_CACHE_SIZE = 8     # (L, S) arrays kept; the least recently used goes first
+
+
+def causal_bias(backend, length: int, source: int, dtype):
+    """The causal mask as an additive (L, S) bias of ``dtype`` on ``backend``: 0 where key j <=
+    query i (top-left aligned, as PyTorch's), -inf elsewhere. Built once per (device, dtype,
+    L, S) and kept for the next call (the last :data:`CAUSAL_CACHE_SIZE` of them), so a
+    causal model's every layer and step reuses one array instead of three launches each; the
+    array is shared: read it, never write into it.
+
+    >>> import xpnet
+    >>> causal_bias(xpnet.device("cpu"), 2, 3, "float32").tolist()
+    [[0.0, -inf, -inf], [0.0, 0.0, -inf]]
+    """
+    key = (backend.name, _backend.dtype_name(dtype), int(length), int(source))
+    bias = _CAUSAL_BIASES.get(key)
+    if bias is not None:
+        _CAUSAL_BIASES.move_to_end(key)
+        return bias
+    xp, device, dtype = backend.xp, backend.device, backend.dtype(key[1])
+    with backend.scope():
+        rows = xp.reshape(xp.arange(length, device=device), (length, 1))
+        bias = xp.where(xp.arange(source, device=device) <= rows,
+                        xp.asarray(0.0, dtype=dtype, device=device),
+                        xp.asarray(-math.inf, dtype=dtype, device=device))
+    _CAUSAL_BIASES[key] = bias
+    while len(_CAUSAL_BIASES) > CAUSAL_CACHE_SIZE:
+        _CAUSAL_BIASES.popitem(last=False)
+    return bias
 
 
 def _maximum_one(total, backend):
