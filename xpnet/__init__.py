@@ -29,7 +29,11 @@ from .autograd.random_tensors import (randint, randn_like, rand_like, randint_li
                                       bernoulli, randperm, multinomial)
 from .autograd.methods import (mm, bmm, norm, narrow, split, chunk, flip, roll, clone, isnan,
                                isinf, isfinite, equal, allclose, square, rsqrt, outer, var,
-                               std, logsumexp)
+                               std, logsumexp, clamp_min, clamp_max, reciprocal, expm1, log2,
+                               log10, unbind, movedim, swapaxes, diff, logical_and, logical_or,
+                               logical_xor, logical_not, all, any, count_nonzero, nonzero,
+                               argwhere, masked_select, scatter, scatter_add)
+from .autograd.methods import expand as broadcast_to   # torch.broadcast_to(input, shape)
 from . import random
 from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state
 from . import ops, nn, functional, optim, data, io, models
@@ -41,7 +45,8 @@ from . import accelerator, backends, utils   # PyTorch's module paths (torch.uti
 from .ops import (cat, concat, stack, exp, log, sqrt, abs, sigmoid, tanh, relu, softmax,  # noqa: A004
                   log_softmax, sum, mean, max, min, amax, amin, argmax, argmin, where, tril,
                   triu, flatten, reshape, squeeze, unsqueeze, transpose, permute, matmul, clamp,
-                  clip, maximum, minimum, pow, masked_fill)
+                  clip, maximum, minimum, pow, masked_fill, sin, cos, log1p, gather,
+                  index_select, cumsum, floor, ceil, trunc, round, sign, add, sub, mul, div, neg)
 
 # dtype objects, as torch.float32 (strings such as "float32" are accepted everywhere too)
 (bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, bfloat16, float32,  # noqa: A001
@@ -77,6 +82,10 @@ __all__ = [
     "argmin", "where", "tril", "triu", "flatten", "reshape", "squeeze", "unsqueeze", "transpose",
     "permute", "matmul", "clamp", "clip", "maximum", "minimum", "masked_fill", "double", "half",
     "long", "numel", "isnan", "isinf", "isfinite", "equal", "allclose", "square", "rsqrt",
-    "outer", "var", "std", "logsumexp",
-]   # abs, sum, max, min, pow, float and int are attributes but not star-exported: they would
-#     shadow Python's builtins in the importing module
+    "outer", "var", "std", "logsumexp", "sin", "cos", "log1p", "gather", "index_select",
+    "cumsum", "clamp_min", "clamp_max", "reciprocal", "expm1", "log2", "log10", "unbind",
+    "movedim", "swapaxes", "diff", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "count_nonzero", "nonzero", "argwhere", "masked_select", "scatter", "scatter_add",
+    "broadcast_to", "floor", "ceil", "trunc", "sign", "add", "sub", "mul", "div", "neg",
+]   # abs, sum, max, min, pow, round, all, any, float and int are attributes but not
+#     star-exported: they would shadow Python's builtins in the importing module

@@ -122,19 +122,23 @@ def test_permute_and_transpose_reject_bad_axes(device):
         F.transpose(x, 0, 3)
 
 
-@pytest.mark.parametrize("index", [[0, 1], (slice(None), [1, 2]), True],
-                         ids=["list", "list_in_tuple", "bool"])
-def test_getitem_rejects_fancy_indices(device, index):
+@pytest.mark.parametrize("index", [[True, False], (slice(None), 1.5), True],
+                         ids=["list_of_bools", "float_in_tuple", "bool"])
+def test_getitem_rejects_indices_that_are_not_ints_slices_or_tensors(device, index):
     x, = random_inputs(device, (3, 3))
-    with pytest.raises(TypeError, match=r"getitem: only basic indexing \(ints, slices, None, "
-                                        r"...\) is differentiable, got (list|bool); use take"):
+    with pytest.raises(TypeError, match=r"getitem: an index must be made of ints, slices, None, "
+                                        r"Ellipsis and integer or boolean tensors, got "
+                                        r"(list|float|bool)"):
         x[index]
 
 
-def test_getitem_rejects_a_tensor_index(device):
+def test_getitem_rejects_float_and_zero_d_boolean_tensor_indices(device):
     x, = random_inputs(device, (3, 3))
-    with pytest.raises(TypeError, match=r"getitem: only basic indexing .* got Tensor"):
-        x[x > 0]
+    with pytest.raises(TypeError, match=r"getitem: tensors used as indices must be integer or "
+                                        r"boolean, got dtype float64; convert it with .long\(\)"):
+        x[x]
+    with pytest.raises(TypeError, match="getitem: a 0-D boolean index is not supported"):
+        x[x[0, 0] > 0]
 
 
 def test_getitem_rejects_bad_steps_and_out_of_range_indices(device):
@@ -178,3 +182,60 @@ def test_shape_ops_match_torch(device):
         .backward()
     (ty.sum() + (torch.stack([tx[0], tx[1]], 0)[1] * torch.tensor(weights)).sum()).backward()
     assert_close(x.grad, tx.grad.numpy(), rtol=1e-12)
+
+
+# integer-tensor (advanced) indices: name -> index built by m (xpnet or torch) for a (3, 4, 5)
+# tensor t; the same source runs on both
+ADVANCED = {
+    "rows": lambda m, t: m.tensor([2, 0, -1]),
+    "rows_2d": lambda m, t: (slice(None), m.tensor([[1, 0], [3, 3]])),
+    "int_then_tensor": lambda m, t: (0, slice(None), m.tensor([1, 2])),
+    "two_tensors_side_by_side": lambda m, t: (slice(None), m.tensor([1, 3]), m.tensor([0, 4])),
+    "two_tensors_apart": lambda m, t: (m.tensor([0, 2]), slice(None), m.tensor([1, 3])),
+    "broadcast_tensors": lambda m, t: (m.tensor([[0], [1]]), m.tensor([[1, 2, 3]])),
+    "zero_d_tensor": lambda m, t: (Ellipsis, m.tensor(1)),
+    "mask": lambda m, t: t[:, 0, 0] > 0.1,
+    "mask_2d_and_int": lambda m, t: (t[:, :, 0] > 0.1, 2),
+    "numpy_integer": lambda m, t: np.int64(2),
+    "numpy_integers_in_tuple": lambda m, t: (np.int32(1), slice(1, 3), np.int64(-1)),
+    "list_of_ints": lambda m, t: [0, 2, 2],
+    "with_none_and_slice": lambda m, t: (m.tensor([1]), None, slice(2, None)),
+}
+
+
+@pytest.mark.parametrize("name", ADVANCED)
+def test_getitem_with_tensor_indices_matches_pytorch_and_finite_differences(device, name):
+    torch = pytest.importorskip("torch")
+    a = np.arange(60.0).reshape(3, 4, 5) / 60.0
+    x = xpnet.tensor(a, device=device, requires_grad=True)
+    ours = x[ADVANCED[name](xpnet, x.detach())]
+    theirs = torch.tensor(a)[ADVANCED[name](torch, torch.tensor(a))]
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == "float64"
+    assert_close(ours, theirs.numpy(), rtol=0, atol=0)
+    gradcheck(lambda t: t[ADVANCED[name](xpnet, x.detach())], x)
+
+
+def test_getitem_with_a_repeated_index_sums_the_gradient_and_differentiates_twice(device):
+    from xpnet.testing import gradgradcheck
+    x, = random_inputs(device, (3, 2))
+    index = xpnet.tensor([2, 0, 2, 2], device=device)
+    x[index].sum().backward()
+    assert_close(x.grad, np.array([[1.0, 1.0], [0.0, 0.0], [3.0, 3.0]]))
+    assert gradgradcheck(lambda t: t[index] ** 2, x)
+    assert gradgradcheck(lambda t: t[:, xpnet.tensor([1, 1, 0], device=device)] ** 3, x)
+
+
+def test_getitem_takes_a_cpu_index_tensor_for_a_tensor_on_another_device(device):
+    x = xpnet.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
+    assert x[xpnet.tensor([1], device="cpu")].tolist() == [[3.0, 4.0]]
+
+
+def test_getitem_rejects_out_of_range_tensor_indices(device):
+    x, = random_inputs(device, (3, 2))
+    if xpnet.device(device).on_host:   # checked where reading the index back costs nothing
+        with pytest.raises(IndexError, match=r"getitem: an index tensor's entries on an axis "
+                                             r"of size 3 must be in \[-3, 3\), got values from "
+                                             r"0 to 3"):
+            x[xpnet.tensor([0, 3], device=device)]
+    with pytest.raises(IndexError, match="getitem: index tensors must broadcast together"):
+        x[xpnet.tensor([0, 1], device=device), xpnet.tensor([0, 1, 1], device=device)]

@@ -378,6 +378,217 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:  # 
         return builtins.bool(xp.all(close))
 
 
+# -- more of PyTorch's maths, composed of the ops ----------------------------------------------
+
+def clamp_min(input, min):  # noqa: A002
+    """``max(input, min)``, as ``torch.clamp_min``."""
+    return _ops().clip(input, min, None)
+
+
+def clamp_max(input, max):  # noqa: A002
+    """``min(input, max)``, as ``torch.clamp_max``."""
+    return _ops().clip(input, None, max)
+
+
+def reciprocal(input):  # noqa: A002
+    """``1 / input``."""
+    return _ops().div(1.0, input)
+
+
+def expm1(input):  # noqa: A002
+    """``exp(input) - 1`` (composed: not more accurate than that near 0)."""
+    return _ops().exp(input) - 1.0
+
+
+def log2(input):  # noqa: A002
+    """The base-2 logarithm."""
+    return _ops().log(input) * (1.0 / math.log(2.0))
+
+
+def log10(input):  # noqa: A002
+    """The base-10 logarithm."""
+    return _ops().log(input) * (1.0 / math.log(10.0))
+
+
+def unbind(input, dim=0) -> tuple:  # noqa: A002
+    """The slices along ``dim``, that axis removed, as ``torch.unbind``."""
+    d = _dim("unbind", dim, input.ndim)
+    return tuple(input[(slice(None),) * d + (i,)] for i in range(input.shape[d]))
+
+
+def movedim(input, source, destination):  # noqa: A002
+    """Axes ``source`` moved to ``destination`` (ints or tuples), the others in order."""
+    src = _dims("movedim", source, input.ndim)
+    dst = _dims("movedim", destination, input.ndim)
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: source and destination must be distinct axes of the same "
+                         f"count, got {source!r} and {destination!r}")
+    order = [None] * input.ndim
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(input.ndim) if i not in src)
+    return _ops().permute(input, tuple(o if o is not None else next(rest) for o in order))
+
+
+def swapaxes(input, axis0, axis1):  # noqa: A002
+    """``transpose(input, axis0, axis1)`` (NumPy's name, also PyTorch's)."""
+    return _ops().transpose(input, axis0, axis1)
+
+
+def diff(input, n=1, dim=-1):  # noqa: A002
+    """The ``n``-th forward difference along ``dim``, as ``torch.diff`` (no prepend/append)."""
+    n = _int("diff", "n", n)
+    d = _dim("diff", dim, input.ndim)
+    x = input
+    for _ in range(n):
+        size = x.shape[d]
+        if size == 0:
+            break
+        if input.dtype == "bool":
+            x = _boolean(x, x.array[_cut(d, 1, size)] != x.array[_cut(d, 0, size - 1)])
+        else:
+            x = _slice(x, d, 1, size) - _slice(x, d, 0, size - 1)
+    return x
+
+
+def _cut(dim, start, stop):
+    return (slice(None),) * dim + (slice(start, stop), Ellipsis)
+
+
+def _logical(op, name, *tensors):
+    t = tensors[0]
+    arrays = [a.array if isinstance(a, _tensor_class()) else a for a in tensors]
+    with t.backend.scope():
+        arrays = [a if a.dtype == t.xp.bool else a != 0 for a in arrays]
+        return _boolean(t, getattr(t.xp, name)(*arrays))
+
+
+def logical_and(input, other):  # noqa: A002
+    """Elementwise 'and' of the truth of two tensors (a boolean tensor)."""
+    return _logical("logical_and", "logical_and", input, other)
+
+
+def logical_or(input, other):  # noqa: A002
+    """Elementwise 'or' of the truth of two tensors (a boolean tensor)."""
+    return _logical("logical_or", "logical_or", input, other)
+
+
+def logical_xor(input, other):  # noqa: A002
+    """Elementwise 'xor' of the truth of two tensors (a boolean tensor)."""
+    return _logical("logical_xor", "logical_xor", input, other)
+
+
+def logical_not(input):  # noqa: A002
+    """Elementwise 'not' of the truth of a tensor (a boolean tensor)."""
+    return _logical("logical_not", "logical_not", input)
+
+
+def all(input, dim=None, keepdim=False):  # noqa: A001,A002
+    """Whether every element (along ``dim``) is true; a boolean tensor, as ``torch.all``."""
+    with input.backend.scope():
+        return _boolean(input, input.xp.all(input.array, axis=dim, keepdims=keepdim))
+
+
+def any(input, dim=None, keepdim=False):  # noqa: A001,A002
+    """Whether some element (along ``dim``) is true; a boolean tensor, as ``torch.any``."""
+    with input.backend.scope():
+        return _boolean(input, input.xp.any(input.array, axis=dim, keepdims=keepdim))
+
+
+def count_nonzero(input, dim=None):  # noqa: A002
+    """The number of non-zero entries (along ``dim``), int64."""
+    return _ops().sum(input != 0, dim)
+
+
+def nonzero(input, *, as_tuple=False):  # noqa: A002
+    """The indices of the non-zero entries: an (n, ndim) int64 tensor, or with ``as_tuple``
+    one 1-D tensor per axis, as ``torch.nonzero`` (the count is read on the host)."""
+    xp = input.xp
+    with input.backend.scope():
+        found = xp.nonzero(input.array if input.ndim else xp.reshape(input.array, (1,)))
+        found = [xp.astype(a, xp.int64) for a in found]
+        if as_tuple:
+            return tuple(_boolean(input, a) for a in found)
+        if input.ndim == 0:
+            return _boolean(input, xp.zeros((found[0].shape[0], 0), dtype=xp.int64,
+                                            device=input.backend.device))
+        return _boolean(input, xp.stack(found, axis=1))
+
+
+def argwhere(input):  # noqa: A002
+    """``nonzero(input)``: an (n, ndim) int64 tensor of the non-zero entries' indices."""
+    return nonzero(input)
+
+
+def masked_select(input, mask):  # noqa: A002
+    """The entries of ``input`` where ``mask`` (broadcast against it) is true, as a 1-D tensor;
+    differentiable."""
+    shape = _broadcast_shape("masked_select", input.shape, mask.shape)
+    return expand(input, shape)[expand(mask, shape)]
+
+
+def _broadcast_shape(op, a, b):
+    n = builtins.max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    if builtins.any(p != q and 1 not in (p, q) for p, q in zip(a, b)):
+        raise ValueError(f"{op}: shapes {a} and {b} cannot be broadcast together")
+    return tuple(builtins.max(p, q) if 0 not in (p, q) else 0 for p, q in zip(a, b))
+
+
+def scatter_add(input, dim, index, src):  # noqa: A002
+    """``input`` plus ``src`` summed into the entries ``index`` picks along ``dim``, as
+    ``torch.scatter_add`` (``out[..., index[..., j, ...], ...] += src[..., j, ...]``);
+    differentiable in ``input`` and ``src``."""
+    from ..ops.indexing import GatherPlan, Take, _check_index, _dim as _op_dim, check_range
+    _check_index("scatter_add", input, index)
+    d = _op_dim("scatter_add", dim, input.ndim)
+    if index.ndim != input.ndim or (isinstance(src, _tensor_class()) and src.ndim != input.ndim):
+        raise ValueError(f"scatter_add: index and src must have as many axes as input "
+                         f"({input.ndim}), got shapes {index.shape} and "
+                         f"{getattr(src, 'shape', None)}")
+    for i, m in enumerate(index.shape):
+        if m > (src.shape[i] if isinstance(src, _tensor_class()) else m) or \
+                (i != d and m > input.shape[i]):
+            raise ValueError(f"scatter_add: index {index.shape} must be no larger than src "
+                             f"{getattr(src, 'shape', None)}, nor than input {input.shape} "
+                             f"outside dim {d}")
+    check_range("scatter_add", "index", input.backend, index.array, input.shape[d])
+    if not isinstance(src, _tensor_class()):
+        src = _filled_like(input, index.shape, src)
+    elif src.shape != index.shape:
+        src = src[tuple(slice(0, m) for m in index.shape)]
+    placed = Take(GatherPlan(input.shape, d, index.array), "scatter_add", adjoint=True)(src)
+    return _ops().add(input, placed)
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):  # noqa: A002
+    """``input`` with the entries ``index`` picks along ``dim`` replaced by ``src`` (a tensor)
+    or ``value`` (a number), as ``torch.scatter``; differentiable. Where ``index`` repeats an
+    entry PyTorch leaves the winner undefined; here the entry gets the mean of its values."""
+    if reduce is not None:
+        raise ValueError(f"scatter: reduce={reduce!r} is not supported; use scatter_add for sums")
+    if (src is None) == (value is None):
+        if isinstance(src, numbers.Number) and value is None:
+            src, value = None, src
+        else:
+            raise TypeError("scatter: give src (a tensor) or value (a number)")
+    if src is None:
+        src = _filled_like(input, index.shape, _cast_value(input, value))
+    ones = _filled_like(input, index.shape, 1)
+    with _grad_mode.no_grad():
+        count = scatter_add(_filled_like(input, input.shape, 0), dim, index, ones)
+        hit = _ops().astype(count > 0, input.dtype)
+        count = _ops().maximum(count, _filled_like(count, count.shape, 1))
+    total = scatter_add(_filled_like(input, input.shape, 0), dim, index, src)
+    if input.dtype.is_floating_point:
+        total = total / count
+    else:
+        total = _tensor_class().from_array(input.xp.astype(total.array // count.array,
+                                                           input.array.dtype),
+                                           device=input.backend)
+    return input * (1 - hit) + total
+
+
 # -- in place --------------------------------------------------------------------------------
 
 def _leaf_error(op):
@@ -532,7 +743,50 @@ class TensorMethods:
     def isinf(self): return isinf(self)
     def isfinite(self): return isfinite(self)
 
+    def sin(self): return _ops().sin(self)
+    def cos(self): return _ops().cos(self)
+    def log1p(self): return _ops().log1p(self)
+    def expm1(self): return expm1(self)
+    def log2(self): return log2(self)
+    def log10(self): return log10(self)
+    def reciprocal(self): return reciprocal(self)
+    def floor(self): return _ops().floor(self)
+    def ceil(self): return _ops().ceil(self)
+    def trunc(self): return _ops().trunc(self)
+    def round(self, *, decimals=0): return _ops().round(self, decimals=decimals)
+    def sign(self): return _ops().sign(self)
+    def clamp_min(self, min): return clamp_min(self, min)  # noqa: A002
+    def clamp_max(self, max): return clamp_max(self, max)  # noqa: A002
+    def logical_and(self, other): return logical_and(self, other)
+    def logical_or(self, other): return logical_or(self, other)
+    def logical_xor(self, other): return logical_xor(self, other)
+    def logical_not(self): return logical_not(self)
+    def count_nonzero(self, dim=None): return count_nonzero(self, dim)
+    def nonzero(self, *, as_tuple=False): return nonzero(self, as_tuple=as_tuple)
+    def argwhere(self): return argwhere(self)
+    def masked_select(self, mask): return masked_select(self, mask)
+    def cumsum(self, dim, dtype=None): return _ops().cumsum(self, dim, dtype=dtype)
+    def gather(self, dim, index): return _ops().gather(self, dim, index)
+    def index_select(self, dim, index): return _ops().index_select(self, dim, index)
+    def scatter_add(self, dim, index, src): return scatter_add(self, dim, index, src)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def diff(self, n=1, dim=-1): return diff(self, n, dim)
+    def where(self, condition, other): return _ops().where(condition, self, other)
+    def type_as(self, other): return self.to(dtype=other.dtype)
+    def is_contiguous(self, memory_format=None) -> bool: return True
+
+    @property
+    def grad_fn(self):
+        """The op that made this tensor (None for a leaf), as PyTorch's ``grad_fn``."""
+        return self.creator
+
     # -- shapes -------------------------------------------------------------------------------
+    def unbind(self, dim=0): return unbind(self, dim)
+    def movedim(self, source, destination): return movedim(self, source, destination)
+    def swapaxes(self, axis0, axis1): return swapaxes(self, axis0, axis1)
     def view_as(self, other): return _ops().reshape(self, other.shape)
     def reshape_as(self, other): return _ops().reshape(self, other.shape)
     def expand(self, *sizes): return expand(self, *sizes)
@@ -677,6 +931,24 @@ class TensorMethods:
         """Move toward ``end`` by ``weight`` in place (an exponential moving average's update)."""
         return _in_place(self, "lerp_", lambda t: TensorMethods.lerp(t, end, weight))
 
+    def clamp_min_(self, min):  # noqa: A002
+        return _in_place(self, "clamp_min_", lambda t: clamp_min(t, min))
+
+    def clamp_max_(self, max):  # noqa: A002
+        return _in_place(self, "clamp_max_", lambda t: clamp_max(t, max))
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """``scatter`` in place (``zeros(n, k).scatter_(1, labels[:, None], 1.0)``: one-hot)."""
+        return _in_place(self, "scatter_",
+                         lambda t: scatter(t, dim, index, src, value=value, reduce=reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return _in_place(self, "scatter_add_", lambda t: scatter_add(t, dim, index, src))
+
+    def sin_(self): return _in_place(self, "sin_", lambda t: _ops().sin(t))
+    def cos_(self): return _in_place(self, "cos_", lambda t: _ops().cos(t))
+    def floor_(self): return _in_place(self, "floor_", lambda t: _ops().floor(t))
+    def round_(self): return _in_place(self, "round_", lambda t: _ops().round(t))
     def abs_(self): return _in_place(self, "abs_", lambda t: _ops().abs(t))
     def sqrt_(self): return _in_place(self, "sqrt_", lambda t: _ops().sqrt(t))
     def exp_(self): return _in_place(self, "exp_", lambda t: _ops().exp(t))

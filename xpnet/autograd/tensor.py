@@ -310,16 +310,31 @@ class Tensor(TensorMethods):
         from .random_tensors import bernoulli_
         return bernoulli_(self, p)
 
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """A copy on ``device`` (and/or cast to ``dtype``); the result is a leaf."""
+    def to(self, *args, non_blocking=False, copy=False, **kwargs) -> "Tensor":
+        """This tensor on another device and/or in another dtype, as ``torch.Tensor.to``:
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (other's device and
+        dtype), with ``device=``/``dtype=`` keywords too. The tensor itself when nothing
+        changes (unless ``copy=True``). A cast on the same device is differentiable; a move to
+        another device gives a leaf (``non_blocking`` is accepted and has no effect: copies are
+        synchronous).
+
+        >>> t = Tensor([1.0, 2.0])
+        >>> t.to(xpnet.float64).dtype, t.to("cpu", "int64").tolist(), t.to(t) is t
+        (xpnet.float64, [1, 2], True)
+        """
+        device, dtype = _to_arguments(args, kwargs)
         target = _backend.resolve(device) if device is not None else self.backend
-        data = self.array
-        if target is not self.backend:
-            data = target.asarray(_backend.to_numpy(data))
         if dtype is not None:
-            data = target.xp.astype(data, target.dtype(dtype))
-        if data is self.array:
-            return self
+            dtype = _backend.as_dtype(dtype)
+            if dtype == self.dtype:
+                dtype = None
+        if target is self.backend:
+            if dtype is not None:
+                return _ops().astype(self, dtype.name)
+            return _ops().astype(self, self.dtype.name) if copy else self
+        data = target.asarray(_backend.to_numpy(self.array))
+        if dtype is not None:
+            data = target.xp.astype(data, target.dtype(dtype.name))
         return Tensor.from_array(data, self.requires_grad, device=target)
 
     def cpu(self) -> "Tensor":
@@ -371,11 +386,11 @@ class Tensor(TensorMethods):
     __hash__ = object.__hash__
 
     # -- methods mirroring xpnet.nn.functional (PyTorch's names; axis= / keepdims= too) ------
-    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _ops().sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None):
+        return _ops().sum(self, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        return _ops().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None):
+        return _ops().mean(self, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
 
     def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """As ``torch.Tensor.max``: the largest element, ``(values, indices)`` along ``dim``,
@@ -442,6 +457,45 @@ class Tensor(TensorMethods):
     def mT(self):  # noqa: N802  (the Array API's and PyTorch's name)
         """The last two axes swapped."""
         return _ops().transpose(self, -2, -1)
+
+
+def _is_dtype(value) -> bool:
+    """Whether a positional argument of ``to`` is a dtype (any spelling) rather than a device."""
+    if isinstance(value, (int, _Backend)):
+        return False
+    try:
+        return _backend.dtype_name(value) in _backend.DTYPES
+    except Exception:   # noqa: BLE001 - not a dtype of any library: a device
+        return False
+
+
+def _to_arguments(args, kwargs):
+    """(device, dtype) from the forms of ``Tensor.to``."""
+    unknown = set(kwargs) - {"device", "dtype", "memory_format"}
+    if unknown:
+        raise TypeError(f"to: unexpected keyword argument(s) {sorted(unknown)}; expected device=, "
+                        f"dtype=, non_blocking=, copy=")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    if len(args) > 2:
+        raise TypeError(f"to: takes at most 2 positional arguments (device, dtype), got "
+                        f"{len(args)}")
+    if args and isinstance(args[0], Tensor):
+        if len(args) > 1:
+            raise TypeError("to: to(other) takes no other positional argument")
+        return args[0].backend, args[0].dtype
+    for i, value in enumerate(args):
+        if value is None:
+            continue
+        if _is_dtype(value):
+            if dtype is not None:
+                raise TypeError(f"to: dtype given twice ({dtype!r} and {value!r})")
+            dtype = value
+        elif i == 0:
+            device = _cuda_flag(value) if isinstance(value, int) and \
+                not isinstance(value, bool) else value
+        else:
+            raise TypeError(f"to: the second positional argument must be a dtype, got {value!r}")
+    return device, dtype
 
 
 def _cuda_flag(device) -> str:

@@ -5,11 +5,15 @@ Every op is written once against the Array API: ``xp`` comes from the inputs.
 """
 import types as _types
 
-from .elementwise import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clip, maximum,
-                          minimum, where, astype)
-from .reduction import sum, mean, max, min, amax, amin, argmax, argmin
+from .elementwise import (add, sub, mul, div, neg, pow, exp, log, log1p, sqrt, sin, cos, abs,
+                          clip, maximum, minimum, where, astype, floor, ceil, round, trunc, sign)
+from .reduction import sum, mean, max, min, amax, amin, argmax, argmin, normalize
 from .shape import (reshape, flatten, unsqueeze, squeeze, permute, transpose, getitem, concat, cat,
                     stack)
+# gathers along an axis, running sums, padding
+from .indexing import gather, index_select
+from .scan import cumsum
+from .padding import pad
 from .linalg import matmul, linear
 from .activation import relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, gelu
 from .dropout import dropout

@@ -1,4 +1,8 @@
-"""Elementwise arithmetic and math. Broadcasting is undone by Function, not here."""
+"""Elementwise arithmetic and math. Broadcasting is undone by Function, not here.
+
+Derivatives of the elementary functions: d exp(x) = exp(x), d log(x) = 1/x,
+d log1p(x) = 1/(1 + x), d sqrt(x) = 1/(2 sqrt(x)), d sin(x) = cos(x), d cos(x) = -sin(x).
+"""
 from __future__ import annotations
 
 import math
@@ -111,6 +115,38 @@ class Log(Function):
         return grad_y / self.x
 
 
+class Log1p(Function):
+    """y = log(1 + x), accurate for small x; gradient 1/(1 + x)."""
+
+    floating_inputs = {0: "x"}
+    def forward(self, x):
+        self.x = x
+        return self.xp.log1p(x)
+
+    def backward(self, grad_y):
+        return grad_y / (1.0 + self.x)
+
+
+class Sin(Function):
+    floating_inputs = {0: "x"}
+    def forward(self, x):
+        self.x = x
+        return self.xp.sin(x)
+
+    def backward(self, grad_y):
+        return grad_y * self.xp.cos(self.x)
+
+
+class Cos(Function):
+    floating_inputs = {0: "x"}
+    def forward(self, x):
+        self.x = x
+        return self.xp.cos(x)
+
+    def backward(self, grad_y):
+        return -grad_y * self.xp.sin(self.x)
+
+
 class Sqrt(Function):
     floating_inputs = {0: "x"}
     def forward(self, x):
@@ -119,6 +155,25 @@ class Sqrt(Function):
 
     def backward(self, grad_y):
         return grad_y / (2 * self.y)
+
+
+class Step(Function):
+    """floor, ceil, round, trunc or sign: piecewise constant, so the gradient is 0 (PyTorch's
+    choice at the jumps too)."""
+
+    def __init__(self, fn):
+        self.fn = self.name = fn
+
+    def forward(self, x):
+        xp = self.xp
+        if self.fn == "sign":    # comparisons, not xp.sign (array-api-compat's syncs on CuPy)
+            return xp.astype(x > 0, x.dtype) - xp.astype(x < 0, x.dtype)
+        if not xp.isdtype(x.dtype, "real floating"):
+            return xp.asarray(x, copy=True)       # an integer is its own floor
+        return getattr(xp, self.fn)(x)
+
+    def backward(self, grad_y):
+        return self.xp.zeros_like(grad_y)
 
 
 class Abs(Function):
@@ -250,9 +305,62 @@ def log(x: Tensor) -> Tensor:
     return Log()(x)
 
 
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), exact for small x; gradient 1/(1 + x)."""
+    return Log1p()(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    """Sine (radians); gradient cos(x).
+
+    >>> sin(xpnet.tensor([0.0])).tolist()
+    [0.0]
+    """
+    return Sin()(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    """Cosine (radians); gradient -sin(x)."""
+    return Cos()(x)
+
+
 def sqrt(x: Tensor) -> Tensor:
     """Square root; gradient 1/(2·sqrt(x))."""
     return Sqrt()(x)
+
+
+def floor(x: Tensor) -> Tensor:
+    """The largest integer <= x (same dtype); gradient 0."""
+    return Step("floor")(x)
+
+
+def ceil(x: Tensor) -> Tensor:
+    """The smallest integer >= x (same dtype); gradient 0."""
+    return Step("ceil")(x)
+
+
+def trunc(x: Tensor) -> Tensor:
+    """x rounded toward zero (same dtype); gradient 0."""
+    return Step("trunc")(x)
+
+
+def round(x: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    """x rounded half to even, to ``decimals`` places, as ``torch.round``; gradient 0.
+
+    >>> round(xpnet.tensor([0.5, 1.5, 2.25]), decimals=0).tolist()
+    [0.0, 2.0, 2.0]
+    """
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    if decimals == 0:
+        return Step("round")(x)
+    scale = 10.0 ** decimals
+    return Step("round")(x * scale) / scale
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of x (same dtype); gradient 0."""
+    return Step("sign")(x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001

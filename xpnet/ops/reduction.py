@@ -1,5 +1,13 @@
 """Reductions: sum, mean, amax, amin over an axis (or several, or all); max / min with indices
-as in PyTorch; argmax, argmin."""
+as in PyTorch; argmax, argmin; normalize.
+
+    sum:        y = Σ_i x_i                          grad_x = grad_y (broadcast back)
+    mean:       y = Σ_i x_i / n                      grad_x = grad_y / n
+    amax/amin:  y = max_i x_i                        grad_x = grad_y shared among the ties
+    normalize:  y = x / max(‖x‖_p, eps)              (composed of the ops above)
+
+Dtypes follow PyTorch: integer and boolean tensors sum in int64; mean wants floating point.
+"""
 from __future__ import annotations
 
 import math
@@ -61,6 +69,8 @@ class Sum(_Reduction):
 
 
 class Mean(_Reduction):
+    floating_inputs = {0: "input"}
+
     def forward(self, x):
         axes = self.prepare(x)
         self.count = math.prod(self.in_shape[a] for a in self.axes)
@@ -149,18 +159,36 @@ class MaxMin(NamedTuple):
     indices: Tensor
 
 
-def sum(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
-    """Sum over ``dim`` (an int, a tuple, or None for all axes); ``axis=`` is the same.
+def _cast(op, x, dtype):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    if dtype is not None:
+        return x if x.dtype == dtype else x.astype(dtype)
+    if op == "sum" and not x.dtype.is_floating_point and x.dtype != "int64" and \
+            not x.dtype.name.startswith("complex"):
+        return x.astype("int64")       # PyTorch's rule: bool and integer tensors sum in int64
+    return x
+
+
+def sum(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None,  # noqa: A001
+        dtype=None) -> Tensor:
+    """Sum over ``dim`` (an int, a tuple, or None for all axes); ``axis=`` is the same. Boolean
+    and integer tensors sum in int64, as in PyTorch; ``dtype`` casts the input first.
 
     >>> sum(xpnet.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=0).tolist()
     [4.0, 6.0]
+    >>> sum(xpnet.tensor([True, True, False])).item()
+    2
     """
-    return Sum(dim_arg("sum", dim, axis), keepdim_arg("sum", keepdim, keepdims))(x)
+    return Sum(dim_arg("sum", dim, axis), keepdim_arg("sum", keepdim, keepdims))(
+        _cast("sum", x, dtype))
 
 
-def mean(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
-    """Arithmetic mean over ``dim`` (None: all axes)."""
-    return Mean(dim_arg("mean", dim, axis), keepdim_arg("mean", keepdim, keepdims))(x)
+def mean(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None, dtype=None) -> Tensor:
+    """Arithmetic mean over ``dim`` (None: all axes) of a floating-point tensor (``dtype``
+    casts the input first), as ``torch.mean``."""
+    return Mean(dim_arg("mean", dim, axis), keepdim_arg("mean", keepdim, keepdims))(
+        _cast("mean", x, dtype))
 
 
 def amax(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
@@ -224,3 +252,28 @@ def argmax(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Te
 def argmin(x: Tensor, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
     """Indices of the minima along ``dim`` (None: of the flattened tensor); no gradient."""
     return _arg("argmin", x, dim, keepdim, axis, keepdims)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim=1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+    """``input / max(‖input‖_p, eps)`` with the norm over ``dim``, as
+    ``torch.nn.functional.normalize``. For p = 2 the norm is ``sqrt(max(Σx², eps²))``, the
+    same value, so that an all-zero slice gets a zero gradient (not NaN).
+
+    >>> [round(v, 4) for v in normalize(xpnet.tensor([[3.0, 4.0]]))[0].tolist()]
+    [0.6, 0.8]
+    """
+    from . import elementwise as ew
+    if not isinstance(input, Tensor):
+        raise TypeError(f"normalize: input must be a Tensor, got {type(input).__name__}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or p <= 0:
+        raise ValueError(f"normalize: p must be a positive number, got {p!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
+        raise ValueError(f"normalize: eps must be a non-negative number, got {eps!r}")
+    if p == 2:
+        norm = ew.sqrt(ew.maximum(sum(input * input, dim, True), float(eps) ** 2))
+    elif p == math.inf:
+        norm = ew.maximum(amax(ew.abs(input), dim, True), float(eps))
+    else:
+        total = sum(ew.pow(ew.abs(input), float(p)), dim, True)
+        norm = ew.maximum(ew.pow(total, 1.0 / p), float(eps))
+    return input / norm

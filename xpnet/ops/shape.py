@@ -1,11 +1,13 @@
-"""Shape ops: reshape, flatten, unsqueeze, squeeze, transpose, permute, basic-slicing getitem,
-concat (cat), stack."""
+"""Shape ops: reshape, flatten, unsqueeze, squeeze, transpose, permute, getitem (basic slicing
+here; integer and boolean tensor indices through :mod:`xpnet.ops.indexing`), concat (cat),
+stack."""
 from __future__ import annotations
 
 import builtins
 import math
 import numbers
 
+from .. import backend as _backend
 from ..autograd import Function, Tensor
 from ..checks import out_of_range
 from .spelling import dim_arg
@@ -52,9 +54,8 @@ def _check_index(index, ndim):
     parts = index if isinstance(index, tuple) else (index,)
     for p in parts:
         if not (p is None or p is Ellipsis or isinstance(p, (int, slice))) or isinstance(p, bool):
-            raise TypeError(f"getitem: only basic indexing (ints, slices, None, ...) is "
-                            f"differentiable, got {type(p).__name__}; use take() or a one-hot "
-                            f"product for gathers")
+            raise TypeError(f"getitem: an index must be made of ints, slices, None, Ellipsis "
+                            f"and integer or boolean tensors, got {type(p).__name__} {p!r}")
         if isinstance(p, slice) and p.step is not None and p.step <= 0:
             raise ValueError(f"getitem: slice steps must be positive, got {p.step}")
     if parts.count(Ellipsis) > 1:
@@ -269,8 +270,52 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    """``x[index]`` for basic indexing (ints, slices with positive steps, None, Ellipsis)."""
+    """``x[index]``, as PyTorch indexes: ints (Python's or NumPy's), slices with positive
+    steps, None, Ellipsis, and integer or boolean tensors (or lists of ints; moved to x's device), which
+    gather (NumPy's advanced indexing; a boolean mask stands for the indices of its true
+    entries). Differentiable in every case; basic indices only give a view-like slice.
+
+    >>> x = xpnet.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> x[xpnet.tensor([2, 0])].tolist(), x[x[:, 0] > 2.0, 1].tolist()
+    ([[5.0, 6.0], [1.0, 2.0]], [4.0, 6.0])
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(not (p is None or p is Ellipsis or isinstance(p, (int, slice))) for p in parts):
+        parts = tuple(_index_part(x, p) for p in parts)
+        flat = ()
+        for p in parts:   # a boolean mask of k axes: the k arrays of its true entries' indices
+            flat += tuple(p) if isinstance(p, list) else (p,)
+        if any(_backend.is_array(p) for p in flat):
+            from .indexing import advanced_getitem
+            return advanced_getitem(x, flat, lambda t, i: GetItem(i)(t))
+        index = flat
     return GetItem(index)(x)
+
+
+def _index_part(x, part):
+    """One part of an index: NumPy integers as ints, integer tensors and lists of ints as arrays
+    of x's library, a boolean tensor as the list of its nonzero() arrays; anything else as it
+    is (GetItem names what it refuses)."""
+    if isinstance(part, numbers.Integral) and not isinstance(part, bool):
+        return int(part)
+    if isinstance(part, list) and part and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in part):
+        part = Tensor(part, device=x.backend, dtype="int64")
+    if not isinstance(part, Tensor):
+        return part
+    if part.backend is not x.backend:   # PyTorch takes a CPU index for a GPU tensor too
+        part = part.to(x.backend)
+    xp = part.xp
+    if xp.isdtype(part.array.dtype, "bool"):
+        if part.ndim == 0:
+            raise TypeError("getitem: a 0-D boolean index is not supported; index with a mask "
+                            "of at least one axis")
+        with part.backend.scope():
+            return list(xp.nonzero(part.array))
+    if not xp.isdtype(part.array.dtype, "integral"):
+        raise TypeError(f"getitem: tensors used as indices must be integer or boolean, got "
+                        f"dtype {_backend.dtype_name(part.dtype)}; convert it with .long()")
+    return part.array
 
 
 def _tensors(op, tensors):
