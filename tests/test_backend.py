@@ -8,10 +8,11 @@ import xpnet
 from xpnet import backend
 
 
-@pytest.mark.parametrize("flag", ["tpu", "cuda:x", "gpu", "cuda:-1", "torch:mps"])
+@pytest.mark.parametrize("flag", ["tpu", "cuda:x", "gpu", "cuda:-1", "torch:mps", "strict:device2"])
 def test_an_unknown_device_flag_names_the_choices(flag):
     with pytest.raises(ValueError, match=rf"unknown device '{flag}'; expected 'cpu', 'strict', "
-                                         r"'cuda', 'cuda:N'"):
+                                         r"'cuda', 'cuda:N', 'torch' or 'torch:cuda\[:N\]' \(or "
+                                         r"'strict:device1', the test device"):
         backend.resolve(flag)
 
 
@@ -120,7 +121,9 @@ def test_every_spelling_of_a_device_reaches_one_backend(monkeypatch):
 
 
 @pytest.mark.parametrize("flag, name", [("cuda", "cuda:0"), ("CUDA:1", "cuda:1"), (" cpu ", "cpu"),
-                                        ("torch:cpu", "torch"), ("torch:cuda", "torch:cuda:0")])
+                                        ("torch:cpu", "torch"), ("torch:cuda", "torch:cuda:0"),
+                                        ("Strict:Device1", "strict:device1"),
+                                        ("strict:cpu", "strict")])
 def test_device_flags_have_one_canonical_name(flag, name):
     assert backend.canonical(flag) == name
 
@@ -138,6 +141,9 @@ def test_a_cuda_device_object_knows_its_type_and_index():
     gpu = backend.Backend("cuda:1", "cupy", None, None)
     assert (gpu.type, gpu.index) == ("cuda", 1) and gpu == "cuda:1" and gpu != "cuda"
     assert (backend.resolve("cpu").type, backend.resolve("cpu").index) == ("cpu", None)
+    assert (backend.resolve("strict:device1").type, backend.resolve("strict:device1").index) \
+        == ("strict", None)
+    assert backend.Backend("torch:cuda:2", "torch", None, None).index == 2
 
 
 def test_device_blocks_nest_and_each_exit_restores_the_outer_default():
@@ -158,7 +164,8 @@ def test_device_blocks_nest_and_each_exit_restores_the_outer_default():
 def test_new_arrays_of_a_cuda_device_are_made_under_that_gpu(monkeypatch):
     """array-api-compat's creation functions ignore device= on CuPy, so xpnet makes arrays
     inside ``cupy.cuda.Device(index)``: a stand-in CuPy (NumPy arrays, a recording Device)
-    shows creation, random draws, ops and backward all running under GPU 1."""
+    shows creation, ops and backward all running under GPU 1 (random draws on CuPy are one
+    kernel of ``xpnet.cuda.philox``, which a stand-in cannot run)."""
     import types
 
     entered = []
@@ -174,11 +181,10 @@ def test_new_arrays_of_a_cuda_device_are_made_under_that_gpu(monkeypatch):
             return False
 
     fake = types.ModuleType("cupy")
-    fake.cuda = types.SimpleNamespace(Device=Device)
+    fake.cuda = types.SimpleNamespace(Device=Device, runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: 2))
     fake.asarray = np.asarray
-    fake.random = types.SimpleNamespace(XORWOW=lambda seed: seed, Generator=np.random.default_rng)
     monkeypatch.setitem(sys.modules, "cupy", fake)
-    monkeypatch.setattr(xpnet.random, "_devices", {})    # the stand-in GPU's generator stays here
     class Gpu1(str):       # NumPy takes it as its device "cpu"; the scope reads its index
         id = 1
 
@@ -187,7 +193,6 @@ def test_new_arrays_of_a_cuda_device_are_made_under_that_gpu(monkeypatch):
         "zeros": lambda: xpnet.zeros(2, 3, device=gpu1),
         "full": lambda: xpnet.full((2,), 1.5, device=gpu1),
         "tensor": lambda: xpnet.tensor([1.0, 2.0], device=gpu1),
-        "randn": lambda: xpnet.randn(4, device=gpu1),
     }
     for name, make in steps.items():
         entered.clear()
@@ -199,3 +204,38 @@ def test_new_arrays_of_a_cuda_device_are_made_under_that_gpu(monkeypatch):
     (x * x).sum().backward()
     assert entered and set(entered) == {1}
     np.testing.assert_allclose(xpnet.to_numpy(x.grad), [2.0, -4.0])
+
+
+def _fake_cupy(monkeypatch, gpus):
+    """A stand-in CuPy that sees ``gpus`` GPUs and counts the Device objects made."""
+    import types
+
+    made = []
+
+    class Device:
+        def __init__(self, index):
+            self.id = index
+            made.append(index)
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(Device=Device, runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: gpus))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    return made
+
+
+def test_a_cuda_scope_is_built_once_per_device(monkeypatch):
+    """Ops enter the scope on every call: one Device object per backend, shared (CuPy keeps the
+    previous devices per thread), and none at all when one GPU is visible."""
+    import types
+
+    made = _fake_cupy(monkeypatch, gpus=2)
+    gpu1 = backend.Backend("cuda:1", "cupy", None, types.SimpleNamespace(id=1))
+    first = gpu1.scope()
+    assert gpu1.scope() is first and first.id == 1 and made == [1]
+    made = _fake_cupy(monkeypatch, gpus=1)
+    only = backend.Backend("cuda:0", "cupy", None, types.SimpleNamespace(id=0))
+    with only.scope():
+        pass
+    assert only.scope() is only.scope() and made == []
+    assert backend.resolve("cpu").scope() is backend.resolve("strict").scope()

@@ -1,6 +1,7 @@
 """xpnet.checks: each check returns the canonical value or raises one message shape,
 ``"<owner>: <name> must <expectation>, got <received>"``."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -139,9 +140,14 @@ def test_out_of_range_is_one_index_error_message(args, kwargs, message):
 ])
 def test_check_index_range_refuses_indices_outside_the_axis(device, values, size, ignore_index,
                                                             message):
+    """In host memory the check raises; on a device it raises at the next host read."""
     indices = xpnet.tensor(values, device=device, dtype="int64")
+    if not indices.backend.on_host:
+        message = message[:-1] + rf" \(checked on device {indices.device}, raised at the " \
+                                  r"first host read after the op\)$"
     with pytest.raises(IndexError, match=message):
         checks.check_index_range("op", "ids", indices.backend, indices.array, size, ignore_index)
+        indices.backend.synchronize()
 
 
 @pytest.mark.parametrize("values, ignore_index", [([0, 2, 1], None), ([], None),
@@ -150,3 +156,31 @@ def test_check_index_range_passes_indices_inside_the_axis(device, values, ignore
     indices = xpnet.tensor(np.array(values, dtype=np.int64), device=device)
     assert checks.check_index_range("op", "ids", indices.backend, indices.array, 3,
                                     ignore_index) is None
+    indices.backend.synchronize()       # on a device: the deferred check passes too
+
+
+@pytest.mark.parametrize("values, ignore_index, expected", [
+    ([0, 2, 1], None, None), ([], None, None), ([-100, -100], -100, None),
+    ([0, 3, -100], -100, r"got values from 0 to 3"), ([-2, 1], None, r"got values from -2 to 1"),
+])
+def test_index_range_error_is_the_error_or_none(values, ignore_index, expected):
+    error = checks.index_range_error("op", "ids", np.array(values, dtype=np.int64), 3,
+                                     ignore_index)
+    if expected is None:
+        assert error is None
+    else:
+        assert type(error) is IndexError and re.search(expected, str(error))
+
+
+def test_defer_index_check_reads_the_indices_only_when_the_count_says_so(device):
+    """``defer_index_check`` is for ops that counted their bad indices on the device already
+    (cross-entropy's pass): a zero count passes without reading the indices back."""
+    backend = xpnet.device(device)
+    indices = xpnet.tensor([0, 5, 1], device=device).array
+    zero, one = (backend.asarray(np.array(n, dtype=np.float32)) for n in (0, 1))
+    checks.defer_index_check("op", "ids", backend, zero, indices, 3)   # a wrong count: trusted
+    backend.synchronize()
+    checks.defer_index_check("op", "ids", backend, one, indices, 3)
+    with pytest.raises(IndexError, match=r"op: ids must be in \[0, 3\), got values from 0 to 5 "
+                                         rf"\(checked on device {backend.name}"):
+        backend.synchronize()

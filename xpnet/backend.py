@@ -2,14 +2,28 @@
 
 A *device flag* is a string that names where arrays live:
 
-============  ===================  ===========================================
-flag          namespace            notes
-============  ===================  ===========================================
-``cpu``       NumPy                always available
-``cuda[:N]``  CuPy                 needs ``pip install "xpnet[cuda]"`` and a GPU
-``strict``    array-api-strict     the standard and nothing more
-``torch``     PyTorch (compat)     optional; ``torch:cuda[:N]`` for its GPU
-============  ===================  ===========================================
+==================  ===================  ===========================================
+flag                namespace            notes
+==================  ===================  ===========================================
+``cpu``             NumPy                always available
+``cuda[:N]``        CuPy                 needs ``pip install "xpnet[cuda]"`` and a GPU
+``strict``          array-api-strict     the standard and nothing more
+``strict:device1``  array-api-strict     its second device, as if device memory
+``torch``           PyTorch (compat)     optional; ``torch:cuda[:N]`` for its GPU
+==================  ===================  ===========================================
+
+``strict:device1`` runs the GPU's code paths on the CPU: its arrays live on array-api-strict's
+``Device('device1')``, which refuses an implicit conversion to NumPy, and xpnet treats them as
+memory the host cannot read for free (:attr:`Backend.on_host` is False): one slab per op, no
+host-side checks inside a step, values read back only by an explicit transfer
+(:func:`to_numpy`, ``Tensor.numpy()``/``.item()``/``.tolist()``/``.cpu()``), which copies to
+array-api-strict's CPU device first, as a GPU copies to the host. Every test runs on it.
+
+Checks a GPU cannot make without stalling the step (a label outside its classes) are *deferred*
+on such a device (:meth:`Backend.defer_check`): the op keeps the few device values that decide
+the check, and the next host read on that device (or :meth:`Backend.synchronize`) reads them and
+raises the error the op would have raised, as PyTorch raises a CUDA device-side assert at the
+next synchronisation. No step waits for the host because of a check.
 
 :func:`resolve` (public as ``xpnet.device``) turns a flag into a :class:`Backend`, xpnet's device
 object: the namespace ``xp`` plus the library's native device. Every spelling of one device
@@ -28,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,10 +52,12 @@ __all__ = [
     "Backend", "resolve", "resolve_or_skip", "backend_of", "canonical", "default_device",
     "set_default_device", "available_devices", "to_numpy", "from_numpy", "dtype", "is_array",
     "library_of", "DType", "as_dtype", "dtype_name", "register_namespace",
+    "discard_deferred_checks",
 ]
 
 _ENV_VAR = "XPNET_DEVICE"
 _NO_SCOPE = contextlib.nullcontext()
+_STRICT_DEVICE = "strict:device1"   # array-api-strict's second device, memory the host cannot read
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +106,8 @@ class Backend:
 
     @property
     def index(self):
-        return int(self.name.rsplit(":", 1)[1]) if self.name[-1].isdigit() else None
+        """The GPU number ('cuda:1' -> 1, 'torch:cuda:0' -> 0), None off the GPU."""
+        return int(self.name.rsplit(":", 1)[1]) if "cuda:" in self.name else None
 
     @functools.cached_property
     def floating_dtypes(self) -> frozenset:
@@ -105,9 +123,10 @@ class Backend:
 
     @property
     def on_host(self) -> bool:
-        """True when arrays live in host memory (NumPy, array-api-strict, PyTorch on the CPU):
-        reading them back is free, and cache-sized chunks beat one huge op."""
-        return self.library in ("numpy", "array_api_strict") or (
+        """True when arrays live in host memory (NumPy, array-api-strict's CPU device, PyTorch
+        on the CPU): reading them back is free, and cache-sized chunks beat one huge op. False on
+        a GPU and on 'strict:device1', which stands for one in the tests."""
+        return self.library == "numpy" or self.name == "strict" or (
             self.library == "torch" and self.device.type == "cpu")
 
     def scope(self):
@@ -115,11 +134,60 @@ class Backend:
 
         array-api-compat's creation functions ignore ``device=`` on CuPy (they allocate on the
         *current* GPU), so ops, optimizers and creation calls run inside this block; on every
-        other library it is a no-op."""
+        other library it is a no-op. It is built once per device (ops enter it on every call):
+        with one GPU visible, the current device can only be that one and the block is a no-op;
+        otherwise it is one ``cupy.cuda.Device``, shared by every thread (CuPy keeps the stack
+        of previous devices per thread, and switches only when the current device differs)."""
+        return self._scope
+
+    @functools.cached_property
+    def _scope(self):
         if self.library != "cupy":
             return _NO_SCOPE
         import cupy
+        if cupy.cuda.runtime.getDeviceCount() == 1:
+            return _NO_SCOPE
         return cupy.cuda.Device(self.device.id)
+
+    # -- checks the device makes and the host reads later ---------------------------------------
+    def defer_check(self, values, verdict: Callable) -> None:
+        """Keep a check that would need a host read now for the next host read on this device.
+
+        ``values`` is a device array or a tuple of them (a few elements each: a count, a
+        minimum and a maximum), computed by the op on the device without waiting for it;
+        ``verdict(*host_values)`` gets them as NumPy arrays and returns the exception to raise,
+        or None. The next :func:`to_numpy` of an array of this device (``.item()``,
+        ``.numpy()``, ``.tolist()``, ``.cpu()``, printing) or :meth:`synchronize` reads them
+        first and raises the first error found, as PyTorch raises a CUDA device-side assert at
+        the next synchronisation; the error then is cleared. A loop that never reads a value
+        back reads the checks once every 64 of them, so their memory stays bounded.
+        """
+        pending = _deferred.setdefault(self.name, [])
+        pending.append((values if isinstance(values, tuple) else (values,), verdict))
+        if len(pending) >= _MAX_DEFERRED:
+            self.run_deferred_checks()
+
+    def run_deferred_checks(self) -> None:
+        """Read the checks deferred on this device and raise the first failure (a host read;
+        cheap when nothing is pending)."""
+        if not _deferred.get(self.name):
+            return
+        with _deferred_lock:
+            pending, _deferred[self.name] = _deferred[self.name], []
+        for values, verdict in pending:
+            error = verdict(*(_copy_to_host(v) for v in values))
+            if error is not None:
+                raise error
+
+    def synchronize(self) -> None:
+        """Wait until this device has finished its queued work, then raise what a deferred check
+        found (as ``torch.cuda.synchronize()`` raises a device-side assert)."""
+        if self.library == "cupy":
+            self.device.synchronize()
+        elif self.library == "torch" and self.device.type == "cuda":
+            import torch
+            torch.cuda.synchronize(self.device)
+        self.run_deferred_checks()
 
     # -- host <-> device --------------------------------------------------------------------
     def asarray(self, host, dtype=None):
@@ -136,7 +204,7 @@ class Backend:
             host = host.astype(np.dtype(dtype_name(dtype)), copy=False)
         if self.library == "cupy":
             import cupy  # the compat namespace need not re-export cupy.cuda
-            with cupy.cuda.Device(self.device.id):
+            with self.scope():
                 return cupy.asarray(host)
         if self.library == "torch":
             import torch
@@ -249,7 +317,8 @@ def _check_gpu_count(library: str, index: int, count: int, flag: str):
 
 def _unknown(flag: str) -> ValueError:
     return ValueError(f"unknown device {flag!r}; expected 'cpu', 'strict', 'cuda', 'cuda:N', "
-                      f"'torch' or 'torch:cuda[:N]'")
+                      f"'torch' or 'torch:cuda[:N]' (or 'strict:device1', the test device that "
+                      f"stands for device memory)")
 
 
 def _parse_index(flag: str, rest: str) -> int:
@@ -269,8 +338,10 @@ def canonical(flag: str) -> str:
     ('cuda:0', 'cpu')
     """
     flag = flag.strip().lower()
-    if flag in ("cpu", "strict"):
+    if flag in ("cpu", "strict", _STRICT_DEVICE):
         return flag
+    if flag == "strict:cpu":
+        return "strict"
     if flag == "cuda" or flag.startswith("cuda:"):
         return f"cuda:{_parse_index(flag, flag[5:])}"
     if flag == "torch" or flag.startswith("torch:"):
@@ -319,6 +390,9 @@ def _resolve(name: str) -> Backend:
             raise RuntimeError("device 'strict' needs array-api-strict, which is not installed; "
                                'pip install "xpnet[test]"') from None
         return Backend("strict", "array_api_strict", xp, xp.Device("CPU_DEVICE"))
+    if name == _STRICT_DEVICE:
+        xp = _resolve("strict").xp
+        return Backend(name, "array_api_strict", xp, xp.Device("device1"))
     flag = "cuda" if name == "cuda:0" else name   # the spelling users type, in messages
     if name.startswith("cuda:"):
         index = int(name[5:])
@@ -398,7 +472,7 @@ def set_default_device(device: str | None) -> None:
 def available_devices() -> list[str]:
     """Device flags that resolve on this machine, GPUs enumerated."""
     found = ["cpu"]
-    for flag in ("strict", "torch"):
+    for flag in ("strict", _STRICT_DEVICE, "torch"):
         try:
             resolve(flag)
             found.append(flag)
@@ -426,7 +500,8 @@ def backend_of(array) -> Backend:
     if module == "numpy":
         return _resolve("cpu")
     if module == "array_api_strict":
-        return _resolve("strict")
+        strict = _resolve("strict")
+        return strict if array.device == strict.device else _strict_device_of(array)
     if module == "cupy":
         return _resolve(f"cuda:{array.device.id}")
     if module == "torch":
@@ -436,13 +511,30 @@ def backend_of(array) -> Backend:
                     f"got {type(array).__name__}")
 
 
+def _strict_device_of(array) -> Backend:
+    other = _resolve(_STRICT_DEVICE)
+    if array.device != other.device:
+        raise TypeError(f"xpnet knows array-api-strict's CPU_DEVICE ('strict') and device1 "
+                        f"('strict:device1'), got an array on {array.device}")
+    return other
+
+
 def is_array(obj) -> bool:
     return library_of(obj) in ("numpy", "array_api_strict", "cupy", "torch") \
         and hasattr(obj, "shape")
 
 
 def to_numpy(array) -> np.ndarray:
-    """A NumPy copy (or view, for NumPy input) of any supported array, for logging and saving."""
+    """A NumPy copy (or view, for NumPy input) of any supported array, for logging and saving.
+
+    This is the host read of every device: the checks deferred on the array's device
+    (:meth:`Backend.defer_check`) are read first and raise what they found."""
+    if _deferred and library_of(array) != "numpy":
+        backend_of(array).run_deferred_checks()
+    return _copy_to_host(array)
+
+
+def _copy_to_host(array) -> np.ndarray:
     module = library_of(array)
     if module == "numpy":
         return np.asarray(array)
@@ -451,8 +543,23 @@ def to_numpy(array) -> np.ndarray:
     if module == "torch":
         return array.detach().cpu().numpy()
     if module == "array_api_strict":
+        strict = _resolve("strict")
+        if array.device != strict.device:   # a device to host copy first, as from a GPU
+            array = strict.xp.asarray(array, device=strict.device, copy=True)
         return np.from_dlpack(array)
     return np.asarray(array)
+
+
+def discard_deferred_checks() -> None:
+    """Forget every deferred check unread (the test suite does so between tests, so that one
+    test's bad labels are never reported by the next)."""
+    with _deferred_lock:
+        _deferred.clear()
+
+
+_MAX_DEFERRED = 64
+_deferred: dict = {}          # device name -> [(values, verdict)], see Backend.defer_check
+_deferred_lock = threading.Lock()
 
 
 def from_numpy(host, device=None, dtype=None):

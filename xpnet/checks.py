@@ -32,7 +32,8 @@ from . import backend as _backend
 
 __all__ = ["describe", "integer", "positive_int", "non_negative_int", "number", "probability",
            "pair", "FLOATING", "is_floating", "floating_error", "require_floating",
-           "out_of_range", "check_index_range"]
+           "out_of_range", "index_range_error", "check_index_range", "defer_index_check",
+           "named_or_callable"]
 
 _REPR_LIMIT = 60
 
@@ -211,29 +212,88 @@ def out_of_range(owner: str, name: str, size: int, got, *, negative: bool = Fals
     return IndexError(f"{owner}: {name} must be in [{low}, {size}){note}, got {seen}")
 
 
+def index_range_error(owner: str, name: str, host, size: int,
+                      ignore_index: int | None = None) -> IndexError | None:
+    """The :func:`out_of_range` error for the NumPy integer array ``host`` if an entry is
+    outside ``[0, size)`` (entries equal to ``ignore_index`` excepted), else None.
+
+    >>> import numpy as np
+    >>> index_range_error("nll_loss", "labels", np.array([0, 4, -100]), 3, ignore_index=-100)
+    IndexError('nll_loss: labels must be in [0, 3) (or ignore_index=-100), got values from 0 to 4')
+    """
+    if not host.size:
+        return None
+    low, high = host.min(), host.max()
+    if 0 <= low and high < size:     # the common case: two reductions
+        return None
+    note = ""
+    if ignore_index is not None:
+        host = host[host != ignore_index]
+        if not host.size:
+            return None
+        low, high = host.min(), host.max()
+        if 0 <= low and high < size:
+            return None
+        note = f" (or ignore_index={ignore_index})"
+    return out_of_range(owner, name, size, (int(low), int(high)), note=note)
+
+
 def check_index_range(owner: str, name: str, backend, indices, size: int,
                       ignore_index: int | None = None) -> None:
     """Raise :func:`out_of_range` if an entry of the integer array ``indices`` is outside
     ``[0, size)`` (entries equal to ``ignore_index`` excepted).
 
-    Checked only where the array lives in host memory (``backend.on_host``): on a GPU, reading
-    the extremes back would stall every step."""
-    if not backend.on_host or not math.prod(indices.shape):
+    In host memory (``backend.on_host``) it raises here. On a GPU reading the extremes back
+    would stall every step, so the device computes them (two reductions, and two selections
+    with ``ignore_index``) and the check is deferred to the next host read on that device
+    (:meth:`xpnet.backend.Backend.defer_check`), which raises the same error, as PyTorch raises
+    its device-side assert at the next synchronisation."""
+    if not math.prod(indices.shape):
         return
-    host = _backend.to_numpy(indices)
-    low, high = host.min(), host.max()
-    if 0 <= low and high < size:     # the common case: two reductions
+    if backend.on_host:
+        error = index_range_error(owner, name, _backend.to_numpy(indices), size, ignore_index)
+        if error is not None:
+            raise error
         return
-    note = ""
-    if ignore_index is not None:
-        host = host[host != ignore_index]
-        if not host.size:
-            return
-        low, high = host.min(), host.max()
-        if 0 <= low and high < size:
-            return
-        note = f" (or ignore_index={ignore_index})"
-    raise out_of_range(owner, name, size, (int(low), int(high)), note=note)
+    xp = backend.xp
+    if ignore_index is None:
+        low, high = xp.min(indices), xp.max(indices)
+    else:    # ignored entries count as +inf for the minimum, -inf for the maximum
+        bounds = xp.iinfo(indices.dtype)
+        ignored = indices == ignore_index
+        low = xp.min(xp.where(ignored, bounds.max, indices))
+        high = xp.max(xp.where(ignored, bounds.min, indices))
+
+    def verdict(low, high):
+        low, high = int(low), int(high)
+        if low > high or (0 <= low and high < size):    # all ignored, or all inside
+            return None
+        note = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        return _told_late(out_of_range(owner, name, size, (low, high), note=note), backend)
+
+    backend.defer_check((low, high), verdict)
+
+
+def defer_index_check(owner: str, name: str, backend, outside, indices, size: int,
+                      ignore_index: int | None = None) -> None:
+    """Defer :func:`check_index_range` to the next host read on a device where the op has
+    already counted its bad indices itself: ``outside`` is a 0-d device array holding that
+    count. Nothing more is computed on the device; only when the count is not zero are
+    ``indices`` read back, to name the bad ones in the error."""
+
+    def verdict(count):
+        if not count.any():
+            return None
+        error = index_range_error(owner, name, _backend.to_numpy(indices), size, ignore_index)
+        return None if error is None else _told_late(error, backend)
+
+    backend.defer_check(outside, verdict)
+
+
+def _told_late(error: Exception, backend) -> Exception:
+    """``error`` told as found on the device and raised at a later host read."""
+    return type(error)(f"{error.args[0]} (checked on device {backend.name}, raised at the first "
+                       f"host read after the op)")
 
 
 def named_or_callable(owner: str, name: str, value, table: dict):

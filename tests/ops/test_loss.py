@@ -161,12 +161,13 @@ def test_elementwise_losses_reject_mismatched_shapes_and_raw_targets(device, op)
 
 def test_cross_entropy_rejects_bad_shapes_labels_and_smoothing(device):
     logits, = random_inputs(device, (3, 4))
+    # in host memory the op raises; on a device, the next host read (.item()) does
     with pytest.raises(IndexError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
                                          r"ignore_index=-100\), got values from 0 to 4"):
-        F.cross_entropy(logits, _labels(device, [0, 4, 1]))
+        F.cross_entropy(logits, _labels(device, [0, 4, 1])).item()
     with pytest.raises(IndexError, match=r"cross_entropy: labels must be in \[0, 4\) \(or "
                                          r"ignore_index=-100\), got values from -1 to 1"):
-        F.cross_entropy(logits, _labels(device, [0, -1, 1]))
+        F.cross_entropy(logits, _labels(device, [0, -1, 1]), reduction="none").tolist()
     with pytest.raises(ValueError, match=r"cross_entropy: integer labels must have shape \(3,\) "
                                          r"to match input \(3, 4\), got \(2,\)"):
         F.cross_entropy(logits, _labels(device, [0, 1]))
@@ -187,7 +188,7 @@ def test_nll_loss_rejects_bad_shapes_and_labels(device):
     log_probs, = random_inputs(device, (3, 4))
     with pytest.raises(IndexError, match=r"nll_loss: labels must be in \[0, 4\) \(or "
                                          r"ignore_index=-100\), got values from 0 to 7"):
-        F.nll_loss(log_probs, _labels(device, [0, 7, 1]))
+        F.nll_loss(log_probs, _labels(device, [0, 7, 1])).item()
     with pytest.raises(ValueError, match=r"nll_loss: integer labels must have shape \(3,\) to "
                                          r"match input \(3, 4\), got \(2,\)"):
         F.nll_loss(log_probs, _labels(device, [0, 1]))
@@ -344,3 +345,12 @@ def test_smooth_l1_loss_rejects_bad_beta_reduction_and_shapes(device):
         smooth_l1_loss(x, t, reduction="avg")
     with pytest.raises(ValueError, match=r"smooth_l1_loss: input and target must have the same"):
         smooth_l1_loss(x, random_inputs(device, (3, 2))[0])
+
+
+def test_binary_cross_entropy_refuses_values_outside_0_1_by_the_next_host_read(device):
+    """In host memory the op raises; on a device the extremes are read at the next host read."""
+    p, target = (xpnet.tensor(v, device=device) for v in ([0.5, 1.5], [1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities in "
+                                         r"\[0, 1\], got values from 0.5 to 1.5; for logits use "
+                                         r"binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy(p, target).item()

@@ -19,7 +19,7 @@ import math
 
 from .. import backend as _backend, kernels
 from ..autograd import Function, Tensor
-from ..checks import check_index_range
+from ..checks import check_index_range, defer_index_check
 from .activation import logistic
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -104,12 +104,8 @@ class BCELoss(_Loss):
     def forward(self, p, target):
         self.check_same_shape(p, target)
         xp = self.xp
-        if self.backend.on_host and math.prod(p.shape):   # on a GPU the check would stall the step
-            lo, hi = float(xp.min(p)), float(xp.max(p))
-            if not (0.0 <= lo and hi <= 1.0):
-                raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], "
-                                 f"got values from {lo:.4g} to {hi:.4g}; for logits use "
-                                 f"binary_cross_entropy_with_logits")
+        if math.prod(p.shape):
+            _check_probabilities(self.backend, xp.min(p), xp.max(p))
         self.p, self.target = p, target
         # floor at _TINY before the log: the same result, without log(0)'s warning
         log_p = xp.maximum(xp.log(xp.maximum(p, _TINY)), -100.0)
@@ -277,8 +273,12 @@ class CrossEntropy(_ClassLoss):
         totals = xp.empty((3,), dtype=rows.dtype, device=rows.device)
         log_softmax_nll(xp, log_p, loss, totals, rows, labels, self.ignore_index,
                         self.label_smoothing)
-        # out-of-range labels are counted by the pass; read on the host only (a GPU would stall)
-        if self.backend.on_host and float(totals[2]):
+        # out-of-range labels are counted by the pass: in host memory the count is read here;
+        # on a device it is read at the next host read (no stall, and no launch more)
+        if not self.backend.on_host:
+            defer_index_check(self.op_name, "labels", self.backend, totals[2], labels, c,
+                              self.ignore_index)
+        elif float(totals[2]):
             _check_label_range(self.op_name, self.backend, labels, c, self.ignore_index)
         self.log_p, self.labels, self.count = log_p, labels, totals[1]
         if self.reduction == "mean":
@@ -490,8 +490,31 @@ class NLLLoss(_ClassLoss):
 
 def _check_label_range(op, backend, labels, num_classes, ignore_index):
     """An IndexError naming the op when a label is outside [0, C) (ignore_index excepted), as
-    PyTorch raises for its targets; only in host memory (on a GPU it would stall the step)."""
+    PyTorch raises for its targets: here in host memory, at the next host read on a device
+    (see :func:`xpnet.checks.check_index_range`)."""
     check_index_range(op, "labels", backend, labels, num_classes, ignore_index)
+
+
+def _check_probabilities(backend, low, high):
+    """binary_cross_entropy's input must lie in [0, 1]: its extremes ``low`` and ``high`` (0-d
+    arrays) are read here in host memory, and at the next host read on a device, as PyTorch's
+    device-side assert (reading them now would stall the step)."""
+    def verdict(low, high):
+        low, high = float(low), float(high)
+        if 0.0 <= low and high <= 1.0:
+            return None
+        where = "" if backend.on_host else (f" (checked on device {backend.name}, raised at "
+                                            f"the first host read after the op)")
+        return ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], got "
+                          f"values from {low:.4g} to {high:.4g}; for logits use "
+                          f"binary_cross_entropy_with_logits{where}")
+
+    if not backend.on_host:
+        backend.defer_check((low, high), verdict)
+        return
+    error = verdict(low, high)
+    if error is not None:
+        raise error
 
 
 def _as_target(op, target) -> Tensor:
