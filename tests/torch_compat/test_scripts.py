@@ -159,9 +159,6 @@ def test_word_language_model_matches_pytorch(tmp_path):
 DCGAN = r"Loss_D: (\S+) Loss_G: (\S+) D\(x\): (\S+) D\(G\(z\)\): (\S+) / (\S+)$"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="nn.ReLU(True) and nn.LeakyReLU(0.2, inplace=True): xpnet's ReLU "
-                          "and LeakyReLU take no inplace argument")
 def test_dcgan_steps_under_the_runner_and_match_pytorch_in_range(tmp_path):
     init = tmp_path / "init.npz"
     mine = numbers(run(RUNNER, "dcgan.py", "--init", init, cwd=tmp_path), DCGAN)
