@@ -17,7 +17,9 @@ floors that own them (``xpnet.cpu.numba`` for NumPy, ``xpnet.cuda.fusion`` for C
 kinds of kernel share one first-call path: the first call for a library compiles (one thread at
 a time, under :data:`COMPILE_LOCK`), and a compiler's refusal — at compile time or at a call
 with new argument types — runs the reference instead, with a warning, once per library and
-argument dtypes. A compiled kernel never changes a result beyond floating-point rounding: every
+argument dtypes (float16 refused does not switch the float32 kernel off). Dtypes a compiler
+declares it never takes (``declines``: Numba has no float16 arithmetic) run the reference without
+the warning: a known gap, not a surprise. A compiled kernel never changes a result beyond floating-point rounding: every
 kernel is tested against its reference (``tests/kernels/``).
 """
 from __future__ import annotations
@@ -44,6 +46,7 @@ COMPILE_LOCK = threading.RLock()
 class Compiler(NamedTuple):
     compile: Callable          # compile(source) -> kernel, called with the arrays as fn's are
     refusals: Callable         # refusals() -> the exception types that mean "cannot compile this"
+    declines: frozenset = frozenset()   # dtype names it never takes: refused without a warning
 
 
 _COMPILERS: dict = {}          # (kind, library) -> Compiler
@@ -52,10 +55,12 @@ _MISSING = object()
 
 
 def register_compiler(library: str, compile_fn, refusals=lambda: (TypeError, NotImplementedError),
-                      kind: str = FUSE) -> None:
+                      kind: str = FUSE, declines=()) -> None:
     """Compile kernels of ``kind`` ('fuse' or 'loops') for arrays of ``library`` ('numpy',
     'cupy', ...) with ``compile_fn(source) -> kernel``; ``refusals()`` gives the exception types
     that mean the compiler cannot take a function (the reference then runs, with a warning).
+    ``declines`` names dtypes the compiler is known never to take ('float16' for Numba): a call
+    with such an argument that the compiler refuses runs the reference without the warning.
     ``compile_fn=None`` removes the compiler. Kernels already compiled for the library are
     forgotten, so the next call compiles with the new one."""
     if kind not in _KERNELS:
@@ -63,7 +68,8 @@ def register_compiler(library: str, compile_fn, refusals=lambda: (TypeError, Not
     if compile_fn is None:
         _COMPILERS.pop((kind, library), None)
     else:
-        _COMPILERS[kind, library] = Compiler(compile_fn, refusals)
+        _COMPILERS[kind, library] = Compiler(compile_fn, refusals,
+                                             frozenset(str(d) for d in declines))
     for call in _KERNELS[kind]:
         call.kernels.pop(library, None)
         call.refused.clear()
@@ -77,7 +83,7 @@ def compiler(library: str, kind: str = FUSE) -> Compiler | None:
 
 @contextlib.contextmanager
 def compiler_for(library: str, compile_fn, refusals=lambda: (TypeError, NotImplementedError),
-                 kind: str = FUSE):
+                 kind: str = FUSE, declines=()):
     """Inside a ``with`` block, compile ``library``'s kernels of ``kind`` with ``compile_fn``
     (None: run the references); afterwards the previous compiler and the kernels it had
     compiled are back, as if the block had not run.
@@ -88,7 +94,7 @@ def compiler_for(library: str, compile_fn, refusals=lambda: (TypeError, NotImple
     """
     previous = _COMPILERS.get((kind, library))
     saved = [(call, dict(call.kernels), set(call.refused)) for call in _KERNELS[kind]]
-    register_compiler(library, compile_fn, refusals, kind)
+    register_compiler(library, compile_fn, refusals, kind, declines)
     try:
         yield
     finally:
@@ -126,8 +132,10 @@ def _kernel(kind: str, reference: Callable, source: Callable, instead: str) -> C
         except _COMPILERS[kind, library].refusals() as exc:
             # typing failed for these argument types, before anything was written: remembered
             # for this library and these dtypes only (float16 does not switch float32 off)
-            call.refused.add(_signature(library, args))
-            _warn_refused(library, source.__name__, exc, instead)
+            signature = _signature(library, args)
+            call.refused.add(signature)
+            if _COMPILERS[kind, library].declines.isdisjoint(signature[1:]):
+                _warn_refused(library, source.__name__, exc, instead)
             return reference(xp, *args)
 
     def _first_call(call, library):

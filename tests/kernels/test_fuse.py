@@ -1,5 +1,6 @@
 """Every function compiled by kernels.fuse: covered, free of scalar-with-scalar arithmetic (CuPy
 types it float16), and equal to its plain reference on every device; fuse's fallback rules."""
+import contextlib
 import copy
 import warnings
 
@@ -281,8 +282,9 @@ def test_the_cpu_compiler_follows_every_layout(layout):
 
 
 def test_a_refusal_for_one_dtype_leaves_the_others_compiled():
-    """Numba has no float16 arithmetic: a float16 call runs the reference (warned once), and
-    the float32 kernel of the same function stays compiled."""
+    """Numba has no float16 arithmetic: a float16 call runs the reference (warned once, unless
+    the compiler declares float16 a known gap), and the float32 kernel of the same function
+    stays compiled."""
     pytest.importorskip("numba")
     if kernels.compiler("numpy") is None:
         pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
@@ -292,9 +294,11 @@ def test_a_refusal_for_one_dtype_leaves_the_others_compiled():
         return 0.5 * x + 1.0
 
     half, single = np.linspace(-1, 1, 5).astype(np.float16), np.linspace(-1, 1, 5, dtype=np.float32)
+    declined = "float16" in kernels.compiler("numpy").declines
     try:
         np.testing.assert_array_equal(halve_and_shift(np, single), 0.5 * single + 1.0)
-        with pytest.warns(RuntimeWarning, match="could not compile halve_and_shift"):
+        with (_no_warning() if declined else
+              pytest.warns(RuntimeWarning, match="could not compile halve_and_shift")):
             got = halve_and_shift(np, half)
         assert got.dtype == np.float16
         np.testing.assert_array_equal(got, 0.5 * half + np.float16(1.0))
@@ -306,3 +310,45 @@ def test_a_refusal_for_one_dtype_leaves_the_others_compiled():
         np.testing.assert_array_equal(halve_and_shift(np, single), 0.5 * single + 1.0)
     finally:
         kernels.forget(halve_and_shift)
+
+
+@contextlib.contextmanager
+def _no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def _refusing_float16(fn):
+    """A compiler that takes every dtype but float16 (as Numba), refusing at the call."""
+    def kernel(*args):
+        if any(getattr(a, "dtype", None) == np.float16 for a in args):
+            raise NotImplementedError("float16")
+        return fn(np, *args)
+    return kernel
+
+
+@pytest.mark.parametrize("declines", [(), ("float16",)])
+def test_a_declined_dtype_runs_the_reference_without_a_warning(declines):
+    """A refusal of a dtype the compiler declares it never takes is a known gap: the reference
+    runs silently; any other refusal warns. Either way it is remembered for that dtype only."""
+    @kernels.fuse
+    def shift(xp, x):
+        return x + 1.0
+
+    half, single = np.zeros(3, dtype=np.float16), np.zeros(3, dtype=np.float32)
+    try:
+        with kernels.compiler_for("numpy", _refusing_float16, lambda: (NotImplementedError,),
+                                  declines=declines):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                got = shift(None, half)
+            assert got.dtype == np.float16 and got.tolist() == [1.0, 1.0, 1.0]
+            warned = [w for w in caught if "could not compile shift" in str(w.message)]
+            assert len(warned) == (0 if declines else 1)
+            assert shift.refused == {("numpy", "float16")}
+            np.testing.assert_array_equal(shift(None, single), single + 1.0)
+            assert shift.refused == {("numpy", "float16")}
+            assert kernels.compiler("numpy").declines == frozenset(declines)
+    finally:
+        kernels.forget(shift)

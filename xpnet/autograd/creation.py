@@ -1,5 +1,12 @@
 """Creating tensors: from data, filled, ranges, and random (drawn on the device by
-:mod:`xpnet.random`)."""
+:mod:`xpnet.random`).
+
+Every creation function takes the floating dtypes the ops take: float16 wherever the device's
+library has it (NumPy, CuPy, PyTorch; not array-api-strict), bfloat16 on PyTorch only (NumPy and
+CuPy have none). A dtype the device lacks is refused here, by name, with the dtypes it has
+(:func:`device_dtype`). Random half-precision tensors are drawn in float32 and rounded
+(:func:`draw_float`), so one seed gives the same values in every floating dtype, up to rounding.
+"""
 from __future__ import annotations
 
 import numbers
@@ -10,15 +17,84 @@ from .function import Function
 from .tensor import Tensor, check_requires_grad
 
 
+HALF = ("float16", "bfloat16")
+FLOATING = ("float16", "bfloat16", "float32", "float64")
+_LIBRARY = {"numpy": "NumPy", "cupy": "CuPy", "array_api_strict": "array-api-strict",
+            "torch": "PyTorch"}
+
+
+def floating_names(backend) -> list:
+    """The floating dtypes a device's library has, by name: float16 to float64."""
+    return [name for name in FLOATING if hasattr(backend.xp, name)]
+
+
+def device_dtype(op, backend, dtype):
+    """The namespace's dtype object for ``dtype`` on ``backend``, or a TypeError naming the op,
+    the device and the floating dtypes it has (array-api-strict has no float16, NumPy and CuPy
+    no bfloat16).
+
+    >>> import xpnet
+    >>> device_dtype("zeros", xpnet.device("cpu"), "bfloat16")
+    Traceback (most recent call last):
+        ...
+    TypeError: zeros: dtype bfloat16 is not supported on device 'cpu' (NumPy has no bfloat16); supported floating dtypes: float16, float32, float64
+    """
+    name = _backend.as_dtype(dtype).name
+    found = getattr(backend.xp, name, None)
+    if found is None:
+        library = _LIBRARY.get(backend.library, backend.library)
+        raise TypeError(f"{op}: dtype {name} is not supported on device '{backend.name}' "
+                        f"({library} has no {name}); supported floating dtypes: "
+                        f"{', '.join(floating_names(backend))}")
+    return found
+
+
+def float_name(op, backend, dtype, default="float32") -> str:
+    """The name of a floating ``dtype`` (None: ``default``) that ``backend`` has, or a
+    TypeError naming the op and what it takes."""
+    name = _backend.as_dtype(dtype).name if dtype is not None else default
+    if name not in FLOATING:
+        raise TypeError(f"{op}: dtype must be a floating dtype (float16, bfloat16, float32 or "
+                        f"float64), got {name}")
+    device_dtype(op, backend, name)
+    return name
+
+
+def draw_float(draw, backend, shape, dtype):
+    """``draw(backend, shape, name)`` (:func:`xpnet.random.normal`, ``uniform``) for any
+    floating dtype: half precision is drawn in float32 and rounded, so a seed gives the same
+    values in every dtype up to rounding (and NumPy, whose generator has no float16, has it)."""
+    name = _backend.dtype_name(dtype)
+    if name not in HALF:
+        return draw(backend, shape, name)
+    sample = draw(backend, shape, "float32")
+    with backend.scope():
+        return backend.xp.astype(sample, backend.dtype(name))
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor from data (lists, NumPy arrays, arrays of any backend) on ``device``.
 
     >>> tensor([[1.0, 2.0]]).shape
     (1, 2)
     """
+    if isinstance(data, Tensor):
+        data = data.array
+    if _backend.is_array(data) and _backend.dtype_name(data.dtype) == "bfloat16":
+        # no host array holds bfloat16: widened (exactly) on its device, rounded back below
+        data = _backend.backend_of(data).xp.astype(data, _backend.backend_of(data).xp.float32)
+        dtype = "bfloat16" if dtype is None else dtype
     if device is not None and _backend.is_array(data):
         data = _backend.to_numpy(data)
-    return Tensor(data, requires_grad, device=device, dtype=dtype)
+    if dtype is None or _backend.as_dtype(dtype).name != "bfloat16":
+        if dtype is not None:
+            device_dtype("tensor", _backend.resolve(device) if device is not None or not
+                         _backend.is_array(data) else _backend.backend_of(data), dtype)
+        return Tensor(data, requires_grad, device=device, dtype=dtype)
+    t = Tensor(data, device=device, dtype="float32")
+    t = Tensor.from_array(t.backend.xp.astype(t.array, device_dtype("tensor", t.backend, dtype)),
+                          device=t.backend)
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def check_shape(op, shape) -> tuple:
@@ -36,7 +112,7 @@ def check_shape(op, shape) -> tuple:
 def _filled(op, shape, value, dtype, device, requires_grad):
     shape = check_shape(op, shape)
     backend = _backend.resolve(device)
-    dt = backend.dtype(dtype or "float32")
+    dt = device_dtype(op, backend, dtype or "float32")
     if requires_grad:
         check_requires_grad(op, dt)
     with backend.scope():
@@ -103,10 +179,9 @@ def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -
 def _random_tensor(op, draw, shape, dtype, device, requires_grad):
     shape = check_shape(op, shape)
     backend = _backend.resolve(device)
-    name = _backend.as_dtype(dtype).name if dtype is not None else "float32"
-    if name not in ("float32", "float64"):
-        raise TypeError(f"{op}: dtype must be float32 or float64, got {name}")
-    return Tensor.from_array(draw(backend, shape, name), bool(requires_grad), device=backend)
+    name = float_name(op, backend, dtype)
+    return Tensor.from_array(draw_float(draw, backend, shape, name), bool(requires_grad),
+                             device=backend)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -127,7 +202,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     backend = _backend.resolve(device)
     if stop is None:
         start, stop = 0, start
-    dt = backend.dtype(dtype) if dtype is not None else None
+    dt = device_dtype("arange", backend, dtype) if dtype is not None else None
     with backend.scope():
         data = backend.xp.arange(start, stop, step, dtype=dt, device=backend.device)
     return Tensor.from_array(data, device=backend)
@@ -142,7 +217,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     """
     steps = check_shape("linspace", (steps,))[0]
     backend = _backend.resolve(device)
-    dt = backend.dtype(dtype or "float32")
+    dt = device_dtype("linspace", backend, dtype or "float32")
     if requires_grad:
         check_requires_grad("linspace", dt)
     with backend.scope():
@@ -160,7 +235,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """
     n, m = check_shape("eye", (n, n if m is None else m))
     backend = _backend.resolve(device)
-    dt = backend.dtype(dtype or "float32")
+    dt = device_dtype("eye", backend, dtype or "float32")
     if requires_grad:
         check_requires_grad("eye", dt)
     with backend.scope():

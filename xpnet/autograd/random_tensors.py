@@ -14,10 +14,9 @@ import numpy as np
 from .. import backend as _backend
 from .. import random as _random
 from ..checks import integer, number, require_floating
-from .creation import check_shape
+from .creation import FLOATING, check_shape, device_dtype, draw_float, float_name
 from .tensor import Tensor
 
-_FLOATS = ("float32", "float64")
 _INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 
 
@@ -28,17 +27,9 @@ def _size(op, size) -> tuple:
 
 def _random_tensor(op, draw, shape, dtype, device, requires_grad):
     backend = _backend.resolve(device)
-    return Tensor.from_array(draw(backend, check_shape(op, shape), _float_name(op, dtype)),
+    name = float_name(op, backend, dtype)
+    return Tensor.from_array(draw_float(draw, backend, check_shape(op, shape), name),
                              bool(requires_grad), device=backend)
-
-
-def _float_name(op, dtype, default="float32"):
-    name = _backend.as_dtype(dtype).name if dtype is not None else default
-    if name not in _FLOATS:
-        raise TypeError(f"{op}: dtype must be float32 or float64, got {name}")
-    return name
-
-
 
 
 def _like(op, t, dtype, device):
@@ -82,11 +73,12 @@ def _integers(op, low, high, size, dtype, device):
             raise ValueError(f"{op}: [low, high) must fit in {name}, got [{low}, {high})")
         return Tensor.from_array(_random.integers(backend, int(low), int(high), size, name),
                                  device=backend)
-    if name not in _FLOATS:
+    if name not in FLOATING:
         raise TypeError(f"{op}: dtype must be an integer or floating dtype, got {name}")
+    target = device_dtype(op, backend, name)
     drawn = _random.integers(backend, int(low), int(high), size, "int64")
     with backend.scope():
-        return Tensor.from_array(backend.xp.astype(drawn, backend.dtype(name)), device=backend)
+        return Tensor.from_array(backend.xp.astype(drawn, target), device=backend)
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None) -> Tensor:
@@ -163,7 +155,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
         raise ValueError(f"{op}: mean and std must broadcast together, got shapes "
                          f"{[t.shape for t in tensors]}") from None
     name = _backend.dtype_name(backend.xp.result_type(*(t.array.dtype for t in tensors)))
-    eps = _random.normal(backend, shape, name)
+    eps = draw_float(_random.normal, backend, shape, name)
     values = [t.array if isinstance(t, Tensor) else float(t) for t in (mean, std)]
     with backend.scope():
         return Tensor.from_array(eps * values[1] + values[0], device=backend)
@@ -190,7 +182,7 @@ def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
         if low < 0 or high > 1:
             raise ValueError(f"{op}: probabilities must be in [0, 1], got values from {low} "
                              f"to {high}")
-    u = _random.uniform(backend, input.shape, input.dtype)
+    u = draw_float(_random.uniform, backend, input.shape, input.dtype)
     with backend.scope():
         return Tensor.from_array(xp.astype(u < probability, input.array.dtype), device=backend)
 
@@ -205,12 +197,13 @@ def randperm(n, *, dtype=None, device=None) -> Tensor:
     n = integer("randperm", "n", n, 0)
     backend = _backend.resolve(device)
     name = _backend.as_dtype(dtype).name if dtype is not None else "int64"
-    if name not in _INTEGERS + _FLOATS:
+    if name not in _INTEGERS + FLOATING:
         raise TypeError(f"randperm: dtype must be an integer or floating dtype, got {name}")
+    target = device_dtype("randperm", backend, name)
     keys = _random.uniform(backend, (n,), "float64")
     with backend.scope():
         order = backend.xp.argsort(keys, stable=True)
-        return Tensor.from_array(backend.xp.astype(order, backend.dtype(name)), device=backend)
+        return Tensor.from_array(backend.xp.astype(order, target), device=backend)
 
 
 def multinomial(input: Tensor, num_samples, replacement=False) -> Tensor:  # noqa: A002
@@ -244,15 +237,17 @@ def multinomial(input: Tensor, num_samples, replacement=False) -> Tensor:  # noq
             raise ValueError(f"{op}: every distribution needs a positive total weight")
     batch = input.shape[:-1]
     with backend.scope():
+        if _backend.dtype_name(weights.dtype) in ("float16", "bfloat16"):
+            weights = xp.astype(weights, xp.float32)   # sums and logs of weights, in float32
         if replacement:   # inverse CDF: the number of cumulative weights <= u
             cdf = xp.cumulative_sum(weights, axis=-1)
             cdf = cdf / cdf[..., -1:]
-            u = _random.uniform(backend, batch + (num_samples,), weights.dtype)
+            u = draw_float(_random.uniform, backend, batch + (num_samples,), weights.dtype)
             below = xp.expand_dims(cdf, axis=-2) <= xp.expand_dims(u, axis=-1)
             index = xp.sum(xp.astype(below, xp.int64), axis=-1)
             index = xp.minimum(index, xp.asarray(n - 1, dtype=xp.int64, device=backend.device))
         else:
-            u = _random.uniform(backend, input.shape, weights.dtype)
+            u = draw_float(_random.uniform, backend, input.shape, weights.dtype)
             tiny = xp.asarray(np.finfo(np.float32).tiny, dtype=weights.dtype, device=backend.device)
             positive = weights > 0
             keys = -xp.log(xp.maximum(u, tiny)) / xp.where(positive, weights, xp.ones_like(weights))
@@ -272,7 +267,7 @@ def _draw_into(op, t, draw, finish):
     from .methods import _in_place
 
     def compute(current):
-        sample = draw(t.backend, t.shape, _float_name(op, t.dtype))
+        sample = draw_float(draw, t.backend, t.shape, float_name(op, t.backend, t.dtype))
         with t.backend.scope():
             return Tensor.from_array(finish(sample), device=t.backend)
     return _in_place(t, op, compute)

@@ -11,11 +11,16 @@
 
 The elementwise ones are fused (:func:`xpnet.kernels.fuse`): one kernel on a GPU, one compiled
 pass on the CPU, the plain calls below elsewhere.
+
+In half precision (float16, bfloat16) softmax, log_softmax and gelu compute in float32 and round
+the result back, as PyTorch does: a float16 sum of exponentials overflows past 65504 terms and
+loses a bit per doubling, and gelu's rational erf has terms past float16's range.
 """
 from __future__ import annotations
 
 import math
 
+from .. import backend as _backend
 from .. import kernels
 from ..autograd import Function, Tensor
 from .spelling import dim_arg
@@ -31,6 +36,19 @@ def logistic(xp, z):
 def relu_grad(xp, grad_y, y):
     # multiply by the 0/1 mask: on NumPy, where() with a random mask is ~10x slower
     return grad_y * xp.astype(y > 0.0, grad_y.dtype)
+
+
+_HALF = ("float16", "bfloat16")
+
+
+def widened(xp, x):
+    """``x`` in float32 when it is float16 or bfloat16 (where the op computes), else ``x``."""
+    return xp.astype(x, xp.float32) if _backend.dtype_name(x.dtype) in _HALF else x
+
+
+def narrowed(xp, y, like):
+    """``y`` back in ``like``'s dtype after :func:`widened`."""
+    return y if y.dtype == like.dtype else xp.astype(y, like.dtype)
 
 
 class ReLU(Function):
@@ -113,13 +131,14 @@ class Softmax(Function):
     def forward(self, x):
         _check_axis("softmax", self.axis, x.ndim)
         xp = self.xp
-        e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
+        wide = widened(xp, x)
+        e = xp.exp(wide - xp.max(wide, axis=self.axis, keepdims=True))
         self.y = e / xp.sum(e, axis=self.axis, keepdims=True)
-        return self.y
+        return narrowed(xp, self.y, x)
 
     def backward(self, grad_y):
-        y = self.y
-        return y * (grad_y - self.xp.sum(grad_y * y, axis=self.axis, keepdims=True))
+        xp, y, g = self.xp, self.y, widened(self.xp, grad_y)
+        return narrowed(xp, y * (g - xp.sum(g * y, axis=self.axis, keepdims=True)), grad_y)
 
 
 class LogSoftmax(Function):
@@ -134,13 +153,14 @@ class LogSoftmax(Function):
     def forward(self, x):
         _check_axis("log_softmax", self.axis, x.ndim)
         xp = self.xp
-        shifted = x - xp.max(x, axis=self.axis, keepdims=True)
+        wide = widened(xp, x)
+        shifted = wide - xp.max(wide, axis=self.axis, keepdims=True)
         self.y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=self.axis, keepdims=True))
-        return self.y
+        return narrowed(xp, self.y, x)
 
     def backward(self, grad_y):
-        xp = self.xp
-        return grad_y - xp.exp(self.y) * xp.sum(grad_y, axis=self.axis, keepdims=True)
+        xp, g = self.xp, widened(self.xp, grad_y)
+        return narrowed(xp, g - xp.exp(self.y) * xp.sum(g, axis=self.axis, keepdims=True), grad_y)
 
 
 # W. J. Cody's rational approximations (Math. Comp. 23, 1969; Netlib specfun CALERF): erf to
@@ -232,17 +252,18 @@ class GELU(Function):
 
     def forward(self, x):
         xp = self.xp
-        self.x = x
+        self.x = wide = widened(xp, x)
         if self.approximate == "tanh":
-            self.t = gelu_tanh_inner(xp, x)
-            return 0.5 * x * (1.0 + self.t)
-        self.cdf = gelu_cdf(xp, x)
-        return x * self.cdf
+            self.t = gelu_tanh_inner(xp, wide)
+            return narrowed(xp, 0.5 * wide * (1.0 + self.t), x)
+        self.cdf = gelu_cdf(xp, wide)
+        return narrowed(xp, wide * self.cdf, x)
 
     def backward(self, grad_y):
+        xp, g = self.xp, widened(self.xp, grad_y)
         if self.approximate == "tanh":
-            return gelu_tanh_grad(self.xp, grad_y, self.x, self.t)
-        return gelu_grad(self.xp, grad_y, self.x, self.cdf)
+            return narrowed(xp, gelu_tanh_grad(xp, g, self.x, self.t), grad_y)
+        return narrowed(xp, gelu_grad(xp, g, self.x, self.cdf), grad_y)
 
 
 def relu(x: Tensor) -> Tensor:

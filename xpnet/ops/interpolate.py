@@ -5,8 +5,9 @@ column of input columns, so y = A_h · x · A_wᵀ with two small (out, in) matr
 gradient is A_hᵀ · grad_y · A_w. An axis that nearest mode enlarges by a whole factor k (each
 pixel repeated k times, the common ``Upsample(scale_factor=2)``) is a broadcast instead, and its
 gradient a sum over the k copies. The matrices are made on the host with PyTorch's index
-arithmetic (in the same floating type, so the same source pixels are picked) and kept on the
-device, one per geometry, so a training step copies nothing.
+arithmetic (in the same floating type, so the same source pixels are picked; float32 for
+float16 and bfloat16, as PyTorch's) and kept on the device, one per geometry, so a training step
+copies nothing.
 """
 from __future__ import annotations
 
@@ -93,15 +94,21 @@ class Interpolate(Function):
         cache_key = (self.backend.name, name, key)
         matrix = _MATRICES.get(cache_key)
         if matrix is None:
+            # half precision: the weights are computed in float32 (as PyTorch's are) and
+            # rounded on the device (NumPy has no bfloat16)
+            host_name = "float32" if name in ("float16", "bfloat16") else name
             if key[0] == "nearest":
                 _, size, out, scale = key
-                host = np.zeros((out, size), dtype=name)
+                host = np.zeros((out, size), dtype=host_name)
                 host[np.arange(out), _nearest_sources(size, out, scale)] = 1
             else:
-                host = _bilinear_matrix(*key[1:], dtype=name)
+                host = _bilinear_matrix(*key[1:], dtype=host_name)
             if len(_MATRICES) >= _MAX_MATRICES:
                 _MATRICES.clear()
-            matrix = _MATRICES[cache_key] = self.backend.asarray(host)
+            matrix = self.backend.asarray(host)
+            if host_name != name:
+                matrix = self.xp.astype(matrix, dtype)
+            _MATRICES[cache_key] = matrix
         return matrix
 
     def forward(self, x):
