@@ -1,6 +1,8 @@
 """Matrix products: matmul and the affine map ``linear``."""
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function, Tensor
 from .window import require_tensors
 
@@ -47,7 +49,9 @@ class Linear(Function):
         # (..., in) as one (M, in) matrix: NumPy would run a (T, N, in) @ (in, out) product
         # as N small GEMMs, one BLAS call (and thread wake-up) each
         self.in_shape = tuple(x.shape)
-        x2 = xp.reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
+        # the row count spelled out: reshape's -1 is ambiguous when an axis is 0
+        self.rows = math.prod(self.in_shape[:-1])
+        x2 = xp.reshape(x, (self.rows, x.shape[-1])) if x.ndim != 2 else x
         self.x2, self.weight, self.has_bias = x2, weight, bias is not None
         y = xp.matmul(x2, xp.matrix_transpose(weight))
         if bias is not None:
@@ -56,7 +60,7 @@ class Linear(Function):
 
     def backward(self, grad_y):
         xp = self.xp
-        g2 = xp.reshape(grad_y, (-1, grad_y.shape[-1])) if grad_y.ndim != 2 else grad_y
+        g2 = xp.reshape(grad_y, (self.rows, grad_y.shape[-1])) if grad_y.ndim != 2 else grad_y
         grad_x = None
         if self.needs_input_grad[0]:
             grad_x = xp.matmul(g2, self.weight)

@@ -42,6 +42,9 @@ class _Pool(Function):
                              f"{tuple(x.shape)}")
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
         h, w = x.shape[2], x.shape[3]
+        if h == 0 or w == 0:   # every window would hold padding only (PyTorch refuses too)
+            raise ValueError(f"{self.op_name}: input must have a non-zero height and width, got "
+                             f"shape {tuple(x.shape)}")
         if kh > h + 2 * ph or kw > w + 2 * pw:
             raise ValueError(f"{self.op_name}: the kernel must fit in the padded input, got "
                              f"kernel ({kh}, {kw}) and padded input ({h + 2 * ph}, {w + 2 * pw})")
