@@ -105,7 +105,7 @@ class BCELoss(_Loss):
         self.check_same_shape(p, target)
         xp = self.xp
         if math.prod(p.shape):
-            _check_probabilities(self.backend, xp.min(p), xp.max(p))
+            _check_probabilities(self.backend, p)
         self.p, self.target = p, target
         # floor at _TINY before the log: the same result, without log(0)'s warning
         log_p = xp.maximum(xp.log(xp.maximum(p, _TINY)), -100.0)
@@ -491,14 +491,21 @@ class NLLLoss(_ClassLoss):
 def _check_label_range(op, backend, labels, num_classes, ignore_index):
     """An IndexError naming the op when a label is outside [0, C) (ignore_index excepted), as
     PyTorch raises for its targets: here in host memory, at the next host read on a device
-    (see :func:`xpnet.checks.check_index_range`)."""
+    (see :func:`xpnet.checks.check_index_range`). Under ``create_graph`` the forward runs
+    again on Tensors: the check reads their arrays."""
+    if isinstance(labels, Tensor):
+        labels = labels.array
     check_index_range(op, "labels", backend, labels, num_classes, ignore_index)
 
 
-def _check_probabilities(backend, low, high):
-    """binary_cross_entropy's input must lie in [0, 1]: its extremes ``low`` and ``high`` (0-d
-    arrays) are read here in host memory, and at the next host read on a device, as PyTorch's
-    device-side assert (reading them now would stall the step)."""
+def _check_probabilities(backend, p):
+    """binary_cross_entropy's input ``p`` (an array, or a Tensor when ``create_graph`` runs the
+    forward again) must lie in [0, 1]: its two extremes are read here in host memory, and at the
+    next host read on a device, as PyTorch's device-side assert (reading them now would stall
+    the step)."""
+    p = p.array if isinstance(p, Tensor) else p
+    low, high = backend.xp.min(p), backend.xp.max(p)
+
     def verdict(low, high):
         low, high = float(low), float(high)
         if 0.0 <= low and high <= 1.0:
