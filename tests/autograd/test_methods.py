@@ -74,6 +74,46 @@ METHODS = {
     "std_correction": lambda t: t.std(0, correction=0),
     "logsumexp": lambda t: t.logsumexp(1),
     "logsumexp_keepdim": lambda t: t.logsumexp(0, keepdim=True),
+    "sin": lambda t: t.sin(),
+    "cos": lambda t: t.cos(),
+    "log1p": lambda t: t.abs().log1p(),
+    "expm1": lambda t: (t * 0.1).expm1(),
+    "log2": lambda t: t.abs().log2(),
+    "log10": lambda t: t.abs().log10(),
+    "reciprocal": lambda t: t.reciprocal(),
+    "floor": lambda t: (t * 0.7).floor(),
+    "round": lambda t: (t * 0.7).round(),
+    "sign": lambda t: t.sign(),
+    "clamp_min": lambda t: t.clamp_min(0.5),
+    "clamp_max": lambda t: t.clamp_max(0.5),
+    "cumsum": lambda t: t.cumsum(1),
+    "gather": lambda t: t.gather(1, t.new_tensor([[2, 0], [1, 1]]).long()),
+    "index_select": lambda t: t.index_select(1, t.new_tensor([2, 0, 2]).long()),
+    "tensor_index": lambda t: t[t.new_tensor([1, 0, 1]).long()],
+    "tensor_index_columns": lambda t: t[:, t.new_tensor([2, 2]).long()],
+    "mask_index": lambda t: t[t > 0],
+    "numpy_int_index": lambda t: t[np.int64(1)],
+    "masked_select": lambda t: t.masked_select(t > 1.0),
+    "scatter_add": lambda t: t.scatter_add(1, t.new_tensor([[0, 0], [2, 1]]).long(), t[:, :2]),
+    "scatter": lambda t: t.scatter(1, t.new_tensor([[0], [2]]).long(), t[:, 1:2] * 10),
+    "scatter_value": lambda t: t.scatter(0, t.new_tensor([[1, 0, 1]]).long(), value=-7.0),
+    "unbind": lambda t: t.unbind(1),
+    "diff": lambda t: t.diff(),
+    "diff_twice": lambda t: t.diff(n=2, dim=1),
+    "movedim": lambda t: t.reshape(1, 2, 3).movedim(0, 2),
+    "swapaxes": lambda t: t.swapaxes(0, 1),
+    "where": lambda t: t.where(t > 0, t * 0 - 1.0),
+    "nonzero": lambda t: (t > 2).nonzero(),
+    "argwhere": lambda t: (t < 0).argwhere(),
+    "nonzero_tuple": lambda t: (t > 2).nonzero(as_tuple=True),
+    "count_nonzero": lambda t: (t > 2).count_nonzero(),
+    "logical_and": lambda t: (t > 0).logical_and(t < 4),
+    "logical_not": lambda t: (t > 0).logical_not(),
+    "sum_bool": lambda t: (t > 0).sum(),
+    "sum_int_dim": lambda t: t.int().sum(1),
+    "to_dtype": lambda t: t.to(t.new_zeros(1).double().dtype),
+    "to_other": lambda t: t.to(t.new_zeros(1).long()),
+    "type_as": lambda t: t.type_as(t.new_zeros(1).double()),
 }
 
 DIFFERENTIABLE = ["view_as", "clone", "pow", "mm", "bmm", "t", "narrow", "split",
@@ -82,7 +122,12 @@ DIFFERENTIABLE = ["view_as", "clone", "pow", "mm", "bmm", "t", "narrow", "split"
                   "norm", "norm_dim", "norm_1_keepdim", "norm_3", "masked_fill", "sort",
                   "sort_descending", "lerp", "topk", "topk_smallest", "add_alpha", "sub_alpha",
                   "square", "rsqrt", "outer", "var", "var_dim_biased", "std_dims", "std_correction",
-                  "logsumexp", "logsumexp_keepdim"]
+                  "logsumexp", "logsumexp_keepdim", "sin", "cos", "log1p", "expm1", "log2",
+                  "log10", "reciprocal", "clamp_min", "clamp_max", "cumsum", "gather",
+                  "index_select", "tensor_index", "tensor_index_columns", "mask_index",
+                  "numpy_int_index", "masked_select", "scatter_add", "scatter", "scatter_value",
+                  "unbind", "diff", "diff_twice", "movedim", "swapaxes", "where", "to_dtype",
+                  "type_as"]
 
 
 @pytest.fixture(scope="module")
@@ -411,3 +456,57 @@ def test_data_feeds_init_and_fill_and_takes_an_assigned_tensor(device):
     assert layer.weight.array is layer.weight.data.array
     with pytest.raises(TypeError, match=r"Tensor\.data: expected a Tensor to assign, got ndarray"):
         layer.bias.data = np.zeros(2, dtype=np.float32)
+
+
+def test_to_takes_pytorchs_forms(device):
+    t = xpnet.tensor([1.5, -2.0], device=device, requires_grad=True)
+    assert t.to(xpnet.float64).dtype == "float64" and t.to("int32").dtype == "int32"
+    assert t.to(np.int64).dtype == "int64"
+    moved = t.to("cpu", xpnet.float64)
+    assert moved.device == "cpu" and moved.dtype == "float64"
+    other = xpnet.zeros(1, dtype=xpnet.long, device="cpu")
+    assert t.to(other).device == "cpu" and t.to(other).dtype == "int64"
+    assert t.to(device) is t and t.to(dtype=t.dtype, non_blocking=True) is t
+    copied = t.to(device, copy=True)
+    assert copied is not t and copied.tolist() == t.tolist()
+    cast = t.to(xpnet.float64)      # a cast on the same device stays in the graph
+    (cast * cast).sum().backward()
+    assert t.grad.tolist() == [3.0, -4.0]
+    with pytest.raises(TypeError, match=r"to: dtype given twice"):
+        t.to("float32", "float64")
+    with pytest.raises(TypeError, match=r"to: the second positional argument must be a dtype, "
+                                        r"got 'cpu'"):
+        t.to("cpu", "cpu")
+    with pytest.raises(TypeError, match=r"to: unexpected keyword argument\(s\) \['dev'\]"):
+        t.to(dev="cpu")
+
+
+def test_to_takes_torch_dtypes(device, torch):
+    t = xpnet.tensor([1.5, -2.0], device=device)
+    assert t.to(torch.float64).dtype == "float64" and t.to(device, torch.long).dtype == "int64"
+
+
+def test_scatter_in_place_builds_a_one_hot_matrix_as_in_pytorch(device, torch):
+    labels = np.array([1, 3, 0])
+    ours = xpnet.zeros(3, 4, device=device).scatter_(1, xpnet.tensor(labels, device=device)
+                                                     .unsqueeze(1), 1.0)
+    theirs = torch.zeros(3, 4).scatter_(1, torch.tensor(labels).unsqueeze(1), 1.0)
+    _assert_same(ours, theirs)
+    counts = xpnet.zeros(4, device=device, dtype=xpnet.long)
+    counts.scatter_add_(0, xpnet.tensor(labels, device=device), xpnet.ones(3, device=device,
+                                                                            dtype=xpnet.long))
+    assert counts.tolist() == [1, 1, 0, 1]
+    x = xpnet.tensor(X, device=device)
+    assert x.clamp_min_(0.0).tolist() == np.maximum(X, 0).tolist()
+
+
+def test_new_methods_refuse_bad_arguments(device):
+    x = xpnet.tensor(X, device=device)
+    with pytest.raises(ValueError, match="scatter: reduce='multiply' is not supported"):
+        x.scatter(1, xpnet.tensor([[0], [1]], device=device), 1.0, reduce="multiply")
+    with pytest.raises(ValueError, match="scatter_add: index and src must have as many axes"):
+        x.scatter_add(1, xpnet.tensor([0, 1], device=device), x)
+    with pytest.raises(ValueError, match="movedim: source and destination must be distinct"):
+        x.movedim((0, 1), 0)
+    with pytest.raises(IndexError, match=r"unbind: dim must be in \[-2, 2\)"):
+        x.unbind(2)

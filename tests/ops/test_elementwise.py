@@ -166,3 +166,62 @@ def test_zero_dimensional_tensors_differentiate_through_pow_and_div(device):
     assert_close(loss.numpy().reshape(()), 6.0 + 1 / 6 + 64.0, rtol=1e-14)
     assert_close(w.grad.numpy().reshape(()), 3.0 * (1.0 - 1 / 36 + 64.0 * np.log(2.0)),
                  rtol=1e-14)
+
+
+TRIGONOMETRY = {
+    "sin": (F.sin, np.sin, (-3.0, 3.0)),
+    "cos": (F.cos, np.cos, (-3.0, 3.0)),
+    "log1p": (F.log1p, np.log1p, (-0.5, 2.0)),
+}
+
+
+def _namespace_has(name):
+    from xpnet.autograd.tensor_namespace import TensorNamespace
+    return name in vars(TensorNamespace)
+
+
+@pytest.mark.parametrize("name", TRIGONOMETRY)
+def test_sin_cos_log1p_match_numpy_pytorch_and_finite_differences(device, name):
+    op, reference, (low, high) = TRIGONOMETRY[name]
+    x, = random_inputs(device, (2, 3), low=low, high=high)
+    assert_close(op(x), reference(x.numpy()), rtol=1e-12, atol=1e-12)
+    assert_close(getattr(x, name)(), reference(x.numpy()), rtol=1e-12, atol=1e-12)
+    assert getattr(xpnet, name)(x).dtype == "float64"
+    gradcheck(op, x)
+    small = xpnet.tensor([1e-10], dtype="float64", device=device)
+    if name == "log1p":   # exact where log(1 + x) would round 1 + x
+        assert F.log1p(small).item() == pytest.approx(1e-10, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", TRIGONOMETRY)
+def test_sin_cos_log1p_second_derivatives(device, name):
+    from xpnet.testing import gradgradcheck
+    if not _namespace_has(name):
+        pytest.skip(f"the tensor namespace has no differentiable {name} yet, so create_graph "
+                    f"through it raises NotImplementedError")
+    op, _, (low, high) = TRIGONOMETRY[name]
+    x, = random_inputs(device, (2, 3), low=low, high=high)
+    assert gradgradcheck(op, x)
+
+
+def test_sin_cos_log1p_refuse_integer_tensors(device):
+    for op in (F.sin, F.cos, F.log1p):
+        with pytest.raises(TypeError, match=r"(sin|cos|log1p): x must be floating-point, got "
+                                            r"dtype int64; convert it with .float\(\)"):
+            op(xpnet.tensor([1, 2], device=device))
+
+
+def test_steps_match_pytorch_and_have_zero_gradient(device):
+    torch = pytest.importorskip("torch")
+    a = np.array([-1.5, -0.5, 0.0, 0.5, 1.5, 2.5, 2.26])
+    x = xpnet.tensor(a, device=device, requires_grad=True)
+    for name, kwargs in (("floor", {}), ("ceil", {}), ("trunc", {}), ("round", {}),
+                         ("round", {"decimals": 1}), ("sign", {})):
+        ours = getattr(xpnet, name)(x, **kwargs)
+        theirs = getattr(torch, name)(torch.tensor(a), **kwargs)
+        assert ours.dtype == "float64"
+        assert_close(ours, theirs.numpy(), rtol=1e-12, atol=1e-12)
+        ours.sum().backward()
+        assert x.grad.tolist() == [0.0] * len(a)
+    integers = xpnet.tensor([-2, 0, 3], device=device)
+    assert xpnet.sign(integers).tolist() == [-1, 0, 1] and xpnet.floor(integers).dtype == "int64"

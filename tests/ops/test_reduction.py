@@ -3,7 +3,7 @@ import pytest
 
 import xpnet
 import xpnet.functional as F
-from xpnet.testing import assert_close, gradcheck, random_inputs
+from xpnet.testing import assert_close, gradcheck, gradgradcheck, random_inputs
 
 OPS = {"sum": (F.sum, np.sum), "mean": (F.mean, np.mean), "amax": (F.amax, np.max),
        "amin": (F.amin, np.min)}
@@ -150,3 +150,55 @@ def test_reductions_match_torch(device):
     (F.sum(x, 0) * F.mean(x, dim=0) + F.amax(x, 0) - F.amin(x, 0)).sum().backward()
     (tx.sum(0) * tx.mean(dim=0) + tx.amax(0) - tx.amin(0)).sum().backward()
     assert_close(x.grad, tx.grad.numpy(), rtol=1e-12)
+
+
+def test_sum_and_mean_dtypes_follow_pytorch(device):
+    torch = pytest.importorskip("torch")
+    a = np.array([[1, 0, 3], [2, 2, 0]])
+    for dtype in ("bool", "uint8", "int32", "int64", "float32", "float64"):
+        x, t = xpnet.tensor(a, device=device).to(dtype), torch.tensor(a).to(getattr(torch, dtype))
+        for ours, theirs in ((x.sum(), t.sum()), (xpnet.sum(x, 1), torch.sum(t, 1)),
+                             (x.sum(0, keepdim=True), t.sum(0, keepdim=True)),
+                             (x.sum(dtype=xpnet.float64), t.sum(dtype=torch.float64))):
+            assert ours.dtype == str(theirs.dtype).replace("torch.", ""), dtype
+            assert ours.shape == tuple(theirs.shape)
+            assert_close(ours, theirs.numpy(), rtol=1e-6, atol=0)
+        if dtype.startswith("float"):
+            assert_close(x.mean(1), t.mean(1).numpy(), rtol=1e-6)
+        else:
+            with pytest.raises(TypeError, match=rf"mean: input must be floating-point, got dtype "
+                                                rf"{dtype}; convert it with .float\(\)"):
+                x.mean()
+            assert_close(x.mean(dtype=xpnet.float32), t.mean(dtype=torch.float32).numpy())
+
+
+@pytest.mark.parametrize("p,dim", [(2.0, 1), (1.0, 0), (3.0, -1), (float("inf"), 1)])
+def test_normalize_matches_pytorch_and_finite_differences(device, p, dim):
+    torch = pytest.importorskip("torch")
+    x, = random_inputs(device, (3, 4))
+    theirs = torch.nn.functional.normalize(torch.tensor(x.numpy()), p, dim)
+    assert_close(F.normalize(x, p, dim), theirs.numpy(), rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda t: F.normalize(t, p, dim), x)
+    if p != float("inf"):
+        assert gradgradcheck(lambda t: F.normalize(t, p=p, dim=dim), x)
+
+
+def test_normalize_gives_zero_and_a_zero_gradient_for_an_all_zero_row(device):
+    torch = pytest.importorskip("torch")
+    a = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]])
+    x = xpnet.tensor(a, device=device, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    y = F.normalize(x)
+    (y * xpnet.tensor([[1.0, 2.0, 3.0]], device=device, dtype="float64")).sum().backward()
+    (torch.nn.functional.normalize(t) * torch.tensor([[1.0, 2.0, 3.0]],
+                                                     dtype=torch.float64)).sum().backward()
+    assert_close(y, np.array([[0.0, 0.0, 0.0], [1 / 3, -2 / 3, 2 / 3]]), rtol=1e-12)
+    assert_close(x.grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_normalize_rejects_bad_p_and_eps(device):
+    x, = random_inputs(device, (3, 4))
+    with pytest.raises(ValueError, match="normalize: p must be a positive number, got 0"):
+        F.normalize(x, p=0)
+    with pytest.raises(ValueError, match="normalize: eps must be a non-negative number, got -1"):
+        F.normalize(x, eps=-1)

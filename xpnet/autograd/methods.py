@@ -497,7 +497,7 @@ def any(input, dim=None, keepdim=False):  # noqa: A001,A002
 
 def count_nonzero(input, dim=None):  # noqa: A002
     """The number of non-zero entries (along ``dim``), int64."""
-    return _ops().sum(input != 0, dim)
+    return _ops().sum(input if input.dtype == "bool" else input != 0, dim)
 
 
 def nonzero(input, *, as_tuple=False):  # noqa: A002
