@@ -167,7 +167,8 @@ class ScaledDotProductAttention(Function):
         scores = matmul(query, transpose(key, -2, -1)) * self.scale_used
         dtype = query.array.dtype
         if self.needs_input_grad[3]:     # a float mask that requires grad: added as a Tensor
-            scores = scores + (mask if mask.array.dtype == dtype else astype(mask, _backend.dtype_name(dtype)))
+            same = mask.array.dtype == dtype
+            scores = scores + (mask if same else astype(mask, _backend.dtype_name(dtype)))
         else:
             bias = self._bias(None if mask is None else mask.array, query.shape[-2],
                               key.shape[-2], dtype, query.array.device)
