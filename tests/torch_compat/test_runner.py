@@ -91,6 +91,10 @@ MISSING = textwrap.dedent('''
     ("import torch.no_such_module", "torch.no_such_module"),
     ("from torch.nn.utils.no_such import thing", "torch.nn.utils.no_such"),
     ("torch.zeros(2).no_such_method()", "torch.Tensor.no_such_method"),
+    # a keyword argument an xpnet function, method or class does not take
+    ("torch.zeros(2, no_such_keyword=1)", "torch.zeros(no_such_keyword=...)"),
+    ("torch.zeros(2).sum(no_such_keyword=1)", "torch.Tensor.sum(no_such_keyword=...)"),
+    ("nn.Linear(2, 3, no_such_keyword=1)", "torch.nn.Linear(no_such_keyword=...)"),
 ])
 def test_a_missing_pytorch_name_gives_one_clear_line(tmp_path, line, name):
     result = _run(tmp_path, MISSING.replace("layer = nn.NoSuchLayer(3)", line))
@@ -103,6 +107,13 @@ def test_other_errors_keep_their_traceback(tmp_path):
     result = _run(tmp_path, "import torch\nraise ValueError('the script failed')\n")
     assert result.returncode == 1 and "Traceback" in result.stderr
     assert result.stderr.splitlines()[-1] == "ValueError: the script failed"
+
+
+def test_a_keyword_error_of_the_scripts_own_function_keeps_its_traceback(tmp_path):
+    result = _run(tmp_path, "import torch\ndef zeros(n):\n    pass\nzeros(2, dtype=1)\n")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert result.stderr.splitlines()[-1] == \
+        "TypeError: zeros() got an unexpected keyword argument 'dtype'"
 
 
 def test_xpnet_never_reaches_itself_through_the_alias(tmp_path):

@@ -6,8 +6,9 @@ xpnet lacks ends the run with one line on stderr and exit status 1::
 
     xpnet.torch_compat: torch.nn.Foo is not available in xpnet (train.py, line 12)
 
-(also for a missing Tensor method: ``torch.Tensor.foo``). Every other error prints its usual
-traceback.
+(also for a missing Tensor method, ``torch.Tensor.foo``, and for a keyword argument that an
+xpnet function, method or class does not take, ``torch.nn.Linear(foo=...)``). Every other error
+prints its usual traceback.
 """
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def _missing_name(exc: BaseException):
             name = _tensor_method(exc)
             if name:
                 return name
+        if isinstance(exc, TypeError) and exc.__traceback__ is not None:
+            name = _unknown_keyword(exc)
+            if name:
+                return name
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -60,6 +65,41 @@ def _tensor_method(exc: AttributeError):
         return f"torch.Tensor.{name}"
     if isinstance(obj, type) and issubclass(obj, Tensor) and name:
         return f"torch.Tensor.{name}"
+    return None
+
+
+_UNEXPECTED_KEYWORD = re.compile(r"^([\w.]+)\(\) got an unexpected keyword argument '(\w+)'$")
+_XPNET_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def _unknown_keyword(exc: TypeError):
+    """``torch.load(map_location=...)`` for a call, made outside xpnet, that passes an xpnet
+    function or class a keyword argument it does not take. A function the script defines
+    itself keeps its usual traceback."""
+    found = _UNEXPECTED_KEYWORD.match(str(exc))
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not found or not frames or \
+            os.path.realpath(frames[-1].filename).startswith(_XPNET_DIR + os.sep):
+        return None   # not a keyword error, or xpnet calling itself wrongly (a bug to see whole)
+    qualname, keyword = found.groups()
+    head, *rest = qualname.split(".")
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    own = tb.tb_frame.f_globals.get(head)   # the caller's own ``def zeros`` is not xpnet's
+    if own is not None and not str(getattr(own, "__module__", "")).startswith("xpnet"):
+        return None
+    from .aliases import ALIASES
+    for module_name in ALIASES:
+        if not _is_alias(module_name):
+            continue
+        target = getattr(sys.modules[module_name], head, None)
+        for part in rest:
+            target = getattr(target, part, None)
+        if getattr(target, "__qualname__", None) == qualname and \
+                str(getattr(target, "__module__", "")).startswith("xpnet"):
+            called = [part for part in rest if part != "__init__"]   # a class: its name
+            return f"{'.'.join([module_name, head, *called])}({keyword}=...)"
     return None
 
 
