@@ -5,7 +5,7 @@ strided views as the ops hand them over. The same text is what CuPy compiles on 
 import numpy as np
 import pytest
 
-from xpnet import kernels
+from xpnet import backend, kernels
 from xpnet import random as xrandom
 from xpnet.cuda import loops, philox
 from xpnet.cuda.elementwise import Source
@@ -101,3 +101,28 @@ def test_the_cupy_loop_compiler_has_kernels_for_im2col_and_col2im_and_none_for_t
     for name, loop_nest in by_name.items():
         if name not in loops.SOURCES:      # no CuPy needed: the reference runs, silently
             assert loops.compile_loops(loop_nest) is None
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("geometry", GEOMETRIES[2:], ids=str)
+def test_the_compiled_kernels_equal_their_references_on_the_gpu(geometry):
+    gpu = backend.resolve_or_skip("cuda")
+    cupy = gpu.xp
+    g, m, ho, wo, kh, kw, cg, stride, dilation = geometry
+    hp, wp = _padded(geometry)
+    rng = np.random.default_rng(2)
+    image = gpu.asarray(rng.standard_normal((m + 1, hp, wp, g * cg)))[1:]
+    got = cupy.zeros((g, m, ho, wo, kh, kw, cg))
+    expected = cupy.zeros_like(got)
+    conv.gather_columns(cupy, got, image, *stride, *dilation)
+    conv.gather_columns.reference(cupy, expected, image, *stride, *dilation)
+    np.testing.assert_array_equal(backend.to_numpy(got), backend.to_numpy(expected))
+    grad_pad = gpu.asarray(rng.standard_normal((g, m, hp, wp, cg)))
+    want = cupy.asarray(grad_pad, copy=True)
+    conv.add_columns(cupy, grad_pad, got, *stride, *dilation)
+    conv.add_columns.reference(cupy, want, got, *stride, *dilation)
+    np.testing.assert_array_equal(backend.to_numpy(grad_pad), backend.to_numpy(want))
+    assert conv.gather_columns.kernels.get("cupy") is not None
+    words = philox.words(gpu, 0x0123456789abcdef, 2 ** 32 - 1, 11)
+    np.testing.assert_array_equal(backend.to_numpy(words), xrandom.philox_words(
+        np, None, 0x0123456789abcdef, 2 ** 32 - 1, 11))
