@@ -23,6 +23,7 @@ import pytest
 import xpnet
 import xpnet.nn.functional as F
 from xpnet import backend as _backend
+from xpnet import nn, optim
 
 HALF = ("float16", "bfloat16")
 TOLERANCE = {"float16": 1e-2, "bfloat16": 6e-2}
@@ -202,7 +203,8 @@ def _host(t) -> np.ndarray:
 
 
 def _run(name, device, dtype, inputs, seed):
-    """Forward then backward of op ``name`` in ``dtype``; returns (outputs, grads) on the host."""
+    """Forward then backward of op ``name`` in ``dtype``; returns the outputs on the host, their
+    dtypes, and the inputs' gradients on the host."""
     call = OPS[name][0]
     tensors, wanted = [], []
     for value in inputs:
@@ -226,15 +228,17 @@ def _run(name, device, dtype, inputs, seed):
             loss = term if loss is None else loss + term
     if loss is not None:
         loss.backward()
-    return [_host(o) for o in outputs], [None if t.grad is None else _host(t.grad) for t in wanted]
+    for t in wanted:
+        assert t.grad is None or t.grad.dtype == dtype, f"{name}: a {t.grad.dtype} gradient"
+    return ([_host(o) for o in outputs], [str(o.dtype) for o in outputs],
+            [None if t.grad is None else _host(t.grad) for t in wanted])
 
 
 def _cases():
-    for name in sorted(OPS):
-        for dtype in HALF:
-            marks = [pytest.mark.xfail(strict=True, reason=XFAIL[name, dtype])] \
-                if (name, dtype) in XFAIL else []
-            yield pytest.param(name, dtype, id=f"{name}-{dtype}", marks=marks)
+    return [pytest.param(name, dtype, id=f"{name}-{dtype}",
+                         marks=[pytest.mark.xfail(strict=True, reason=XFAIL[name, dtype])]
+                         if (name, dtype) in XFAIL else [])
+            for name in sorted(OPS) for dtype in HALF]
 
 
 @pytest.mark.parametrize("name, dtype", _cases())
@@ -247,8 +251,11 @@ def test_op_in_half_matches_float32(device, name, dtype):
               for v in OPS[name][1](rng)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # the compiler's refusal of float16
-        half_out, half_grads = _run(name, device, dtype, inputs, seed=3)
-    ref_out, ref_grads = _run(name, device, "float32", inputs, seed=3)
+        half_out, half_dtypes, half_grads = _run(name, device, dtype, inputs, seed=3)
+    ref_out, ref_dtypes, ref_grads = _run(name, device, "float32", inputs, seed=3)
+    # the op computed in the half dtype: each output float32 gives is the half dtype here
+    assert half_dtypes == [dtype if d == "float32" else d for d in ref_dtypes], (
+        f"{name}: outputs {half_dtypes} in {dtype}, {ref_dtypes} in float32")
     tol = TOLERANCE[dtype]
     assert len(half_out) == len(ref_out)
     for i, (h, r) in enumerate(zip(half_out, ref_out)):
@@ -258,3 +265,165 @@ def test_op_in_half_matches_float32(device, name, dtype):
         assert (h is None) == (r is None), f"{name} input {i}: gradient present in one dtype only"
         if h is not None:
             np.testing.assert_allclose(h, r, rtol=tol, atol=tol, err_msg=f"{name} grad {i}")
+
+
+# -- creation functions ---------------------------------------------------------------------------
+# name -> call(dtype, device); random ones are seeded the same in both dtypes
+
+CREATION = {
+    "tensor": lambda dt, d: xpnet.tensor([[0.1, -2.5], [3.0, 7.25]], dtype=dt, device=d),
+    "as_tensor": lambda dt, d: xpnet.as_tensor([1.5, -0.3], dtype=dt, device=d),
+    "zeros": lambda dt, d: xpnet.zeros(2, 3, dtype=dt, device=d),
+    "ones": lambda dt, d: xpnet.ones(2, 3, dtype=dt, device=d),
+    "empty": lambda dt, d: xpnet.empty(2, 3, dtype=dt, device=d),
+    "full": lambda dt, d: xpnet.full((2, 3), 0.3, dtype=dt, device=d),
+    "zeros_like": lambda dt, d: xpnet.zeros_like(xpnet.ones(2, device=d), dtype=dt),
+    "ones_like": lambda dt, d: xpnet.ones_like(xpnet.ones(2, device=d), dtype=dt),
+    "full_like": lambda dt, d: xpnet.full_like(xpnet.ones(2, device=d), -1.7, dtype=dt),
+    "empty_like": lambda dt, d: xpnet.empty_like(xpnet.ones(2, device=d), dtype=dt),
+    "arange": lambda dt, d: xpnet.arange(0, 3, 0.5, dtype=dt, device=d),
+    "linspace": lambda dt, d: xpnet.linspace(-1, 1, 7, dtype=dt, device=d),
+    "eye": lambda dt, d: xpnet.eye(3, 2, dtype=dt, device=d),
+    "randn": lambda dt, d: xpnet.randn(3, 4, dtype=dt, device=d),
+    "rand": lambda dt, d: xpnet.rand(3, 4, dtype=dt, device=d),
+    "randn_like": lambda dt, d: xpnet.randn_like(xpnet.ones(5, device=d), dtype=dt),
+    "rand_like": lambda dt, d: xpnet.rand_like(xpnet.ones(5, device=d), dtype=dt),
+    "randint": lambda dt, d: xpnet.randint(0, 9, (6,), dtype=dt, device=d),
+    "randint_like": lambda dt, d: xpnet.randint_like(xpnet.ones(6, device=d), 0, 9, dtype=dt),
+    "randperm": lambda dt, d: xpnet.randperm(6, dtype=dt, device=d),
+    "normal": lambda dt, d: xpnet.normal(1.0, 0.5, (4,), dtype=dt, device=d),
+}
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("name", sorted(CREATION))
+def test_creation_functions_take_half_dtypes_where_the_device_has_them(device, name, dtype):
+    call = CREATION[name]
+    if not _supports(device, dtype):
+        library = {"numpy": "NumPy", "array_api_strict": "array-api-strict", "cupy": "CuPy",
+                   "torch": "PyTorch"}[_backend.resolve(device).library]
+        with pytest.raises(TypeError, match=rf"^{name}: dtype {dtype} is not supported on "
+                                            rf"device '{device}' \({library} has no {dtype}\); "
+                                            r"supported floating dtypes: (float16, )?float32, "
+                                            r"float64$"):
+            call(dtype, device)
+        return
+    xpnet.manual_seed(5)
+    half = call(dtype, device)
+    xpnet.manual_seed(5)
+    single = call("float32", device)
+    assert half.dtype == dtype and half.device == device and half.shape == single.shape
+    expected = _round(_host(single), dtype)
+    np.testing.assert_allclose(_host(half), expected, rtol=TOLERANCE[dtype] / 4, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_random_draws_are_the_float32_draws_rounded(device, dtype):
+    """One seed gives the same samples in every floating dtype, up to rounding: the draw is
+    made in float32 and rounded (NumPy's generator has no float16)."""
+    if not _supports(device, dtype):
+        pytest.skip(f"{device} has no {dtype}")
+    for draw in (xpnet.randn, xpnet.rand):
+        xpnet.manual_seed(11)
+        half = draw(1000, dtype=dtype, device=device)
+        xpnet.manual_seed(11)
+        single = draw(1000, device=device)
+        np.testing.assert_array_equal(_host(half), _round(_host(single), dtype))
+    if dtype == "float16":   # a dropout mask too: the same elements dropped in both dtypes
+        x = xpnet.ones(200, device=device)
+        xpnet.manual_seed(2)
+        single = F.dropout(x, 0.3)
+        xpnet.manual_seed(2)
+        half = F.dropout(x.astype(dtype), 0.3)
+        np.testing.assert_array_equal(_host(half) == 0, _host(single) == 0)
+
+
+def test_creation_refuses_a_non_floating_dtype_for_random_draws():
+    with pytest.raises(TypeError, match=r"^randn: dtype must be a floating dtype \(float16, "
+                                        r"bfloat16, float32 or float64\), got int64$"):
+        xpnet.randn(2, dtype="int64")
+
+
+# -- modules ------------------------------------------------------------------------------------
+
+def _mlp(device=None, dtype=None):
+    xpnet.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8, device=device, dtype=dtype), nn.GELU(),
+                         nn.LayerNorm(8, device=device, dtype=dtype),
+                         nn.Linear(8, 3, device=device, dtype=dtype))
+
+
+@pytest.mark.parametrize("cast", ["half", "to"])
+def test_module_half_casts_every_floating_parameter_and_runs(device, cast):
+    model = _mlp(device)
+    reference = _mlp(device)
+    if not _supports(device, "float16"):
+        before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+        with pytest.raises(TypeError, match=rf"^Sequential.to: dtype float16 is not supported "
+                                            rf"on device '{device}'"):
+            model.half() if cast == "half" else model.to(xpnet.float16)
+        after = model.state_dict()   # refused before anything moved
+        assert all(after[k].dtype == "float32" and np.array_equal(after[k].numpy(), v)
+                   for k, v in before.items())
+        return
+    assert (model.half() if cast == "half" else model.to(xpnet.float16)) is model
+    assert {str(p.dtype) for p in model.parameters()} == {"float16"}
+    host = _round(np.random.default_rng(0).uniform(-1, 1, (5, 4)), "float16")
+    x = xpnet.tensor(host, dtype="float16", device=device)
+    y = model(x)
+    y.sum().backward()
+    assert y.dtype == "float16"
+    assert {str(p.grad.dtype) for p in model.parameters()} == {"float16"}
+    expected = reference(xpnet.tensor(host, dtype="float32", device=device))
+    np.testing.assert_allclose(_host(y), _host(expected), rtol=2e-2, atol=2e-2)
+
+
+def test_a_layer_made_in_float16_matches_the_float32_layer():
+    half, single = _mlp(dtype=xpnet.float16), _mlp()
+    assert {str(p.dtype) for p in half.parameters()} == {"float16"}
+    for p, q in zip(half.parameters(), single.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy().astype(np.float16))
+
+
+def test_module_bfloat16_on_torch_and_its_refusal_elsewhere():
+    pytest.importorskip("torch")
+    model = _mlp("torch").bfloat16()
+    assert {str(p.dtype) for p in model.parameters()} == {"bfloat16"}
+    y = model(xpnet.randn(5, 4, dtype="bfloat16", device="torch"))
+    y.sum().backward()
+    assert y.dtype == "bfloat16" and model[0].weight.grad.dtype == "bfloat16"
+    with pytest.raises(TypeError, match=r"^Sequential.to: dtype bfloat16 is not supported on "
+                                        r"device 'cpu' \(NumPy has no bfloat16\)"):
+        model.to("cpu")        # NumPy cannot hold the bfloat16 parameters
+    assert model.device == "torch"
+    model.to("cpu", xpnet.float32)   # widened on the way: fine
+    assert model.device == "cpu" and {str(p.dtype) for p in model.parameters()} == {"float32"}
+
+
+def test_module_to_refuses_an_integer_dtype():
+    with pytest.raises(TypeError, match=r"^Sequential.to: dtype must be a floating or complex "
+                                        r"dtype .*got int64$"):
+        _mlp().to(xpnet.int64)
+
+
+@pytest.mark.filterwarnings("ignore:xpnet. the numpy compiler could not compile:RuntimeWarning")
+def test_a_tiny_mlp_trains_in_float16_on_the_cpu():
+    """A few SGD steps on a fixed batch in float16 (no loss scaling: the loss and its gradients
+    are far from float16's underflow): the loss falls, and every tensor stays float16."""
+    rng = np.random.default_rng(0)
+    x = xpnet.tensor(rng.standard_normal((32, 4)), dtype="float16")
+    labels = xpnet.tensor((rng.standard_normal(32) > 0).astype(np.int64) +
+                          (rng.standard_normal(32) > 1).astype(np.int64))
+    model = _mlp().half()
+    optimizer = optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
+    losses = []
+    for _ in range(15):
+        loss = F.cross_entropy(model(x), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.item()))
+    assert loss.dtype == "float16"
+    assert {str(p.dtype) for p in model.parameters()} == {"float16"}
+    assert all(math.isfinite(v) for v in losses)
+    assert losses[-1] < 0.7 * losses[0], losses

@@ -78,6 +78,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     >>> tensor([[1.0, 2.0]]).shape
     (1, 2)
     """
+    return _tensor("tensor", data, dtype, device, requires_grad)
+
+
+def _tensor(op, data, dtype, device, requires_grad) -> Tensor:
     if isinstance(data, Tensor):
         data = data.array
     if _backend.is_array(data) and _backend.dtype_name(data.dtype) == "bfloat16":
@@ -88,11 +92,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         data = _backend.to_numpy(data)
     if dtype is None or _backend.as_dtype(dtype).name != "bfloat16":
         if dtype is not None:
-            device_dtype("tensor", _backend.resolve(device) if device is not None or not
+            device_dtype(op, _backend.resolve(device) if device is not None or not
                          _backend.is_array(data) else _backend.backend_of(data), dtype)
         return Tensor(data, requires_grad, device=device, dtype=dtype)
     t = Tensor(data, device=device, dtype="float32")
-    t = Tensor.from_array(t.backend.xp.astype(t.array, device_dtype("tensor", t.backend, dtype)),
+    t = Tensor.from_array(t.backend.xp.astype(t.array, device_dtype(op, t.backend, dtype)),
                           device=t.backend)
     return t.requires_grad_(True) if requires_grad else t
 
@@ -264,6 +268,11 @@ def from_numpy(array) -> Tensor:
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a tensor, sharing memory where it can (a Tensor or an array already of the
     device and dtype asked for), else a copy, as ``torch.as_tensor``."""
+    if dtype is not None:   # a dtype the target device lacks is refused by name
+        source = data.backend if isinstance(data, Tensor) else \
+            _backend.backend_of(data) if _backend.is_array(data) else None
+        device_dtype("as_tensor", _backend.resolve(device) if device is not None or source is None
+                     else source, dtype)
     if isinstance(data, Tensor):
         out = data
         if device is not None or dtype is not None:
@@ -277,7 +286,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
             if dtype is not None and _backend.as_dtype(dtype) != t.dtype:
                 t = t.to(dtype=dtype)
             return t
-    return tensor(data, dtype=dtype, device=device)
+    return _tensor("as_tensor", data, dtype, device, False)
 
 
 # -- ordering: sort, argsort, topk -----------------------------------------------------------

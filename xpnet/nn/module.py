@@ -113,7 +113,13 @@ class _KeyMismatch(KeyError):
 def _move(t: Tensor, backend, dtype):
     data = t.array
     if backend is not t.backend:
-        data = backend.asarray(_backend.to_numpy(data))
+        if _backend.dtype_name(data.dtype) == "bfloat16":   # no host array holds bfloat16
+            data = backend.asarray(_backend.to_numpy(t.backend.xp.astype(data,
+                                                                         t.backend.xp.float32)))
+            if dtype is None:
+                data = backend.xp.astype(data, backend.dtype("bfloat16"))
+        else:
+            data = backend.asarray(_backend.to_numpy(data))
     if dtype is not None and backend.xp.isdtype(data.dtype, "real floating"):
         data = backend.xp.astype(data, backend.dtype(dtype))
     return data
@@ -543,12 +549,25 @@ class Module:
         """Move (and/or cast) every parameter, gradient and buffer in place; returns self.
 
         As in PyTorch, ``to(device)``, ``to(dtype)`` and ``to(device, dtype)`` all work; a
-        dtype casts the floating-point tensors only. ``non_blocking`` is accepted and has no
-        effect (xpnet's copies between host and device are synchronous)."""
+        dtype (floating or complex) casts the floating-point tensors only. A dtype the target
+        device lacks (float16 on 'strict', bfloat16 off 'torch') is refused before anything
+        moves. ``non_blocking`` is accepted and has no effect (xpnet's copies between host and
+        device are synchronous)."""
+        from ..autograd.creation import device_dtype
         if dtype is None and isinstance(device, _backend.DType):
             device, dtype = None, device
+        owner = f"{type(self).__name__}.to"
+        if dtype is not None:
+            dtype = _backend.as_dtype(dtype)
+            if not (dtype.is_floating_point or dtype.name.startswith("complex")):
+                raise TypeError(f"{owner}: dtype must be a floating or complex dtype (it casts "
+                                f"the floating-point parameters and buffers), got {dtype.name}")
         backend = _backend.resolve(device) if device is not None else None
-        for t in [*self.parameters(), *self.buffers()]:
+        tensors = [*self.parameters(), *self.buffers()]
+        for t in tensors:   # all checked first: a refusal leaves the module as it was
+            cast = dtype is not None and t.dtype.is_floating_point
+            device_dtype(owner, backend or t.backend, dtype if cast else t.dtype)
+        for t in tensors:
             target = backend or t.backend
             t.array = _move(t, target, dtype)
             if t.grad is not None:
@@ -570,6 +589,15 @@ class Module:
 
     def float(self):
         return self.to(dtype="float32")
+
+    def half(self):
+        """Cast the floating-point parameters and buffers to float16; returns self."""
+        return self.to(dtype="float16")
+
+    def bfloat16(self):
+        """Cast the floating-point parameters and buffers to bfloat16 (on 'torch' devices;
+        NumPy, CuPy and array-api-strict have no bfloat16); returns self."""
+        return self.to(dtype="bfloat16")
 
     @property
     def device(self):
