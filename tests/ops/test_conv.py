@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 import xpnet
 import xpnet.functional as F
-from xpnet.testing import assert_close, gradcheck, random_inputs
+from xpnet.testing import assert_close, gradcheck, gradgradcheck, random_inputs
 
 
 def _pads(padding, kernel, dilation):
@@ -264,3 +264,44 @@ def test_a_retained_graph_keeps_its_columns_for_the_second_backward(device, monk
     w.grad = None
     loss.backward()
     assert_close(w.grad, first, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("options,w_shape", [
+    ({"padding": "same"}, (3, 2, 2, 2)),                       # one more pixel after than before
+    ({"padding": "same", "dilation": (1, 3)}, (3, 2, 2, 3)),
+    ({"padding": "same", "groups": 2}, (4, 1, 4, 3)),
+], ids=["even-kernel", "even-kernel-dilated", "even-kernel-groups"])
+def test_gradgradcheck_of_conv2d_with_unequal_padding(device, options, w_shape):
+    x, w, b = random_inputs(device, (2, 2, 5, 4), w_shape, (w_shape[0],), seed=9)
+    assert gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, **options) ** 2, x, w, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((0, 2, 5, 5), (3, 2, 3, 3)),    # empty batch
+                                             ((2, 0, 5, 5), (3, 0, 3, 3)),    # no in-channels
+                                             ((2, 2, 5, 5), (0, 2, 3, 3))],   # no out-channels
+                         ids=["batch", "in-channels", "out-channels"])
+def test_conv2d_with_an_empty_axis_matches_the_loop_reference(device, x_shape, w_shape):
+    x, w, b = random_inputs(device, x_shape, w_shape, (w_shape[0],), seed=10)
+    y = F.conv2d(x, w, b, padding=1)
+    grad_y = np.random.default_rng(11).standard_normal(y.shape)
+    y_ref, gx, gw, gb = conv2d_loops(x.numpy(), w.numpy(), b.numpy(), 1, 1, 1, 1, grad_y)
+    assert y.shape == y_ref.shape
+    assert_close(y, y_ref, rtol=1e-12)       # the bias alone where no channel comes in
+    y.backward(xpnet.tensor(grad_y, device=device))
+    for t, g in ((x, gx), (w, gw), (b, gb)):
+        assert t.grad.shape == g.shape
+        assert_close(t.grad, g, rtol=1e-12)
+
+
+def test_conv2d_rejects_a_kernel_of_zero_size(device):
+    x, w = random_inputs(device, (1, 2, 5, 5), (3, 2, 0, 3))
+    with pytest.raises(ValueError, match=r"^conv2d: weight's kernel must be at least 1x1, got "
+                                         r"weight \(3, 2, 0, 3\)$"):
+        F.conv2d(x, w)
+
+
+def test_conv2d_names_a_raw_array_where_a_tensor_belongs(device):
+    x, = random_inputs(device, (1, 1, 3, 3))
+    with pytest.raises(TypeError, match=r"^conv2d: weight must be an xpnet Tensor, got "
+                                        r"numpy.ndarray; convert it with xpnet.tensor\(...\)$"):
+        F.conv2d(x, np.zeros((3, 1, 3, 3)))

@@ -244,3 +244,29 @@ def test_conv_transpose2d_refuses_integer_input(device):
     with pytest.raises(TypeError, match=r"^conv_transpose2d: input must be floating-point, got "
                                         r"dtype int64; convert it with .float\(\)$"):
         F.conv_transpose2d(x, xpnet.zeros(2, 1, 3, 3, device=device))
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((0, 2, 3, 3), (2, 3, 3, 3)),
+                                             ((2, 0, 3, 3), (0, 3, 3, 3)),
+                                             ((2, 2, 3, 3), (2, 0, 3, 3))],
+                         ids=["batch", "in-channels", "out-channels"])
+def test_conv_transpose2d_with_an_empty_axis_matches_the_loop_reference(device, x_shape,
+                                                                        w_shape):
+    x, w, b = random_inputs(device, x_shape, w_shape, (w_shape[1],), seed=10)
+    y = F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)
+    grad_y = np.random.default_rng(11).standard_normal(y.shape)
+    y_ref, gx, gw, gb = conv_transpose2d_loops(x.numpy(), w.numpy(), b.numpy(), 2, 1, 1, 1, 1,
+                                               grad_y)
+    assert y.shape == y_ref.shape
+    assert_close(y, y_ref, rtol=1e-12)
+    y.backward(xpnet.tensor(grad_y, device=device))
+    for t, g in ((x, gx), (w, gw), (b, gb)):
+        assert t.grad.shape == g.shape
+        assert_close(t.grad, g, rtol=1e-12)
+
+
+def test_conv_transpose2d_rejects_a_kernel_of_zero_size(device):
+    x, w = random_inputs(device, (1, 2, 3, 3), (2, 1, 3, 0))
+    with pytest.raises(ValueError, match=r"^conv_transpose2d: weight's kernel must be at least "
+                                         r"1x1, got weight \(2, 1, 3, 0\)$"):
+        F.conv_transpose2d(x, w)

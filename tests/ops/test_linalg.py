@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,28 @@ def test_linear_and_matmul_match_torch(device):
     (ty * ty).sum().backward()
     for mine, theirs in ((x, tx), (w, tw), (b, tb), (m, tm)):
         assert_close(mine.grad, theirs.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((0, 3), (4, 3)), ((2, 0, 3), (4, 3)),
+                                             ((0,), (2, 0)), ((2, 0), (0, 0)), ((3,), (0, 3))],
+                         ids=["batch", "inner-batch", "1d-no-features", "no-features-no-out",
+                              "1d-no-out"])
+def test_linear_on_empty_axes_matches_numpy(device, x_shape, w_shape):
+    x, w, b = random_inputs(device, x_shape, w_shape, (w_shape[0],))
+    y = F.linear(x, w, b)
+    expected = x.numpy() @ w.numpy().T + b.numpy()
+    assert y.shape == expected.shape
+    assert_close(y, expected, rtol=1e-12)
+    y.sum().backward()
+    rows = math.prod(x_shape[:-1])
+    assert_close(w.grad, np.ones((w_shape[0], rows)) @ x.numpy().reshape(rows, w_shape[1]),
+                 rtol=1e-12)
+    assert_close(b.grad, np.full(w_shape[0], float(rows)), rtol=1e-12)
+    assert_close(x.grad, np.broadcast_to(w.numpy().sum(0), x_shape), rtol=1e-12)
+
+
+def test_linear_names_a_raw_array_where_a_tensor_belongs(device):
+    x, = random_inputs(device, (2, 3))
+    with pytest.raises(TypeError, match=r"^linear: weight must be an xpnet Tensor, got "
+                                        r"numpy.ndarray; convert it with xpnet.tensor\(...\)$"):
+        F.linear(x, np.ones((4, 3)))

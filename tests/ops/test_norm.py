@@ -137,3 +137,57 @@ def test_layer_norm_rejects_a_mismatched_trailing_shape(device):
     with pytest.raises(ValueError, match=r"layer_norm: input must end in normalized_shape "
                                          r"\(3,\), got shape \(2, 3, 4\)"):
         F.layer_norm(x, 3)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_batch_norm_of_an_empty_batch_is_empty_and_leaves_the_running_statistics(device,
+                                                                                  training):
+    x, w, b = random_inputs(device, (0, 3, 2, 2), (3,), (3,))
+    rm, rv = _stats(device, 3)
+    before = rm.numpy().copy(), rv.numpy().copy()
+    y = F.batch_norm(x, rm, rv, w, b, training=training)
+    assert y.shape == (0, 3, 2, 2)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 2, 2)
+    assert_close(w.grad, np.zeros(3))
+    assert_close(b.grad, np.zeros(3))
+    assert_close(rm, before[0], rtol=0)
+    assert_close(rv, before[1], rtol=0)
+
+
+def test_batch_norm_of_an_empty_batch_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    rm, rv = _stats(device, 3)
+    trm, trv = torch.tensor(rm.numpy()), torch.tensor(rv.numpy())
+    y = F.batch_norm(xpnet.zeros(0, 3, device=device, dtype="float64"), rm, rv, training=True)
+    ty = torch.nn.functional.batch_norm(torch.zeros(0, 3, dtype=torch.float64), trm, trv,
+                                        training=True)
+    assert y.shape == tuple(ty.shape)
+    assert_close(rm, trm.numpy(), rtol=0)
+    assert_close(rv, trv.numpy(), rtol=0)
+
+
+@pytest.mark.parametrize("shape,normalized", [((0, 3, 4), (4,)), ((2, 0), (0,)),
+                                              ((2, 3, 0), (3, 0))],
+                         ids=["empty-batch", "empty-feature", "empty-trailing"])
+def test_layer_norm_of_an_empty_input_is_empty_with_zero_gradients(device, shape, normalized):
+    x, w, b = random_inputs(device, shape, normalized, normalized)
+    y = F.layer_norm(x, normalized, w, b)
+    assert y.shape == shape
+    y.sum().backward()
+    assert x.grad.shape == shape
+    assert_close(w.grad, np.zeros(normalized))
+    assert_close(b.grad, np.zeros(normalized))
+
+
+@pytest.mark.parametrize("call,argument", [
+    (lambda t: F.batch_norm(t, np.zeros(3), np.ones(3)), "running_mean"),
+    (lambda t: F.batch_norm(t, None, None, np.ones(3), training=True), "weight"),
+    (lambda t: F.layer_norm(t, 3, None, np.zeros(3)), "bias"),
+])
+def test_norms_name_a_raw_array_where_a_tensor_belongs(device, call, argument):
+    x, = random_inputs(device, (4, 3))
+    with pytest.raises(TypeError, match=rf"^(batch|layer)_norm: {argument} must be an xpnet "
+                                        rf"Tensor, got numpy.ndarray; convert it with "
+                                        rf"xpnet.tensor\(...\)$"):
+        call(x)

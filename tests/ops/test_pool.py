@@ -149,3 +149,21 @@ def test_pools_reject_padding_over_half_the_kernel(device):
     with pytest.raises(ValueError, match=r"max_pool2d: padding must be between 0 and half the "
                                          r"kernel size \(2, 2\), got \(2, 2\)"):
         F.max_pool2d(x, 2, padding=2)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pools_on_an_empty_batch_or_channel_axis_give_empty_results(device, kind):
+    op = F.max_pool2d if kind == "max" else F.avg_pool2d
+    for shape, out in (((0, 2, 5, 5), (0, 2, 3, 3)), ((2, 0, 5, 5), (2, 0, 3, 3))):
+        x, = random_inputs(device, shape)
+        y = op(x, 3, 2, 1)
+        assert y.shape == out
+        y.sum().backward()
+        assert x.grad.shape == shape
+
+
+def test_pools_reject_an_input_without_pixels(device):
+    x, = random_inputs(device, (1, 2, 3, 0))
+    with pytest.raises(ValueError, match=r"^avg_pool2d: input must have a non-zero height and "
+                                         r"width, got shape \(1, 2, 3, 0\)$"):
+        F.avg_pool2d(x, 1, padding=0)
