@@ -220,3 +220,11 @@ def test_a_small_generator_fits_a_target_image_in_a_few_adam_steps(device):
 def test_conv_layers_refuse_bad_sizes_by_name(layer, args, error, message):
     with pytest.raises(error, match=rf"^{layer.__name__}: " + message):
         layer(*args)
+
+
+@pytest.mark.parametrize("layer", [nn.Conv2d, nn.ConvTranspose2d])
+def test_conv_layers_take_padding_mode_zeros_and_refuse_the_others(layer):
+    assert layer(2, 2, 3, padding_mode="zeros").padding_mode == "zeros"
+    with pytest.raises(ValueError, match=rf"^{layer.__name__}: padding_mode must be 'zeros' \(the "
+                                         rf"only mode xpnet's convolutions have\), got 'reflect'$"):
+        layer(2, 2, 3, padding_mode="reflect")

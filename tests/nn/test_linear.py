@@ -162,3 +162,17 @@ def test_unflatten_names_itself_for_a_bad_dim_or_size(device):
     with pytest.raises(ValueError, match=r"^Unflatten\(dim=1, unflattened_size=\(5, 5\)\): "
                                          r"reshape: cannot reshape a tensor of shape \(3, 24\)"):
         nn.Unflatten(1, (5, 5))(x)
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: nn.Flatten("a"), TypeError, r"^Flatten: start_dim must be an int, got 'a' \(str\)$"),
+    (lambda: nn.Unflatten(1, (-2, 3)), ValueError,
+     r"^Unflatten: each entry of unflattened_size must be an int >= -1, got -2$"),
+    (lambda: nn.Unflatten(1, (-1, -1)), ValueError,
+     r"^Unflatten: unflattened_size may hold one -1 at most, got \(-1, -1\)$"),
+    (lambda: nn.Unflatten(1, 3), TypeError,
+     r"^Unflatten: unflattened_size must be a tuple of ints, got 3 \(int\)$"),
+], ids=["flatten-string", "unflatten-negative", "unflatten-two-unknowns", "unflatten-int"])
+def test_flatten_and_unflatten_refuse_bad_arguments(make, error, message):
+    with pytest.raises(error, match=message):
+        make()

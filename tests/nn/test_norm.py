@@ -90,3 +90,15 @@ def test_norm_layers_name_themselves_in_errors(device):
                                          r"layer_norm: input must end in normalized_shape \(5,\), "
                                          r"got shape \(2, 4\)$"):
         nn.LayerNorm(5, device=device)(xpnet.zeros(2, 4, device=device))
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: nn.BatchNorm2d(3, eps=-1), ValueError, r"^BatchNorm2d: eps must be >= 0, got -1$"),
+    (lambda: nn.BatchNorm1d(3, momentum="0.1"), TypeError,
+     r"^BatchNorm1d: momentum must be a number, got '0.1' \(str\)$"),
+    (lambda: nn.LayerNorm(3, eps="1e-5"), TypeError,
+     r"^LayerNorm: eps must be a number >= 0, got '1e-5' \(str\)$"),
+], ids=["negative-eps", "string-momentum", "string-eps"])
+def test_norm_layers_refuse_bad_eps_and_momentum(make, error, message):
+    with pytest.raises(error, match=message):
+        make()

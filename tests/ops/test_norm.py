@@ -191,3 +191,13 @@ def test_norms_name_a_raw_array_where_a_tensor_belongs(device, call, argument):
                                         rf"Tensor, got numpy.ndarray; convert it with "
                                         rf"xpnet.tensor\(...\)$"):
         call(x)
+
+
+def test_norm_functions_refuse_a_string_for_a_number(device):
+    x, = random_inputs(device, (4, 3))
+    with pytest.raises(TypeError, match=r"^batch_norm: momentum must be a number, got '0.1' "
+                                        r"\(str\)$"):
+        F.batch_norm(x, None, None, training=True, momentum="0.1")
+    with pytest.raises(TypeError, match=r"^layer_norm: normalized_shape must be an int or a tuple "
+                                        r"of ints, got '3' \(str\)$"):
+        F.layer_norm(x, "3")

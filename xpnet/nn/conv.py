@@ -25,6 +25,13 @@ def _channels(layer, in_channels, out_channels, groups):
                          f"groups={groups} for {in_channels} and {out_channels} channels")
 
 
+def _padding_mode(layer, padding_mode):
+    if padding_mode != "zeros":   # PyTorch's 'reflect', 'replicate', 'circular' are not here
+        raise ValueError(f"{layer}: padding_mode must be 'zeros' (the only mode xpnet's "
+                         f"convolutions have), got {padding_mode!r}")
+    return padding_mode
+
+
 def _uniform_parameters(weight_shape, fan_in, out_channels, bias, device, dtype):
     # PyTorch's kaiming_uniform(a=sqrt(5)) is U(±1/sqrt(fan_in)); the bias has the same bound
     bound = 1 / math.sqrt(fan_in)
@@ -57,6 +64,7 @@ class Conv2d(Module):
         padding: an int, a pair, ``'valid'`` or ``'same'`` (default 0); zeros.
         groups: independent channel groups; must divide both channel counts (default 1).
         bias: learn one bias per output channel (default True).
+        padding_mode: ``'zeros'``, the one mode there is (PyTorch's argument, checked).
         device: where the parameters live (default: ``xpnet.default_device()``).
         dtype: parameter dtype (default float32).
 
@@ -73,8 +81,10 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, *, device=None, dtype=None):
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 device=None, dtype=None):
         _channels("Conv2d", in_channels, out_channels, groups)
+        self.padding_mode = _padding_mode("Conv2d", padding_mode)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = pair("Conv2d", "kernel_size", kernel_size, minimum=1)
         self.stride = pair("Conv2d", "stride", stride, minimum=1)
@@ -129,9 +139,10 @@ class ConvTranspose2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1, *,
-                 device=None, dtype=None):
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", *, device=None, dtype=None):
         _channels("ConvTranspose2d", in_channels, out_channels, groups)
+        self.padding_mode = _padding_mode("ConvTranspose2d", padding_mode)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = pair("ConvTranspose2d", "kernel_size", kernel_size, minimum=1)
         self.stride, self.padding, self.output_padding, self.dilation, self.groups = \

@@ -5,7 +5,7 @@ import math
 
 from .. import ops
 from . import init
-from ..checks import positive_int
+from ..checks import describe, integer, positive_int
 from .module import Module, Parameter
 
 
@@ -54,7 +54,8 @@ class Flatten(Module):
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = integer("Flatten", "start_dim", start_dim)
+        self.end_dim = integer("Flatten", "end_dim", end_dim)
 
     def forward(self, x):
         return ops.flatten(x, self.start_dim, self.end_dim)
@@ -74,7 +75,15 @@ class Unflatten(Module):
     """
 
     def __init__(self, dim: int, unflattened_size):
-        self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in unflattened_size)
+        self.dim = integer("Unflatten", "dim", dim)
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got "
+                            f"{describe(unflattened_size)}")
+        sizes = tuple(integer("Unflatten", "each entry of unflattened_size", n, minimum=-1)
+                      for n in unflattened_size)
+        if sizes.count(-1) > 1:
+            raise ValueError(f"Unflatten: unflattened_size may hold one -1 at most, got {sizes}")
+        self.unflattened_size = sizes
 
     def forward(self, x):
         if not -x.ndim <= self.dim < x.ndim:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import ops
 from . import init
-from ..checks import positive_int
+from ..checks import number, positive_int
 from .module import Buffer, Module, Parameter
 
 
@@ -14,7 +14,11 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, device=None,
                  dtype=None):
-        num_features = positive_int(type(self).__name__, "num_features", num_features)
+        layer = type(self).__name__
+        num_features = positive_int(layer, "num_features", num_features)
+        eps = number(layer, "eps", eps, minimum=0)
+        if momentum is not None:
+            momentum = number(layer, "momentum", momentum)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(init.ones((num_features,), device, dtype)) if affine else None
@@ -92,7 +96,8 @@ class LayerNorm(Module):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(positive_int("LayerNorm", "normalized_shape", s)
                                       for s in normalized_shape)
-        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.eps = number("LayerNorm", "eps", eps, minimum=0)
+        self.elementwise_affine = elementwise_affine
         self.weight = Parameter(init.ones(self.normalized_shape, device, dtype)) \
             if elementwise_affine else None
         self.bias = Parameter(init.zeros(self.normalized_shape, device, dtype)) \

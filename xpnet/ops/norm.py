@@ -14,6 +14,7 @@ import math
 
 from .. import kernels
 from ..autograd import Function, Tensor
+from ..checks import describe, integer, number
 from .window import require_tensors
 
 
@@ -222,8 +223,9 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     if not training and running_mean is None:
         raise ValueError("batch_norm: eval mode needs running_mean and running_var; pass "
                          "training=True to normalise with the batch's statistics")
-    return BatchNorm(running_mean, running_var, bool(training), float(momentum), float(eps))(
-        x, weight, bias)
+    momentum, eps = number("batch_norm", "momentum", momentum), \
+        number("batch_norm", "eps", eps, minimum=0)
+    return BatchNorm(running_mean, running_var, bool(training), momentum, eps)(x, weight, bias)
 
 
 def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -237,4 +239,9 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
     require_tensors("layer_norm", input=x, weight=weight, bias=bias)
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
-    return LayerNorm(tuple(int(s) for s in normalized_shape), float(eps))(x, weight, bias)
+    if not isinstance(normalized_shape, (tuple, list)):
+        raise TypeError(f"layer_norm: normalized_shape must be an int or a tuple of ints, got "
+                        f"{describe(normalized_shape)}")
+    shape = tuple(integer("layer_norm", "each entry of normalized_shape", s, minimum=0)
+                  for s in normalized_shape)
+    return LayerNorm(shape, number("layer_norm", "eps", eps, minimum=0))(x, weight, bias)
