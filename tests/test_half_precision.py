@@ -427,3 +427,61 @@ def test_a_tiny_mlp_trains_in_float16_on_the_cpu():
     assert {str(p.dtype) for p in model.parameters()} == {"float16"}
     assert all(math.isfinite(v) for v in losses)
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+# -- gaps owned by other modules: each fails today, with the fix it needs -------------------------
+
+def _needs(reason):
+    return pytest.mark.xfail(strict=True, raises=(TypeError, AttributeError, AssertionError),
+                             reason=reason)
+
+
+_RANDOM_HALF = ("needs xpnet/random.py _draw to draw float16/bfloat16 in float32 and round "
+                "(NumPy's generator has no float16); Dropout2d and attention dropout call it "
+                "with x's dtype")
+
+
+@_needs(_RANDOM_HALF)
+def test_dropout2d_runs_in_float16_on_the_cpu():
+    x = xpnet.ones(2, 3, 4, 4, dtype="float16")
+    y = nn.Dropout2d(0.5)(x)
+    assert y.dtype == "float16"
+    assert set(np.unique(_host(y))) <= {0.0, 2.0}
+
+
+@_needs(_RANDOM_HALF)
+def test_attention_dropout_runs_in_float16_on_the_cpu():
+    q = xpnet.randn(1, 2, 3, 4, dtype="float16")
+    y = F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)
+    assert y.dtype == "float16" and np.isfinite(_host(y)).all()
+
+
+@_needs("needs xpnet/backend.py Backend.asarray to refuse a dtype its namespace lacks with "
+        "creation.device_dtype's message (Tensor(...), Parameter and nn.init go through it)")
+def test_the_tensor_constructor_refuses_float16_on_strict_by_name():
+    with pytest.raises(TypeError, match=r"dtype float16 is not supported on device 'strict' "
+                                        r"\(array-api-strict has no float16\)"):
+        xpnet.Tensor([1.0], dtype="float16", device="strict")
+
+
+@_needs("needs xpnet/backend.py Backend.asarray to make bfloat16 on PyTorch from float32 "
+        "(np.dtype('bfloat16') does not exist): nn.init and Tensor(...) go through it")
+def test_a_layer_made_in_bfloat16_on_torch():
+    pytest.importorskip("torch")
+    layer = nn.Linear(3, 2, device="torch", dtype="bfloat16")
+    assert layer.weight.dtype == "bfloat16"
+
+
+@_needs("needs xpnet/backend.py to_numpy to widen a PyTorch bfloat16 array to float32 "
+        "(torch's .numpy() has no bfloat16): .numpy(), .tolist(), printing, clip_grad_norm_")
+def test_a_bfloat16_tensor_reads_back_on_the_host():
+    pytest.importorskip("torch")
+    t = xpnet.tensor([1.5, -2.0], dtype="bfloat16", device="torch")
+    assert t.tolist() == [1.5, -2.0]
+
+
+@_needs("needs Tensor.bfloat16() in xpnet/autograd/methods.py beside half(): "
+        "self.astype('bfloat16'), as PyTorch's")
+def test_tensor_bfloat16_method():
+    pytest.importorskip("torch")
+    assert xpnet.ones(2, device="torch").bfloat16().dtype == "bfloat16"
