@@ -83,9 +83,9 @@ def test_load_state_dict_refuses_a_whole_checkpoint_and_says_which_key_to_pick(t
                                           r"code, only weights and state: save "
                                           r"obj.state_dict\(\)"),
     ({"model": nn.Linear(2, 2)}, "m.npz", TypeError, r"got a whole Linear at 'model'"),
-    ({"w": np.ones(1)}, "m.pt", ValueError, r"save: xpnet does not write PyTorch pickles "
-                                            r"\(.*m.pt\); name the file .safetensors"),
-    ({"w": np.ones(1)}, "m.pth", ValueError, r"does not write PyTorch pickles"),
+    (nn.Linear(2, 2), "m.pt", TypeError, r"save: got a whole Linear at '<root>'"),
+    ({"w": [np.ones(1), {1.5: 2}]}, "m.pth", TypeError,
+     r"save: dict keys must be str or int, got float 1.5 at 'w/1'"),
     ({True: np.ones(1)}, "m.npz", TypeError, r"dict keys must be str or int, got bool True"),
 ])
 def test_what_cannot_be_saved_is_refused_and_nothing_is_written(tmp_path, obj, target, error,
@@ -96,9 +96,9 @@ def test_what_cannot_be_saved_is_refused_and_nothing_is_written(tmp_path, obj, t
 
 
 def test_save_options_are_checked(tmp_path):
-    with pytest.raises(ValueError, match=r"format must be one of \('npz', 'safetensors'\), got "
-                                         r"'pt'"):
-        xpnet.save({}, tmp_path / "x", format="pt")
+    with pytest.raises(ValueError, match=r"format must be one of \('npz', 'safetensors', 'pt'\), "
+                                         r"got 'pickle'"):
+        xpnet.save({}, tmp_path / "x", format="pickle")
     with pytest.raises(TypeError, match=r"metadata= is stored only in .safetensors files"):
         xpnet.save({}, tmp_path / "x.npz", metadata={"a": "b"})
 

@@ -254,3 +254,95 @@ def test_every_dtype_and_view_torch_writes_is_read_exactly():
         got = state[key].numpy()
         assert got.dtype == want.dtype and got.shape == want.shape, key
         np.testing.assert_array_equal(got, want, err_msg=key)
+
+
+# -- writing .pt ----------------------------------------------------------------------------------
+
+def _checkpoint():
+    model = TiedLM()
+    opt = xpnet.optim.Adam(model.parameters(), lr=1e-3)
+    model(xpnet.tensor([[1, 2, 3]])).sum().backward()
+    opt.step()
+    return model, {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
+                   "loss": 0.25, "notes": ["a", None, True, (1, 2.5)], "big": 2 ** 40,
+                   "mask": xpnet.tensor([True, False]), "ids": xpnet.arange(4),
+                   "transposed": xpnet.tensor(np.arange(6.0).reshape(2, 3)).t(),
+                   "half": xpnet.tensor([1.5, -2.0], dtype="float16")}
+
+
+def _same(a, b):
+    if isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            _same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    elif isinstance(a, xpnet.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    else:
+        assert a == b and type(a) is type(b)
+
+
+@pytest.mark.parametrize("name", ["ckpt.pt", "ckpt.pth"])
+def test_a_pt_name_writes_torch_saves_zip_and_xpnet_reads_it_back_exactly(tmp_path, name):
+    _, ckpt = _checkpoint()
+    xpnet.save(ckpt, tmp_path / name)
+    with zipfile.ZipFile(tmp_path / name) as zf:
+        assert {"archive/data.pkl", "archive/byteorder", "archive/version"} <= set(zf.namelist())
+    _same(ckpt, xpnet.load(tmp_path / name))
+
+
+def test_an_open_file_named_pt_gets_the_torch_format_too(tmp_path):
+    model, _ = _checkpoint()
+    with open(tmp_path / "m.pt", "wb") as f:        # torch.save(sd, f), as scripts write it
+        xpnet.save(model.state_dict(), f)
+    assert zipfile.is_zipfile(tmp_path / "m.pt")
+    again = TiedLM()
+    again.load_state_dict(xpnet.load(tmp_path / "m.pt"))
+    assert again.head.weight is again.emb.weight    # one storage under both names: still tied
+    _same(model.state_dict(), again.state_dict())
+
+
+def test_an_xpnet_pt_file_loads_in_pytorch_with_weights_only_and_keeps_the_tie(tmp_path):
+    torch = pytest.importorskip("torch")
+    model, ckpt = _checkpoint()
+    xpnet.save(ckpt, tmp_path / "ckpt.pt")
+    loaded = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    state = loaded["model"]
+    assert list(state) == list(model.state_dict())
+    assert state["emb.weight"].data_ptr() == state["head.weight"].data_ptr()   # tied
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(state[key].numpy(), value.numpy())
+    assert loaded["epoch"] == 3 and loaded["loss"] == 0.25 and loaded["big"] == 2 ** 40
+    assert loaded["notes"] == ["a", None, True, (1, 2.5)]
+    assert loaded["mask"].dtype == torch.bool and loaded["ids"].dtype == torch.int64
+    assert loaded["half"].dtype == torch.float16 and loaded["half"].tolist() == [1.5, -2.0]
+    assert loaded["transposed"].tolist() == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    assert sorted(loaded["optimizer"]) == ["param_groups", "state"]
+    from tests.fixtures.make_torch_fixtures import tied_lm
+    tied_lm(torch).load_state_dict(state)            # strict
+
+
+def test_load_takes_pytorchs_map_location_and_weights_only(tmp_path):
+    model, _ = _checkpoint()
+    xpnet.save(model.state_dict(), tmp_path / "m.pt")
+    for where in ("cpu", "strict", {"cuda:0": "strict"}, lambda storage, location: storage):
+        state = xpnet.load(tmp_path / "m.pt", map_location=where, weights_only=True)
+        expected = "cpu" if callable(where) or where == "cpu" else "strict"
+        assert all(v.device == expected for v in state.values())
+    assert xpnet.load(tmp_path / "m.pt", lambda s, loc: s)["emb.weight"].device == "cpu"
+    with pytest.raises(ValueError, match=r"load: map_location must name one device"):
+        xpnet.load(tmp_path / "m.pt", map_location={"cuda:0": "cpu", "cuda:1": "strict"})
+    with pytest.raises(TypeError, match=r"load: give device or map_location, not both"):
+        xpnet.load(tmp_path / "m.pt", "cpu", map_location="cpu")
+
+
+def test_a_whole_module_or_an_odd_value_is_refused_for_pt_too(tmp_path):
+    with pytest.raises(TypeError, match=r"save: got a whole TiedLM at '<root>'; .*state_dict"):
+        xpnet.save(TiedLM(), tmp_path / "m.pt")
+    with pytest.raises(TypeError, match=r"save: unsupported object of type object at 'a/1'"):
+        xpnet.save({"a": [1, object()]}, tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()          # nothing half-written is left

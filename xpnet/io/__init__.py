@@ -6,8 +6,9 @@ Three formats, told apart by their contents when loading (not by their names):
   (numbers, strings, nested dicts / lists / tuples) as JSON; holds whole checkpoints.
 * ``.safetensors``: a flat dict of tensors (written when the name ends in ``.safetensors``);
   what ``safetensors.torch.load_file`` / ``save_file`` read and write.
-* PyTorch's ``.pt`` / ``.pth`` (``torch.save``), read only, without torch, through an
-  unpickler that rebuilds tensors and plain containers and refuses everything else.
+* PyTorch's ``.pt`` / ``.pth`` (``torch.save``'s zip format), written and read without torch;
+  read through an unpickler that rebuilds tensors and plain containers and refuses everything
+  else.
 
 Files are written to a temporary file in the target folder, flushed and fsynced, then renamed
 over the target, so a crash never leaves a half-written file; an open binary file is written in
@@ -41,7 +42,7 @@ from ._files import file_name, looks_like, write_atomically
 
 __all__ = ["save", "load", "load_state_dict"]
 
-FORMATS = ("npz", "safetensors")
+FORMATS = ("npz", "safetensors", "pt")
 
 
 def _is_path(file) -> bool:
@@ -53,11 +54,11 @@ def _format_for(file, format) -> str:
         if format not in FORMATS:
             raise ValueError(f"save: format must be one of {FORMATS}, got {format!r}")
         return format
-    suffix = os.path.splitext(os.fsdecode(file))[1].lower() if _is_path(file) else ""
+    name = file if _is_path(file) else getattr(file, "name", "")   # an open file: its name
+    suffix = os.path.splitext(os.fsdecode(name))[1].lower() if isinstance(
+        name, (str, bytes, os.PathLike)) else ""
     if suffix in (".pt", ".pth"):
-        raise ValueError(f"save: xpnet does not write PyTorch pickles ({os.fsdecode(file)}); "
-                         f"name the file .safetensors (PyTorch reads it with "
-                         f"safetensors.torch.load_file) or .npz")
+        return "pt"
     return "safetensors" if suffix == ".safetensors" else "npz"
 
 
@@ -70,8 +71,11 @@ def save(obj, file, *, format=None, metadata=None) -> None:
             "epoch": 3, "rng": xpnet.get_rng_state()}``. Dict keys must be str or int (int keys
             come back as ints). A whole Module is refused: save its ``state_dict()``.
         file: a path (replaced only once the new file is complete) or an open binary file.
-        format: ``"npz"`` or ``"safetensors"``; by default ``"safetensors"`` for a name ending
-            in ``.safetensors`` (``obj`` then must be a flat dict of tensors), else ``"npz"``.
+        format: ``"npz"``, ``"safetensors"`` or ``"pt"``; by default from the name (a path's,
+            or an open file's): ``"safetensors"`` for ``.safetensors`` (``obj`` then must be a
+            flat dict of tensors), ``"pt"`` for ``.pt`` / ``.pth`` (``torch.save``'s zip
+            format, which ``torch.load`` reads, ``weights_only=True`` included), else
+            ``"npz"``.
         metadata: a dict of str -> str stored in a safetensors header.
 
     Arrays are copied to the host; the live tensors are not moved or changed.
@@ -85,6 +89,9 @@ def save(obj, file, *, format=None, metadata=None) -> None:
 
         def write(f):
             _safetensors.write(f, obj, metadata)
+    elif format == "pt":
+        def write(f):
+            _torch_pickle.write(f, obj, _npz.unsupported)
     else:
         def write(f):
             _npz.write(f, obj)
@@ -154,19 +161,50 @@ class _Placer:
         return node
 
 
-def load(file, device=None):
+def _device_of(map_location):
+    """PyTorch's ``map_location`` as a device: a device or its name; a dict or function that
+    sends every storage to one place (``lambda storage, loc: storage`` keeps them on the CPU)."""
+    if isinstance(map_location, dict):
+        targets = set(map(str, map_location.values()))
+        if len(targets) == 1:
+            return targets.pop()
+    elif callable(map_location) and not isinstance(map_location, (str, _backend.Backend)):
+        marker = object()
+        try:
+            kept = map_location(marker, "cpu") is marker
+        except Exception:
+            kept = False
+        if kept:
+            return "cpu"
+    else:
+        return map_location
+    raise ValueError(f"load: map_location must name one device (e.g. 'cpu', 'cuda'), got "
+                     f"{map_location!r}; xpnet puts every array on one device")
+
+
+def load(file, device=None, *, map_location=None, weights_only=None, mmap=None):
     """Read a file written by :func:`save`, a ``.safetensors`` file or a PyTorch ``.pt`` file;
     arrays come back as Tensors on ``device``.
 
     Args:
         file: a path or an open binary file.
         device: where to put the arrays (default ``'cpu'``); the saved dtypes are kept, but
-            bfloat16 (which NumPy lacks) comes back as float32, exactly.
+            bfloat16 (which NumPy lacks) comes back as float32, exactly. ``map_location`` is
+            PyTorch's name for it (a device, or a dict or function that maps every storage to
+            one device).
+        weights_only, mmap: PyTorch's; accepted and without effect: xpnet never unpickles code
+            (every load is weights-only) and reads files into memory.
 
     Returns the saved structure: dicts (with their str and int keys), lists, tuples, numbers,
     strings, and xpnet Tensors in place of every array. ``Module.load_state_dict`` and an
     optimizer's ``load_state_dict`` accept what it returns.
     """
+    if map_location is not None:
+        if device is not None:
+            raise TypeError("load: give device or map_location, not both")
+        device = _device_of(map_location)
+    elif device is not None and not isinstance(device, (str, _backend.Backend)):
+        device = _device_of(device)      # torch.load(f, map_location) passes it second
     backend = _backend.resolve(device if device is not None else "cpu")
     f, name, close = _readable(file)
     try:

@@ -1,5 +1,5 @@
-"""PyTorch's ``.pt`` / ``.pth`` files (``torch.save``), read without torch and without running
-any code from the file.
+"""PyTorch's ``.pt`` / ``.pth`` files (``torch.save``), read and written without torch; reading
+runs no code from the file.
 
 ``torch.save`` writes a zip: ``<archive>/data.pkl`` (a pickle of the structure), one member
 ``<archive>/data/<key>`` of raw bytes per storage, ``<archive>/byteorder`` and ``version``.
@@ -9,19 +9,25 @@ containers. Any other global, the one way a pickle runs code, is refused before 
 A tensor becomes a NumPy array: its view of the storage (offset, shape, strides) is taken with
 ``as_strided``, checked to lie inside the storage, and copied. bfloat16 storages are widened
 to float32, exactly. The legacy (pre-1.6) non-zip format is refused with a hint.
+
+:func:`write` makes the same zip for ``torch.load`` (``weights_only=True`` included): the pickle
+is emitted opcode by opcode (protocol 2), naming only ``torch._utils._rebuild_tensor_v2``, the
+storage types and ``collections.OrderedDict``, so writing needs no torch. Tensors that share an
+array (tied weights) share one storage, so PyTorch loads them tied.
 """
 from __future__ import annotations
 
 import collections
 import io
 import pickle
+import struct
 import zipfile
 
 import numpy as np
 
-from ._files import file_name
+from ._files import file_name, host_array, key_path
 
-__all__ = ["read", "is_torch_zip"]
+__all__ = ["read", "write", "is_torch_zip"]
 
 _STORAGES = {"DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2",
              "BFloat16Storage": "bfloat16", "LongStorage": "i8", "IntStorage": "i4",
@@ -182,3 +188,135 @@ def read(file, name: str | None = None):
                 KeyError, OSError, zipfile.BadZipFile, RecursionError) as exc:
             raise ValueError(f"load: {name} is a damaged PyTorch file ({type(exc).__name__}: "
                              f"{exc})") from None
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+_STORAGE_OF = {"float64": "DoubleStorage", "float32": "FloatStorage", "float16": "HalfStorage",
+               "int64": "LongStorage", "int32": "IntStorage", "int16": "ShortStorage",
+               "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage",
+               "complex64": "ComplexFloatStorage", "complex128": "ComplexDoubleStorage"}
+
+
+class _Writer:
+    """Protocol-2 pickle opcodes for a structure of containers, scalars and arrays; each array
+    becomes a ``_rebuild_tensor_v2`` of a storage written as ``data/<key>``."""
+
+    def __init__(self, unsupported):
+        self.out, self.storages, self.keys = io.BytesIO(), [], {}
+        self.unsupported = unsupported
+
+    def op(self, code: bytes, payload: bytes = b""):
+        self.out.write(code + payload)
+
+    def glob(self, module: str, name: str):
+        self.op(b"c", f"{module}\n{name}\n".encode("ascii"))
+
+    def text(self, value: str):
+        raw = value.encode("utf-8")
+        self.op(b"X", struct.pack("<I", len(raw)) + raw)
+
+    def integer(self, value: int):
+        if -2 ** 31 <= value < 2 ** 31:
+            self.op(b"J", struct.pack("<i", value))
+        else:
+            raw = value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
+            self.op(b"\x8a", bytes([len(raw)]) + raw)
+
+    def ints(self, values):
+        self.op(b"(")
+        for v in values:
+            self.integer(int(v))
+        self.op(b"t")
+
+    def ordered_dict(self):
+        self.glob("collections", "OrderedDict")
+        self.op(b")R")
+
+    def value(self, node, path):
+        from ..autograd.tensor import Tensor
+        from .. import backend as _backend
+        if isinstance(node, Tensor) or _backend.is_array(node):
+            array = node.array if isinstance(node, Tensor) else node
+            self.tensor(array, path)
+        elif node is None:
+            self.op(b"N")
+        elif isinstance(node, bool):
+            self.op(b"\x88" if node else b"\x89")
+        elif isinstance(node, (int, np.integer)):
+            self.integer(int(node))
+        elif isinstance(node, (float, np.floating)):
+            self.op(b"G", struct.pack(">d", float(node)))
+        elif isinstance(node, str):
+            self.text(node)
+        elif isinstance(node, dict):
+            self.ordered_dict() if isinstance(node, collections.OrderedDict) else self.op(b"}")
+            if node:
+                self.op(b"(")
+                for k, v in node.items():
+                    if not isinstance(k, (str, int)) or isinstance(k, bool):
+                        raise TypeError(f"save: dict keys must be str or int, got "
+                                        f"{type(k).__name__} {k!r} at '{key_path(path)}'")
+                    self.value(k, path)
+                    self.value(v, path + (k,))
+                self.op(b"u")
+        elif isinstance(node, list):
+            self.op(b"]")
+            if node:
+                self.op(b"(")
+                for i, v in enumerate(node):
+                    self.value(v, path + (i,))
+                self.op(b"e")
+        elif isinstance(node, tuple):
+            self.op(b"(")
+            for i, v in enumerate(node):
+                self.value(v, path + (i,))
+            self.op(b"t")
+        else:
+            raise TypeError(self.unsupported(node, path))
+
+    def tensor(self, array, path):
+        key = self.keys.get(id(array))
+        host, bfloat16 = host_array(array, key_path(path))
+        host = np.ascontiguousarray(host)
+        name = "BFloat16Storage" if bfloat16 else _STORAGE_OF.get(host.dtype.name)
+        if name is None:
+            raise TypeError(f"save: a PyTorch file cannot hold dtype {host.dtype} (at "
+                            f"'{key_path(path)}')")
+        if bfloat16:   # float32 that holds bfloat16 values exactly: its top halves
+            host = (host.view(np.uint32) >> 16).astype(np.uint16)
+        if key is None:   # the same array under two names (tied weights): one storage
+            key = self.keys[id(array)] = str(len(self.storages))
+            self.storages.append(host.astype(host.dtype.newbyteorder("<"), copy=False))
+        self.glob("torch._utils", "_rebuild_tensor_v2")
+        self.op(b"(")
+        self.op(b"(")                         # the persistent id of the storage
+        self.text("storage")
+        self.glob("torch", name)
+        self.text(key)
+        self.text("cpu")
+        self.integer(host.size)
+        self.op(b"tQ")
+        self.integer(0)                       # storage offset
+        self.ints(host.shape)
+        self.ints(np.array(host.strides, dtype=np.int64) // max(1, host.itemsize)
+                  if host.size else [0] * host.ndim)
+        self.op(b"\x89")                      # requires_grad
+        self.ordered_dict()                   # backward hooks: none
+        self.op(b"tR")
+
+
+def write(f, obj, unsupported) -> None:
+    """Write ``obj`` (containers of tensors, arrays, numbers and strings) to the binary file
+    ``f`` in ``torch.save``'s zip format. ``unsupported(node, path)`` is the message for a value
+    it cannot hold."""
+    writer = _Writer(unsupported)
+    writer.op(b"\x80\x02")
+    writer.value(obj, ())
+    writer.op(b".")
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", writer.out.getvalue())
+        zf.writestr("archive/byteorder", "little")
+        for key, host in enumerate(writer.storages):
+            zf.writestr(f"archive/data/{key}", host.tobytes())
+        zf.writestr("archive/version", "3\n")
