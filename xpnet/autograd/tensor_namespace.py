@@ -133,7 +133,9 @@ class TensorNamespace:
     def exp(self, x): return _ops().exp(self._tensor(x))
     def expm1(self, x): return _ops().exp(x) - 1.0
     def log(self, x): return _ops().log(self._tensor(x))
-    def log1p(self, x): return _ops().log(1.0 + x)
+    def log1p(self, x): return _ops().log1p(self._tensor(x))
+    def sin(self, x): return _ops().sin(self._tensor(x))
+    def cos(self, x): return _ops().cos(self._tensor(x))
     def sqrt(self, x): return _ops().sqrt(self._tensor(x))
     def abs(self, x): return _ops().abs(self._tensor(x))
     def tanh(self, x): return _ops().tanh(self._tensor(x))
