@@ -83,6 +83,73 @@ def test_missing_initial_states_and_biases_mean_zeros(device):
     assert_close(F.gru(x, None, w_ih, w_hh)[0], F.gru(x, zero_h, w_ih, w_hh, zero_b, zero_b)[0])
 
 
+@pytest.mark.parametrize("reverse,batch_first", [(False, False), (True, True)])
+def test_float32_lstm_matches_the_float64_reference_forward_and_backward(device, reverse,
+                                                                        batch_first):
+    """The float32 step has its own kernels on NumPy (loops over whole gate blocks, their own
+    tanh): values and gradients at float32's precision of the float64 ones."""
+    inputs = make_inputs(device, "lstm", steps=4, batch=3, seed=5)
+    results = {}
+    for dtype in ("float64", "float32"):
+        leaves = [xpnet.Tensor((t * 2.0).to(dtype).array, requires_grad=True) for t in inputs]
+        x = F.permute(leaves[0], 1, 0, 2) if batch_first else leaves[0]
+        out, h, c = F.lstm(x, *leaves[1:], reverse=reverse, batch_first=batch_first)
+        ((out * out).sum() + (h * 3.0).sum() + (c * c).sum()).backward()
+        results[dtype] = [out.numpy(), h.numpy(), c.numpy()] + [t.grad.numpy() for t in leaves]
+    for got, expected in zip(results["float32"], results["float64"]):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
+
+
+def _lstm_step_arrays(rng, n, hid):
+    """Arguments of recurrent.lstm_step: pre-activations from -20 to 20 (tanh's clamp and its
+    small-argument branch), a NaN, the outputs full of NaN."""
+    z = rng.uniform(-20, 20, (n, 4 * hid)).astype(np.float32)
+    z[0, :4] = [0.0, 1e-5, -1e-5, np.nan]
+    p = rng.standard_normal((n, 4 * hid)).astype(np.float32)
+    c_prev = rng.standard_normal((n, hid)).astype(np.float32)
+    outputs = [np.full(shape, np.nan, np.float32) for shape in
+               [(n, 4 * hid), (n, hid), (n, hid), (n, hid)]]
+    return [z, p, c_prev, *outputs]
+
+
+def test_the_lstm_step_loops_give_the_fused_cells_bits():
+    """recurrent.lstm_step and lstm_step_backward compiled as loops against their references
+    (the fused cells): the same float32 bits, NaN where the fused cell gives NaN."""
+    from xpnet import kernels
+    from xpnet.ops import recurrent
+    pytest.importorskip("numba")
+    if kernels.compiler("numpy", kind="loops") is None:
+        pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
+    xp = xpnet.device("cpu").xp
+    k = np.asarray(recurrent._LSTM_CONSTANTS, np.float32)
+    rng = np.random.default_rng(7)
+    n, hid = 3, 20
+    forward = {}
+    for name, fn in (("loops", recurrent.lstm_step), ("reference", recurrent.lstm_step.reference)):
+        args = _lstm_step_arrays(np.random.default_rng(7), n, hid)
+        fn(xp, *args, k)
+        forward[name] = args[3:]
+    assert recurrent.lstm_step.kernels.get("numpy") is not None
+    for got, expected in zip(forward["loops"], forward["reference"]):
+        np.testing.assert_array_equal(got, expected)
+    gates, c, tanh_c, _ = forward["reference"]
+    # grad_out a strided view (a batch_first output's gradient), grad_h with a broadcast row
+    grad_out = rng.standard_normal((n, 2, hid)).astype(np.float32)[:, 1, :]
+    grad_h = np.broadcast_to(rng.standard_normal((1, hid)).astype(np.float32), (n, hid))
+    c_prev = rng.standard_normal((n, hid)).astype(np.float32)
+    backward = {}
+    for name, fn in (("loops", recurrent.lstm_step_backward),
+                     ("reference", recurrent.lstm_step_backward.reference)):
+        grad_c = np.random.default_rng(8).standard_normal((n, hid)).astype(np.float32)
+        grad_z = np.full((n, 4 * hid), np.nan, np.float32)
+        fn(xp, grad_out, grad_h, grad_c, gates, c_prev, tanh_c, grad_z, k)
+        backward[name] = (grad_c, grad_z)
+    assert recurrent.lstm_step_backward.kernels.get("numpy") is not None
+    for got, expected in zip(backward["loops"], backward["reference"]):
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("reverse,batch_first", [(False, False), (True, True)])
 def test_gradients_match_finite_differences(device, kind, reverse, batch_first):

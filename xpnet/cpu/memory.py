@@ -12,7 +12,7 @@ import numpy as np
 
 from .namespace import is_cpu
 
-__all__ = ["HostAllocator", "ALLOCATOR", "empty", "empty_cache", "matmul_into"]
+__all__ = ["HostAllocator", "ALLOCATOR", "empty", "empty_cache", "matmul_into", "product_buffer"]
 
 
 class HostAllocator:
@@ -103,6 +103,13 @@ def matmul_into(xp, out, a, b):
         np.matmul(a, b, out=out)
     else:
         out[...] = xp.matmul(a, b)
+
+
+def product_buffer(xp, shape, dtype):
+    """A NumPy array that :func:`matmul_into` writes products straight into (a loop's one buffer
+    for every iteration's product), for the 'cpu' device's namespace; None elsewhere, where
+    ``matmul_into`` would copy the product in and a new array per product is cheaper."""
+    return np.empty(shape, dtype) if is_cpu(xp) else None
 
 
 def empty_cache() -> None:

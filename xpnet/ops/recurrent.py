@@ -14,7 +14,11 @@ Each op is one Function over a whole sequence, one layer and one direction:
 The cells are written once as elementwise functions of ``xp`` and compiled by
 :func:`xpnet.kernels.fuse` (one CuPy kernel per step; plain calls elsewhere). They return nothing:
 they write their results into the output views they are given (``out[...] = value``), which a
-fused CuPy kernel does straight to memory.
+fused CuPy kernel does straight to memory. The LSTM's float32 step on NumPy also has plain loops
+(:func:`xpnet.kernels.loops`) over whole (N, 4H) gate blocks: seven arrays per call instead of
+fifteen views (Numba's per-array call cost was half the cell's time), the same arithmetic in the
+same order (the same bits as the fused cell). In host memory each step's product is written
+into one buffer (``out=``).
 
 Weights follow PyTorch: ``w_ih (G·H, in)``, ``w_hh (G·H, H)``, biases ``(G·H,)`` with the gates
 stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), so torch weights load unchanged.
@@ -25,6 +29,7 @@ from typing import NamedTuple
 
 from .. import backend as _backend, kernels
 from ..autograd import Function, Tensor
+from ..cpu import memory as _memory
 from .activation import logistic
 
 # -- the cells, written once ------------------------------------------------------------------
@@ -54,6 +59,96 @@ def lstm_cell_backward(xp, grad_out, grad_h, grad_c, i, f, g, o, c_prev, tanh_c,
     grad_z_g[...] = grad_c_total * i * (1.0 - g * g)
     grad_z_o[...] = grad_h_total * tanh_c * o * (1.0 - o)
     grad_c[...] = grad_c_total * f
+
+
+# Eigen's float32 tanh as the CPU compiler writes it for fused float32 kernels (a 13/6 rational on
+# [-c, c], x itself below 0.0004), then 0.5 and 1.0: the loops below read their float32 constants
+# from this array, so that their arithmetic stays float32 (Numba types a literal as float64)
+_LSTM_CONSTANTS = (7.90531110763549805, 0.0004, -2.76076847742355e-16, 2.00018790482477e-13,
+                   -8.60467152213735e-11, 5.12229709037114e-08, 1.48572235717979e-05,
+                   6.37261928875436e-04, 4.89352455891786e-03, 1.19825839466702e-06,
+                   1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03, 0.5, 1.0)
+
+
+def _lstm_step_loops(z, p, c_prev, gates, c, tanh_c, h, k):
+    c0, c1, a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, half = (
+        k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13])
+
+    def tanh(x):
+        if x != x:
+            return x
+        x = max(min(x, c0), -c0)
+        if abs(x) < c1:
+            return x
+        x2 = x * x
+        num = x2 * a0 + a1
+        num = num * x2 + a2
+        num = num * x2 + a3
+        num = num * x2 + a4
+        num = num * x2 + a5
+        num = num * x2 + a6
+        num = num * x
+        den = x2 * b0 + b1
+        den = den * x2 + b2
+        den = den * x2 + b3
+        return num / den
+
+    n, hid = c.shape
+    for r in range(n):
+        # one unit-stride row per gate block, so that the inner loop vectorises
+        zi, zf, zg, zo = z[r, :hid], z[r, hid:2 * hid], z[r, 2 * hid:3 * hid], z[r, 3 * hid:]
+        pi, pf, pg, po = p[r, :hid], p[r, hid:2 * hid], p[r, 2 * hid:3 * hid], p[r, 3 * hid:]
+        gi, gf, gg, go = (gates[r, :hid], gates[r, hid:2 * hid], gates[r, 2 * hid:3 * hid],
+                          gates[r, 3 * hid:])
+        cp, cr, tr, hr = c_prev[r], c[r], tanh_c[r], h[r]
+        for j in range(hid):
+            i = half * tanh(half * (zi[j] + pi[j])) + half
+            f = half * tanh(half * (zf[j] + pf[j])) + half
+            g = tanh(zg[j] + pg[j])
+            o = half * tanh(half * (zo[j] + po[j])) + half
+            gi[j] = i
+            gf[j] = f
+            gg[j] = g
+            go[j] = o
+            cc = f * cp[j] + i * g
+            cr[j] = cc
+            t = tanh(cc)
+            tr[j] = t
+            hr[j] = o * t
+
+
+@kernels.loops(_lstm_step_loops)
+def lstm_step(xp, z, p, c_prev, gates, c, tanh_c, h, k):
+    """:func:`lstm_cell` on whole (N, 4H) blocks: z and p the recurrent and input projections,
+    gates ← i, f, g, o; k the float32 constants of :data:`_LSTM_CONSTANTS` (for the loops)."""
+    lstm_cell(xp, *_split(z, 4), *_split(p, 4), c_prev, *_split(gates, 4), c, tanh_c, h)
+
+
+def _lstm_step_backward_loops(grad_out, grad_h, grad_c, gates, c_prev, tanh_c, grad_z, k):
+    one = k[14]
+    n, hid = grad_c.shape
+    for r in range(n):
+        gi, gf, gg, go = (gates[r, :hid], gates[r, hid:2 * hid], gates[r, 2 * hid:3 * hid],
+                          gates[r, 3 * hid:])
+        di, df, dg, do = (grad_z[r, :hid], grad_z[r, hid:2 * hid], grad_z[r, 2 * hid:3 * hid],
+                          grad_z[r, 3 * hid:])
+        out_r, h_r, c_r, cp, tr = grad_out[r], grad_h[r], grad_c[r], c_prev[r], tanh_c[r]
+        for j in range(hid):
+            i, f, g, o, t = gi[j], gf[j], gg[j], go[j], tr[j]
+            grad_h_total = out_r[j] + h_r[j]
+            grad_c_total = c_r[j] + grad_h_total * o * (one - t * t)
+            di[j] = grad_c_total * g * i * (one - i)
+            df[j] = grad_c_total * cp[j] * f * (one - f)
+            dg[j] = grad_c_total * i * (one - g * g)
+            do[j] = grad_h_total * t * o * (one - o)
+            c_r[j] = grad_c_total * f
+
+
+@kernels.loops(_lstm_step_backward_loops)
+def lstm_step_backward(xp, grad_out, grad_h, grad_c, gates, c_prev, tanh_c, grad_z, k):
+    """:func:`lstm_cell_backward` on whole (N, 4H) blocks (gates and grad_z i, f, g, o)."""
+    lstm_cell_backward(xp, grad_out, grad_h, grad_c, *_split(gates, 4), c_prev, tanh_c,
+                       *_split(grad_z, 4))
 
 
 @kernels.fuse
@@ -222,7 +317,30 @@ class _Recurrent(Function):
         return w_t
 
     def buffer(self, slots, batch, width, like):
+        # NumPy's own allocation: the host allocator's kept arrays made the LSTM step ~5 %
+        # slower (same-process A/B)
         return self.xp.empty((slots, batch, width), dtype=like.dtype, device=like.device)
+
+    def product(self, a, b, out):
+        """a @ b, written into ``out`` in host memory (one buffer for every step); elsewhere a
+        new array (the Array API has no ``out=``, and a copy would cost a launch)."""
+        if out is None:
+            return self.xp.matmul(a, b)
+        _memory.matmul_into(self.xp, out, a, b)
+        return out
+
+    def next_grad_h(self, grad_z_t, buffer, last, grad_h):
+        """BPTT's grad_{h_{t-1}} = grad_z_t @ W_hh: into ``buffer`` for the next step's cell
+        (which has read the one before), a new array after the last step (h0's gradient, which
+        is returned), nothing there when h0 needs none."""
+        if not last:
+            return self.product(grad_z_t, self.w_hh, buffer)
+        return self.xp.matmul(grad_z_t, self.w_hh) if self.needs_input_grad[1] else grad_h
+
+    def product_buffer(self, batch, width, like):
+        """The buffer :meth:`product` writes each step's (N, width) product into (host memory
+        only; None elsewhere)."""
+        return _memory.product_buffer(self.xp, (batch, width), like.dtype)
 
     def state_buffer(self, dims, h0, x):
         states = self.buffer(dims.steps + 1, dims.batch, dims.hidden, x)
@@ -297,8 +415,9 @@ class RNN(_Recurrent):
         proj = self.project(x, w_ih, _sum_biases(b_ih, b_hh))
         w_hh_t = self.transposed(w_hh)
         states = self.state_buffer(dims, h0, x)
+        z_buffer = self.product_buffer(dims.batch, dims.hidden, x)
         for t in self.order(dims.steps):
-            z = xp.matmul(states[self.prev_slot(t), ...], w_hh_t)
+            z = self.product(states[self.prev_slot(t), ...], w_hh_t, z_buffer)
             cell(xp, z, proj[t, ...], states[self.slot(t), ...])
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
         return self.outputs(states, dims.steps), states[self.slot(t), ...]
@@ -311,11 +430,11 @@ class RNN(_Recurrent):
         grad_z = self.buffer(dims.steps, dims.batch, dims.hidden, grad_out)
         grad_h = grad_h_last
         steps = list(reversed(self.order(dims.steps)))
+        h_buffer = self.product_buffer(dims.batch, dims.hidden, grad_out)
         for k, t in enumerate(steps):
             cell_backward(xp, grad_out[t, ...], grad_h, self.states[self.slot(t), ...],
                           grad_z[t, ...])
-            if k < len(steps) - 1 or self.needs_input_grad[1]:
-                grad_h = xp.matmul(grad_z[t, ...], self.w_hh)
+            grad_h = self.next_grad_h(grad_z[t, ...], h_buffer, k == len(steps) - 1, grad_h)
         grad_x, grad_w_ih, grad_b, grad_w_hh = self.weight_grads(grad_z, grad_z)
         return (grad_x, grad_h if self.needs_input_grad[1] else None, grad_w_ih, grad_w_hh,
                 *self.bias_grads(grad_b, grad_b))
@@ -337,6 +456,15 @@ class LSTM(_Recurrent):
         c = f * c + i * g
         return [o * tanh(c), c]
 
+    def step_kernel(self, kernel, like):
+        """The cell kernel on whole gate blocks and its constants: its loops for float32 (whose
+        tanh they write out), its array calls (the fused cell) for any other dtype."""
+        xp = self.xp
+        if like.dtype != xp.float32:
+            return kernel.reference, None
+        constants = xp.asarray(_LSTM_CONSTANTS, dtype=xp.float32, device=like.device)
+        return kernel, constants
+
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
         dims = self.check(x, (h0, c0), w_ih, w_hh, b_ih, b_hh)
@@ -349,11 +477,12 @@ class LSTM(_Recurrent):
         cells = self.buffer(steps + 1, batch, hid, x)          # c, in the states' slot order
         cells[self.prev_slot(self.order(steps)[0]), ...] = 0.0 if c0 is None else c0
         tanh_c = self.buffer(steps, batch, hid, x)
+        step, constants = self.step_kernel(lstm_step, x)
+        z_buffer = self.product_buffer(batch, 4 * hid, x)
         for t in self.order(steps):
-            z = xp.matmul(states[self.prev_slot(t), ...], w_hh_t)
-            lstm_cell(xp, *_split(z, 4), *_split(proj[t, ...], 4),
-                      cells[self.prev_slot(t), ...], *_split(gates[t, ...], 4),
-                      cells[self.slot(t), ...], tanh_c[t, ...], states[self.slot(t), ...])
+            z = self.product(states[self.prev_slot(t), ...], w_hh_t, z_buffer)
+            step(xp, z, proj[t, ...], cells[self.prev_slot(t), ...], gates[t, ...],
+                 cells[self.slot(t), ...], tanh_c[t, ...], states[self.slot(t), ...], constants)
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
         self.gates_, self.cells, self.tanh_c = gates, cells, tanh_c
         return (self.outputs(states, steps), states[self.slot(t), ...],
@@ -367,12 +496,13 @@ class LSTM(_Recurrent):
         grad_c = xp.empty_like(grad_c_last)       # updated in place by every step's cell
         grad_c[...] = grad_c_last
         steps = list(reversed(self.order(dims.steps)))
+        step, constants = self.step_kernel(lstm_step_backward, grad_out)
+        h_buffer = self.product_buffer(dims.batch, dims.hidden, grad_out)
         for k, t in enumerate(steps):
-            lstm_cell_backward(xp, grad_out[t, ...], grad_h, grad_c, *_split(self.gates_[t, ...], 4),
-                               self.cells[self.prev_slot(t), ...], self.tanh_c[t, ...],
-                               *_split(grad_z[t, ...], 4))
-            if k < len(steps) - 1 or self.needs_input_grad[1]:
-                grad_h = xp.matmul(grad_z[t, ...], self.w_hh)
+            step(xp, grad_out[t, ...], grad_h, grad_c, self.gates_[t, ...],
+                 self.cells[self.prev_slot(t), ...], self.tanh_c[t, ...], grad_z[t, ...],
+                 constants)
+            grad_h = self.next_grad_h(grad_z[t, ...], h_buffer, k == len(steps) - 1, grad_h)
         grad_x, grad_w_ih, grad_b, grad_w_hh = self.weight_grads(grad_z, grad_z)
         return (grad_x, grad_h if self.needs_input_grad[1] else None,
                 grad_c if self.needs_input_grad[2] else None, grad_w_ih, grad_w_hh,
@@ -405,9 +535,10 @@ class GRU(_Recurrent):
         b_hh_parts = [0.0] * 3 if b_hh is None else [b_hh[k * hid:(k + 1) * hid] for k in range(3)]
         states = self.state_buffer(dims, h0, x)
         gates = self.buffer(steps, batch, 4 * hid, x)         # r, z, n and h_n of every step
+        u_buffer = self.product_buffer(batch, 3 * hid, x)
         for t in self.order(steps):
             h_prev = states[self.prev_slot(t), ...]
-            u = xp.matmul(h_prev, w_hh_t)
+            u = self.product(h_prev, w_hh_t, u_buffer)
             gru_cell(xp, *_split(proj[t, ...], 3), *_split(u, 3), *b_hh_parts, h_prev,
                      *_split(gates[t, ...], 4), states[self.slot(t), ...])
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
@@ -422,12 +553,12 @@ class GRU(_Recurrent):
         grad_h = grad_h_last
         grad_h_direct = xp.zeros_like(grad_h_last)    # h_prev's z·h part, updated in place
         steps = list(reversed(self.order(dims.steps)))
+        h_buffer = self.product_buffer(dims.batch, dims.hidden, grad_out)
         for k, t in enumerate(steps):
             gru_cell_backward(xp, grad_out[t, ...], grad_h, grad_h_direct,
                               *_split(self.gates_[t, ...], 4), self.states[self.prev_slot(t), ...],
                               *_split(grad_a[t, ...], 3), *_split(grad_u[t, ...], 3))
-            if k < len(steps) - 1 or self.needs_input_grad[1]:
-                grad_h = xp.matmul(grad_u[t, ...], self.w_hh)
+            grad_h = self.next_grad_h(grad_u[t, ...], h_buffer, k == len(steps) - 1, grad_h)
         grad_h0 = grad_h + grad_h_direct if self.needs_input_grad[1] else None
         grad_x, grad_w_ih, grad_b_ih, grad_w_hh = self.weight_grads(grad_a, grad_u)
         grad_b_hh = xp.sum(xp.reshape(grad_u, (-1, 3 * dims.hidden)), axis=0)
