@@ -129,3 +129,17 @@ def test_binary_cross_entropy_defers_its_range_check_on_the_device():
                                          r"\[0, 1\], got values from -0.25 to 0.5; .*checked on "
                                          r"device strict:device1"):
         loss.item()
+
+
+def test_fit_on_the_device_reports_a_bad_label_when_it_reads_the_loss():
+    """fit reads the loss every ``log_every`` steps: that host read raises the deferred check."""
+    import xpnet.train as train
+    from xpnet import nn, optim
+
+    model = nn.Linear(2, 3, device=DEVICE)
+    x = np.zeros((4, 2), np.float32)
+    y = np.array([0, 1, 2, 3])                 # 3 is not one of the 3 classes
+    with pytest.raises(IndexError, match=r"cross_entropy: labels must be in \[0, 3\).* got "
+                                         r"values from 0 to 3 \(checked on device"):
+        train.fit(model, (x, y), loss="cross_entropy", epochs=1, batch_size=4, verbose=0,
+                  optimizer=optim.SGD(model.parameters(), lr=0.1))
