@@ -318,15 +318,24 @@ def test_in_place_on_a_non_leaf_takes_the_result_and_its_graph(device, torch):
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
 
 
-@pytest.mark.xfail(strict=True, reason="the engine reads a tensor's graph node at backward time, "
-                   "not when the consuming op was recorded")
-def test_an_op_recorded_before_an_in_place_change_keeps_the_old_node():
-    x = xpnet.tensor([1.0], requires_grad=True)
-    y = x * 2.0
-    z = y * 3.0
-    y.mul_(5.0)
-    z.backward()
-    assert x.grad.tolist() == [6.0]   # PyTorch's
+def test_an_op_recorded_before_an_in_place_change_keeps_the_old_node(device, torch):
+    def run(lib, x, create_graph):
+        y = x * 2.0
+        z = y * 3.0            # recorded before the change: its gradient goes to the old y
+        y.mul_(x)              # y's node is now the in-place mul
+        w = y.sin()
+        (g,) = lib.autograd.grad((z + w).sum(), x, create_graph=create_graph)
+        return g
+
+    for create_graph in (False, True):
+        x = xpnet.tensor([1.0, -0.5], device=device, dtype="float64", requires_grad=True)
+        tx = torch.tensor([1.0, -0.5], dtype=torch.float64, requires_grad=True)
+        ours, theirs = run(xpnet, x, create_graph), run(torch, tx, create_graph)
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12)
+        if create_graph:       # and the gradient's own graph keeps the old node too
+            (gg,) = xpnet.autograd.grad(ours.sum(), x)
+            (tgg,) = torch.autograd.grad(theirs.sum(), tx)
+            np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-12)
 
 
 def test_detach_in_place_cuts_the_tensor_from_the_graph(device, torch):

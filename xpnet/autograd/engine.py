@@ -52,10 +52,9 @@ def _topological_order(root_fns, op="backward"):
         if inputs is None:
             raise RuntimeError(f"xpnet.autograd.{op}: {_RELEASED}")
         push((fn, True))
-        for x in inputs:
-            creator = getattr(x, "creator", None)
-            if creator is not None and id(creator) not in visited:
-                push((creator, False))
+        for edge in fn.input_edges:
+            if edge is not None and id(edge[0]) not in visited:
+                push((edge[0], False))
     order.reverse()  # roots first
     return order
 
@@ -246,11 +245,10 @@ def _prune(order, wanted, captures):
     targets (whose output gradients are read, even when nothing behind them is wanted)."""
     needed = set()
     for fn in reversed(order):     # leaves first
-        for x in fn.inputs:
-            if isinstance(x, Tensor):
-                if id(x) in wanted or (x.creator is not None and id(x.creator) in needed):
-                    needed.add(id(fn))
-                    break
+        for x, edge in zip(fn.inputs, fn.input_edges):
+            if id(x) in wanted or (edge is not None and id(edge[0]) in needed):
+                needed.add(id(fn))
+                break
     return [fn for fn in order if id(fn) in needed or id(fn) in captures]
 
 
@@ -270,12 +268,13 @@ def _walk(order, pending, retain_graph, wanted, captures, accumulate, found):
         grad_inputs = fn.backward(*grads)
         if grad_inputs.__class__ is not tuple:
             grad_inputs = (grad_inputs,)
-        for x, g, want in zip(fn.inputs, grad_inputs, fn.needs_input_grad):
+        for x, edge, g, want in zip(fn.inputs, fn.input_edges, grad_inputs,
+                                    fn.needs_input_grad):
             if g is None or not want:
                 continue
             if g.shape != x.array.shape:
                 g = sum_to_shape(xp, g, x.array.shape)
-            _send(x, g, False, pending, wanted, accumulate, found)
+            _send(x, edge, g, False, pending, wanted, accumulate, found)
         if not retain_graph:
             fn.release()
 
@@ -296,14 +295,15 @@ def _walk_graph(order, pending, retain_graph, wanted, captures, accumulate, foun
             grads = _tap(fn, grads, True, captures, found)
         grad_inputs = fn.backward_on_tensors(grads)
         ns = namespace_for(backend)
-        for x, g, want in zip(fn.inputs, grad_inputs, fn.needs_input_grad):
+        for x, edge, g, want in zip(fn.inputs, fn.input_edges, grad_inputs,
+                                    fn.needs_input_grad):
             if g is None or not want:
                 continue
             if not isinstance(g, Tensor):
                 g = Tensor.from_array(g, False, backend)
             if g.shape != x.shape:
                 g = sum_to_shape(ns, g, x.shape)
-            _send(x, g, True, pending, wanted, accumulate, found)
+            _send(x, edge, g, True, pending, wanted, accumulate, found)
         if not retain_graph:
             fn.release()
 
@@ -318,19 +318,19 @@ def _require_grad(op, what, tensors, not_requiring):
             raise RuntimeError(f"xpnet.autograd.{op}: {not_requiring(i)}")
 
 
-def _send(x, g, as_tensors, pending, wanted, accumulate, found):
+def _send(x, edge, g, as_tensors, pending, wanted, accumulate, found):
     """Hand ``g`` on to input ``x``: delivered to a leaf (when wanted), or added to the pending
-    gradients of the op that made ``x``."""
-    creator = x.creator
-    if creator is None:
+    gradients of the node ``x`` had when the op was recorded (``edge``: creator, output index)."""
+    if edge is None:
         if wanted is None or id(x) in wanted:
             _deliver(x, g, as_tensors, accumulate, found)
         return
+    creator, index = edge
     slots = pending.get(id(creator))
     if slots is None:
         slots = pending[id(creator)] = [None] * creator.n_outputs
-    old = slots[x._output_index]
-    slots[x._output_index] = g if old is None else old + g
+    old = slots[index]
+    slots[index] = g if old is None else old + g
 
 
 def _tap(fn, grads, as_tensors, captures, found):

@@ -67,7 +67,12 @@ class Function:
     backend: Any = None                # the inputs' device
     inputs: tuple | None = None        # the inputs, kept only when some input wants a gradient;
     #                                    None also once backward has released the graph
-    needs_input_grad: tuple = ()       # per input: does it want a gradient?
+    # per input, the graph node it had when this op was recorded: (creator, output index), or
+    # None for a leaf or a non-Tensor. Gradients go there, so an input changed in place later
+    # (``y.mul_(5)``, which gives ``y`` a new node) still sends this op's gradient to the node
+    # this op consumed, as in PyTorch
+    input_edges: tuple = ()
+    needs_input_grad: tuple = ()       # per input: does it want a gradient? (set before forward)
     n_outputs: int = 1
     outputs_meta: list | None = None   # (shape, dtype) per output, for ops with several outputs
     retained: dict | None = None       # {output index: Tensor} that asked for .grad (retain_grad)
@@ -110,6 +115,11 @@ class Function:
                     raise floating_error(self.op_name, name, arrays[i].dtype)
         self.xp = backend.xp
         self.backend = backend
+        needs_grad = needs_grad and _grad_mode._enabled[0]
+        if needs_grad:
+            # set before forward, so that forward can skip what only backward needs (a
+            # convolution keeps its columns only for the weight gradient); () when not recorded
+            self.needs_input_grad = tuple(wants)
         if backend.library == "cupy":
             with backend.scope():   # new arrays land on the inputs' GPU (see Backend.scope)
                 outputs = self.forward(*arrays)
@@ -118,7 +128,6 @@ class Function:
         multiple = outputs.__class__ is tuple
         if not multiple:
             outputs = (outputs,)
-        needs_grad = needs_grad and _grad_mode._enabled[0]
         differentiable = self.differentiable_outputs
         results = []
         for i, y in enumerate(outputs):
@@ -132,8 +141,9 @@ class Function:
             results.append(t)
         if needs_grad:
             self.inputs = inputs
-            # backward may skip work for inputs that take no gradient (e.g. the data batch)
-            self.needs_input_grad = tuple(wants)
+            self.input_edges = tuple(
+                (x.creator, x._output_index) if isinstance(x, Tensor) and x.creator is not None
+                else None for x in inputs)
             self.n_outputs = len(outputs)
             if multiple:   # for the zero gradients of outputs outside the loss (one output: none)
                 self.outputs_meta = [(tuple(y.shape), y.dtype) for y in outputs]

@@ -31,6 +31,7 @@ import sys
 
 import numpy as np
 
+from .. import backend as _backend
 from .tensor import Tensor
 
 INSTALL_HINT = ("apt-get install graphviz / brew install graphviz / conda install graphviz")
@@ -60,10 +61,9 @@ def _ops_of(op, tensor):
                 f"{op}: the graph behind this tensor was released by backward(); draw it before "
                 f"backward(), or after backward(retain_graph=True), which keeps it")
         stack.append((fn, True))
-        for x in reversed(fn.inputs):
-            creator = getattr(x, "creator", None)
-            if creator is not None and id(creator) not in seen:
-                stack.append((creator, False))
+        for edge in reversed(fn.input_edges):
+            if edge is not None and id(edge[0]) not in seen:
+                stack.append((edge[0], False))
     return order
 
 
@@ -144,7 +144,8 @@ def _blocks(array, max_elements):
     what is still 3-D or larger shown as its 2-D slices); None above ``max_elements``."""
     if array is None:
         return None
-    host = np.asarray(array.numpy() if isinstance(array, Tensor) else array)
+    # an explicit transfer: the array may live in device memory
+    host = array.numpy() if isinstance(array, Tensor) else _backend.to_numpy(array)
     if host.size > max_elements:
         return None
     if host.ndim > 2:    # (1, 1, 3, 3) prints as one 3×3 block, (1, 2, 1, 1) as a row of 2

@@ -17,11 +17,10 @@ In-place methods (``add_``, ``fill_``, ``x -= y``, ``x[i] = v``, ...) follow PyT
   a stand-in for the old value, so the graph has no cycle); ops recorded earlier keep the old
   array.
 
-Two differences from PyTorch remain. There is no version counter: a tensor changed in place
-*outside* a graph after an op saved its array for backward is not detected. And the engine reads
-a tensor's graph node when backward runs, not when an op was recorded, so an op that consumed a
-non-leaf *before* it was changed in place sends its gradient through the in-place op too
-(``z = y * 3; y.mul_(5); z.backward()`` gives 5 times PyTorch's gradient).
+An op recorded before the change keeps the node it consumed (each op records its inputs' nodes,
+``Function.input_edges``), so ``z = y * 3; y.mul_(5); z.backward()`` gives PyTorch's gradient.
+One difference from PyTorch remains: there is no version counter, so a tensor changed in place
+*outside* a graph after an op saved its array for backward is not detected.
 """
 from __future__ import annotations
 
