@@ -1,10 +1,17 @@
 """Kullback-Leibler divergence between discrete distributions, as PyTorch's ``F.kl_div``
-(the VAE's KL to N(0, I) in closed form is :func:`~xpnet.ops.variational.gaussian_kl`)."""
+(the VAE's KL to N(0, I) in closed form is :func:`~xpnet.ops.variational.gaussian_kl`)::
+
+    kl_div(input, target) = target·(log target - input)      (0 where target is 0)
+
+Half precision reduces in float32: the sum, and the division by a count that float16 cannot hold
+past 65504.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Tensor
+from .activation import narrowed, widened
 from .loss import _as_target, _Loss
 
 KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
@@ -48,12 +55,16 @@ class KLDivLoss(_Loss):
         self.shape = shape
         if self.reduction == "batchmean":
             self.count = self.batch
-            return xp.sum(loss) / self.batch
+            return narrowed(xp, xp.sum(widened(xp, loss)) / self.batch, loss)
+        if self.reduction in ("mean", "sum"):   # half precision: summed in float32
+            return narrowed(xp, self.reduce(widened(xp, loss)), loss)
         return self.reduce(loss)
 
     def backward(self, grad_y):
         xp = self.xp
-        scale = grad_y / self.count if self.reduction in ("mean", "batchmean") else grad_y
+        # divided in float32 for half precision: a float16 count past 65504 is inf
+        scale = narrowed(xp, widened(xp, grad_y) / self.count, grad_y) \
+            if self.reduction in ("mean", "batchmean") else grad_y
         need_x, need_t = self.needs_input_grad
         if self.log_target:
             grad_x = -self.p * scale if need_x else None

@@ -6,6 +6,9 @@
 * :func:`gaussian_kl`: KL(N(μ, σ²) ‖ N(0, I)) = -½·Σ(1 + log σ² - μ² - σ²) in closed form;
   its gradients are μ and ½·(σ² - 1).
 
+In float16 and bfloat16 the reductions sum and divide in float32 (as PyTorch's): a float16 sum
+of many terms loses bits, and a count past 65504 is infinite in float16.
+
 Written as single ops (rather than five elementwise ones each) because a small model's step
 time is its op count: on a GPU each launch costs about as much host time as the arithmetic.
 """
@@ -16,6 +19,7 @@ import math
 from ..autograd import Function, Tensor
 from ..autograd.creation import draw_float
 from .. import random as _random
+from .activation import narrowed, widened
 
 _REDUCTIONS = ("sum", "batchmean", "mean", "none")
 
@@ -57,11 +61,14 @@ class GaussianKL(Function):
                       "mean": max(1, math.prod(mu.shape))}[self.reduction]
         if self.reduction == "none":
             return pointwise
-        total = xp.sum(pointwise)
-        return total / self.count if self.count != 1 else total
+        # half precision sums and divides in float32 (a float16 count past 65504 is inf)
+        total = xp.sum(widened(xp, pointwise))
+        return narrowed(xp, total / self.count if self.count != 1 else total, mu)
 
     def backward(self, grad_y):
-        scale = grad_y / self.count if self.count != 1 else grad_y
+        xp = self.xp
+        scale = narrowed(xp, widened(xp, grad_y) / self.count, grad_y) if self.count != 1 \
+            else grad_y
         return self.mu * scale, 0.5 * (self.var - 1.0) * scale
 
 
