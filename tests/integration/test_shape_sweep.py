@@ -304,18 +304,18 @@ def test_attention_matches_numpy_for_shapes_with_zeros(device):
     _reached_both(device, "scaled_dot_product_attention", refusals=False)
 
 
-@pytest.mark.xfail(raises=(ValueError, ZeroDivisionError), strict=True,
-                   reason="ops/attention.py: no keys (S = 0) raises NumPy's 'zero-size array to "
-                          "reduction operation maximum'; E = 0 divides by sqrt(0)")
 @pytest.mark.parametrize("L,S,E", [(2, 0, 1), (0, 0, 1), (2, 3, 0)],
                          ids=["no-keys", "no-queries-no-keys", "no-embedding"])
-def test_attention_with_no_keys_or_no_embedding_gives_pytorchs_result(L, S, E):
+def test_attention_with_no_keys_or_no_embedding_gives_pytorchs_result(device, L, S, E):
     # PyTorch: no keys give zeros; an empty embedding gives scores of 0, so uniform weights
     v = np.random.default_rng(0).standard_normal((S, 2))
-    out = F.scaled_dot_product_attention(xpnet.zeros(L, E, dtype="float64"),
-                                         xpnet.zeros(S, E, dtype="float64"), xpnet.tensor(v))
+    value = xpnet.tensor(v, device=device, requires_grad=True)
+    out = F.scaled_dot_product_attention(xpnet.zeros(L, E, dtype="float64", device=device),
+                                         xpnet.zeros(S, E, dtype="float64", device=device), value)
     expected = np.zeros((L, 2)) if S == 0 else np.broadcast_to(v.mean(0), (L, 2))
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-12)
+    out.sum().backward()     # d(sum)/dv: each key's weight summed over the queries, L / S
+    np.testing.assert_allclose(value.grad.numpy(), np.full((S, 2), L / max(S, 1)), atol=1e-12)
 
 
 # -- zero-size batches, against PyTorch ---------------------------------------------------------

@@ -93,7 +93,8 @@ class ScaledDotProductAttention(Function):
         xp = self.xp
         scores_shape = self._check(query, key, value, mask)
         dtype, device = query.dtype, query.device
-        scale = self.scale if self.scale is not None else 1.0 / math.sqrt(query.shape[-1])
+        # no embedding (E = 0): every score is 0 whatever the scale, so the weights are uniform
+        scale = self.scale if self.scale is not None else 1.0 / math.sqrt(max(1, query.shape[-1]))
         scores = xp.matmul(query, xp.matrix_transpose(key))
         scores *= scale   # in place: a fresh array
         bias = self._bias(mask, query.shape[-2], key.shape[-2], dtype, device)
@@ -105,7 +106,11 @@ class ScaledDotProductAttention(Function):
         # A row whose every key is masked has max -inf; shifting by the lowest finite number
         # instead leaves exp(-inf) = 0 everywhere, and the sum (>= 1 for any other row, whose
         # max gives exp(0) = 1) is raised to 1: that row's weights, output and gradient are 0.
-        row_max = xp.maximum(xp.max(scores, axis=-1, keepdims=True), float(xp.finfo(dtype).min))
+        lowest = float(xp.finfo(dtype).min)
+        if scores.shape[-1] == 0:   # no keys (S = 0): no weights, and an output of zeros
+            row_max = xp.full(tuple(scores.shape[:-1]) + (1,), lowest, dtype=dtype, device=device)
+        else:
+            row_max = xp.maximum(xp.max(scores, axis=-1, keepdims=True), lowest)
         if tuple(scores.shape) == scores_shape:
             scores -= row_max   # in place: scores is this op's own array
         else:
