@@ -159,12 +159,14 @@ class Backend:
         or None. The next :func:`to_numpy` of an array of this device (``.item()``,
         ``.numpy()``, ``.tolist()``, ``.cpu()``, printing) or :meth:`synchronize` reads them
         first and raises the first error found, as PyTorch raises a CUDA device-side assert at
-        the next synchronisation; the error then is cleared. A loop that never reads a value
-        back reads the checks once every 64 of them, so their memory stays bounded.
+        the next synchronisation; the checks read are then forgotten. A loop that never reads a
+        value back reads the checks once every 64 of them, so their memory stays bounded.
         """
-        pending = _deferred.setdefault(self.name, [])
-        pending.append((values if isinstance(values, tuple) else (values,), verdict))
-        if len(pending) >= _MAX_DEFERRED:
+        with _deferred_lock:     # never appended to a list that a reader has just taken
+            pending = _deferred.setdefault(self.name, [])
+            pending.append((values if isinstance(values, tuple) else (values,), verdict))
+            full = len(pending) >= _MAX_DEFERRED
+        if full:
             self.run_deferred_checks()
 
     def run_deferred_checks(self) -> None:
