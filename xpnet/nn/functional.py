@@ -10,3 +10,4 @@ short imports). The ops themselves live in ``xpnet.ops``, which is internal.
 from ..ops import *  # noqa: F401,F403
 from ..ops import __all__, clamp  # noqa: F401
 from ..autograd.creation import one_hot  # noqa: E402,F401  (no gradient: a creation function)
+from .adaptive import adaptive_avg_pool2d  # noqa: E402,F401  (composed of avg_pool2d)
