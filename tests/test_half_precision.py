@@ -533,3 +533,38 @@ def test_half_reductions_count_past_float16s_range(name):
     np.testing.assert_allclose(float(y.item()), value, rtol=1e-2)
     if grad is not None:   # 1/70 000 is a float16 subnormal: a few significant bits
         np.testing.assert_allclose(_host(x.grad), grad, rtol=5e-2)
+
+
+# -- PyTorch's half precision -----------------------------------------------------------------------
+
+_TORCH_HALF = {   # name -> (xpnet call, torch call); inputs (3, 5) in [-4, 4]
+    "softmax": (lambda x: F.softmax(x, -1), lambda t, x: t.softmax(x, -1)),
+    "log_softmax": (lambda x: F.log_softmax(x, -1), lambda t, x: t.log_softmax(x, -1)),
+    "gelu": (F.gelu, lambda t, x: t.nn.functional.gelu(x)),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"),
+                  lambda t, x: t.nn.functional.gelu(x, approximate="tanh")),
+    "sigmoid": (F.sigmoid, lambda t, x: t.sigmoid(x)),
+    "layer_norm": (lambda x: F.layer_norm(x, (5,)), lambda t, x: t.nn.functional.layer_norm(
+        x, (5,))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TORCH_HALF))
+def test_half_ops_match_pytorchs_half_ops(name):
+    """Ops that compute half inputs in float32 round once, as PyTorch's CPU kernels do: the
+    float16 results agree with PyTorch's float16 results to a unit or two of float16."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = _TORCH_HALF[name]
+    host = _round(np.random.default_rng(3).uniform(-4, 4, (3, 5)), "float16")
+    got = ours(xpnet.tensor(host, dtype="float16"))
+    expected = theirs(torch, torch.tensor(host, dtype=torch.float16))
+    assert got.dtype == "float16" and expected.dtype == torch.float16
+    np.testing.assert_allclose(_host(got), expected.double().numpy(), rtol=2e-3, atol=2e-3)
+
+
+def test_module_half_gives_pytorchs_dtypes():
+    torch = pytest.importorskip("torch")
+    ours = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).half()
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).half()
+    assert {k: str(v.dtype) for k, v in ours.state_dict().items()} == \
+        {k: str(v.dtype).replace("torch.", "") for k, v in theirs.state_dict().items()}
