@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .. import kernels
+from ..backend import library_of
 from ..autograd import Function, Tensor
 from ..cpu.memory import matmul_into
 from ..cpu.slabs import Slabs
@@ -96,11 +97,14 @@ class Conv2d(Function):
             return empty_output(xp, geom.n, geom.o, geom.ho, geom.wo, x, bias)
         self.slabs = slabs(self.backend, geom)
         x_nhwc = pad_nhwc(xp, x, geom)
-        y, cols = correlate(xp, x_nhwc, weight, geom, self.slabs)
+        # the columns are kept only for the weight gradient; without it (inference, a frozen
+        # layer) each slab thread reuses one buffer, so memory does not grow with the batch
+        keep = bool(self.needs_input_grad) and self.needs_input_grad[1]
+        y, cols = correlate(xp, x_nhwc, weight, geom, self.slabs, keep)
         if bias is not None:
             y += bias
         self.x_nhwc, self.weight, self.has_bias = x_nhwc, weight, bias is not None
-        self.cols = cols          # every slab's columns, for the weight gradient
+        self.cols = cols          # every slab's columns, for the weight gradient (or None)
         return xp.permute_dims(xp.reshape(y, (geom.n, geom.ho, geom.wo, geom.o)), (0, 3, 1, 2))
 
     def backward(self, grad_y):
@@ -330,9 +334,10 @@ def weight_matrix(xp, weight, geom):
 
 # -- the three products ---------------------------------------------------------------------------
 
-def correlate(xp, x_nhwc, weight, geom, slabs):
+def correlate(xp, x_nhwc, weight, geom, slabs, keep=True):
     """The convolution's output as rows (N·Ho·Wo, O), and each slab's columns (kept for the
-    weight gradient): y = cols @ W_mat, one GEMM per slab (batched over groups)."""
+    weight gradient; None when ``keep`` is False, and then each slab thread writes its columns
+    into one reused buffer): y = cols @ W_mat, one GEMM per slab (batched over groups)."""
     g, n, o, m = geom.groups, geom.n, geom.o, geom.ho * geom.wo
     w_mat = weight_matrix(xp, weight, geom)
     if len(slabs) == 1:
@@ -340,17 +345,27 @@ def correlate(xp, x_nhwc, weight, geom, slabs):
         y = xp.matmul(cols[0], w_mat)                                       # (G, N·Ho·Wo, Og)
     else:
         y = slabs.empty((g, n * m, o // g), x_nhwc.dtype, x_nhwc.device)
+        reuse = not keep and not tiled(geom)
         # every buffer is taken here, before the slab threads start
-        outs = [None if tiled(geom) else column_buffer(slabs, geom, start, stop, x_nhwc)
-                for start, stop in slabs]
+        outs = [None if tiled(geom) or reuse else
+                column_buffer(slabs, geom, start, stop, x_nhwc) for start, stop in slabs]
         cols = [None] * len(slabs)
 
-        def slab(k, _):
+        def slab(k, buffer):
             start, stop = slabs[k]
-            cols[k] = im2col(xp, x_nhwc, geom, start, stop, outs[k])
-            matmul_into(xp, y[:, start * m:stop * m, :], cols[k], w_mat)
+            out = outs[k]
+            if reuse:   # a full slab's buffer; the last, shorter slab gets its own
+                out = buffer if stop - start == slabs.size else \
+                    column_buffer(slabs, geom, start, stop, x_nhwc)
+            part = im2col(xp, x_nhwc, geom, start, stop, out)
+            matmul_into(xp, y[:, start * m:stop * m, :], part, w_mat)
+            if keep:
+                cols[k] = part
 
-        slabs.run(slab)
+        slabs.run(slab, (lambda: column_buffer(slabs, geom, 0, slabs.size, x_nhwc))
+                  if reuse else None)
+    if not keep:
+        cols = None
     if g > 1:
         return xp.reshape(xp.permute_dims(y, (1, 0, 2)), (n * m, o)), cols
     return xp.reshape(y, (n * m, o)), cols
@@ -445,7 +460,9 @@ def im2col(xp, x_nhwc, geom, start, stop, out=None):
                                                 dtype=x_nhwc.dtype, device=x_nhwc.device)
     # the loop nest copies a pixel's channels at a time: with fewer than 8 (a first layer),
     # NumPy's KH·KW strided copies are faster
-    gather = gather_columns if cg >= 8 else gather_columns.reference
+    # (a compiled kernel off NumPy, e.g. CuPy's, is one launch whatever the channel count)
+    gather = gather_columns if cg >= 8 or library_of(x_nhwc) != "numpy" else \
+        gather_columns.reference
     gather(xp, cols, x_nhwc[start:stop, ...], *geom.stride, *geom.dilation)
     return xp.reshape(cols, (g, m * ho * wo, kh * kw * cg))
 
