@@ -7,7 +7,7 @@ import pytest
 
 import xpnet
 from xpnet import kernels
-from xpnet.ops import conv, loss, pool
+from xpnet.ops import conv, loss, pool, recurrent
 
 # (groups, samples, Ho, Wo, KH, KW, channels per group, stride, dilation): a 3×3 stride-1 conv,
 # DCGAN's 4×4 stride-2 ones (64 channels, and its last layer with 1), a dilated conv, groups
@@ -191,9 +191,43 @@ def test_route_max_gradient_writes_every_pixel_of_disjoint_windows(window):
         assert np.isnan(got[~covered]).all()
 
 
+@pytest.mark.parametrize("n, hid", [(3, 5), (1, 1), (4, 16)])
+def test_lstm_step_loops_equal_the_fused_cells(n, hid):
+    """The LSTM's float32 step and its backward as loops over (N, 4H) gate blocks (their own
+    tanh) give what the cell's array calls give, outputs and in-place writes alike, also for
+    pre-activations far into tanh's and the sigmoid's flat tails."""
+    _compiler_on()
+    rng = np.random.default_rng(n * 100 + hid)
+    f32 = lambda *shape, scale=1.0: (scale * rng.standard_normal(shape)).astype(np.float32)  # noqa: E731
+    z, p = f32(n, 4 * hid, scale=4.0), f32(n, 4 * hid, scale=4.0)
+    z[0, 0] = 30.0                                   # saturated gates
+    c_prev = f32(n, hid)
+    k = np.asarray(recurrent._LSTM_CONSTANTS, dtype=np.float32)
+    results = []
+    for run in (recurrent.lstm_step, recurrent.lstm_step.reference):
+        gates, c, tanh_c, h = (np.full((n, 4 * hid), np.nan, np.float32),
+                               *(np.full((n, hid), np.nan, np.float32) for _ in range(3)))
+        run(_host(), z, p, c_prev, gates, c, tanh_c, h, k)
+        results.append((gates, c, tanh_c, h))
+    assert recurrent.lstm_step.kernels.get("numpy") is not None, "lstm_step ran uncompiled"
+    for got, expected in zip(*results):
+        np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-7)
+    gates, _, tanh_c, _ = results[1]
+    grad_out, grad_h, grad_c_start = f32(n, hid), f32(n, hid), f32(n, hid)
+    backward = []
+    for run in (recurrent.lstm_step_backward, recurrent.lstm_step_backward.reference):
+        grad_c, grad_z = grad_c_start.copy(), np.full((n, 4 * hid), np.nan, np.float32)
+        run(_host(), grad_out, grad_h, grad_c, gates, c_prev, tanh_c, grad_z, k)
+        backward.append((grad_c, grad_z))
+    assert recurrent.lstm_step_backward.kernels.get("numpy") is not None
+    for got, expected in zip(*backward):
+        np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-7)
+
+
 def test_every_compiled_function_is_tested_here():
     tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient,
-              loss.log_softmax_nll, loss.cross_entropy_grad}
+              loss.log_softmax_nll, loss.cross_entropy_grad, recurrent.lstm_step,
+              recurrent.lstm_step_backward}
     missing = sorted(f.__qualname__ for f in kernels.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 
