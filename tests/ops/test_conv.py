@@ -192,6 +192,26 @@ def test_conv2d_input_gradient_is_the_same_when_built_in_slabs_of_samples(device
     assert_close(w.grad, gw, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["stride2_pad1", "groups2", "dilation2", "tiled_padded_groups"])
+def test_conv2d_without_a_weight_gradient_reuses_one_column_buffer_and_gives_the_same_output(
+        device, name, monkeypatch):
+    from xpnet import cpu
+    x_shape, w_shape, stride, padding, dilation, groups = CASES[name]
+    x, w = random_inputs(device, (5,) + x_shape[1:], w_shape, seed=11)
+    per_sample = np.prod(F.conv2d(x[:1], w, None, stride, padding, dilation, groups).shape[2:]) \
+        * w_shape[2] * w_shape[3] * x_shape[1]
+    # two samples per slab: slabs of 2, 2 and a shorter last one of 1
+    monkeypatch.setattr(cpu.slabs, "SLAB_ELEMENTS", int(2 * per_sample))
+    expected = conv2d_loops(x.numpy(), w.numpy(), None, stride, padding, dilation, groups)
+    with xpnet.no_grad():
+        assert_close(F.conv2d(x, w, None, stride, padding, dilation, groups), expected,
+                     rtol=1e-10, atol=1e-12)
+    frozen = w.detach()           # input gradient only: the columns are not kept either
+    y = F.conv2d(x, frozen, None, stride, padding, dilation, groups)
+    assert_close(y, expected, rtol=1e-10, atol=1e-12)
+    assert y.creator.cols is None
+
+
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 2), groups=st.sampled_from([1, 2]), cg=st.integers(1, 2),
        og=st.integers(1, 2), kh=st.integers(1, 3), kw=st.integers(1, 3),
