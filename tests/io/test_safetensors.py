@@ -22,7 +22,8 @@ def sample(dtype):
 
 
 def test_every_dtype_round_trips_onto_the_device(tmp_path, device):
-    names = [n for n in DTYPES if not (n == "float16" and device == "strict")]  # not in strict
+    # array-api-strict (both of its devices) has no float16
+    names = [n for n in DTYPES if not (n == "float16" and device.startswith("strict"))]
     state = {name: xpnet.tensor(sample(name), device=device) for name in names}
     state["scalar"] = xpnet.tensor(np.float32(2.5), device=device)
     state["empty"] = xpnet.zeros(0, 4, device=device)

@@ -24,6 +24,7 @@ intermediate results are kept only for tensors that asked with ``retain_grad()``
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -144,10 +145,10 @@ def _blocks(array, max_elements):
     what is still 3-D or larger shown as its 2-D slices); None above ``max_elements``."""
     if array is None:
         return None
+    if math.prod(array.shape) > max_elements:   # never copy a big array to print nothing
+        return None
     # an explicit transfer: the array may live in device memory
     host = array.numpy() if isinstance(array, Tensor) else _backend.to_numpy(array)
-    if host.size > max_elements:
-        return None
     if host.ndim > 2:    # (1, 1, 3, 3) prints as one 3×3 block, (1, 2, 1, 1) as a row of 2
         host = np.squeeze(host)
     if host.ndim <= 1:

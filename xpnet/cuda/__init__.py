@@ -87,11 +87,16 @@ def get_device_name(device=None) -> str:
 
 def synchronize(device=None) -> None:
     """Wait until the GPU (None: the current one; an int, 'cuda:N' or a device) has finished
-    its queued work (for timing). Does nothing without a GPU."""
+    its queued work (for timing), then raise the error of any check an op left on it (a label
+    out of range), as ``torch.cuda.synchronize`` raises a device-side assert. Does nothing
+    without a GPU."""
     if _cupy() is None:
         return
     import cupy
-    cupy.cuda.Device(_index("synchronize", device)).synchronize()
+    from .. import backend as _backend
+    index = _index("synchronize", device)
+    cupy.cuda.Device(index).synchronize()
+    _backend.resolve(f"cuda:{index}").run_deferred_checks()
 
 
 def empty_cache() -> None:
