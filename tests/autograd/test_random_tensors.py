@@ -122,7 +122,8 @@ def test_in_place_fills_draw_on_the_tensors_device(device):
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda d: xpnet.randn(2, dtype="int64", device=d), TypeError,
-     r"^randn: dtype must be float32 or float64, got int64$"),
+     r"^randn: dtype must be a floating dtype \(float16, bfloat16, float32 or float64\), "
+     r"got int64$"),
     (lambda d: xpnet.randint(0, 3, (2, -1), device=d), ValueError,
      r"^randint: sizes must be >= 0, got \(2, -1\)$"),
     (lambda d: xpnet.normal(0.0, 1.0, (2.5,), device=d), TypeError,
@@ -139,7 +140,8 @@ def test_in_place_fills_draw_on_the_tensors_device(device):
     (lambda d: xpnet.randn_like([1.0]), TypeError,
      r"^randn_like: input must be a Tensor, got list$"),
     (lambda d: xpnet.rand_like(xpnet.zeros(2, device=d, dtype="int64")), TypeError,
-     r"^rand_like: dtype must be float32 or float64, got int64$"),
+     r"^rand_like: dtype must be a floating dtype \(float16, bfloat16, float32 or "
+     r"float64\), got int64$"),
     (lambda d: xpnet.normal(0.0, -1.0, (2,), device=d), ValueError,
      r"^normal: std must be non-negative, got -1.0$"),
     (lambda d: xpnet.normal(0.0, 1.0), TypeError, r"^normal: with a number for both mean and std, "
