@@ -199,11 +199,16 @@ class Backend:
         updated in place, which must never write into the caller's array.
         """
         host = np.asarray(host)
+        name = None if dtype is None else dtype_name(dtype)
+        if name is not None and getattr(self.xp, name, None) is None:
+            raise self.missing_dtype("Tensor", name)
         if self.library == "numpy":
-            return np.array(host, dtype=None if dtype is None else np.dtype(dtype_name(dtype)),
-                            copy=True)
-        if dtype is not None:
-            host = host.astype(np.dtype(dtype_name(dtype)), copy=False)
+            return np.array(host, dtype=None if name is None else np.dtype(name), copy=True)
+        if name == "bfloat16":   # NumPy has none: made from float32, which holds it exactly
+            import torch
+            return self.asarray(host.astype(np.float32)).to(torch.bfloat16)
+        if name is not None:
+            host = host.astype(np.dtype(name), copy=False)
         if self.library == "cupy":
             import cupy  # the compat namespace need not re-export cupy.cuda
             with self.scope():
@@ -217,13 +222,25 @@ class Backend:
             return torch.from_numpy(np.ascontiguousarray(host)).to(self.device)
         return self.xp.asarray(host, device=self.device, copy=True)
 
+    def floating_names(self) -> list:
+        """The floating dtypes this device's library has, by name."""
+        return [n for n in ("float16", "bfloat16", "float32", "float64")
+                if getattr(self.xp, n, None) is not None]
+
+    def missing_dtype(self, op, name) -> TypeError:
+        """The error for a dtype this device's library lacks, naming the op and what it has."""
+        library = LIBRARY_NAMES.get(self.library, self.library)
+        return TypeError(f"{op}: dtype {name} is not supported on device '{self.name}' "
+                         f"({library} has no {name}); supported floating dtypes: "
+                         f"{', '.join(self.floating_names())}")
+
     def dtype(self, name):
         """The namespace's dtype object for any spelling (``'float32'``, ``xpnet.float32``)."""
         name = as_dtype(name).name
-        try:
-            return getattr(self.xp, name)
-        except AttributeError:
-            raise TypeError(f"dtype {name} is not available on device {self.name!r}") from None
+        found = getattr(self.xp, name, None)
+        if found is None:
+            raise self.missing_dtype("dtype", name)
+        return found
 
     # ``with xpnet.device("cuda"): ...`` makes this the default device inside the block; the
     # previous defaults live on a stack, so blocks nest (also blocks of the same device)
@@ -526,6 +543,11 @@ def is_array(obj) -> bool:
         and hasattr(obj, "shape")
 
 
+# the array libraries by the names their users know them by, for messages
+LIBRARY_NAMES = {"numpy": "NumPy", "cupy": "CuPy", "array_api_strict": "array-api-strict",
+                 "torch": "PyTorch"}
+
+
 def to_numpy(array) -> np.ndarray:
     """A NumPy copy (or view, for NumPy input) of any supported array, for logging and saving.
 
@@ -543,7 +565,10 @@ def _copy_to_host(array) -> np.ndarray:
     if module == "cupy":
         return array.get()
     if module == "torch":
-        return array.detach().cpu().numpy()
+        array = array.detach().cpu()
+        if str(array.dtype) == "torch.bfloat16":   # NumPy has no bfloat16: float32 holds it
+            array = array.float()
+        return array.numpy()
     if module == "array_api_strict":
         strict = _resolve("strict")
         if array.device != strict.device:   # a device to host copy first, as from a GPU

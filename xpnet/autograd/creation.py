@@ -17,15 +17,12 @@ from .function import Function
 from .tensor import Tensor, check_requires_grad
 
 
-HALF = ("float16", "bfloat16")
 FLOATING = ("float16", "bfloat16", "float32", "float64")
-_LIBRARY = {"numpy": "NumPy", "cupy": "CuPy", "array_api_strict": "array-api-strict",
-            "torch": "PyTorch"}
 
 
 def floating_names(backend) -> list:
     """The floating dtypes a device's library has, by name: float16 to float64."""
-    return [name for name in FLOATING if hasattr(backend.xp, name)]
+    return backend.floating_names()
 
 
 def device_dtype(op, backend, dtype):
@@ -42,10 +39,7 @@ def device_dtype(op, backend, dtype):
     name = _backend.as_dtype(dtype).name
     found = getattr(backend.xp, name, None)
     if found is None:
-        library = _LIBRARY.get(backend.library, backend.library)
-        raise TypeError(f"{op}: dtype {name} is not supported on device '{backend.name}' "
-                        f"({library} has no {name}); supported floating dtypes: "
-                        f"{', '.join(floating_names(backend))}")
+        raise backend.missing_dtype(op, name)
     return found
 
 
@@ -62,14 +56,9 @@ def float_name(op, backend, dtype, default="float32") -> str:
 
 def draw_float(draw, backend, shape, dtype):
     """``draw(backend, shape, name)`` (:func:`xpnet.random.normal`, ``uniform``) for any
-    floating dtype: half precision is drawn in float32 and rounded, so a seed gives the same
-    values in every dtype up to rounding (and NumPy, whose generator has no float16, has it)."""
-    name = _backend.dtype_name(dtype)
-    if name not in HALF:
-        return draw(backend, shape, name)
-    sample = draw(backend, shape, "float32")
-    with backend.scope():
-        return backend.xp.astype(sample, backend.dtype(name))
+    floating dtype (half precision is drawn in float32 and rounded there, so a seed gives the
+    same values in every dtype up to rounding)."""
+    return draw(backend, shape, _backend.dtype_name(dtype))
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:

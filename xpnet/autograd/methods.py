@@ -843,6 +843,7 @@ class TensorMethods:
 
     # -- dtypes -------------------------------------------------------------------------------
     def half(self): return self.astype("float16")
+    def bfloat16(self): return self.astype("bfloat16")
     def long(self): return self.astype("int64")
     def int(self): return self.astype("int32")
     def bool(self): return self.astype("bool")

@@ -50,6 +50,8 @@ class Tensor(TensorMethods):
         else:
             backend = _backend.resolve(device)
             if _backend.is_array(data):
+                if dtype is None and _backend.dtype_name(data.dtype) == "bfloat16":
+                    dtype = "bfloat16"   # the host copy is float32 (NumPy has no bfloat16)
                 data = _backend.to_numpy(data)
             host = _host_data(data)
             if dtype is None and host.dtype == np.float64 and not isinstance(data, np.ndarray):

@@ -606,5 +606,8 @@ def wanted() -> bool:
 def register() -> None:
     """Register this compiler for NumPy arrays, both kinds of kernel, when :func:`wanted`."""
     if wanted():
-        kernels.register_compiler("numpy", compile_fused, refusals, kind=kernels.FUSE)
-        kernels.register_compiler("numpy", compile_loops, refusals, kind=kernels.LOOPS)
+        # Numba has no float16 arithmetic: those calls run the reference, without a warning
+        kernels.register_compiler("numpy", compile_fused, refusals, kind=kernels.FUSE,
+                                  declines=("float16",))
+        kernels.register_compiler("numpy", compile_loops, refusals, kind=kernels.LOOPS,
+                                  declines=("float16",))

@@ -79,7 +79,8 @@ class Mean(_Reduction):
         return self.xp.mean(x, axis=axes, keepdims=self.keepdims) if axes else x
 
     def backward(self, grad_y):
-        return self.xp.broadcast_to(self.expand(grad_y) / self.count, self.in_shape)
+        # times 1/count, a Python float: a count past float16's 65504 would round to inf
+        return self.xp.broadcast_to(self.expand(grad_y) * (1.0 / self.count), self.in_shape)
 
 
 class Extremum(_Reduction):
