@@ -33,7 +33,7 @@ class Slabs:
 
     def __init__(self, backend, n: int, per_sample: int):
         self.xp = backend.xp
-        size = n if not backend.on_host else max(1, min(n, SLAB_ELEMENTS // max(1, per_sample)))
+        size = max(1, n if not backend.on_host else min(n, SLAB_ELEMENTS // max(1, per_sample)))
         self.size = size
         self.ranges = [(start, min(n, start + size)) for start in range(0, n, size)]
 

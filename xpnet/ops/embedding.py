@@ -35,7 +35,11 @@ class Embedding(Function):
         flat = xp.reshape(indices, (-1,))
         check_index_range("embedding", "indices", self.backend, flat, rows)
         self.flat, self.rows = flat, rows
-        y = xp.take(weight, flat, axis=0)
+        try:
+            y = xp.take(weight, flat, axis=0)
+        except IndexError:   # a library that checks the gather itself (array-api-strict off the
+            self.backend.run_deferred_checks()   # host): the deferred check names the bad ids
+            raise
         return xp.reshape(y, tuple(indices.shape) + (weight.shape[1],))
 
     def backward(self, grad_y):
