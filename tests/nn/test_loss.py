@@ -44,7 +44,7 @@ def test_loss_layer_equals_its_functional_op_forward_and_backward(device, layer,
     y = loss(x, target)
     y.sum().backward()
     grad_layer, x.grad = x.grad.numpy().copy(), None
-    expected = fn(x, target, reduction)
+    expected = fn(x, target, reduction=reduction)
     expected.sum().backward()
     assert y.device == device and y.shape == expected.shape
     assert y.shape == (() if reduction != "none" else (x.shape[0],) if kind in ("classes",
@@ -150,3 +150,65 @@ def test_kl_div_loss_rejects_an_unknown_reduction_when_built():
     with pytest.raises(ValueError, match=r"^KLDivLoss: reduction must be 'mean', 'batchmean', "
                                          r"'sum' or 'none', got 'avg'$"):
         nn.KLDivLoss(reduction="avg")
+
+
+# PyTorch's remaining losses and loss arguments: (xpnet layer or call, torch's), input kind
+EXTRA = {
+    "L1Loss": (lambda lib, r: lib.nn.L1Loss(reduction=r), "regression"),
+    "SmoothL1Loss-beta": (lambda lib, r: lib.nn.SmoothL1Loss(reduction=r, beta=0.5), "regression"),
+    "HuberLoss-delta": (lambda lib, r: lib.nn.HuberLoss(reduction=r, delta=0.5), "regression"),
+    "BCELoss-weight": (lambda lib, r: lib.nn.BCELoss(weight=_tensor(lib, [0.5, 1.0, 2.0]),
+                                                     reduction=r), "probabilities"),
+    "BCEWithLogits-pos_weight": (lambda lib, r: lib.nn.BCEWithLogitsLoss(
+        pos_weight=_tensor(lib, [0.5, 2.0, 3.0]), reduction=r), "logits"),
+    "BCEWithLogits-both": (lambda lib, r: lib.nn.BCEWithLogitsLoss(
+        weight=_tensor(lib, [[1.0], [0.5], [2.0], [0.0]]), pos_weight=_tensor(lib, [4.0, 1.0, 0.25]),
+        reduction=r), "logits"),
+}
+
+
+def _tensor(lib, values):
+    return lib.tensor(values, dtype=lib.float64)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", EXTRA)
+def test_more_losses_and_weights_match_pytorch_with_gradients(device, name, reduction):
+    torch = pytest.importorskip("torch")
+    make, kind = EXTRA[name]
+    x, t = inputs(device, kind)
+    layer = make(xpnet, reduction).to(device)
+    loss = layer(x, t)
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    expected = make(torch, reduction)(tx, torch.tensor(t.numpy()))
+    assert_close(loss, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    loss.sum().backward()
+    expected.sum().backward()
+    assert_close(x.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["HuberLoss-delta", "BCEWithLogits-both"])
+def test_composed_losses_have_second_derivatives(device, name):
+    from xpnet.testing import gradgradcheck
+    make, kind = EXTRA[name]
+    x, t = inputs(device, kind)
+    layer = make(xpnet, "mean").to(device)
+    assert gradgradcheck(lambda x: layer(x, t), x)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda x, t: F.huber_loss(x, t, delta=0), ValueError, r"huber_loss: delta must be a number > 0"),
+    (lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=[1.0]), TypeError,
+     r"binary_cross_entropy_with_logits: pos_weight must be a Tensor, got list"),
+    (lambda x, t: F.binary_cross_entropy_with_logits(x, t[:2], pos_weight=t[0]), ValueError,
+     r"binary_cross_entropy_with_logits: input and target must have the same shape"),
+    (lambda x, t: F.binary_cross_entropy_with_logits(x, t, "sum"), TypeError,
+     r"weight must be a Tensor, got str 'sum' \(the third argument is weight, as in PyTorch: "
+     r"pass reduction= by keyword\)"),
+    (lambda x, t: F.l1_loss(x, t, size_average=True), ValueError,
+     r"l1_loss: size_average and reduce are deprecated in PyTorch and not supported"),
+])
+def test_loss_arguments_are_checked(device, call, error, message):
+    x, t = inputs(device, "logits")
+    with pytest.raises(error, match=message):
+        call(x, t)

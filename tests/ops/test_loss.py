@@ -41,7 +41,7 @@ def test_binary_cross_entropy_matches_numpy_and_finite_differences(device, reduc
     target, = random_inputs(device, (2, 3), low=0.0, high=1.0, seed=1, requires_grad=False)
     a, t = p.numpy(), target.numpy()
     expected = _reduce(-(t * np.log(a) + (1 - t) * np.log(1 - a)), reduction)
-    assert_close(F.binary_cross_entropy(p, target, reduction), expected, rtol=1e-12)
+    assert_close(F.binary_cross_entropy(p, target, reduction=reduction), expected, rtol=1e-12)
     gradcheck(F.binary_cross_entropy, p, target, reduction=reduction)
 
 
@@ -51,7 +51,7 @@ def test_binary_cross_entropy_clamps_the_log_at_minus_100(device, dtype):
     target = xpnet.tensor([1.0, 0.0, 1.0, 1.0], device=device, dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no log(0) warning either
-        loss = F.binary_cross_entropy(p, target, "none")
+        loss = F.binary_cross_entropy(p, target, reduction="none")
     assert_close(loss, np.array([100.0, 100.0, np.log(2.0), 100.0], dtype), rtol=1e-6)
 
 
@@ -61,7 +61,7 @@ def test_bce_with_logits_matches_numpy_and_finite_differences(device, reduction)
     target, = random_inputs(device, (2, 3), low=0.0, high=1.0, seed=1, requires_grad=False)
     s, t = _sigmoid(x.numpy()), target.numpy()
     expected = _reduce(-(t * np.log(s) + (1 - t) * np.log(1 - s)), reduction)
-    assert_close(F.binary_cross_entropy_with_logits(x, target, reduction), expected, rtol=1e-12)
+    assert_close(F.binary_cross_entropy_with_logits(x, target, reduction=reduction), expected, rtol=1e-12)
     gradcheck(F.binary_cross_entropy_with_logits, x, target, reduction=reduction)
 
 
@@ -69,7 +69,7 @@ def test_bce_with_logits_is_stable_at_large_magnitudes(device):
     x = xpnet.tensor([100.0, -100.0, 100.0, -100.0], device=device, dtype="float64",
                      requires_grad=True)
     target = xpnet.tensor([0.0, 1.0, 1.0, 0.0], device=device, dtype="float64")
-    loss = F.binary_cross_entropy_with_logits(x, target, "sum")
+    loss = F.binary_cross_entropy_with_logits(x, target, reduction="sum")
     loss.backward()
     assert_close(loss, 200.0, rtol=1e-12)
     assert_close(x.grad, [1.0, -1.0, 0.0, 0.0], atol=1e-40)

@@ -1,12 +1,14 @@
 """Layers and models: PyTorch's names, shapes and default initialisations."""
 from . import init
-from .module import Module, Parameter, Buffer, Sequential, ModuleList, ParameterList
+from .module import (Module, Parameter, Buffer, Sequential, ModuleList, ModuleDict,
+                     ParameterList)
 from .linear import Linear, Identity, Flatten
 from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Dropout
-from .loss import MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss,
+                   CrossEntropyLoss, NLLLoss)
 from .conv import Conv2d
 from .pool import MaxPool2d, AvgPool2d
-from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .embedding import Embedding
 from .attention import MultiheadAttention

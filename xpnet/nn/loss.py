@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..ops.divergence import check_kl_reduction
-from ..ops.loss import _check_ignore_index, _check_reduction
+from ..ops.loss import _check_ignore_index, _check_reduction, _legacy
 from .module import Module
 
 
@@ -30,26 +30,66 @@ class MSELoss(_Loss):
         return ops.mse_loss(input, target, self.reduction)
 
 
-class BCELoss(_Loss):
+class L1Loss(_Loss):
+    """mean(|input - target|). Shape: input (*), target (*) -> scalar"""
+
+    def forward(self, input, target):  # noqa: A002
+        return ops.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic below ``beta``, linear above. Shape: input (*), target (*) -> scalar"""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 beta: float = 1.0):
+        _legacy("SmoothL1Loss", size_average, reduce, reduction)
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):  # noqa: A002
+        return ops.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Quadratic below ``delta``, then ``delta``-sloped. Shape: input (*), target (*) -> scalar"""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):  # noqa: A002
+        return ops.huber_loss(input, target, self.reduction, self.delta)
+
+
+class _Weighted(_Loss):
+    """A binary loss with PyTorch's optional elementwise ``weight`` (kept as a buffer)."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        _legacy(type(self).__name__, size_average, reduce, reduction)
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+
+
+class BCELoss(_Weighted):
     """Log loss on probabilities. Shape: input (*), target (*) -> scalar"""
 
-    def __init__(self, weight=None, reduction: str = "mean"):
-        _no_weight("BCELoss", weight)
-        super().__init__(reduction)
+    def forward(self, input, target):  # noqa: A002
+        return ops.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Weighted):
+    """Log loss on logits (sigmoid fused in, stable), with PyTorch's ``weight`` and
+    ``pos_weight``. Shape: input (*), target (*) -> scalar"""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):  # noqa: A002
-        return ops.binary_cross_entropy(input, target, self.reduction)
-
-
-class BCEWithLogitsLoss(_Loss):
-    """Log loss on logits (sigmoid fused in, stable). Shape: input (*), target (*) -> scalar"""
-
-    def __init__(self, weight=None, reduction: str = "mean"):
-        _no_weight("BCEWithLogitsLoss", weight)
-        super().__init__(reduction)
-
-    def forward(self, input, target):  # noqa: A002
-        return ops.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return ops.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                    reduction=self.reduction,
+                                                    pos_weight=self.pos_weight)
 
 
 class CrossEntropyLoss(_Loss):

@@ -18,11 +18,11 @@ from .linalg import matmul, linear
 from .activation import relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, gelu
 from .dropout import dropout
 from .loss import (mse_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
-                   cross_entropy, nll_loss, smooth_l1_loss)
+                   cross_entropy, nll_loss, smooth_l1_loss, l1_loss, huber_loss)
 # convolution, pooling, normalisation
 from .conv import conv2d
 from .pool import max_pool2d, avg_pool2d
-from .norm import batch_norm, layer_norm
+from .norm import batch_norm, layer_norm, group_norm
 # whole-sequence recurrent ops, embedding
 from .recurrent import rnn, lstm, gru
 from .embedding import embedding

@@ -54,7 +54,8 @@ class _Loss(Function):
         return elementwise
 
     def scale(self, grad_y):
-        return grad_y / self.count if self.reduction == "mean" else grad_y
+        # times 1/count, a Python float: a count past float16's 65504 would round to inf
+        return grad_y * (1.0 / self.count) if self.reduction == "mean" else grad_y
 
 
 class MSELoss(_Loss):
@@ -270,7 +271,9 @@ class CrossEntropy(_ClassLoss):
         labels = xp.reshape(labels, (m,))
         log_p = xp.empty((m, c), dtype=rows.dtype, device=rows.device)
         loss = xp.empty((m,), dtype=rows.dtype, device=rows.device)
-        totals = xp.empty((3,), dtype=rows.dtype, device=rows.device)
+        # the sums in float32 for half inputs (as PyTorch): 70 000 rows overflow float16
+        half = _backend.dtype_name(rows.dtype) in ("float16", "bfloat16")
+        totals = xp.empty((3,), dtype=xp.float32 if half else rows.dtype, device=rows.device)
         log_softmax_nll(xp, log_p, loss, totals, rows, labels, self.ignore_index,
                         self.label_smoothing)
         # out-of-range labels are counted by the pass: in host memory the count is read here;
@@ -282,10 +285,12 @@ class CrossEntropy(_ClassLoss):
             _check_label_range(self.op_name, self.backend, labels, c, self.ignore_index)
         self.log_p, self.labels, self.count = log_p, labels, totals[1]
         if self.reduction == "mean":
-            return totals[0] / totals[1]
-        if self.reduction == "sum":
-            return totals[0]
-        return self.reduce(loss)
+            result = totals[0] / totals[1]
+        elif self.reduction == "sum":
+            result = totals[0]
+        else:
+            return self.reduce(loss)
+        return xp.astype(result, rows.dtype) if half else result
 
     def backward(self, grad_y):
         xp = self.xp
@@ -401,7 +406,8 @@ def log_softmax_nll(xp, log_p, loss, totals, rows, labels, ignore_index, smoothi
     outside = xp.empty(column.shape, dtype=rows.dtype, device=rows.device)
     _label_counts(xp, column, ignore_index, c, counted, outside)
     loss[...] = -xp.sum(terms, axis=1)
-    totals[...] = xp.stack([xp.sum(loss), xp.sum(counted), xp.sum(outside)])
+    totals[...] = xp.stack([xp.sum(loss, dtype=totals.dtype), xp.sum(counted, dtype=totals.dtype),
+                            xp.sum(outside, dtype=totals.dtype)])
 
 
 @kernels.fuse
@@ -555,18 +561,94 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     return SmoothL1Loss(reduction, beta=float(beta))(input, _as_target("smooth_l1_loss", target))
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Log loss on probabilities in (0, 1): -(t·log p + (1-t)·log(1-p))."""
-    _check_reduction("binary_cross_entropy", reduction)
-    return BCELoss(reduction)(input, _as_target("binary_cross_entropy", target))
+def _legacy(op, size_average, reduce, reduction):
+    """PyTorch's deprecated ``size_average`` / ``reduce`` must stay None; ``reduction`` is
+    checked."""
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{op}: size_average and reduce are deprecated in PyTorch and not "
+                         f"supported; use reduction='mean', 'sum' or 'none'")
+    _check_reduction(op, reduction)
+
+
+def _weigh(terms, weight, reduction):
+    """The elementwise ``terms`` times ``weight`` (a Tensor that broadcasts to them), reduced:
+    PyTorch's ``weight=`` of the binary losses (a mean over elements, not over weights)."""
+    from .reduction import mean, sum as total
+    if weight is not None:
+        terms = terms * weight
+    return mean(terms) if reduction == "mean" else total(terms) if reduction == "sum" else terms
+
+
+def _check_weight(op, weight):
+    """PyTorch's third argument of the binary losses is ``weight``: a reduction given there by
+    position is named as such rather than taken for a weight."""
+    if weight is not None and not isinstance(weight, Tensor):
+        hint = (" (the third argument is weight, as in PyTorch: pass reduction= by keyword)"
+                if isinstance(weight, str) else "")
+        raise TypeError(f"{op}: weight must be a Tensor, got {type(weight).__name__} "
+                        f"{weight!r}{hint}")
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Log loss on probabilities in (0, 1): -(t·log p + (1-t)·log(1-p)), each element times
+    ``weight`` when given (PyTorch's signature)."""
+    op = "binary_cross_entropy"
+    _check_weight(op, weight)
+    _legacy(op, size_average, reduce, reduction)
+    target = _as_target(op, target)
+    if weight is None:
+        return BCELoss(reduction)(input, target)
+    return _weigh(BCELoss("none")(input, target), weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,  # noqa: A002
-                                     reduction: str = "mean") -> Tensor:
-    """Log loss on logits, stable for any magnitude; gradient sigmoid(x) - t."""
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
-    return BCEWithLogitsLoss(reduction)(
-        input, _as_target("binary_cross_entropy_with_logits", target))
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Log loss on logits, stable for any magnitude; gradient sigmoid(x) - t (PyTorch's
+    signature). ``pos_weight`` (broadcast along the last axis: one per class) weighs the
+    positive term: -(pw·t·log σ(x) + (1-t)·log(1-σ(x))) = (1-t)·x + (1 + (pw-1)·t)·softplus(-x);
+    ``weight`` multiplies each element's loss."""
+    op = "binary_cross_entropy_with_logits"
+    _check_weight(op, weight)
+    _legacy(op, size_average, reduce, reduction)
+    target = _as_target(op, target)
+    if weight is None and pos_weight is None:
+        return BCEWithLogitsLoss(reduction)(input, target)
+    if pos_weight is None:
+        terms = BCEWithLogitsLoss("none")(input, target)
+    else:
+        if not isinstance(pos_weight, Tensor):
+            raise TypeError(f"{op}: pos_weight must be a Tensor, got "
+                            f"{type(pos_weight).__name__}")
+        from .elementwise import abs as absolute, exp, log1p, maximum
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+        if input.shape != target.shape:
+            raise ValueError(f"{op}: input and target must have the same shape, got input "
+                             f"{input.shape} and target {target.shape}")
+        softplus_neg = maximum(-input, 0.0) + log1p(exp(-absolute(input)))
+        terms = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * softplus_neg
+    return _weigh(terms, weight, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,  # noqa: A002
+            reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``mean(|input - target|)`` (smooth L1 with beta 0)."""
+    _legacy("l1_loss", size_average, reduce, reduction)
+    return SmoothL1Loss(reduction, beta=0.0)(input, _as_target("l1_loss", target))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
+               delta: float = 1.0) -> Tensor:
+    """Huber: ``0.5·d²`` where ``|d| < delta``, else ``delta·(|d| - 0.5·delta)``; it is
+    ``delta`` times the smooth L1 loss with ``beta = delta``."""
+    _check_reduction("huber_loss", reduction)
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        raise ValueError(f"huber_loss: delta must be a number > 0, got {delta!r}")
+    return SmoothL1Loss(reduction, beta=float(delta))(
+        input, _as_target("huber_loss", target)) * float(delta)
 
 
 def _check_ignore_index(op, ignore_index):
