@@ -272,3 +272,26 @@ def test_multinomial_refuses_bad_weights():
         xpnet.multinomial(xpnet.zeros(2, 3), 1)
     with pytest.raises(ValueError, match=r"multinomial: input must be 1-D or 2-D"):
         xpnet.multinomial(xpnet.ones(2, 2, 2), 1)
+
+
+def test_set_grad_enabled_and_inference_mode_work_as_pytorchs(device):
+    x = xpnet.ones(2, device=device, requires_grad=True)
+    for phase in ("train", "eval"):                     # the idiom of training loops
+        with xpnet.set_grad_enabled(phase == "train"):
+            y = x * 2.0
+        assert y.requires_grad == (phase == "train") and xpnet.is_grad_enabled()
+    with xpnet.inference_mode():
+        assert not (x * 2.0).requires_grad
+    with xpnet.inference_mode(False):
+        assert (x * 2.0).requires_grad
+
+    @xpnet.inference_mode()
+    def predict(t):
+        return t * 3.0
+    assert not predict(x).requires_grad
+    xpnet.set_grad_enabled(False)                        # called: at once, until set back
+    try:
+        assert not xpnet.is_grad_enabled() and not (x * 2.0).requires_grad
+    finally:
+        xpnet.set_grad_enabled(True)
+    assert xpnet.is_grad_enabled()

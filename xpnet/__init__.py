@@ -20,7 +20,8 @@ from .backend import DTYPES as _DTYPES
 from .cpu import set_num_threads, get_num_threads
 from .backend import (resolve as device, default_device, set_default_device, available_devices,
                       to_numpy)
-from .autograd import Tensor, Function, no_grad, enable_grad, is_grad_enabled
+from .autograd import (Tensor, Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled,
+                       inference_mode)
 from .autograd import is_tensor
 from .autograd.creation import (tensor, zeros, ones, full, zeros_like, ones_like, randn, rand,
                                 arange, full_like, empty, empty_like, linspace, eye, from_numpy,
@@ -68,7 +69,8 @@ __version__ = "0.1.0"
 __all__ = [
     "summary", "accelerator", "backends", "utils",
     "backend", "kernels", "cpu", "cuda", "device", "default_device", "set_default_device", "available_devices", "to_numpy",
-    "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "zeros", "ones",
+    "Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
+    "inference_mode", "tensor", "zeros", "ones",
     "full", "zeros_like", "ones_like", "randn", "rand", "arange", "random", "manual_seed", "seed",
     "initial_seed", "get_rng_state", "set_rng_state", "nn", "functional", "optim", "data", "io",
     "models", "save", "load", "load_state_dict", "fit", "evaluate", "predict", "History", "dtype",

@@ -682,3 +682,41 @@ def test_a_module_whose_hooks_are_all_removed_takes_the_plain_path_again():
     x = xpnet.randn(1, 2, requires_grad=True)
     y = layer(x)
     assert y.creator is not None and type(y.creator).__name__ == "Linear"    # no hook point
+
+
+def test_named_sequential_and_module_dict_have_pytorchs_names_reprs_and_weights(device):
+    torch = pytest.importorskip("torch")
+    from collections import OrderedDict
+
+    def build(lib):
+        lib.manual_seed(0)
+        body = lib.nn.Sequential(OrderedDict([("conv1", lib.nn.Conv2d(1, 2, 3)),
+                                              ("act", lib.nn.ReLU()),
+                                              ("flat", lib.nn.Flatten())]))
+        heads = lib.nn.ModuleDict({"digit": lib.nn.Linear(8, 10), "odd": lib.nn.Linear(8, 1)})
+        return body, heads
+
+    (body, heads), (tbody, theads) = build(xpnet), build(torch)
+    for ours, theirs in ((body, tbody), (heads, theads), (body[1:], tbody[1:])):
+        assert repr(ours) == repr(theirs)
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+    body.load_state_dict({k: v.numpy() for k, v in tbody.state_dict().items()})
+    heads.load_state_dict({k: v.detach().numpy() for k, v in theads.state_dict().items()})
+    body.to(device), heads.to(device)
+    x = np.random.default_rng(0).standard_normal((2, 1, 4, 4)).astype(np.float32)
+    features = body(xpnet.tensor(x, device=device))
+    assert body.conv1 is body[0] and list(heads) == ["digit", "odd"] and "odd" in heads
+    with torch.no_grad():
+        expected = theads["digit"](tbody(torch.tensor(x)))
+    assert_close(heads["digit"](features), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.ModuleList([nn.ReLU(), 3]), r"ModuleList: element 1 must be a Module, got int"),
+    (lambda: nn.ModuleList().append("x"), r"ModuleList.append: the argument must be a Module"),
+    (lambda: nn.ModuleDict({"a": 3}), r"ModuleDict: the value of 'a' must be a Module, got int"),
+    (lambda: nn.Sequential(nn.ReLU(), 3), r"Sequential: argument 1 must be a Module, got int"),
+])
+def test_containers_refuse_what_is_not_a_module(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()

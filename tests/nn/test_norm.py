@@ -102,3 +102,44 @@ def test_norm_layers_name_themselves_in_errors(device):
 def test_norm_layers_refuse_bad_eps_and_momentum(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+@pytest.mark.parametrize("shape, groups", [((2, 6, 3, 4), 3), ((3, 4, 5), 1), ((2, 4), 4)])
+def test_group_norm_matches_pytorch_with_gradients(device, shape, groups):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.GroupNorm(groups, shape[1]).double()
+    with torch.no_grad():
+        theirs.weight.uniform_(0.5, 1.5), theirs.bias.uniform_(-0.5, 0.5)
+    ours = nn.GroupNorm(groups, shape[1], device=device, dtype="float64")
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    x, = random_inputs(device, shape, seed=4)
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    y, ty = ours(x), theirs(tx)
+    assert_close(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(5).standard_normal(shape)
+    y.backward(xpnet.tensor(g, device=device))
+    ty.backward(torch.tensor(g))
+    assert_close(x.grad, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert_close(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_group_norm_has_second_derivatives(device):
+    from xpnet.testing import gradgradcheck
+    x, w, b = random_inputs(device, (2, 4, 3), (4,), (4,), seed=6)
+    assert gradgradcheck(lambda x, w, b: xpnet.nn.functional.group_norm(x, 2, w, b), x, w, b)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: nn.GroupNorm(4, 6), ValueError, r"GroupNorm: num_groups must divide num_channels, "
+                                             r"got num_groups=4 and num_channels=6"),
+    (lambda: nn.GroupNorm(0, 6), ValueError, r"GroupNorm: num_groups must be a positive int"),
+    (lambda: nn.GroupNorm(2, 4)(xpnet.ones(2, 6, 3)), ValueError,
+     r"group_norm: weight must have shape \(6,\), got \(4,\)"),
+    (lambda: xpnet.nn.functional.group_norm(xpnet.ones(2, 6), 4), ValueError,
+     r"group_norm: num_groups must divide the number of channels, got 6 channels"),
+])
+def test_group_norm_refuses_bad_arguments(make, error, message):
+    with pytest.raises(error, match=message):
+        make()

@@ -633,11 +633,18 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _module(owner, what, value):
+    if not isinstance(value, Module):
+        raise TypeError(f"{owner}: {what} must be a Module, got {type(value).__name__}")
+    return value
+
+
 class ModuleList(Module):
     """A list of modules, registered so their parameters are found (names 0, 1, 2 ...)."""
 
     def __init__(self, modules=()):
-        self.items = list(modules)
+        self.items = [_module(type(self).__name__, f"element {i}", m)
+                      for i, m in enumerate(modules)]
 
     def _members(self):
         for i, m in enumerate(self.items):  # named 0, 1, 2 ... as in PyTorch
@@ -653,8 +660,63 @@ class ModuleList(Module):
         return iter(self.items)
 
     def append(self, module: Module):
-        self.items.append(module)
+        self.items.append(_module(f"{type(self).__name__}.append", "the argument", module))
         return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys (``state_dict`` names ``key.weight``),
+    in insertion order, as PyTorch's."""
+
+    def __init__(self, modules=None):
+        self._entries = {}
+        if modules is not None:
+            self.update(modules)
+
+    def _members(self):
+        yield from self._entries.items()
+
+    def __getitem__(self, key):
+        return self._entries[key]
+
+    def __setitem__(self, key, module):
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict: keys must be non-empty strings without '.', got {key!r}")
+        self._entries[key] = _module("ModuleDict", f"the value of {key!r}", module)
+
+    def __delitem__(self, key):
+        del self._entries[key]
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __contains__(self, key):
+        return key in self._entries
+
+    def keys(self):
+        return self._entries.keys()
+
+    def values(self):
+        return self._entries.values()
+
+    def items(self):
+        return self._entries.items()
+
+    def pop(self, key):
+        return self._entries.pop(key)
+
+    def update(self, modules):
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module
 
 
 class ParameterList(ModuleList):
@@ -672,13 +734,35 @@ class Sequential(ModuleList):
     """Modules applied one after another: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))``."""
 
     def __init__(self, *layers):
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+        names = None
+        if len(layers) == 1 and isinstance(layers[0], dict):   # an OrderedDict: named layers
+            names, layers = list(layers[0]), tuple(layers[0].values())
+            for name in names:
+                if not isinstance(name, str) or not name or "." in name:
+                    raise KeyError(f"Sequential: layer names must be non-empty strings without "
+                                   f"'.', got {name!r}")
+        elif len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: argument {i} must be a Module, got "
-                                f"{type(layer).__name__}")
+            _module("Sequential", f"argument {i}", layer)
         super().__init__(layers)
+        self.names = names
+
+    def _members(self):
+        names = self.names or [str(i) for i in range(len(self.items))]
+        yield from zip(names, self.items)
+
+    def __getattr__(self, name):   # model.conv1 for Sequential(OrderedDict(conv1=...))
+        names = self.__dict__.get("names")
+        if names and name in names:
+            return self.items[names.index(name)]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def append(self, module: Module):
+        super().append(module)
+        if self.names is not None:
+            self.names.append(str(len(self.items) - 1))
+        return self
 
     def forward(self, x):
         for layer in self.items:
@@ -687,5 +771,7 @@ class Sequential(ModuleList):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
+            if self.names is not None:
+                return Sequential(dict(zip(self.names[index], self.items[index])))
             return Sequential(*self.items[index])
         return self.items[index]

@@ -109,3 +109,28 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalise each sample's channels in ``num_groups`` groups (Wu & He), then a learned
+    per-channel scale and shift. Shape: (N, C, *) -> same"""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 bias: bool = True, *, device=None, dtype=None):
+        self.num_groups = positive_int("GroupNorm", "num_groups", num_groups)
+        self.num_channels = positive_int("GroupNorm", "num_channels", num_channels)
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups must divide num_channels, got "
+                             f"num_groups={num_groups} and num_channels={num_channels}")
+        self.eps = number("GroupNorm", "eps", eps, minimum=0)
+        self.affine = affine
+        self.weight = Parameter(init.ones((num_channels,), device, dtype)) if affine else None
+        self.bias = Parameter(init.zeros((num_channels,), device, dtype)) \
+            if affine and bias else None
+
+    def forward(self, x):
+        return ops.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None or not self.affine}")

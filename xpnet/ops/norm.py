@@ -1,4 +1,5 @@
-"""Batch and layer normalisation, each one Function with the closed-form backward.
+"""Batch and layer normalisation, each one Function with the closed-form backward (and group
+normalisation, a layer norm over a view of the channels).
 
 With x̂ = (x - mean)·invstd over M values and y = w·x̂ + b, the gradient of the input is
 
@@ -245,3 +246,35 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
     shape = tuple(integer("layer_norm", "each entry of normalized_shape", s, minimum=0)
                   for s in normalized_shape)
     return LayerNorm(shape, number("layer_norm", "eps", eps, minimum=0))(x, weight, bias)
+
+
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Group normalisation (Wu & He): the C channels of x (N, C, *) in ``num_groups`` groups,
+    each sample's group normalised over its channels and positions, then per-channel
+    ``weight`` and ``bias``: a layer norm of x viewed as (N, G, C/G·∏*), so its gradients (and
+    their gradients) are layer norm's.
+
+    >>> group_norm(xpnet.randn(2, 4, 3, 3), 2).shape
+    (2, 4, 3, 3)
+    """
+    from .shape import reshape
+    require_tensors("group_norm", input=x, weight=weight, bias=bias)
+    groups = integer("group_norm", "num_groups", num_groups, minimum=1)
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: input must be (N, C, *), got shape {x.shape}")
+    n, c = x.shape[0], x.shape[1]
+    if c % groups:
+        raise ValueError(f"group_norm: num_groups must divide the number of channels, got "
+                         f"{c} channels and num_groups={groups}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != (c,):
+            raise ValueError(f"group_norm: {name} must have shape ({c},), got {p.shape}")
+    y = reshape(layer_norm(reshape(x, (n, groups, -1)), (math.prod(x.shape[1:]) // groups,),
+                           None, None, eps), x.shape)
+    per_channel = (c,) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * reshape(weight, per_channel)
+    if bias is not None:
+        y = y + reshape(bias, per_channel)
+    return y
