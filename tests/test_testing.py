@@ -112,3 +112,31 @@ def test_gradgradcheck_needs_an_input_that_requires_grad(device):
     x = random_inputs(device, (3,), requires_grad=False)[0]
     with pytest.raises(ValueError, match="gradgradcheck: no input requires grad"):
         gradgradcheck(lambda a: a * a, x)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_gradgradcheck_in_either_mode_finds_a_wrong_second_derivative(device, fast):
+    x, = random_inputs(device, (4, 3))
+    assert gradgradcheck(lambda a: (a * a * a).sum(), x, fast=fast)
+    with pytest.raises(GradcheckError, match=r"gradcheck: gradient of input 0 \(shape \(4, 3\)\) "
+                                             r"is wrong" + (" along a random direction" if fast
+                                                            else " at")):
+        gradgradcheck(lambda a: _CubeWithWrongSecondDerivative()(a), x, fast=fast)
+
+
+class _SquareWithWrongGradient(Function):
+    """x² whose backward gives x instead of 2x."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, grad_y):
+        return grad_y * self.x
+
+
+def test_gradcheck_along_random_directions_finds_a_wrong_gradient(device):
+    x, = random_inputs(device, (5,))
+    assert gradcheck(lambda a: a * a, x, directions=3)
+    with pytest.raises(GradcheckError, match=r"wrong along a random direction: autograd"):
+        gradcheck(lambda a: _SquareWithWrongGradient()(a), x, directions=3)
