@@ -214,6 +214,15 @@ ARGUMENT_CASES = [
      r"^DataLoader: seed must be an int, got '1' \(str\)$"),
     (lambda: DataLoader(ArrayDataset(np.zeros(3)), collate_fn=list), NotImplementedError,
      r"^DataLoader: collate_fn is not supported: batches are the stacked rows"),
+    (lambda: xpnet.arange(0, 5, 0), ValueError, r"^arange: step must be nonzero, got 0$"),
+    (lambda: xpnet.arange("5"), TypeError, r"^arange: end must be a number, got '5' \(str\)$"),
+    (lambda: xpnet.randn(2, 3)[xpnet.ones(3, dtype="bool")], IndexError,
+     r"^getitem: a boolean mask of shape \(3,\) must match the shape \(2,\) of the axes 0..0"),
+    (lambda: F.cross_entropy(xpnet.randn(4), xpnet.tensor([1])), ValueError,
+     r"^cross_entropy: for an unbatched input of shape \(4,\) the integer label must be a 0-d "
+     r"tensor, got shape \(1,\)$"),
+    (lambda: xpnet.autograd.grad(3, [xpnet.ones(2, requires_grad=True)]), TypeError,
+     r"^xpnet.autograd.grad: outputs must be Tensors, got int at 0$"),
     (lambda: DataLoader(None, batch_size=2), TypeError,
      r"^DataLoader: dataset must be a map-style dataset \(with __len__ and __getitem__: an "
      r"ArrayDataset, a TensorDataset, a list\), got NoneType$"),

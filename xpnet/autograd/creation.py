@@ -195,6 +195,12 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     backend = _backend.resolve(device)
     if stop is None:
         start, stop = 0, start
+    for name, value in (("start", start), ("end", stop), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"arange: {name} must be a number, got {value!r} "
+                            f"({type(value).__name__})")
+    if step == 0:
+        raise ValueError("arange: step must be nonzero, got 0")
     dt = device_dtype("arange", backend, dtype) if dtype is not None else None
     with backend.scope():
         data = backend.xp.arange(start, stop, step, dtype=dt, device=backend.device)

@@ -143,11 +143,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                          f"{len(outs)} outputs and "
                          f"{1 if isinstance(grad_outputs, Tensor) else len(grad_outputs)} "
                          f"grad_outputs")
-    _require_grad("grad", "inputs", ins, lambda i: (
-        f"input {i} does not require grad; create it with requires_grad=True"))
     _require_grad("grad", "outputs", outs, lambda i: (
         f"output {i} does not require grad and has no creator (was it computed from inputs "
         f"that require grad, outside no_grad()?)"))
+    _require_grad("grad", "inputs", ins, lambda i: (
+        f"input {i} does not require grad; create it with requires_grad=True"))
     if retain_graph is None:
         retain_graph = create_graph
     found = _run("grad", outs, gouts, retain_graph, create_graph, ins, accumulate=False)

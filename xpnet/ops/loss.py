@@ -170,6 +170,10 @@ class _ClassLoss(Function):
                              f"tensor")
         unbatched = scores.ndim == 1
         if unbatched:
+            if xp.isdtype(target.dtype, "integral") and target.ndim != 0:
+                raise ValueError(f"{op}: for an unbatched input of shape {tuple(scores.shape)} "
+                                 f"the integer label must be a 0-d tensor, got shape "
+                                 f"{tuple(target.shape)}")
             scores, target = xp.reshape(scores, (1, -1)), xp.reshape(target, (1,) + tuple(target.shape))
         self.shape, self.unbatched = tuple(scores.shape), unbatched
         c = scores.shape[1]

@@ -281,6 +281,7 @@ def getitem(x: Tensor, index) -> Tensor:
     """
     parts = index if isinstance(index, tuple) else (index,)
     if any(not (p is None or p is Ellipsis or isinstance(p, (int, slice))) for p in parts):
+        _check_masks(x, parts)
         parts = tuple(_index_part(x, p) for p in parts)
         flat = ()
         for p in parts:   # a boolean mask of k axes: the k arrays of its true entries' indices
@@ -290,6 +291,24 @@ def getitem(x: Tensor, index) -> Tensor:
             return advanced_getitem(x, flat, lambda t, i: GetItem(i)(t))
         index = flat
     return GetItem(index)(x)
+
+
+def _check_masks(x, parts):
+    """A boolean mask must have the shape of the axes it indexes (PyTorch's IndexError), checked
+    for the masks before any Ellipsis, whose axes are known."""
+    axis = 0
+    for p in parts:
+        if p is Ellipsis:
+            return
+        if isinstance(p, Tensor) and p.dtype == "bool" and p.ndim:
+            covered = tuple(x.shape[axis:axis + p.ndim])
+            if covered != p.shape:
+                raise IndexError(f"getitem: a boolean mask of shape {p.shape} must match the "
+                                 f"shape {covered} of the axes {axis}..{axis + p.ndim - 1} it "
+                                 f"indexes (tensor of shape {x.shape})")
+            axis += p.ndim
+        elif p is not None:
+            axis += 1
 
 
 def _index_part(x, part):
