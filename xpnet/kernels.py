@@ -146,7 +146,7 @@ def _kernel(kind: str, reference: Callable, source: Callable, instead: str) -> C
         return kernel
 
     functools.update_wrapper(call, reference)
-    call.reference, call.kernels, call.refused = reference, {}, set()
+    call.reference, call.source, call.kernels, call.refused = reference, source, {}, set()
     _KERNELS[kind].append(call)
     return call
 

@@ -258,7 +258,7 @@ class count_calls:
     array-api-strict is pure Python, so every operator and namespace function can be watched.
     Each call that would launch a kernel on a GPU is counted once (views, metadata and ``empty``
     are not); a function compiled by :func:`xpnet.kernels.fuse` counts as ONE call, as it is one
-    kernel on CuPy. With ``gpu_like`` (default) the ``strict`` device also takes the GPU's code
+    kernel on CuPy, and so does a loop nest that has a CUDA kernel (``xpnet.cuda.loops``). With ``gpu_like`` (default) the ``strict`` device also takes the GPU's code
     paths (``Backend.on_host`` is False: one conv slab, no host-side range checks), so the count
     is the number of launches a CuPy step would make.
 
@@ -317,6 +317,28 @@ class count_calls:
             return kernel
         kernels.register_compiler("array_api_strict", fused_kernel)
         self._undo.append(lambda: kernels.register_compiler("array_api_strict", None))
+
+        def loop_kernel(loops):
+            # a loop nest with a CUDA kernel (xpnet.cuda.loops) is one launch on CuPy: counted
+            # once, its reference run; the others run their reference, every call counted
+            from .cuda.loops import SOURCES
+            if f"{loops.__module__}.{loops.__qualname__}" not in SOURCES:
+                return None
+            reference = next(c.reference for c in kernels._KERNELS[kernels.LOOPS]
+                             if c.source is loops)
+
+            def kernel(*args):
+                if counter.depth == 0:
+                    counter.record(f"loops:{loops.__name__}")
+                counter.depth += 1
+                try:
+                    return reference(strict, *args)
+                finally:
+                    counter.depth -= 1
+            return kernel
+        kernels.register_compiler("array_api_strict", loop_kernel, kind=kernels.LOOPS)
+        self._undo.append(lambda: kernels.register_compiler("array_api_strict", None,
+                                                            kind=kernels.LOOPS))
         if self.gpu_like:
             self._patch(_backend.Backend, "on_host", property(
                 lambda b: b.library == "numpy" or (b.library == "torch"

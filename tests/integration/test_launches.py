@@ -108,3 +108,17 @@ def test_a_layer_error_inside_counting_is_not_swallowed():
     with count_calls():
         with pytest.raises(ValueError, match=r"Linear\(in_features=3"):
             nn.Linear(3, 2, device="strict")(xpnet.randn(2, 4, device="strict"))
+
+
+def test_a_convolution_step_launches_im2col_and_col2im_once_each_per_layer():
+    """mnist-cnn's two conv layers: each window copy and each col2im is one CUDA kernel
+    (xpnet.cuda.loops), not KH·KW strided copies; the whole step stays under 70 launches (99
+    when im2col ran as array calls)."""
+    build, shape = RECIPE_MODELS["mnist-cnn"]
+    model = build(device="strict")
+    x = xpnet.randn(*shape, device="strict")
+    y = xpnet.tensor([k % 10 for k in range(shape[0])], device="strict")
+    calls = _counted_step(model, x, y, optim.Adam(model.parameters()))
+    assert calls.by_name["loops:_gather_columns_loops"] == 2     # forward, both layers
+    assert calls.by_name["loops:_add_columns_loops"] == 1        # backward, the second layer
+    assert calls.total <= 70, calls.total

@@ -68,6 +68,7 @@ _LSTM_CONSTANTS = (7.90531110763549805, 0.0004, -2.76076847742355e-16, 2.0001879
                    -8.60467152213735e-11, 5.12229709037114e-08, 1.48572235717979e-05,
                    6.37261928875436e-04, 4.89352455891786e-03, 1.19825839466702e-06,
                    1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03, 0.5, 1.0)
+_CONSTANTS_ON: dict = {}   # {device name: _LSTM_CONSTANTS as a float32 array there}
 
 
 def _lstm_step_loops(z, p, c_prev, gates, c, tanh_c, h, k):
@@ -462,7 +463,10 @@ class LSTM(_Recurrent):
         xp = self.xp
         if like.dtype != xp.float32:
             return kernel.reference, None
-        constants = xp.asarray(_LSTM_CONSTANTS, dtype=xp.float32, device=like.device)
+        constants = _CONSTANTS_ON.get(self.backend.name)
+        if constants is None:   # made once per device: no host-to-device copy per step
+            constants = _CONSTANTS_ON[self.backend.name] = xp.asarray(
+                _LSTM_CONSTANTS, dtype=xp.float32, device=like.device)
         return kernel, constants
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
