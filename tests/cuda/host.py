@@ -15,7 +15,9 @@ _C_TYPES = {"int64": ("long long", ctypes.c_longlong), "uint64": ("unsigned long
 _T = {np.dtype(np.float64): "double", np.dtype(np.float32): "float"}
 
 _PRELUDE = """
+#include <cmath>
 #include <cstddef>
+using std::tanh;
 #define __device__
 template <typename T, int N> struct CArray {
     T* data_; const long long* shape_; const long long* strides_;

@@ -9,7 +9,7 @@ from xpnet import backend, kernels
 from xpnet import random as xrandom
 from xpnet.cuda import loops, philox
 from xpnet.cuda.elementwise import Source
-from xpnet.ops import conv
+from xpnet.ops import conv, recurrent
 
 from .host import build
 
@@ -91,12 +91,57 @@ def test_the_col2im_kernel_adds_what_the_strided_additions_add_bit_for_bit(tmp_p
     np.testing.assert_array_equal(got, expected)
 
 
+_TOLERANCE = {np.float32: dict(rtol=2e-6, atol=2e-7), np.float64: dict(rtol=1e-14, atol=1e-15)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_lstm_step_kernel_equals_the_fused_cell(tmp_path, dtype):
+    """Forward on whole gate blocks: the fused cell's values (C's tanh against NumPy's, a unit
+    in the last place apart at most); c_prev a strided view, as a slice of the state buffer."""
+    rng = np.random.default_rng(2)
+    n, hid = 3, 5
+    z, p = (3 * rng.standard_normal((n, 4 * hid))).astype(dtype), \
+        rng.standard_normal((n, 4 * hid)).astype(dtype)
+    c_prev = rng.standard_normal((n, 2 * hid)).astype(dtype)[:, ::2]
+    outs = [np.full(shape, np.nan, dtype) for shape in ((n, 4 * hid), (n, hid), (n, hid),
+                                                        (n, hid))]
+    expected = [np.zeros_like(o) for o in outs]
+    build(loops.LSTM_STEP, tmp_path, dtype, {name: 2 for name in (
+        "z", "p", "c_prev", "gates", "c", "tanh_c", "h")})(n * hid, z, p, c_prev, *outs)
+    recurrent.lstm_step.reference(np, z, p, c_prev, *expected, None)
+    for got, want in zip(outs, expected):
+        np.testing.assert_allclose(got, want, **_TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_lstm_step_backward_kernel_equals_the_fused_cell(tmp_path, dtype):
+    """Backward: grad_z and grad_c (written in place) as the fused cell writes them; grad_out a
+    broadcast view (stride 0), as the gradient of a sum reaches the layer."""
+    rng = np.random.default_rng(3)
+    n, hid = 3, 4
+    gates = rng.uniform(0.05, 0.95, (n, 4 * hid)).astype(dtype)
+    c_prev, tanh_c, grad_h = (rng.standard_normal((n, hid)).astype(dtype) for _ in range(3))
+    grad_out = np.broadcast_to(rng.standard_normal(hid).astype(dtype), (n, hid))
+    grad_c = rng.standard_normal((n, hid)).astype(dtype)
+    got_c, want_c = grad_c.copy(), grad_c.copy()
+    got_z, want_z = np.full((n, 4 * hid), np.nan, dtype), np.zeros((n, 4 * hid), dtype)
+    build(loops.LSTM_STEP_BACKWARD, tmp_path, dtype, {name: 2 for name in (
+        "grad_out", "grad_h", "gates", "c_prev", "tanh_c", "grad_c", "grad_z")})(
+        n * hid, grad_out, grad_h, gates, c_prev, tanh_c, got_c, got_z)
+    recurrent.lstm_step_backward.reference(np, grad_out, grad_h, want_c, gates, c_prev, tanh_c,
+                                           want_z, None)
+    np.testing.assert_allclose(got_z, want_z, **_TOLERANCE[dtype])
+    np.testing.assert_allclose(got_c, want_c, **_TOLERANCE[dtype])
+
+
 def test_the_cupy_loop_compiler_has_kernels_for_im2col_and_col2im_and_none_for_the_rest():
     assert kernels.compiler("cupy", kind="loops") is not None
     by_name = {f"{f.loops.__module__}.{f.loops.__qualname__}": f.loops
                for f in kernels.compiled_functions()}
     assert set(loops.SOURCES) == {"xpnet.ops.conv._gather_columns_loops",
-                                  "xpnet.ops.conv._add_columns_loops"}
+                                  "xpnet.ops.conv._add_columns_loops",
+                                  "xpnet.ops.recurrent._lstm_step_loops",
+                                  "xpnet.ops.recurrent._lstm_step_backward_loops"}
     assert set(loops.SOURCES) <= set(by_name), "a CUDA kernel names a loop nest that is gone"
     for name, loop_nest in by_name.items():
         if name not in loops.SOURCES:      # no CuPy needed: the reference runs, silently
