@@ -171,3 +171,35 @@ def test_the_compiled_kernels_equal_their_references_on_the_gpu(geometry):
     words = philox.words(gpu, 0x0123456789abcdef, 2 ** 32 - 1, 11)
     np.testing.assert_array_equal(backend.to_numpy(words), xrandom.philox_words(
         np, None, 0x0123456789abcdef, 2 ** 32 - 1, 11))
+
+
+@pytest.mark.gpu
+def test_the_lstm_kernels_equal_the_fused_cell_on_the_gpu():
+    gpu = backend.resolve_or_skip("cuda")
+    cupy = gpu.xp
+    rng = np.random.default_rng(4)
+    n, hid = 4, 6
+    z, p = (gpu.asarray(rng.standard_normal((n, 4 * hid)).astype(np.float32)) for _ in range(2))
+    c_prev = gpu.asarray(rng.standard_normal((n, hid)).astype(np.float32))
+    got = [cupy.zeros(s, dtype=cupy.float32) for s in ((n, 4 * hid), (n, hid), (n, hid), (n, hid))]
+    want = [cupy.zeros_like(o) for o in got]
+    constants = cupy.asarray(recurrent._LSTM_CONSTANTS, dtype=cupy.float32)
+    recurrent.lstm_step(cupy, z, p, c_prev, *got, constants)
+    recurrent.lstm_step.reference(cupy, z, p, c_prev, *want, constants)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(backend.to_numpy(a), backend.to_numpy(b), rtol=2e-6,
+                                   atol=2e-7)
+    assert recurrent.lstm_step.kernels.get("cupy") is not None
+    grad_out, grad_h = (gpu.asarray(rng.standard_normal((n, hid)).astype(np.float32))
+                        for _ in range(2))
+    grad_c = gpu.asarray(rng.standard_normal((n, hid)).astype(np.float32))
+    want_c = cupy.asarray(grad_c, copy=True)
+    got_z, want_z = cupy.zeros((n, 4 * hid), cupy.float32), cupy.zeros((n, 4 * hid), cupy.float32)
+    recurrent.lstm_step_backward(cupy, grad_out, grad_h, grad_c, got[0], c_prev, got[2], got_z,
+                                 constants)
+    recurrent.lstm_step_backward.reference(cupy, grad_out, grad_h, want_c, got[0], c_prev, got[2],
+                                           want_z, constants)
+    np.testing.assert_allclose(backend.to_numpy(got_z), backend.to_numpy(want_z), rtol=2e-6,
+                               atol=2e-7)
+    np.testing.assert_allclose(backend.to_numpy(grad_c), backend.to_numpy(want_c), rtol=2e-6,
+                               atol=2e-7)
