@@ -305,16 +305,20 @@ class count_calls:
                 self._patch(strict, name, self._wrap(name, value))
         counter = self.counter
 
-        def fused_kernel(fn):
+        def one_launch(name, fn):
+            """``fn(strict, *args)`` recorded as one launch named ``name``."""
             def kernel(*args):
                 if counter.depth == 0:
-                    counter.record(f"fused:{fn.__name__}")
+                    counter.record(name)
                 counter.depth += 1
                 try:
                     return fn(strict, *args)
                 finally:
                     counter.depth -= 1
             return kernel
+
+        def fused_kernel(fn):
+            return one_launch(f"fused:{fn.__name__}", fn)
         kernels.register_compiler("array_api_strict", fused_kernel)
         self._undo.append(lambda: kernels.register_compiler("array_api_strict", None))
 
@@ -326,16 +330,7 @@ class count_calls:
                 return None
             reference = next(c.reference for c in kernels._KERNELS[kernels.LOOPS]
                              if c.source is loops)
-
-            def kernel(*args):
-                if counter.depth == 0:
-                    counter.record(f"loops:{loops.__name__}")
-                counter.depth += 1
-                try:
-                    return reference(strict, *args)
-                finally:
-                    counter.depth -= 1
-            return kernel
+            return one_launch(f"loops:{loops.__name__}", reference)
         kernels.register_compiler("array_api_strict", loop_kernel, kind=kernels.LOOPS)
         self._undo.append(lambda: kernels.register_compiler("array_api_strict", None,
                                                             kind=kernels.LOOPS))
