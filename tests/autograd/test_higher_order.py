@@ -265,12 +265,20 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-def _hvp_xpnet(model, x, target, v):
-    params = list(model.parameters())
-    loss = F.mse_loss(model(x), target)
-    grads = grad(loss, params, create_graph=True)
-    dot = sum((g * vi).sum() for g, vi in zip(grads, v))
-    return grad(dot, params)
+def _assert_hvp_matches_pytorch(torch, model, tmodel, loss_of, vs):
+    """The Hessian-vector product ∇(⟨∇L, v⟩) over the parameters, with ``L = loss_of(lib,
+    module)`` for xpnet's module and PyTorch's (same weights), equal to 1e-6."""
+    found = []
+    for lib, module, grad_fn in ((xpnet, model, grad), (torch, tmodel, torch.autograd.grad)):
+        params = list(module.parameters())
+        grads = grad_fn(loss_of(lib, module), params, create_graph=True)
+        found.append(grad_fn(sum((g * lib.tensor(v)).sum() for g, v in zip(grads, vs)), params))
+    for a, b in zip(*found):
+        assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)
+
+
+def _mse_loss_of(xs, ts):
+    return lambda lib, m: lib.nn.functional.mse_loss(m(lib.tensor(xs)), lib.tensor(ts))
 
 
 @pytest.mark.parametrize("kind", ["linear", "mlp", "layernorm"])
@@ -295,14 +303,7 @@ def test_hessian_vector_products_match_pytorch(kind):
     rng = np.random.default_rng(0)
     xs, ts = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
     vs = [rng.standard_normal(p.shape) for p in model.parameters()]
-    ours = _hvp_xpnet(model, xpnet.tensor(xs), xpnet.tensor(ts), [xpnet.tensor(v) for v in vs])
-    tparams = list(tmodel.parameters())
-    loss = torch.nn.functional.mse_loss(tmodel(torch.tensor(xs)), torch.tensor(ts))
-    tgrads = torch.autograd.grad(loss, tparams, create_graph=True)
-    dot = sum((g * torch.tensor(v)).sum() for g, v in zip(tgrads, vs))
-    theirs = torch.autograd.grad(dot, tparams)
-    for a, b in zip(ours, theirs):
-        assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)
+    _assert_hvp_matches_pytorch(torch, model, tmodel, _mse_loss_of(xs, ts), vs)
 
 
 # -- tensor hooks -------------------------------------------------------------------------------
@@ -402,14 +403,7 @@ def test_cnn_with_max_pooling_hessian_vector_product_matches_pytorch():
     rng = np.random.default_rng(1)
     xs, ts = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((3, 4))
     vs = [rng.standard_normal(p.shape) for p in model.parameters()]
-    ours = _hvp_xpnet(model, xpnet.tensor(xs), xpnet.tensor(ts), [xpnet.tensor(v) for v in vs])
-    tparams = list(tmodel.parameters())
-    loss = torch.nn.functional.mse_loss(tmodel(torch.tensor(xs)), torch.tensor(ts))
-    tgrads = torch.autograd.grad(loss, tparams, create_graph=True)
-    theirs = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(tgrads, vs)),
-                                 tparams)
-    for a, b in zip(ours, theirs):
-        assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)
+    _assert_hvp_matches_pytorch(torch, model, tmodel, _mse_loss_of(xs, ts), vs)
 
 
 # -- attention: its double backward goes through the same math in differentiable ops ----------
@@ -437,19 +431,12 @@ def test_multihead_attention_hessian_vector_product_matches_pytorch():
     rng = np.random.default_rng(2)
     xs = rng.standard_normal((2, 3, 4))
     vs = [rng.standard_normal(p.shape) for p in model.parameters()]
-    x = xpnet.tensor(xs)
-    params = list(model.parameters())
-    out = model(x, x, x)[0]
-    grads = grad((out * out).sum(), params, create_graph=True)
-    ours = grad(sum((g * xpnet.tensor(v)).sum() for g, v in zip(grads, vs)), params)
-    tx = torch.tensor(xs)
-    tout = tmodel(tx, tx, tx)[0]
-    tparams = list(tmodel.parameters())
-    tgrads = torch.autograd.grad((tout * tout).sum(), tparams, create_graph=True)
-    theirs = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(tgrads, vs)),
-                                 tparams)
-    for a, b in zip(ours, theirs):
-        assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)
+
+    def loss_of(lib, m):
+        x = lib.tensor(xs)
+        out = m(x, x, x)[0]
+        return (out * out).sum()
+    _assert_hvp_matches_pytorch(torch, model, tmodel, loss_of, vs)
 
 
 # -- recurrent ops: the recurrence cell by cell in differentiable ops ---------------------------
@@ -491,14 +478,8 @@ def test_recurrent_layer_hessian_vector_product_matches_pytorch(kind):
     rng = np.random.default_rng(3)
     xs = rng.standard_normal((2, 5, 3))
     vs = [rng.standard_normal(p.shape) for p in model.parameters()]
-    params = list(model.parameters())
-    out = model(xpnet.tensor(xs))[0]
-    grads = grad((out * out).sum(), params, create_graph=True)
-    ours = grad(sum((g * xpnet.tensor(v)).sum() for g, v in zip(grads, vs)), params)
-    tout = tmodel(torch.tensor(xs))[0]
-    tparams = list(tmodel.parameters())
-    tgrads = torch.autograd.grad((tout * tout).sum(), tparams, create_graph=True)
-    theirs = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g, v in zip(tgrads, vs)),
-                                 tparams)
-    for a, b in zip(ours, theirs):
-        assert_close(a, b.numpy(), rtol=1e-6, atol=1e-9)
+
+    def loss_of(lib, m):
+        out = m(lib.tensor(xs))[0]
+        return (out * out).sum()
+    _assert_hvp_matches_pytorch(torch, model, tmodel, loss_of, vs)
