@@ -58,6 +58,9 @@ __all__ = [
 _ENV_VAR = "XPNET_DEVICE"
 _NO_SCOPE = contextlib.nullcontext()
 _STRICT_DEVICE = "strict:device1"   # array-api-strict's second device, memory the host cannot read
+# the real floating dtypes by name, narrowest first, and the half-precision ones among them
+FLOATING_NAMES = ("float16", "bfloat16", "float32", "float64")
+HALF_NAMES = ("float16", "bfloat16")
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +117,7 @@ class Backend:
         """The floating-point dtypes as this library's arrays report them (NumPy and CuPy
         arrays give ``numpy.dtype`` objects, the namespaces scalar types), checked per op."""
         found = set()
-        for name in ("float16", "bfloat16", "float32", "float64"):
+        for name in FLOATING_NAMES:
             if hasattr(self.xp, name):
                 found.add(getattr(self.xp, name))
                 if self.library in ("numpy", "cupy"):
@@ -224,8 +227,7 @@ class Backend:
 
     def floating_names(self) -> list:
         """The floating dtypes this device's library has, by name."""
-        return [n for n in ("float16", "bfloat16", "float32", "float64")
-                if getattr(self.xp, n, None) is not None]
+        return [n for n in FLOATING_NAMES if getattr(self.xp, n, None) is not None]
 
     def missing_dtype(self, op, name) -> TypeError:
         """The error for a dtype this device's library lacks, naming the op and what it has."""
@@ -285,7 +287,7 @@ class DType:
 
     @property
     def is_floating_point(self) -> bool:
-        return self.name in ("float16", "bfloat16", "float32", "float64")
+        return self.name in FLOATING_NAMES
 
     @property
     def dtype(self):

@@ -170,13 +170,19 @@ def probability(owner: str, name: str, value, *, allow_one: bool = False) -> flo
 
 # -- dtypes -------------------------------------------------------------------------------------
 
-FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
+FLOATING = frozenset(_backend.FLOATING_NAMES)
 
 
 def is_floating(dtype) -> bool:
     """Whether ``dtype`` (any library's dtype object, a DType or a name) is a real floating
     dtype."""
     return _backend.dtype_name(dtype) in FLOATING
+
+
+def is_half(dtype) -> bool:
+    """Whether ``dtype`` is float16 or bfloat16, which ops widen to float32 to compute sums,
+    exponentials and their weights in (as PyTorch does)."""
+    return _backend.dtype_name(dtype) in _backend.HALF_NAMES
 
 
 def floating_error(owner: str, name: str, dtype) -> TypeError:

@@ -291,7 +291,7 @@ def _host_to(backend, sample):
 def _draw(backend, method, torch_name, shape, dtype, *args):
     """``generator.method(*args, shape)`` on ``backend``'s own generator (torch: ``torch_name``)."""
     shape, name = _shape(shape), _backend.dtype_name(dtype)
-    if name in ("float16", "bfloat16"):   # drawn in float32 and rounded (NumPy draws no float16),
+    if name in _backend.HALF_NAMES:   # drawn in float32 and rounded (NumPy draws no float16),
         drawn = _draw(backend, method, torch_name, shape, "float32", *args)  # as creation does
         with backend.scope():
             return backend.xp.astype(drawn, backend.dtype(name))

@@ -5,7 +5,7 @@ Every creation function takes the floating dtypes the ops take: float16 wherever
 library has it (NumPy, CuPy, PyTorch; not array-api-strict), bfloat16 on PyTorch only (NumPy and
 CuPy have none). A dtype the device lacks is refused here, by name, with the dtypes it has
 (:func:`device_dtype`). Random half-precision tensors are drawn in float32 and rounded
-(:func:`draw_float`), so one seed gives the same values in every floating dtype, up to rounding.
+(:mod:`xpnet.random`), so one seed gives the same values in every floating dtype, up to rounding.
 """
 from __future__ import annotations
 
@@ -17,12 +17,7 @@ from .function import Function
 from .tensor import Tensor, check_requires_grad
 
 
-FLOATING = ("float16", "bfloat16", "float32", "float64")
-
-
-def floating_names(backend) -> list:
-    """The floating dtypes a device's library has, by name: float16 to float64."""
-    return backend.floating_names()
+FLOATING = _backend.FLOATING_NAMES
 
 
 def device_dtype(op, backend, dtype):
@@ -52,13 +47,6 @@ def float_name(op, backend, dtype, default="float32") -> str:
                         f"float64), got {name}")
     device_dtype(op, backend, name)
     return name
-
-
-def draw_float(draw, backend, shape, dtype):
-    """``draw(backend, shape, name)`` (:func:`xpnet.random.normal`, ``uniform``) for any
-    floating dtype (half precision is drawn in float32 and rounded there, so a seed gives the
-    same values in every dtype up to rounding)."""
-    return draw(backend, shape, _backend.dtype_name(dtype))
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -173,7 +161,7 @@ def _random_tensor(op, draw, shape, dtype, device, requires_grad):
     shape = check_shape(op, shape)
     backend = _backend.resolve(device)
     name = float_name(op, backend, dtype)
-    return Tensor.from_array(draw_float(draw, backend, shape, name), bool(requires_grad),
+    return Tensor.from_array(draw(backend, shape, name), bool(requires_grad),
                              device=backend)
 
 

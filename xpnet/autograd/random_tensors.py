@@ -13,8 +13,8 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import random as _random
-from ..checks import integer, number, require_floating
-from .creation import FLOATING, check_shape, device_dtype, draw_float, float_name
+from ..checks import integer, is_half, number, require_floating
+from .creation import FLOATING, check_shape, device_dtype, float_name
 from .tensor import Tensor
 
 _INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -28,7 +28,7 @@ def _size(op, size) -> tuple:
 def _random_tensor(op, draw, shape, dtype, device, requires_grad):
     backend = _backend.resolve(device)
     name = float_name(op, backend, dtype)
-    return Tensor.from_array(draw_float(draw, backend, check_shape(op, shape), name),
+    return Tensor.from_array(draw(backend, check_shape(op, shape), name),
                              bool(requires_grad), device=backend)
 
 
@@ -155,7 +155,7 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None) -> Tensor:
         raise ValueError(f"{op}: mean and std must broadcast together, got shapes "
                          f"{[t.shape for t in tensors]}") from None
     name = _backend.dtype_name(backend.xp.result_type(*(t.array.dtype for t in tensors)))
-    eps = draw_float(_random.normal, backend, shape, name)
+    eps = _random.normal(backend, shape, name)
     values = [t.array if isinstance(t, Tensor) else float(t) for t in (mean, std)]
     with backend.scope():
         return Tensor.from_array(eps * values[1] + values[0], device=backend)
@@ -182,7 +182,7 @@ def bernoulli(input: Tensor, p=None) -> Tensor:  # noqa: A002
         if low < 0 or high > 1:
             raise ValueError(f"{op}: probabilities must be in [0, 1], got values from {low} "
                              f"to {high}")
-    u = draw_float(_random.uniform, backend, input.shape, input.dtype)
+    u = _random.uniform(backend, input.shape, input.dtype)
     with backend.scope():
         return Tensor.from_array(xp.astype(u < probability, input.array.dtype), device=backend)
 
@@ -237,17 +237,17 @@ def multinomial(input: Tensor, num_samples, replacement=False) -> Tensor:  # noq
             raise ValueError(f"{op}: every distribution needs a positive total weight")
     batch = input.shape[:-1]
     with backend.scope():
-        if _backend.dtype_name(weights.dtype) in ("float16", "bfloat16"):
+        if is_half(weights.dtype):
             weights = xp.astype(weights, xp.float32)   # sums and logs of weights, in float32
         if replacement:   # inverse CDF: the number of cumulative weights <= u
             cdf = xp.cumulative_sum(weights, axis=-1)
             cdf = cdf / cdf[..., -1:]
-            u = draw_float(_random.uniform, backend, batch + (num_samples,), weights.dtype)
+            u = _random.uniform(backend, batch + (num_samples,), weights.dtype)
             below = xp.expand_dims(cdf, axis=-2) <= xp.expand_dims(u, axis=-1)
             index = xp.sum(xp.astype(below, xp.int64), axis=-1)
             index = xp.minimum(index, xp.asarray(n - 1, dtype=xp.int64, device=backend.device))
         else:
-            u = draw_float(_random.uniform, backend, input.shape, weights.dtype)
+            u = _random.uniform(backend, input.shape, weights.dtype)
             tiny = xp.asarray(np.finfo(np.float32).tiny, dtype=weights.dtype, device=backend.device)
             positive = weights > 0
             keys = -xp.log(xp.maximum(u, tiny)) / xp.where(positive, weights, xp.ones_like(weights))
@@ -267,7 +267,7 @@ def _draw_into(op, t, draw, finish):
     from .methods import _in_place
 
     def compute(current):
-        sample = draw_float(draw, t.backend, t.shape, float_name(op, t.backend, t.dtype))
+        sample = draw(t.backend, t.shape, float_name(op, t.backend, t.dtype))
         with t.backend.scope():
             return Tensor.from_array(finish(sample), device=t.backend)
     return _in_place(t, op, compute)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 
-from .. import backend as _backend
 from .. import kernels
 from ..autograd import Function, Tensor
+from ..checks import is_half
 from .spelling import dim_arg
 
 
@@ -38,12 +38,9 @@ def relu_grad(xp, grad_y, y):
     return grad_y * xp.astype(y > 0.0, grad_y.dtype)
 
 
-_HALF = ("float16", "bfloat16")
-
-
 def widened(xp, x):
     """``x`` in float32 when it is float16 or bfloat16 (where the op computes), else ``x``."""
-    return xp.astype(x, xp.float32) if _backend.dtype_name(x.dtype) in _HALF else x
+    return xp.astype(x, xp.float32) if is_half(x.dtype) else x
 
 
 def narrowed(xp, y, like):

@@ -2,13 +2,12 @@
 
     y = x·m/(1-p),  m_i = [u_i >= p], u_i ~ U[0, 1)      grad_x = grad_y·m/(1-p)
 
-The draw u is made in x's dtype, half precision in float32 (:func:`draw_float`), so one seed
+The draw u is made in x's dtype, half precision in float32 (:mod:`xpnet.random`), so one seed
 drops the same elements in every floating dtype.
 """
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
-from ..autograd.creation import draw_float
 from .. import random as _random
 from ..checks import probability
 
@@ -23,7 +22,7 @@ class Dropout(Function):
 
     def forward(self, x):
         xp = self.xp
-        keep = draw_float(_random.uniform, self.backend, x.shape, x.dtype) >= self.p
+        keep = _random.uniform(self.backend, x.shape, x.dtype) >= self.p
         self.scale = xp.astype(keep, x.dtype) * (1.0 / (1.0 - self.p))
         return x * self.scale
 

@@ -96,7 +96,7 @@ class Interpolate(Function):
         if matrix is None:
             # half precision: the weights are computed in float32 (as PyTorch's are) and
             # rounded on the device (NumPy has no bfloat16)
-            host_name = "float32" if name in ("float16", "bfloat16") else name
+            host_name = "float32" if name in _backend.HALF_NAMES else name
             if key[0] == "nearest":
                 _, size, out, scale = key
                 host = np.zeros((out, size), dtype=host_name)

@@ -19,7 +19,7 @@ import math
 
 from .. import backend as _backend, kernels
 from ..autograd import Function, Tensor
-from ..checks import check_index_range, defer_index_check
+from ..checks import check_index_range, defer_index_check, is_half
 from .activation import logistic
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -276,7 +276,7 @@ class CrossEntropy(_ClassLoss):
         log_p = xp.empty((m, c), dtype=rows.dtype, device=rows.device)
         loss = xp.empty((m,), dtype=rows.dtype, device=rows.device)
         # the sums in float32 for half inputs (as PyTorch): 70 000 rows overflow float16
-        half = _backend.dtype_name(rows.dtype) in ("float16", "bfloat16")
+        half = is_half(rows.dtype)
         totals = xp.empty((3,), dtype=xp.float32 if half else rows.dtype, device=rows.device)
         log_softmax_nll(xp, log_p, loss, totals, rows, labels, self.ignore_index,
                         self.label_smoothing)
@@ -556,10 +556,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     >>> smooth_l1_loss(xpnet.tensor([0.5, 3.0]), xpnet.tensor([0.0, 0.0])).item()
     1.3125
     """
-    if size_average is not None or reduce is not None:
-        raise ValueError("smooth_l1_loss: size_average and reduce are deprecated in PyTorch and "
-                         "not supported; use reduction='mean', 'sum' or 'none'")
-    _check_reduction("smooth_l1_loss", reduction)
+    _legacy("smooth_l1_loss", size_average, reduce, reduction)
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be a number >= 0, got {beta!r}")
     return SmoothL1Loss(reduction, beta=float(beta))(input, _as_target("smooth_l1_loss", target))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function, Tensor
-from ..autograd.creation import draw_float
 from .. import random as _random
 from .activation import narrowed, widened
 
@@ -37,7 +36,7 @@ class Reparameterize(Function):
     def forward(self, mu, logvar):
         _check_pair(self.op_name, mu, logvar)
         xp = self.xp
-        eps = draw_float(_random.normal, self.backend, mu.shape, mu.dtype)   # half: via float32
+        eps = _random.normal(self.backend, mu.shape, mu.dtype)   # half: via float32
         self.spread = xp.exp(0.5 * logvar) * eps          # σ⊙ε, kept for the gradient
         return mu + self.spread
 
