@@ -345,8 +345,7 @@ class Module:
         owner = f"{type(self).__name__}.register_buffer"
         if not isinstance(name, str):
             raise TypeError(f"{owner}: name must be a str, got {type(name).__name__}")
-        if not name or "." in name:
-            raise KeyError(f"{owner}: name must be a non-empty string without '.', got {name!r}")
+        _member_name(owner, "name", name)
         if name in self.__dict__ and name not in self.__dict__.get("_buffer_names", {}):
             raise KeyError(f"{owner}: attribute {name!r} already exists")
         if tensor is not None and (not isinstance(tensor, Tensor) or
@@ -633,6 +632,13 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _member_name(owner, what, name):
+    """A name for a member (a buffer, a layer of a container): a non-empty str without '.', the
+    separator of state_dict keys; else the KeyError PyTorch raises."""
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"{owner}: {what} must be a non-empty string without '.', got {name!r}")
+
+
 def _module(owner, what, value):
     if not isinstance(value, Module):
         raise TypeError(f"{owner}: {what} must be a Module, got {type(value).__name__}")
@@ -685,8 +691,7 @@ class ModuleDict(Module):
         return self._entries[key]
 
     def __setitem__(self, key, module):
-        if not isinstance(key, str) or not key or "." in key:
-            raise KeyError(f"ModuleDict: keys must be non-empty strings without '.', got {key!r}")
+        _member_name("ModuleDict", "each key", key)
         self._entries[key] = _module("ModuleDict", f"the value of {key!r}", module)
 
     def __delitem__(self, key):
@@ -738,9 +743,7 @@ class Sequential(ModuleList):
         if len(layers) == 1 and isinstance(layers[0], dict):   # an OrderedDict: named layers
             names, layers = list(layers[0]), tuple(layers[0].values())
             for name in names:
-                if not isinstance(name, str) or not name or "." in name:
-                    raise KeyError(f"Sequential: layer names must be non-empty strings without "
-                                   f"'.', got {name!r}")
+                _member_name("Sequential", "each layer name", name)
         elif len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):
