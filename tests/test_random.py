@@ -146,3 +146,28 @@ def test_a_state_of_another_generator_kind_is_refused_with_both_kinds_named(phil
     with pytest.raises(ValueError, match="draws from a philox generator, but the saved state "
                                          "is of a numpy one"):
         xpnet.set_rng_state(state)
+
+
+def test_seeding_and_saving_the_state_never_import_torch():
+    # importing torch only to seed it cost ~200 MB of resident memory in every `xpnet train`
+    import subprocess
+    import sys
+    code = ("import sys, xpnet\n"
+            "xpnet.manual_seed(3)\n"
+            "state = xpnet.random.get_rng_state()\n"
+            "xpnet.random.set_rng_state(state)\n"
+            "print('torch' in sys.modules, 'torch' in state)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_loaded_torch_is_seeded_saved_and_restored_with_xpnet():
+    torch = pytest.importorskip("torch")
+    xpnet.manual_seed(5)
+    first = torch.rand(3)
+    xpnet.manual_seed(5)
+    assert torch.equal(torch.rand(3), first)
+    state = xrandom.get_rng_state()
+    ahead = torch.rand(3)
+    xrandom.set_rng_state(state)
+    assert torch.equal(torch.rand(3), ahead)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -81,16 +82,22 @@ def generator(owner: str, seed, *extra: int) -> np.random.Generator:
 
 
 def manual_seed(value: int) -> None:
-    """Reseed every generator: host draws and every device's draws (negative ints allowed)."""
+    """Reseed every generator: host draws and every device's draws (negative ints allowed), and
+    PyTorch's global generator when torch is loaded (xpnet never loads it for this: importing
+    torch costs ~200 MB of memory and a second of start-up to a run that does not use it)."""
     value = _check_seed(value)
     _seed[0] = value
     _host[0] = np.random.default_rng(_seed_sequence(value))
     _devices.clear()
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.manual_seed(value)
+    torch = _loaded_torch()
+    if torch is not None:
+        torch.manual_seed(value)
+
+
+def _loaded_torch():
+    """The torch module when something has imported it (its global generator is then seeded,
+    saved and restored with xpnet's), else None."""
+    return sys.modules.get("torch")
 
 
 def seed() -> int:
@@ -359,11 +366,9 @@ def get_rng_state() -> dict:
     state = {"seed": _seed[0], "host": _host[0].bit_generator.state,
              "devices": {name: _device_state(_backend.resolve(name), gen)
                          for name, gen in _devices.items()}}
-    try:
-        import torch
-    except ImportError:
-        return state
-    state["torch"] = torch.get_rng_state().numpy().copy()
+    torch = _loaded_torch()
+    if torch is not None:
+        state["torch"] = torch.get_rng_state().numpy().copy()
     return state
 
 
@@ -383,11 +388,8 @@ def set_rng_state(state: dict) -> None:
         except RuntimeError:   # a checkpoint from a GPU run resumed without that GPU
             continue
         _restore_device(backend, saved)
-    if state.get("torch") is not None:
-        try:
-            import torch
-        except ImportError:
-            return
+    torch = _loaded_torch()
+    if state.get("torch") is not None and torch is not None:
         torch.set_rng_state(torch.from_numpy(np.asarray(_host_array(state["torch"]),
                                                         dtype=np.uint8).copy()))
 
