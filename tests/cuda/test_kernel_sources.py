@@ -1,7 +1,8 @@
 """The CUDA kernels' text, run on the CPU (tests/cuda/host.py), against their Array API references:
 Philox4x32-10's rounds against Random123's known answers and the words against
 xpnet.random.philox_words; im2col and col2im against conv's strided copies and additions, on
-strided views as the ops hand them over. The same text is what CuPy compiles on the GPU."""
+strided views as the ops hand them over; the LSTM and GRU steps against their fused cells. The
+same text is what CuPy compiles on the GPU."""
 import numpy as np
 import pytest
 
@@ -134,14 +135,58 @@ def test_the_lstm_step_backward_kernel_equals_the_fused_cell(tmp_path, dtype):
     np.testing.assert_allclose(got_c, want_c, **_TOLERANCE[dtype])
 
 
-def test_the_cupy_loop_compiler_has_kernels_for_im2col_and_col2im_and_none_for_the_rest():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gru_step_kernel_equals_the_fused_cell(tmp_path, dtype):
+    """Forward on whole blocks: the fused cell's r, z, n, h_n and h (C's tanh against NumPy's);
+    h_prev a strided view, b_hh broadcast over the rows."""
+    rng = np.random.default_rng(5)
+    n, hid = 3, 5
+    a = (3 * rng.standard_normal((n, 3 * hid))).astype(dtype)
+    u = rng.standard_normal((n, 3 * hid)).astype(dtype)
+    b_hh = rng.standard_normal(3 * hid).astype(dtype)
+    h_prev = rng.standard_normal((n, 2 * hid)).astype(dtype)[:, ::2]
+    outs = [np.full((n, 4 * hid), np.nan, dtype), np.full((n, hid), np.nan, dtype)]
+    expected = [np.zeros_like(o) for o in outs]
+    build(loops.GRU_STEP, tmp_path, dtype, {name: 2 for name in (
+        "a", "u", "h_prev", "gates", "h")} | {"b_hh": 1})(n * hid, a, u, b_hh, h_prev, *outs)
+    recurrent.gru_step.reference(np, a, u, b_hh, h_prev, *expected, None)
+    for got, want in zip(outs, expected):
+        np.testing.assert_allclose(got, want, **_TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gru_step_backward_kernel_equals_the_fused_cell(tmp_path, dtype):
+    """Backward: grad_a, grad_u and grad_h_direct (written in place) as the fused cell writes
+    them; grad_out a broadcast view (stride 0), as the gradient of a sum reaches the layer."""
+    rng = np.random.default_rng(6)
+    n, hid = 3, 4
+    gates = rng.uniform(0.05, 0.95, (n, 4 * hid)).astype(dtype)
+    gates[:, 3 * hid:] = rng.standard_normal((n, hid))      # h_n is not a gate
+    h_prev, grad_h = (rng.standard_normal((n, hid)).astype(dtype) for _ in range(2))
+    grad_out = np.broadcast_to(rng.standard_normal(hid).astype(dtype), (n, hid))
+    grad_h_direct = rng.standard_normal((n, hid)).astype(dtype)
+    got_direct, want_direct = grad_h_direct.copy(), grad_h_direct.copy()
+    got = [np.full((n, 3 * hid), np.nan, dtype) for _ in range(2)]
+    want = [np.zeros((n, 3 * hid), dtype) for _ in range(2)]
+    build(loops.GRU_STEP_BACKWARD, tmp_path, dtype, {name: 2 for name in (
+        "grad_out", "grad_h", "gates", "h_prev", "grad_h_direct", "grad_a", "grad_u")})(
+        n * hid, grad_out, grad_h, gates, h_prev, got_direct, *got)
+    recurrent.gru_step_backward.reference(np, grad_out, grad_h, want_direct, gates, h_prev,
+                                          *want, None)
+    for g, w in zip([got_direct, *got], [want_direct, *want]):
+        np.testing.assert_allclose(g, w, **_TOLERANCE[dtype])
+
+
+def test_the_cupy_loop_compiler_has_kernels_for_im2col_col2im_and_the_cells_and_none_for_the_rest():
     assert kernels.compiler("cupy", kind="loops") is not None
     by_name = {f"{f.loops.__module__}.{f.loops.__qualname__}": f.loops
                for f in kernels.compiled_functions()}
     assert set(loops.SOURCES) == {"xpnet.ops.conv._gather_columns_loops",
                                   "xpnet.ops.conv._add_columns_loops",
                                   "xpnet.ops.recurrent._lstm_step_loops",
-                                  "xpnet.ops.recurrent._lstm_step_backward_loops"}
+                                  "xpnet.ops.recurrent._lstm_step_backward_loops",
+                                  "xpnet.ops.recurrent._gru_step_loops",
+                                  "xpnet.ops.recurrent._gru_step_backward_loops"}
     assert set(loops.SOURCES) <= set(by_name), "a CUDA kernel names a loop nest that is gone"
     for name, loop_nest in by_name.items():
         if name not in loops.SOURCES:      # no CuPy needed: the reference runs, silently
@@ -203,3 +248,33 @@ def test_the_lstm_kernels_equal_the_fused_cell_on_the_gpu():
                                atol=2e-7)
     np.testing.assert_allclose(backend.to_numpy(grad_c), backend.to_numpy(want_c), rtol=2e-6,
                                atol=2e-7)
+
+
+@pytest.mark.gpu
+def test_the_gru_kernels_equal_the_fused_cell_on_the_gpu():
+    gpu = backend.resolve_or_skip("cuda")
+    cupy = gpu.xp
+    rng = np.random.default_rng(7)
+    n, hid = 4, 6
+    f32 = lambda *shape: gpu.asarray(rng.standard_normal(shape).astype(np.float32))  # noqa: E731
+    a, u, b_hh, h_prev = f32(n, 3 * hid), f32(n, 3 * hid), f32(3 * hid), f32(n, hid)
+    got = [cupy.zeros((n, 4 * hid), cupy.float32), cupy.zeros((n, hid), cupy.float32)]
+    want = [cupy.zeros_like(o) for o in got]
+    constants = cupy.asarray(recurrent._LSTM_CONSTANTS, dtype=cupy.float32)
+    recurrent.gru_step(cupy, a, u, b_hh, h_prev, *got, constants)
+    recurrent.gru_step.reference(cupy, a, u, b_hh, h_prev, *want, constants)
+    for x, y in zip(got, want):
+        np.testing.assert_allclose(backend.to_numpy(x), backend.to_numpy(y), rtol=2e-6,
+                                   atol=2e-7)
+    assert recurrent.gru_step.kernels.get("cupy") is not None
+    grad_out, grad_h, grad_h_direct = f32(n, hid), f32(n, hid), f32(n, hid)
+    want_direct = cupy.asarray(grad_h_direct, copy=True)
+    got_grads = [cupy.zeros((n, 3 * hid), cupy.float32) for _ in range(2)]
+    want_grads = [cupy.zeros((n, 3 * hid), cupy.float32) for _ in range(2)]
+    recurrent.gru_step_backward(cupy, grad_out, grad_h, grad_h_direct, got[0], h_prev,
+                                *got_grads, constants)
+    recurrent.gru_step_backward.reference(cupy, grad_out, grad_h, want_direct, got[0], h_prev,
+                                          *want_grads, constants)
+    for x, y in zip([grad_h_direct, *got_grads], [want_direct, *want_grads]):
+        np.testing.assert_allclose(backend.to_numpy(x), backend.to_numpy(y), rtol=2e-6,
+                                   atol=2e-7)

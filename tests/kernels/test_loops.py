@@ -224,10 +224,43 @@ def test_lstm_step_loops_equal_the_fused_cells(n, hid):
         np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-7)
 
 
+@pytest.mark.parametrize("n, hid", [(3, 5), (1, 1), (4, 16)])
+def test_gru_step_loops_equal_the_fused_cells(n, hid):
+    """The GRU's float32 step and its backward as loops over (N, 3H) and (N, 4H) blocks (their
+    own tanh) give what the cell's array calls give, outputs and in-place writes alike, also for
+    pre-activations far into tanh's and the sigmoid's flat tails."""
+    _compiler_on()
+    rng = np.random.default_rng(n * 100 + hid + 1)
+    f32 = lambda *shape, scale=1.0: (scale * rng.standard_normal(shape)).astype(np.float32)  # noqa: E731
+    a, u, b_hh = f32(n, 3 * hid, scale=4.0), f32(n, 3 * hid, scale=4.0), f32(3 * hid)
+    a[0, 0] = 30.0                                   # a saturated gate
+    h_prev = f32(n, hid)
+    k = np.asarray(recurrent._LSTM_CONSTANTS, dtype=np.float32)
+    results = []
+    for run in (recurrent.gru_step, recurrent.gru_step.reference):
+        gates, h = np.full((n, 4 * hid), np.nan, np.float32), np.full((n, hid), np.nan, np.float32)
+        run(_host(), a, u, b_hh, h_prev, gates, h, k)
+        results.append((gates, h))
+    assert recurrent.gru_step.kernels.get("numpy") is not None, "gru_step ran uncompiled"
+    for got, expected in zip(*results):
+        np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-7)
+    gates = results[1][0]
+    grad_out, grad_h, grad_direct_start = f32(n, hid), f32(n, hid), f32(n, hid)
+    backward = []
+    for run in (recurrent.gru_step_backward, recurrent.gru_step_backward.reference):
+        grad_direct = grad_direct_start.copy()
+        grad_a, grad_u = (np.full((n, 3 * hid), np.nan, np.float32) for _ in range(2))
+        run(_host(), grad_out, grad_h, grad_direct, gates, h_prev, grad_a, grad_u, k)
+        backward.append((grad_direct, grad_a, grad_u))
+    assert recurrent.gru_step_backward.kernels.get("numpy") is not None
+    for got, expected in zip(*backward):
+        np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-7)
+
+
 def test_every_compiled_function_is_tested_here():
     tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient,
               loss.log_softmax_nll, loss.cross_entropy_grad, recurrent.lstm_step,
-              recurrent.lstm_step_backward}
+              recurrent.lstm_step_backward, recurrent.gru_step, recurrent.gru_step_backward}
     missing = sorted(f.__qualname__ for f in kernels.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 

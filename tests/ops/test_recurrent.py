@@ -83,22 +83,44 @@ def test_missing_initial_states_and_biases_mean_zeros(device):
     assert_close(F.gru(x, None, w_ih, w_hh)[0], F.gru(x, zero_h, w_ih, w_hh, zero_b, zero_b)[0])
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("reverse,batch_first", [(False, False), (True, True)])
-def test_float32_lstm_matches_the_float64_reference_forward_and_backward(device, reverse,
-                                                                        batch_first):
+def test_float32_lstm_and_gru_match_the_float64_reference_forward_and_backward(
+        device, kind, reverse, batch_first):
     """The float32 step has its own kernels on NumPy (loops over whole gate blocks, their own
     tanh): values and gradients at float32's precision of the float64 ones."""
-    inputs = make_inputs(device, "lstm", steps=4, batch=3, seed=5)
+    inputs = make_inputs(device, kind, steps=4, batch=3, seed=5)
+    if kind == "gru":
+        inputs = inputs[:2] + inputs[3:]          # no c0
     results = {}
     for dtype in ("float64", "float32"):
         leaves = [xpnet.Tensor((t * 2.0).to(dtype).array, requires_grad=True) for t in inputs]
         x = F.permute(leaves[0], 1, 0, 2) if batch_first else leaves[0]
-        out, h, c = F.lstm(x, *leaves[1:], reverse=reverse, batch_first=batch_first)
-        ((out * out).sum() + (h * 3.0).sum() + (c * c).sum()).backward()
-        results[dtype] = [out.numpy(), h.numpy(), c.numpy()] + [t.grad.numpy() for t in leaves]
+        fn = F.lstm if kind == "lstm" else F.gru
+        outs = fn(x, *leaves[1:], reverse=reverse, batch_first=batch_first)
+        (sum((o * o).sum() for o in outs) + (outs[1] * 3.0).sum()).backward()
+        results[dtype] = [o.numpy() for o in outs] + [t.grad.numpy() for t in leaves]
     for got, expected in zip(results["float32"], results["float64"]):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
+
+
+def test_a_float32_gru_without_b_hh_equals_one_with_a_zero_b_hh(device):
+    """b_hh None: the float32 step kernels read a zero array in its place (the fused cell adds
+    0.0): the same values and gradients, and no gradient for the missing bias."""
+    x, h0, _, w_ih, w_hh, b_ih, _ = make_inputs(device, "gru", steps=4, batch=3, seed=6)
+    zero = xpnet.zeros(3 * H, dtype="float32", device=device, requires_grad=True)
+    results = []
+    for b_hh in (None, zero):
+        leaves = [xpnet.Tensor(t.to("float32").array, requires_grad=True)
+                  for t in (x, h0, w_ih, w_hh, b_ih)]
+        out, h = F.gru(*leaves[:4], leaves[4], b_hh)
+        ((out * out).sum() + (h * 3.0).sum()).backward()
+        results.append([out.numpy(), h.numpy()] + [t.grad.numpy() for t in leaves])
+    for got, expected in zip(*results):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
+    assert zero.grad is not None and zero.grad.shape == (3 * H,)
 
 
 def _lstm_step_arrays(rng, n, hid):
@@ -146,6 +168,58 @@ def test_the_lstm_step_loops_give_the_fused_cells_bits():
         fn(xp, grad_out, grad_h, grad_c, gates, c_prev, tanh_c, grad_z, k)
         backward[name] = (grad_c, grad_z)
     assert recurrent.lstm_step_backward.kernels.get("numpy") is not None
+    for got, expected in zip(backward["loops"], backward["reference"]):
+        np.testing.assert_array_equal(got, expected)
+
+
+def _gru_step_arrays(rng, n, hid):
+    """Arguments of recurrent.gru_step: input projections from -20 to 20 (tanh's clamp and its
+    small-argument branch), a NaN, the outputs full of NaN."""
+    a = rng.uniform(-20, 20, (n, 3 * hid)).astype(np.float32)
+    a[0, :4] = [0.0, 1e-5, -1e-5, np.nan]
+    a[1, 2 * hid:2 * hid + 2] = [1e-5, np.nan]             # the candidate's own pre-activation
+    u = rng.standard_normal((n, 3 * hid)).astype(np.float32)
+    b_hh = rng.standard_normal(3 * hid).astype(np.float32)
+    h_prev = rng.standard_normal((n, 2 * hid)).astype(np.float32)[:, ::2]   # a strided view
+    return [a, u, b_hh, h_prev, np.full((n, 4 * hid), np.nan, np.float32),
+            np.full((n, hid), np.nan, np.float32)]
+
+
+def test_the_gru_step_loops_give_the_fused_cells_bits():
+    """recurrent.gru_step and gru_step_backward compiled as loops against their references
+    (the fused cells on the blocks' slices): the same float32 bits, NaN where the fused cell
+    gives NaN."""
+    from xpnet import kernels
+    from xpnet.ops import recurrent
+    pytest.importorskip("numba")
+    if kernels.compiler("numpy", kind="loops") is None:
+        pytest.skip("XPNET_COMPILER=none switches the CPU compiler off")
+    xp = xpnet.device("cpu").xp
+    k = np.asarray(recurrent._LSTM_CONSTANTS, np.float32)
+    rng = np.random.default_rng(9)
+    n, hid = 3, 20
+    forward = {}
+    for name, fn in (("loops", recurrent.gru_step), ("reference", recurrent.gru_step.reference)):
+        args = _gru_step_arrays(np.random.default_rng(9), n, hid)
+        fn(xp, *args, k)
+        forward[name] = args[4:]
+    assert recurrent.gru_step.kernels.get("numpy") is not None
+    for got, expected in zip(forward["loops"], forward["reference"]):
+        np.testing.assert_array_equal(got, expected)
+    gates, _ = forward["reference"]
+    assert np.isnan(gates).any() and not np.isnan(gates).all()
+    # grad_out a strided view (a batch_first output's gradient), grad_h with a broadcast row
+    grad_out = rng.standard_normal((n, 2, hid)).astype(np.float32)[:, 1, :]
+    grad_h = np.broadcast_to(rng.standard_normal((1, hid)).astype(np.float32), (n, hid))
+    h_prev = rng.standard_normal((n, hid)).astype(np.float32)
+    backward = {}
+    for name, fn in (("loops", recurrent.gru_step_backward),
+                     ("reference", recurrent.gru_step_backward.reference)):
+        grad_h_direct = np.random.default_rng(10).standard_normal((n, hid)).astype(np.float32)
+        grad_a, grad_u = (np.full((n, 3 * hid), np.nan, np.float32) for _ in range(2))
+        fn(xp, grad_out, grad_h, grad_h_direct, gates, h_prev, grad_a, grad_u, k)
+        backward[name] = (grad_h_direct, grad_a, grad_u)
+    assert recurrent.gru_step_backward.kernels.get("numpy") is not None
     for got, expected in zip(backward["loops"], backward["reference"]):
         np.testing.assert_array_equal(got, expected)
 

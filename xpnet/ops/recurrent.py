@@ -14,11 +14,12 @@ Each op is one Function over a whole sequence, one layer and one direction:
 The cells are written once as elementwise functions of ``xp`` and compiled by
 :func:`xpnet.kernels.fuse` (one CuPy kernel per step; plain calls elsewhere). They return nothing:
 they write their results into the output views they are given (``out[...] = value``), which a
-fused CuPy kernel does straight to memory. The LSTM's float32 step on NumPy also has plain loops
-(:func:`xpnet.kernels.loops`) over whole (N, 4H) gate blocks: seven arrays per call instead of
-fifteen views (Numba's per-array call cost was half the cell's time), the same arithmetic in the
-same order (the same bits as the fused cell). In host memory each step's product is written
-into one buffer (``out=``).
+fused CuPy kernel does straight to memory. The LSTM's and the GRU's float32 steps also have plain
+loops (:func:`xpnet.kernels.loops`) over whole gate blocks, compiled by Numba on NumPy and
+written as CUDA kernels on CuPy (``xpnet.cuda.loops``): seven or eight arrays per call instead
+of fourteen to sixteen views (Numba's per-array call cost was half the LSTM cell's time), the
+same arithmetic in the same order (on NumPy the same bits as the fused cell). In host memory
+each step's product is written into one buffer (``out=``).
 
 Weights follow PyTorch: ``w_ih (G·H, in)``, ``w_hh (G·H, H)``, biases ``(G·H,)`` with the gates
 stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), so torch weights load unchanged.
@@ -62,8 +63,9 @@ def lstm_cell_backward(xp, grad_out, grad_h, grad_c, i, f, g, o, c_prev, tanh_c,
 
 
 # Eigen's float32 tanh as the CPU compiler writes it for fused float32 kernels (a 13/6 rational on
-# [-c, c], x itself below 0.0004), then 0.5 and 1.0: the loops below read their float32 constants
-# from this array, so that their arithmetic stays float32 (Numba types a literal as float64)
+# [-c, c], x itself below 0.0004), then 0.5 and 1.0: the LSTM's and the GRU's loops below read
+# their float32 constants from this array, so that their arithmetic stays float32 (Numba types a
+# literal as float64)
 _LSTM_CONSTANTS = (7.90531110763549805, 0.0004, -2.76076847742355e-16, 2.00018790482477e-13,
                    -8.60467152213735e-11, 5.12229709037114e-08, 1.48572235717979e-05,
                    6.37261928875436e-04, 4.89352455891786e-03, 1.19825839466702e-06,
@@ -180,6 +182,96 @@ def gru_cell_backward(xp, grad_out, grad_h_matmul, grad_h_direct, r, z, n, h_n, 
     grad_a_n[...] = grad_n
     grad_u_n[...] = grad_n * r
     grad_h_direct[...] = grad_h * z
+
+
+def _gru_step_loops(a, u, b_hh, h_prev, gates, h, k):
+    c0, c1, a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, half = (
+        k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13])
+
+    def tanh(x):             # the LSTM loops' tanh (a loop nest is compiled on its own)
+        if x != x:
+            return x
+        x = max(min(x, c0), -c0)
+        if abs(x) < c1:
+            return x
+        x2 = x * x
+        num = x2 * a0 + a1
+        num = num * x2 + a2
+        num = num * x2 + a3
+        num = num * x2 + a4
+        num = num * x2 + a5
+        num = num * x2 + a6
+        num = num * x
+        den = x2 * b0 + b1
+        den = den * x2 + b2
+        den = den * x2 + b3
+        return num / den
+
+    rows, hid = h.shape
+    br, bz, bn = b_hh[:hid], b_hh[hid:2 * hid], b_hh[2 * hid:]
+    for q in range(rows):
+        # one unit-stride row per gate block, so that the inner loop vectorises
+        ar, az, an = a[q, :hid], a[q, hid:2 * hid], a[q, 2 * hid:]
+        ur, uz, un = u[q, :hid], u[q, hid:2 * hid], u[q, 2 * hid:]
+        gr, gz, gn, ghn = (gates[q, :hid], gates[q, hid:2 * hid], gates[q, 2 * hid:3 * hid],
+                           gates[q, 3 * hid:])
+        hp, hq = h_prev[q], h[q]
+        for j in range(hid):
+            r = half * tanh(half * (ar[j] + ur[j] + br[j])) + half
+            z = half * tanh(half * (az[j] + uz[j] + bz[j])) + half
+            h_n = un[j] + bn[j]
+            n = tanh(an[j] + r * h_n)
+            gr[j] = r
+            gz[j] = z
+            gn[j] = n
+            ghn[j] = h_n
+            hq[j] = n + z * (hp[j] - n)
+
+
+@kernels.loops(_gru_step_loops)
+def gru_step(xp, a, u, b_hh, h_prev, gates, h, k):
+    """:func:`gru_cell` on whole blocks: a and u the (N, 3H) input and recurrent projections,
+    b_hh (3H,) (None, zeros, only where the reference runs), gates ← r, z, n, h_n (N, 4H); k the
+    float32 constants of :data:`_LSTM_CONSTANTS` (for the loops)."""
+    if b_hh is None:
+        b_parts = [0.0] * 3
+    else:
+        width = b_hh.shape[0] // 3
+        b_parts = [b_hh[j * width:(j + 1) * width] for j in range(3)]
+    gru_cell(xp, *_split(a, 3), *_split(u, 3), *b_parts, h_prev, *_split(gates, 4), h)
+
+
+def _gru_step_backward_loops(grad_out, grad_h, grad_h_direct, gates, h_prev, grad_a, grad_u, k):
+    one = k[14]
+    rows, hid = grad_h_direct.shape
+    for q in range(rows):
+        gr, gz, gn, ghn = (gates[q, :hid], gates[q, hid:2 * hid], gates[q, 2 * hid:3 * hid],
+                           gates[q, 3 * hid:])
+        dar, daz, dan = grad_a[q, :hid], grad_a[q, hid:2 * hid], grad_a[q, 2 * hid:]
+        dur, duz, dun = grad_u[q, :hid], grad_u[q, hid:2 * hid], grad_u[q, 2 * hid:]
+        out_q, matmul_q, direct_q, hp = grad_out[q], grad_h[q], grad_h_direct[q], h_prev[q]
+        for j in range(hid):
+            r, z, n = gr[j], gz[j], gn[j]
+            grad_h_total = out_q[j] + matmul_q[j] + direct_q[j]
+            grad_n = grad_h_total * (one - z) * (one - n * n)
+            grad_r = grad_n * ghn[j] * r * (one - r)
+            grad_z = grad_h_total * (hp[j] - n) * z * (one - z)
+            dar[j] = grad_r
+            dur[j] = grad_r
+            daz[j] = grad_z
+            duz[j] = grad_z
+            dan[j] = grad_n
+            dun[j] = grad_n * r
+            direct_q[j] = grad_h_total * z
+
+
+@kernels.loops(_gru_step_backward_loops)
+def gru_step_backward(xp, grad_out, grad_h, grad_h_direct, gates, h_prev, grad_a, grad_u, k):
+    """:func:`gru_cell_backward` on whole blocks: gates r, z, n, h_n (N, 4H), grad_a and grad_u
+    (N, 3H) ← the gradients of the input and recurrent projections; grad_h_direct updated in
+    place."""
+    gru_cell_backward(xp, grad_out, grad_h, grad_h_direct, *_split(gates, 4), h_prev,
+                      *_split(grad_a, 3), *_split(grad_u, 3))
 
 
 @kernels.fuse
@@ -322,6 +414,19 @@ class _Recurrent(Function):
         # slower (same-process A/B)
         return self.xp.empty((slots, batch, width), dtype=like.dtype, device=like.device)
 
+    def step_kernel(self, kernel, like):
+        """A cell kernel on whole gate blocks (the LSTM's and the GRU's) and its constants: its
+        loops for float32 (whose tanh they write out), its array calls (the fused cell) for any
+        other dtype."""
+        xp = self.xp
+        if like.dtype != xp.float32:
+            return kernel.reference, None
+        constants = _CONSTANTS_ON.get(self.backend.name)
+        if constants is None:   # made once per device: no host-to-device copy per step
+            constants = _CONSTANTS_ON[self.backend.name] = xp.asarray(
+                _LSTM_CONSTANTS, dtype=xp.float32, device=like.device)
+        return kernel, constants
+
     def product(self, a, b, out):
         """a @ b, written into ``out`` in host memory (one buffer for every step); elsewhere a
         new array (the Array API has no ``out=``, and a copy would cost a launch)."""
@@ -457,18 +562,6 @@ class LSTM(_Recurrent):
         c = f * c + i * g
         return [o * tanh(c), c]
 
-    def step_kernel(self, kernel, like):
-        """The cell kernel on whole gate blocks and its constants: its loops for float32 (whose
-        tanh they write out), its array calls (the fused cell) for any other dtype."""
-        xp = self.xp
-        if like.dtype != xp.float32:
-            return kernel.reference, None
-        constants = _CONSTANTS_ON.get(self.backend.name)
-        if constants is None:   # made once per device: no host-to-device copy per step
-            constants = _CONSTANTS_ON[self.backend.name] = xp.asarray(
-                _LSTM_CONSTANTS, dtype=xp.float32, device=like.device)
-        return kernel, constants
-
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         xp = self.xp
         dims = self.check(x, (h0, c0), w_ih, w_hh, b_ih, b_hh)
@@ -536,15 +629,18 @@ class GRU(_Recurrent):
         x = self.time_major(x)
         proj = self.project(x, w_ih, b_ih)
         w_hh_t = self.transposed(w_hh)
-        b_hh_parts = [0.0] * 3 if b_hh is None else [b_hh[k * hid:(k + 1) * hid] for k in range(3)]
+        step, constants = self.step_kernel(gru_step, x)
+        bias = b_hh
+        if bias is None and step is gru_step:     # the loops and the CUDA kernel read an array
+            bias = xp.zeros((3 * hid,), dtype=x.dtype, device=x.device)
         states = self.state_buffer(dims, h0, x)
         gates = self.buffer(steps, batch, 4 * hid, x)         # r, z, n and h_n of every step
         u_buffer = self.product_buffer(batch, 3 * hid, x)
         for t in self.order(steps):
             h_prev = states[self.prev_slot(t), ...]
             u = self.product(h_prev, w_hh_t, u_buffer)
-            gru_cell(xp, *_split(proj[t, ...], 3), *_split(u, 3), *b_hh_parts, h_prev,
-                     *_split(gates[t, ...], 4), states[self.slot(t), ...])
+            step(xp, proj[t, ...], u, bias, h_prev, gates[t, ...], states[self.slot(t), ...],
+                 constants)
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
         self.gates_ = gates
         return self.outputs(states, steps), states[self.slot(t), ...]
@@ -557,11 +653,11 @@ class GRU(_Recurrent):
         grad_h = grad_h_last
         grad_h_direct = xp.zeros_like(grad_h_last)    # h_prev's z·h part, updated in place
         steps = list(reversed(self.order(dims.steps)))
+        step, constants = self.step_kernel(gru_step_backward, grad_out)
         h_buffer = self.product_buffer(dims.batch, dims.hidden, grad_out)
         for k, t in enumerate(steps):
-            gru_cell_backward(xp, grad_out[t, ...], grad_h, grad_h_direct,
-                              *_split(self.gates_[t, ...], 4), self.states[self.prev_slot(t), ...],
-                              *_split(grad_a[t, ...], 3), *_split(grad_u[t, ...], 3))
+            step(xp, grad_out[t, ...], grad_h, grad_h_direct, self.gates_[t, ...],
+                 self.states[self.prev_slot(t), ...], grad_a[t, ...], grad_u[t, ...], constants)
             grad_h = self.next_grad_h(grad_u[t, ...], h_buffer, k == len(steps) - 1, grad_h)
         grad_h0 = grad_h + grad_h_direct if self.needs_input_grad[1] else None
         grad_x, grad_w_ih, grad_b_ih, grad_w_hh = self.weight_grads(grad_a, grad_u)
