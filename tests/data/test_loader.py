@@ -84,10 +84,42 @@ def test_the_arrays_are_copied_to_the_device_once(device, monkeypatch):
     loader = DataLoader(ds, batch_size=3, shuffle=True, seed=0, device=device)
     for _ in range(2):
         list(loader)
-    # two arrays once, then one permutation per epoch
-    assert calls == [(10, 3), (10,), (10,), (10,)]
+    # two arrays once (on 'cpu' the NumPy arrays themselves), then one permutation per epoch
+    copies = [] if device == "cpu" else [(10, 3), (10,)]
+    assert calls == copies + [(10,), (10,)]
     list(DataLoader(ds, batch_size=5, device=device))  # a second loader reuses the copy
-    assert len(calls) == 4
+    assert len(calls) == len(copies) + 2
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_batch_is_never_a_view_of_the_data(device, shuffle):
+    X, y = _data()
+    ds = ArrayDataset(X.astype(np.float32), y)
+    loader = DataLoader(ds, batch_size=4, shuffle=shuffle, seed=0, device=device)
+
+    def epoch():     # the epoch's rows, in the data's order (shuffled epochs differ in order)
+        rows = np.concatenate([b.numpy() for b, _ in loader])
+        return rows[np.argsort(rows[:, 0])]
+    with xpnet.no_grad():
+        for batch, _ in loader:
+            batch.mul_(0.0)
+    np.testing.assert_array_equal(epoch(), X.astype(np.float32))
+    np.testing.assert_array_equal(ds.arrays[0], X.astype(np.float32))
+
+
+def test_on_the_cpu_the_data_is_read_where_it_is_not_copied():
+    import tracemalloc
+    X = np.ones((4096, 512), np.float32)                 # 8 MB
+    loader = DataLoader(ArrayDataset(X, np.zeros(4096, np.int64)), batch_size=64, shuffle=True,
+                        seed=0, device="cpu")
+    tracemalloc.start()
+    try:
+        for _ in loader:
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20      # batches of 128 kB and the permutation, no 8 MB copy
 
 
 def test_a_tensor_dataset_already_on_the_device_is_not_copied(device, monkeypatch):

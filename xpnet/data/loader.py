@@ -1,8 +1,9 @@
 """DataLoader: batches of Tensors on a device, shuffled from a host seed.
 
-A dataset exposing ``.arrays`` (an :class:`ArrayDataset`) is copied to the device once and
-batches are device-side slices, so an epoch costs no host-to-device copies except one index
-permutation, and no host synchronisation. Shuffling is drawn on the host from a NumPy generator,
+A dataset exposing ``.arrays`` (an :class:`ArrayDataset`) is copied to the device once (on
+'cpu' its NumPy arrays are used as they are) and batches are gathered or copied there, so an
+epoch costs no host-to-device copies except one index permutation, and no host synchronisation;
+a batch is a new array, never a view of the data. Shuffling is drawn on the host from a NumPy generator,
 so one seed gives the same batch order on every device. A ``sampler`` (such as
 :class:`~xpnet.data.DistributedSampler`) replaces the shuffle: its indices of the epoch are
 copied to the device once, the same way.
@@ -34,6 +35,10 @@ def _to_backend(array, backend):
         if _backend.backend_of(array) is backend:
             return array
         return backend.asarray(_backend.to_numpy(array))
+    if backend.library == "numpy":
+        # shared, not copied: batches are new arrays (gathered or copied slices), so the loader
+        # only reads it; a copy would double the memory of a dataset already in host memory
+        return host_array(array)
     return backend.asarray(host_array(array))
 
 
@@ -208,8 +213,9 @@ class DataLoader:
         offset = order.start if isinstance(order, range) else 0
         index = backend.asarray(order) if isinstance(order, np.ndarray) else None  # once
         for start, stop in self._stops(n if order is None else len(order)):
-            if index is None:
-                batch = [a[offset + start:offset + stop, ...] for a in arrays]
+            if index is None:   # a copy: an in-place change to a batch never reaches the data
+                batch = [xp.asarray(a[offset + start:offset + stop, ...], copy=True)
+                         for a in arrays]
             else:
                 rows = index[start:stop, ...]
                 batch = [xp.take(a, rows, axis=0) for a in arrays]
