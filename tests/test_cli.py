@@ -229,3 +229,28 @@ def test_run_torch_runs_a_pytorch_script_on_xpnet(tmp_path, capsys):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "relu sum 4.0 ['a', 'b']"
+
+
+def test_the_final_test_figures_are_the_last_epochs_validation_not_a_second_pass(
+        tmp_path, capsys, monkeypatch):
+    import sys
+    fit_module, trainer_module = sys.modules["xpnet.train.fit"], sys.modules["xpnet.train.trainer"]
+    passes = []
+    original = trainer_module.run_evaluation
+
+    def counting(*args, **kwargs):
+        passes.append(kwargs.get("prefix", args[5] if len(args) > 5 else ""))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(trainer_module, "run_evaluation", counting)
+    monkeypatch.setattr(fit_module, "run_evaluation", counting)
+    write_idx(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", "mnist-mlp", "--epochs", "2", "--batch-size", "32", "--data",
+                 str(tmp_path), "--out", str(out), "--quiet"]) == 0
+    assert passes == ["val_", "val_"]          # one pass over the test set per epoch, no more
+    printed = capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())["history"]
+    accuracy = float(printed.split("test accuracy ")[1].split("%")[0])
+    loss = float(printed.split("test loss ")[1].split()[0])
+    assert accuracy == pytest.approx(history["val_accuracy"][-1] * 100, abs=0.005)
+    assert loss == pytest.approx(history["val_loss"][-1], abs=5e-5)

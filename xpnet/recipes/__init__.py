@@ -147,6 +147,7 @@ def fit_recipe(run: Run, model, optimizer, train, val, loss="cross_entropy",
     checkpoint's."""
     from ..train import ModelCheckpoint, evaluate, fit
     history = restore(run, model, optimizer, scheduler)
+    epochs_before = len(history)
     settings = run.settings()
     extra = settings if checkpoint_extra is None else \
         (lambda: {**settings, **checkpoint_extra()})
@@ -164,11 +165,24 @@ def fit_recipe(run: Run, model, optimizer, train, val, loss="cross_entropy",
     if final is not None:
         line, values = final(history)
     else:
-        values = evaluate(model, val, loss=loss, metrics=metrics)
+        # the last epoch's validation is this model on this data: not evaluated a second time
+        values = _last_validation(history, metrics) if len(history) > epochs_before else None
+        if values is None:
+            values = evaluate(model, val, loss=loss, metrics=metrics)
         per_epoch = history["time"][-1] if "time" in history and len(history) else math.nan
         line = (f"test accuracy {values['accuracy'] * 100:.2f}%  test loss {values['loss']:.4f}"
                 f"  ({per_epoch:.1f}s per epoch on {run.device})")
     return Outcome(f"{line}; {written_note(run)}", 0, values)
+
+
+def _last_validation(history, metrics) -> dict | None:
+    """``{"loss": .., metric: ..}`` from the history's last epoch when it holds every one of
+    them, measured on the validation data (what ``evaluate`` would give the same model), else
+    None. Only for a run that ended normally: an early stop may have restored other weights."""
+    if history.stop_reason or not all(isinstance(name, str) for name in metrics):
+        return None
+    values = {name: history.last("val_" + name) for name in ("loss", *metrics)}
+    return None if any(math.isnan(v) for v in values.values()) else values
 
 
 def write_history(run: Run, history, title: str):
