@@ -104,3 +104,38 @@ def test_matmul_into_writes_the_product_into_a_slice(device):
     expected = whole.copy()
     expected[:, 2:7, :] = a @ b
     np.testing.assert_allclose(xpnet.to_numpy(out), expected, rtol=1e-12)
+
+
+def test_an_evaluation_pass_hands_the_kept_arrays_back_before_and_after(monkeypatch):
+    """A training step's kept arrays have other shapes than an evaluation batch's, so fit and
+    evaluate let them go before the pass (its peak is the run's) and let the pass's go after."""
+    pool = cpu.memory.HostAllocator(limit=512 * MB, minimum=MB)
+    monkeypatch.setattr(cpu.memory, "ALLOCATOR", pool)
+    trims = []
+    monkeypatch.setattr(cpu.memory, "_trim_heap", lambda: trims.append(pool.kept))
+    rng = np.random.default_rng(0)
+    x = xpnet.tensor(rng.random((64, 1, 28, 28), dtype=np.float32))
+    y = xpnet.tensor(rng.integers(0, 10, 64))
+    model = models.mnist_cnn(device="cpu")
+    F.cross_entropy(model(x), y).backward()
+    assert pool.kept > 4 * MB                          # the step's activations are kept
+    seen = []
+    original = pool.empty
+
+    def watching(shape, dtype):
+        seen.append(pool.kept)
+        return original(shape, dtype)
+    monkeypatch.setattr(pool, "empty", watching)
+    results = xpnet.train.evaluate(model, (x.numpy(), y.numpy()), loss="cross_entropy",
+                                   batch_size=64)
+    assert seen and seen[0] == 0                       # the pass started from an empty pool
+    assert pool.kept == 0 and trims == [0, 0]          # and left it empty, the heap trimmed
+    assert 0.0 <= results["accuracy"] <= 1.0
+
+
+def test_empty_cache_lets_the_kept_arrays_go():
+    kept = cpu.memory.ALLOCATOR.empty((MB,), np.float32)
+    assert cpu.memory.ALLOCATOR.kept >= 4 * MB
+    del kept
+    cpu.empty_cache()
+    assert cpu.memory.ALLOCATOR.kept == 0 and not cpu.memory.ALLOCATOR.pool

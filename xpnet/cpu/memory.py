@@ -26,7 +26,9 @@ class HostAllocator:
     count): a tensor, a view, a graph or a variable that still holds it keeps it from reuse.
     Arrays under ``minimum`` bytes are left to NumPy; at most ``limit`` bytes are kept, free
     arrays of other shapes making room for new ones. ``clear()`` lets them all go. As PyTorch's
-    caching allocator on a GPU, the memory of the largest step stays with the process."""
+    caching allocator on a GPU, the memory of the largest step stays with the process, except
+    around an evaluation pass: ``fit`` and ``evaluate`` empty the pool before it (training's
+    arrays would sit unused beside the pass's larger batches, at the run's peak) and after it."""
 
     def __init__(self, limit=1 << 29, minimum=1 << 20):
         self.pool, self.kept, self.limit, self.minimum = {}, 0, limit, minimum
@@ -114,6 +116,31 @@ def product_buffer(xp, shape, dtype):
 
 def empty_cache() -> None:
     """Let every host array the allocator keeps go (as ``torch.cuda.empty_cache`` does for
-    PyTorch's GPU pool); arrays still in use stay alive with their users."""
+    PyTorch's GPU pool), and give the C library's free heap memory back to the system; arrays
+    still in use stay alive with their users."""
     ALLOCATOR.clear()
+    _trim_heap()
+
+
+def _trim_heap():
+    """glibc's ``malloc_trim(0)``: freed arrays below its mmap threshold (which grows to 32 MB
+    as large arrays are freed) stay in its heap, resident, until trimmed. Elsewhere nothing."""
+    trim = _MALLOC_TRIM[0]
+    if trim is None:
+        trim = _MALLOC_TRIM[0] = _find_malloc_trim()
+    if trim:
+        trim(0)
+
+
+def _find_malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        return getattr(ctypes.CDLL(None), "malloc_trim", False)   # musl has none
+    except OSError:
+        return False
+
+
+_MALLOC_TRIM: list = [None]
 

@@ -13,6 +13,7 @@ import math
 import time
 
 from ..autograd import no_grad
+from ..cpu import memory as host_memory
 from ..optim import clip_grad_norm_
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from .history import History
@@ -149,6 +150,7 @@ def run_evaluation(model, loader, loss_fn, metric_fns, threshold, prefix="", red
     was_training = model.training
     model.eval()
     sums = RunningSums(metric_fns, threshold)
+    host_memory.empty_cache()      # the training step's kept arrays: other shapes than these
     try:
         with no_grad():
             for x, y in loader:
@@ -157,4 +159,5 @@ def run_evaluation(model, loader, loss_fn, metric_fns, threshold, prefix="", red
                          x.shape[0])
     finally:
         model.train(was_training)
+        host_memory.empty_cache()  # this pass's, which training would carry along unused
     return sums.read(prefix, reduce)
