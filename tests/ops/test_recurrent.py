@@ -292,3 +292,37 @@ def test_an_unknown_nonlinearity_is_rejected(device):
     x, h0, _, *weights = make_inputs(device, "rnn")
     with pytest.raises(ValueError, match="rnn: nonlinearity must be 'tanh' or 'relu', got 'gelu'"):
         F.rnn(x, h0, *weights, nonlinearity="gelu")
+
+
+@pytest.mark.parametrize("op", ["rnn", "lstm", "gru"])
+def test_graphs_alive_at_once_keep_their_own_step_buffers(device, op, monkeypatch):
+    """The step buffers come from the host allocator, which hands an array out again only
+    when nothing holds it: a graph still alive keeps its gates and states, whatever later
+    forwards of the same shapes do (batch_first, so the copied gradient buffer is exercised)."""
+    from xpnet import cpu
+    monkeypatch.setattr(cpu.memory, "ALLOCATOR", cpu.memory.HostAllocator(minimum=0))
+    rng = np.random.default_rng(0)
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[op]
+    n, t, d, h = 3, 5, 4, 6
+    w_ih = xpnet.tensor(rng.standard_normal((gates * h, d)).astype(np.float32) * 0.5,
+                        device=device, requires_grad=True)
+    w_hh = xpnet.tensor(rng.standard_normal((gates * h, h)).astype(np.float32) * 0.5,
+                        device=device, requires_grad=True)
+    xs = [xpnet.tensor(rng.standard_normal((n, t, d)).astype(np.float32), device=device)
+          for _ in range(3)]
+
+    def run(x):
+        args = (x, None, None, w_ih, w_hh) if op == "lstm" else (x, None, w_ih, w_hh)
+        return getattr(F, op)(*args, batch_first=True)[0]
+
+    def grads(out):
+        w_ih.grad = w_hh.grad = None
+        (out * out).sum().backward(retain_graph=True)
+        return w_ih.grad.numpy().copy(), w_hh.grad.numpy().copy(), out.numpy().copy()
+
+    alone = grads(run(xs[0]))
+    first = run(xs[0])
+    later = [run(x) for x in xs[1:]]                  # same shapes, while `first` lives
+    for a, b in zip(grads(first), alone):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(later[0].numpy(), first.numpy())

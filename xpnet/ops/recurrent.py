@@ -321,6 +321,17 @@ class _Recurrent(Function):
         """(N, T, ·) <-> (T, N, ·) when batch_first (a view)."""
         return self.xp.permute_dims(a, (1, 0, 2)) if self.batch_first else a
 
+    def time_major_gradient(self, grad_out):
+        """The output's gradient time-major, (T, N, H), and C-contiguous: copied once when
+        batch_first, so that each step's (N, H) block has unit strides (the compiled step loops
+        ran 3x slower on the strided view)."""
+        if not self.batch_first:
+            return grad_out
+        steps, batch, hidden = grad_out.shape[1], grad_out.shape[0], grad_out.shape[2]
+        rows = self.buffer(steps, batch, hidden, grad_out)
+        rows[...] = self.time_major(grad_out)
+        return rows
+
     def check(self, x, states, w_ih, w_hh, b_ih, b_hh) -> Dims:
         op, g = self.op_name, self.gates
         layout = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
@@ -410,9 +421,12 @@ class _Recurrent(Function):
         return w_t
 
     def buffer(self, slots, batch, width, like):
-        # NumPy's own allocation: the host allocator's kept arrays made the LSTM step ~5 %
-        # slower (same-process A/B)
-        return self.xp.empty((slots, batch, width), dtype=like.dtype, device=like.device)
+        """An uninitialised (slots, batch, width) array: in host memory one the allocator keeps
+        for the next step. Fresh NumPy arrays of these sizes are mapped and unmapped by the C
+        library every step: the page faults and unmapping made the LSTM's training step twice
+        as slow, and its speed vary by ±20 % from one process to the next (mnist-lstm, batch
+        64, on the 2-core VM of benchmarks/RESULTS.md)."""
+        return _memory.empty(self.xp, (slots, batch, width), like.dtype, like.device)
 
     def step_kernel(self, kernel, like):
         """A cell kernel on whole gate blocks (the LSTM's and the GRU's) and its constants: its
@@ -530,7 +544,7 @@ class RNN(_Recurrent):
 
     def backward(self, grad_out, grad_h_last):
         xp, dims = self.xp, self.dims
-        grad_out = self.time_major(grad_out)
+        grad_out = self.time_major_gradient(grad_out)
         cell_backward = rnn_tanh_cell_backward if self.nonlinearity == "tanh" \
             else rnn_relu_cell_backward
         grad_z = self.buffer(dims.steps, dims.batch, dims.hidden, grad_out)
@@ -587,7 +601,7 @@ class LSTM(_Recurrent):
 
     def backward(self, grad_out, grad_h_last, grad_c_last):
         xp, dims = self.xp, self.dims
-        grad_out = self.time_major(grad_out)
+        grad_out = self.time_major_gradient(grad_out)
         grad_z = self.buffer(dims.steps, dims.batch, 4 * dims.hidden, grad_out)
         grad_h = grad_h_last
         grad_c = xp.empty_like(grad_c_last)       # updated in place by every step's cell
@@ -647,7 +661,7 @@ class GRU(_Recurrent):
 
     def backward(self, grad_out, grad_h_last):
         xp, dims = self.xp, self.dims
-        grad_out = self.time_major(grad_out)
+        grad_out = self.time_major_gradient(grad_out)
         grad_a = self.buffer(dims.steps, dims.batch, 3 * dims.hidden, grad_out)  # x W_ih^T + b_ih
         grad_u = self.buffer(dims.steps, dims.batch, 3 * dims.hidden, grad_out)  # h W_hh^T + b_hh
         grad_h = grad_h_last
