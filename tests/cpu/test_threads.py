@@ -193,3 +193,46 @@ def test_the_environment_variable_sets_the_threads_at_import(value, expected):
     assert expected in (run.stdout + run.stderr)
     if value == "zero":
         assert run.returncode != 0 and "$XPNET_NUM_THREADS" in run.stderr
+
+
+def _recurrent_results(op, reverse, batch_first, threads_on, monkeypatch):
+    """Output, last states and every gradient of a whole-sequence op (batch 40: two pieces of
+    20 rows when the threads are on), float32 so that the compiled step loops run."""
+    monkeypatch.setattr(THREADS, "enabled", threads_on)
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[op]
+    n, t, d, h = 40, 6, 5, 7
+    shape = (n, t, d) if batch_first else (t, n, d)
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = random_inputs(
+        "cpu", shape, (n, h), (n, h), (gates * h, d), (gates * h, h), (gates * h,),
+        (gates * h,), seed=5, dtype="float32")
+    args = (x, h0, c0) if op == "lstm" else (x, h0)
+    outputs = getattr(F, op)(*args, w_ih, w_hh, b_ih, b_hh, reverse=reverse,
+                             batch_first=batch_first)
+    rng = np.random.default_rng(6)
+    total = sum((o * xpnet.tensor(rng.standard_normal(o.shape).astype(np.float32))).sum()
+                for o in outputs)
+    total.backward()
+    leaves = [x, h0, c0, w_ih, w_hh, b_ih, b_hh] if op == "lstm" else \
+        [x, h0, w_ih, w_hh, b_ih, b_hh]
+    return [o.numpy().copy() for o in outputs] + [a.grad.numpy().copy() for a in leaves]
+
+
+@pytest.mark.parametrize("op", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("reverse, batch_first", [(False, True), (True, False)])
+def test_a_recurrence_in_batch_pieces_on_threads_equals_the_whole_batch_in_order(
+        op, reverse, batch_first, monkeypatch):
+    """Each piece of the batch runs its rows' whole recurrence on its own thread: the same
+    outputs, states and gradients, bit for bit, as the whole batch in the caller."""
+    pieces = []
+    original = THREADS.run
+
+    def counting(work, count, threads):
+        pieces.append(count)
+        return original(work, count, threads)
+    monkeypatch.setattr(THREADS, "run", counting)
+    apart = _recurrent_results(op, reverse, batch_first, True, monkeypatch)
+    if SPREAD:
+        assert pieces == [2, 2]          # forward and backward, two pieces each
+    in_order = _recurrent_results(op, reverse, batch_first, False, monkeypatch)
+    for got, want in zip(apart, in_order):
+        np.testing.assert_array_equal(got, want)

@@ -31,6 +31,7 @@ from typing import NamedTuple
 from .. import backend as _backend, kernels
 from ..autograd import Function, Tensor
 from ..cpu import memory as _memory
+from ..cpu.threads import SLAB_THREADS
 from .activation import logistic
 
 # -- the cells, written once ------------------------------------------------------------------
@@ -71,6 +72,7 @@ _LSTM_CONSTANTS = (7.90531110763549805, 0.0004, -2.76076847742355e-16, 2.0001879
                    6.37261928875436e-04, 4.89352455891786e-03, 1.19825839466702e-06,
                    1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03, 0.5, 1.0)
 _CONSTANTS_ON: dict = {}   # {device name: _LSTM_CONSTANTS as a float32 array there}
+_MIN_PIECE_ROWS = 16       # the fewest batch rows a thread's piece of a recurrence gets
 
 
 def _lstm_step_loops(z, p, c_prev, gates, c, tanh_c, h, k):
@@ -449,18 +451,55 @@ class _Recurrent(Function):
         _memory.matmul_into(self.xp, out, a, b)
         return out
 
-    def next_grad_h(self, grad_z_t, buffer, last, grad_h):
+    def next_grad_h(self, grad_z_t, buffer, last, grad_h, grad_h0=None, rows=None):
         """BPTT's grad_{h_{t-1}} = grad_z_t @ W_hh: into ``buffer`` for the next step's cell
-        (which has read the one before), a new array after the last step (h0's gradient, which
-        is returned), nothing there when h0 needs none."""
+        (which has read the one before); after the last step h0's gradient, written into rows
+        ``rows`` of ``grad_h0`` (:meth:`first_state_gradient`) when given, else a new array
+        (returned), and nothing when h0 needs none."""
         if not last:
             return self.product(grad_z_t, self.w_hh, buffer)
-        return self.xp.matmul(grad_z_t, self.w_hh) if self.needs_input_grad[1] else grad_h
+        if not self.needs_input_grad[1]:
+            return grad_h
+        if grad_h0 is None:
+            return self.xp.matmul(grad_z_t, self.w_hh)
+        grad_h0[rows, :] = self.xp.matmul(grad_z_t, self.w_hh)
+        return grad_h0[rows, :]
+
+    def first_state_gradient(self, like):
+        """The array h0's gradient is written into, piece by piece (:meth:`over_batch`); None
+        when h0 needs none."""
+        if not self.needs_input_grad[1]:
+            return None
+        return self.xp.empty(like.shape, dtype=like.dtype, device=like.device)
 
     def product_buffer(self, batch, width, like):
         """The buffer :meth:`product` writes each step's (N, width) product into (host memory
         only; None elsewhere)."""
         return _memory.product_buffer(self.xp, (batch, width), like.dtype)
+
+    def over_batch(self, run, batch, width, like):
+        """``run(rows, buffer)``, the whole recurrence for the batch rows ``rows`` (a slice) with
+        ``buffer`` for its products (:meth:`product_buffer`, ``width`` wide), over the batch.
+
+        The rows of a recurrence are independent: in host memory the batch is cut into one
+        piece per slab thread and each piece runs all its steps on its own thread, its GEMMs
+        single-threaded. A step's GEMM is small (64×128 by 128×512 for the LSTM at batch 64):
+        spread over two BLAS threads it synchronised them twice a step, and the step's speed
+        depended on how quickly the second core answered (8.5 to 13 ms for the LSTM's training
+        step from one process to the next on the 2-core VM); in pieces there is no
+        synchronisation until the end, and the cells run on every core too. The pieces' rows
+        are the same sums as the whole batch's (a GEMM's rows do not depend on the others).
+        Elsewhere (a GPU, one thread) the whole batch is one piece, run in the caller."""
+        threads = SLAB_THREADS.threads(self.xp) if batch >= 2 * _MIN_PIECE_ROWS else 1
+        pieces = min(threads, batch // _MIN_PIECE_ROWS) if threads > 1 else 1
+        if pieces < 2:
+            run(slice(0, batch), self.product_buffer(batch, width, like))
+            return
+        size = -(-batch // pieces)
+        ranges = [(start, min(batch, start + size)) for start in range(0, batch, size)]
+        buffers = [self.product_buffer(stop - start, width, like) for start, stop in ranges]
+        SLAB_THREADS.run(lambda k, slot: run(slice(*ranges[k]), buffers[k]), len(ranges),
+                         threads)
 
     def state_buffer(self, dims, h0, x):
         states = self.buffer(dims.steps + 1, dims.batch, dims.hidden, x)
@@ -535,12 +574,15 @@ class RNN(_Recurrent):
         proj = self.project(x, w_ih, _sum_biases(b_ih, b_hh))
         w_hh_t = self.transposed(w_hh)
         states = self.state_buffer(dims, h0, x)
-        z_buffer = self.product_buffer(dims.batch, dims.hidden, x)
-        for t in self.order(dims.steps):
-            z = self.product(states[self.prev_slot(t), ...], w_hh_t, z_buffer)
-            cell(xp, z, proj[t, ...], states[self.slot(t), ...])
+
+        def run(rows, z_buffer):
+            for t in self.order(dims.steps):
+                z = self.product(states[self.prev_slot(t), rows, :], w_hh_t, z_buffer)
+                cell(xp, z, proj[t, rows, :], states[self.slot(t), rows, :])
+        self.over_batch(run, dims.batch, dims.hidden, x)
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
-        return self.outputs(states, dims.steps), states[self.slot(t), ...]
+        return (self.outputs(states, dims.steps),
+                states[self.slot(self.order(dims.steps)[-1]), ...])
 
     def backward(self, grad_out, grad_h_last):
         xp, dims = self.xp, self.dims
@@ -548,15 +590,19 @@ class RNN(_Recurrent):
         cell_backward = rnn_tanh_cell_backward if self.nonlinearity == "tanh" \
             else rnn_relu_cell_backward
         grad_z = self.buffer(dims.steps, dims.batch, dims.hidden, grad_out)
-        grad_h = grad_h_last
+        grad_h0 = self.first_state_gradient(grad_h_last)
         steps = list(reversed(self.order(dims.steps)))
-        h_buffer = self.product_buffer(dims.batch, dims.hidden, grad_out)
-        for k, t in enumerate(steps):
-            cell_backward(xp, grad_out[t, ...], grad_h, self.states[self.slot(t), ...],
-                          grad_z[t, ...])
-            grad_h = self.next_grad_h(grad_z[t, ...], h_buffer, k == len(steps) - 1, grad_h)
+
+        def run(rows, h_buffer):
+            grad_h = grad_h_last[rows, :]
+            for k, t in enumerate(steps):
+                cell_backward(xp, grad_out[t, rows, :], grad_h, self.states[self.slot(t), rows, :],
+                              grad_z[t, rows, :])
+                grad_h = self.next_grad_h(grad_z[t, rows, :], h_buffer, k == len(steps) - 1,
+                                          grad_h, grad_h0, rows)
+        self.over_batch(run, dims.batch, dims.hidden, grad_out)
         grad_x, grad_w_ih, grad_b, grad_w_hh = self.weight_grads(grad_z, grad_z)
-        return (grad_x, grad_h if self.needs_input_grad[1] else None, grad_w_ih, grad_w_hh,
+        return (grad_x, grad_h0, grad_w_ih, grad_w_hh,
                 *self.bias_grads(grad_b, grad_b))
 
 
@@ -589,33 +635,40 @@ class LSTM(_Recurrent):
         cells[self.prev_slot(self.order(steps)[0]), ...] = 0.0 if c0 is None else c0
         tanh_c = self.buffer(steps, batch, hid, x)
         step, constants = self.step_kernel(lstm_step, x)
-        z_buffer = self.product_buffer(batch, 4 * hid, x)
-        for t in self.order(steps):
-            z = self.product(states[self.prev_slot(t), ...], w_hh_t, z_buffer)
-            step(xp, z, proj[t, ...], cells[self.prev_slot(t), ...], gates[t, ...],
-                 cells[self.slot(t), ...], tanh_c[t, ...], states[self.slot(t), ...], constants)
+
+        def run(rows, z_buffer):
+            for t in self.order(steps):
+                prev, now = self.prev_slot(t), self.slot(t)
+                z = self.product(states[prev, rows, :], w_hh_t, z_buffer)
+                step(xp, z, proj[t, rows, :], cells[prev, rows, :], gates[t, rows, :],
+                     cells[now, rows, :], tanh_c[t, rows, :], states[now, rows, :], constants)
+        self.over_batch(run, batch, 4 * hid, x)
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
         self.gates_, self.cells, self.tanh_c = gates, cells, tanh_c
-        return (self.outputs(states, steps), states[self.slot(t), ...],
-                cells[self.slot(t), ...])
+        last = self.slot(self.order(steps)[-1])
+        return self.outputs(states, steps), states[last, ...], cells[last, ...]
 
     def backward(self, grad_out, grad_h_last, grad_c_last):
         xp, dims = self.xp, self.dims
         grad_out = self.time_major_gradient(grad_out)
         grad_z = self.buffer(dims.steps, dims.batch, 4 * dims.hidden, grad_out)
-        grad_h = grad_h_last
         grad_c = xp.empty_like(grad_c_last)       # updated in place by every step's cell
         grad_c[...] = grad_c_last
+        grad_h0 = self.first_state_gradient(grad_h_last)
         steps = list(reversed(self.order(dims.steps)))
         step, constants = self.step_kernel(lstm_step_backward, grad_out)
-        h_buffer = self.product_buffer(dims.batch, dims.hidden, grad_out)
-        for k, t in enumerate(steps):
-            step(xp, grad_out[t, ...], grad_h, grad_c, self.gates_[t, ...],
-                 self.cells[self.prev_slot(t), ...], self.tanh_c[t, ...], grad_z[t, ...],
-                 constants)
-            grad_h = self.next_grad_h(grad_z[t, ...], h_buffer, k == len(steps) - 1, grad_h)
+
+        def run(rows, h_buffer):
+            grad_h = grad_h_last[rows, :]
+            for k, t in enumerate(steps):
+                step(xp, grad_out[t, rows, :], grad_h, grad_c[rows, :], self.gates_[t, rows, :],
+                     self.cells[self.prev_slot(t), rows, :], self.tanh_c[t, rows, :],
+                     grad_z[t, rows, :], constants)
+                grad_h = self.next_grad_h(grad_z[t, rows, :], h_buffer, k == len(steps) - 1,
+                                          grad_h, grad_h0, rows)
+        self.over_batch(run, dims.batch, dims.hidden, grad_out)
         grad_x, grad_w_ih, grad_b, grad_w_hh = self.weight_grads(grad_z, grad_z)
-        return (grad_x, grad_h if self.needs_input_grad[1] else None,
+        return (grad_x, grad_h0,
                 grad_c if self.needs_input_grad[2] else None, grad_w_ih, grad_w_hh,
                 *self.bias_grads(grad_b, grad_b))
 
@@ -649,31 +702,39 @@ class GRU(_Recurrent):
             bias = xp.zeros((3 * hid,), dtype=x.dtype, device=x.device)
         states = self.state_buffer(dims, h0, x)
         gates = self.buffer(steps, batch, 4 * hid, x)         # r, z, n and h_n of every step
-        u_buffer = self.product_buffer(batch, 3 * hid, x)
-        for t in self.order(steps):
-            h_prev = states[self.prev_slot(t), ...]
-            u = self.product(h_prev, w_hh_t, u_buffer)
-            step(xp, proj[t, ...], u, bias, h_prev, gates[t, ...], states[self.slot(t), ...],
-                 constants)
+
+        def run(rows, u_buffer):
+            for t in self.order(steps):
+                h_prev = states[self.prev_slot(t), rows, :]
+                u = self.product(h_prev, w_hh_t, u_buffer)
+                step(xp, proj[t, rows, :], u, bias, h_prev, gates[t, rows, :],
+                     states[self.slot(t), rows, :], constants)
+        self.over_batch(run, batch, 3 * hid, x)
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
         self.gates_ = gates
-        return self.outputs(states, steps), states[self.slot(t), ...]
+        return self.outputs(states, steps), states[self.slot(self.order(steps)[-1]), ...]
 
     def backward(self, grad_out, grad_h_last):
         xp, dims = self.xp, self.dims
         grad_out = self.time_major_gradient(grad_out)
         grad_a = self.buffer(dims.steps, dims.batch, 3 * dims.hidden, grad_out)  # x W_ih^T + b_ih
         grad_u = self.buffer(dims.steps, dims.batch, 3 * dims.hidden, grad_out)  # h W_hh^T + b_hh
-        grad_h = grad_h_last
         grad_h_direct = xp.zeros_like(grad_h_last)    # h_prev's z·h part, updated in place
+        grad_h0 = self.first_state_gradient(grad_h_last)
         steps = list(reversed(self.order(dims.steps)))
         step, constants = self.step_kernel(gru_step_backward, grad_out)
-        h_buffer = self.product_buffer(dims.batch, dims.hidden, grad_out)
-        for k, t in enumerate(steps):
-            step(xp, grad_out[t, ...], grad_h, grad_h_direct, self.gates_[t, ...],
-                 self.states[self.prev_slot(t), ...], grad_a[t, ...], grad_u[t, ...], constants)
-            grad_h = self.next_grad_h(grad_u[t, ...], h_buffer, k == len(steps) - 1, grad_h)
-        grad_h0 = grad_h + grad_h_direct if self.needs_input_grad[1] else None
+
+        def run(rows, h_buffer):
+            grad_h = grad_h_last[rows, :]
+            for k, t in enumerate(steps):
+                step(xp, grad_out[t, rows, :], grad_h, grad_h_direct[rows, :],
+                     self.gates_[t, rows, :], self.states[self.prev_slot(t), rows, :],
+                     grad_a[t, rows, :], grad_u[t, rows, :], constants)
+                grad_h = self.next_grad_h(grad_u[t, rows, :], h_buffer, k == len(steps) - 1,
+                                          grad_h, grad_h0, rows)
+        self.over_batch(run, dims.batch, dims.hidden, grad_out)
+        if grad_h0 is not None:
+            grad_h0 = grad_h0 + grad_h_direct
         grad_x, grad_w_ih, grad_b_ih, grad_w_hh = self.weight_grads(grad_a, grad_u)
         grad_b_hh = xp.sum(xp.reshape(grad_u, (-1, 3 * dims.hidden)), axis=0)
         return (grad_x, grad_h0, grad_w_ih, grad_w_hh, *self.bias_grads(grad_b_ih, grad_b_hh))
