@@ -122,3 +122,14 @@ def test_activation_matches_torch(device, name, torch_name, kwargs):
     (ty * torch.tensor(weights)).sum().backward()
     assert_close(ACTIVATIONS[name][0](x), ty.detach().numpy(), rtol=1e-12, atol=1e-15)
     assert_close(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_relu_keeps_nan_and_zeros_on_a_channels_last_view(device):
+    # (the sign of relu(-0.0) is the library's: the standard leaves maximum(-0, +0) open)
+    rng = np.random.default_rng(0)
+    memory = rng.standard_normal((2, 5, 6, 7)).astype(np.float32)      # NHWC memory
+    memory[0, 0, 0, :3] = [np.nan, -0.0, 0.0]
+    x = memory.transpose(0, 3, 1, 2)                                      # an NCHW view
+    got = F.relu(xpnet.tensor(x, device=device)).numpy()
+    expected = np.maximum(x, np.float32(0.0))
+    np.testing.assert_array_equal(got, expected)                          # NaN where NaN
