@@ -96,8 +96,11 @@ def manual_seed(value: int) -> None:
 
 def _loaded_torch():
     """The torch module when something has imported it (its global generator is then seeded,
-    saved and restored with xpnet's), else None."""
-    return sys.modules.get("torch")
+    saved and restored with xpnet's), else None; None too while 'torch' names xpnet itself (a
+    PyTorch script run by xpnet.torch_compat), whose manual_seed is this one."""
+    from .torch_compat import torch_is_aliased
+    torch = sys.modules.get("torch")
+    return None if torch is None or torch_is_aliased() else torch
 
 
 def seed() -> int:
