@@ -167,3 +167,21 @@ def test_pools_reject_an_input_without_pixels(device):
     with pytest.raises(ValueError, match=r"^avg_pool2d: input must have a non-zero height and "
                                          r"width, got shape \(1, 2, 3, 0\)$"):
         F.avg_pool2d(x, 1, padding=0)
+
+
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_max_pool_propagates_nan_and_keeps_infinities_as_torch(device, kernel):
+    """A NaN anywhere in a window makes that window's maximum NaN (PyTorch's max_pool2d, and
+    xp.maximum); -inf and +inf are ordinary values. The 2×2 window is one fused pass."""
+    rng = np.random.default_rng(0)
+    memory = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)           # NHWC memory
+    memory[0, 0, 1, 0] = np.nan
+    memory[1, 4, 4, 2] = np.inf
+    memory[1, 0, 0, 1] = -np.inf
+    x = memory.transpose(0, 3, 1, 2)
+    got = F.max_pool2d(xpnet.tensor(x, device=device), kernel).numpy()
+    ho = 6 // kernel
+    windows = x[:, :, :ho * kernel, :ho * kernel].reshape(2, 3, ho, kernel, ho, kernel)
+    expected = windows.max(axis=(3, 5))                                       # NaN-propagating
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[0, 0, 0, 0]) and np.isinf(got[1, 2, -1, -1])

@@ -48,7 +48,7 @@ class Conv2d(Function):
     In host memory each slab's columns are built again for the weight gradient, in cache, rather
     than kept from the forward (KH·KW times the input's memory, written out and read back: the
     MNIST CNN's step 5-7 % slower and 42 MB more at batch 64); off the host (one slab, the whole
-    batch) they are kept, which saves a launch. Backward multiplies slab by slab and adds each
+    batch: a launch saved) and when the batch is one cache-sized slab they are kept. Backward multiplies slab by slab and adds each
     tap's block back (col2im). Windows that tile the input (stride = kernel, or a single window) skip
     the taps: one reshape.
     """
@@ -99,13 +99,12 @@ class Conv2d(Function):
             return empty_output(xp, geom.n, geom.o, geom.ho, geom.wo, x, bias)
         self.slabs = slabs(self.backend, geom)
         x_nhwc = pad_nhwc(xp, x, geom)
-        # the columns are kept only for the weight gradient and off the host (see the class);
-        # otherwise each slab thread reuses one buffer, so memory does not grow with the batch
+        # the columns are kept only for the weight gradient, off the host or when they are one
+        # cache-sized slab (see the class); otherwise each slab thread reuses one buffer, so
+        # memory does not grow with the batch
         keep = bool(self.needs_input_grad) and self.needs_input_grad[1] and \
-            not self.backend.on_host
-        y, cols = correlate(xp, x_nhwc, weight, geom, self.slabs, keep)
-        if bias is not None:
-            y += bias
+            (not self.backend.on_host or len(self.slabs) == 1)
+        y, cols = correlate(xp, x_nhwc, weight, geom, self.slabs, keep, bias)
         self.x_nhwc, self.weight, self.has_bias = x_nhwc, weight, bias is not None
         self.cols = cols          # every slab's columns, for the weight gradient (or None)
         return xp.permute_dims(xp.reshape(y, (geom.n, geom.ho, geom.wo, geom.o)), (0, 3, 1, 2))
@@ -115,11 +114,10 @@ class Conv2d(Function):
         need_x, need_w, need_b = self.needs_input_grad
         if empty(geom):
             return empty_gradients(xp, grad_y, self.inputs, self.needs_input_grad, self.has_bias)
-        rows = output_rows(xp, grad_y, geom)
-        grad_bias = xp.sum(rows, axis=0) if need_b and self.has_bias else None
-        rows = grouped(xp, rows, geom)
-        grad_weight = weight_gradient(xp, self.x_nhwc, rows, geom, self.slabs, self.cols) \
-            if need_w else None
+        rows = grouped(xp, output_rows(xp, grad_y, geom), geom)
+        grad_weight, grad_bias = weight_gradient(
+            xp, self.x_nhwc, rows, geom, self.slabs, self.cols, weight=need_w,
+            bias=need_b and self.has_bias)
         grad_x = None
         if need_x:
             grad_x = xp.permute_dims(input_gradient(xp, rows, self.weight, geom, self.slabs),
@@ -337,15 +335,19 @@ def weight_matrix(xp, weight, geom):
 
 # -- the three products ---------------------------------------------------------------------------
 
-def correlate(xp, x_nhwc, weight, geom, slabs, keep=True):
+def correlate(xp, x_nhwc, weight, geom, slabs, keep=True, bias=None):
     """The convolution's output as rows (N·Ho·Wo, O), and each slab's columns (kept for the
     weight gradient; None when ``keep`` is False, and then each slab thread writes its columns
-    into one reused buffer): y = cols @ W_mat, one GEMM per slab (batched over groups)."""
+    into one reused buffer): y = cols @ W_mat (+ bias), one GEMM per slab (batched over groups),
+    the bias added to each slab's rows while they are in cache."""
     g, n, o, m = geom.groups, geom.n, geom.o, geom.ho * geom.wo
     w_mat = weight_matrix(xp, weight, geom)
+    bias_g = None if bias is None else xp.reshape(bias, (g, 1, o // g))
     if len(slabs) == 1:
         cols = [im2col(xp, x_nhwc, geom, 0, n)]
         y = xp.matmul(cols[0], w_mat)                                       # (G, N·Ho·Wo, Og)
+        if bias_g is not None:
+            y += bias_g
     else:
         y = slabs.empty((g, n * m, o // g), x_nhwc.dtype, x_nhwc.device)
         reuse = not keep and not tiled(geom)
@@ -361,7 +363,10 @@ def correlate(xp, x_nhwc, weight, geom, slabs, keep=True):
                 out = buffer if stop - start == slabs.size else \
                     column_buffer(slabs, geom, start, stop, x_nhwc)
             part = im2col(xp, x_nhwc, geom, start, stop, out)
-            matmul_into(xp, y[:, start * m:stop * m, :], part, w_mat)
+            rows = y[:, start * m:stop * m, :]
+            matmul_into(xp, rows, part, w_mat)
+            if bias_g is not None:
+                rows += bias_g
             if keep:
                 cols[k] = part
 
@@ -374,30 +379,48 @@ def correlate(xp, x_nhwc, weight, geom, slabs, keep=True):
     return xp.reshape(y, (n * m, o)), cols
 
 
-def weight_gradient(xp, x_nhwc, rows, geom, slabs, cols=None):
-    """dL/dw = colsᵀ @ dY per slab, summed in slab order, as (O, Cg, KH, KW). The columns are
-    the forward's when given, rebuilt from x_nhwc otherwise."""
+def weight_gradient(xp, x_nhwc, rows, geom, slabs, cols=None, weight=True, bias=False):
+    """(dL/dw, dL/db): dL/dw = colsᵀ @ dY per slab as (O, Cg, KH, KW), dL/db = dY's column
+    sums per slab as (O,), each summed over the slabs in slab order; None for the one not
+    asked for. The columns are the forward's when given, rebuilt from x_nhwc otherwise."""
     g, kh, kw, m = geom.groups, geom.kh, geom.kw, geom.ho * geom.wo
     cg, og = geom.c // g, geom.o // g
-    parts = [None] * len(slabs)
+    parts, sums = [None] * len(slabs), [None] * len(slabs)
 
     def slab(k, buffer):
         start, stop = slabs[k]
+        block_rows = rows[:, start * m:stop * m, :]
+        if bias:            # while the slab's rows are in cache
+            sums[k] = xp.sum(block_rows, axis=1)                                    # (G, Og)
+        if not weight:
+            return
         if cols is not None:
             block = cols[k]
         else:               # rebuilt into this thread's buffer (the last slab may be shorter)
             block = im2col(xp, x_nhwc, geom, start, stop,
                            None if buffer is None else buffer[:, :stop - start, ...])
-        parts[k] = xp.matmul(xp.matrix_transpose(block), rows[:, start * m:stop * m, :])
+        parts[k] = xp.matmul(xp.matrix_transpose(block), block_rows)
 
-    rebuilt = cols is None and not tiled(geom) and len(slabs) > 1
+    if not (weight or bias):
+        return None, None
+    rebuilt = weight and cols is None and not tiled(geom) and len(slabs) > 1
     slabs.run(slab, scratch=(lambda: column_buffer(slabs, geom, 0, slabs.size, x_nhwc))
               if rebuilt else None)
-    total = parts[0]
-    for part in parts[1:]:          # in slab order, whatever thread made each part
-        total = total + part                                                # (G, KH·KW·Cg, Og)
+    grad_bias = xp.reshape(_in_slab_order(sums), (geom.o,)) if bias else None
+    if not weight:
+        return None, grad_bias
+    total = _in_slab_order(parts)                                           # (G, KH·KW·Cg, Og)
     total = xp.permute_dims(xp.reshape(total, (g, kh, kw, cg, og)), (0, 4, 3, 1, 2))
-    return xp.reshape(total, (geom.o, cg, kh, kw))
+    return xp.reshape(total, (geom.o, cg, kh, kw)), grad_bias
+
+
+def _in_slab_order(parts):
+    """The sum of the slabs' parts, added in slab order, whatever thread made each part (so
+    the result does not depend on the thread count)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 def input_gradient(xp, rows, weight, geom, slabs):

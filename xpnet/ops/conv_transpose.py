@@ -102,7 +102,7 @@ class ConvTranspose2d(Function):
             grad_x = xp.permute_dims(xp.reshape(rows, (geom.n, geom.ho, geom.wo, geom.o)),
                                      (0, 3, 1, 2))
         if need_w:
-            grad_weight = weight_gradient(xp, grad_nhwc, self.x_rows, geom, self.slabs, cols)
+            grad_weight, _ = weight_gradient(xp, grad_nhwc, self.x_rows, geom, self.slabs, cols)
         return grad_x, grad_weight, grad_bias
 
     def backward_on_tensors(self, grads):

@@ -162,6 +162,14 @@ def route_max_gradient(xp, grad_pad, x_pad, y, grad_y, kh, kw, sh, sw):
             route(xp, x_pad[index], y, grad_y, grad_pad[index], taken)
 
 
+@kernels.fuse
+def _max_of_four(xp, a, b, c, d):
+    """The 2×2 window's maximum in one pass (one launch on CuPy instead of three; on NumPy
+    one compiled loop over the four strided taps instead of three passes and two temporaries),
+    NaN kept as by xp.maximum."""
+    return xp.maximum(xp.maximum(a, b), xp.maximum(c, d))
+
+
 class MaxPool2d(_Pool):
     """y[n, c, h, w] = max over the window at (s·h, s·w) of the -inf-padded input.
 
@@ -177,11 +185,13 @@ class MaxPool2d(_Pool):
         x_pad = self.padded(x, -float("inf"))
         self.x_pad, self.shape = x_pad, tuple(x.shape)
         (kh, kw), (sh, sw) = self.kernel, self.stride
-        y = None
-        for i in range(kh):
-            for j in range(kw):
-                piece = x_pad[self.tap(i, j, ho, wo)]
-                y = piece if y is None else xp.maximum(y, piece)
+        pieces = [x_pad[self.tap(i, j, ho, wo)] for i in range(kh) for j in range(kw)]
+        if len(pieces) == 4:
+            y = _max_of_four(xp, *pieces)
+        else:
+            y = pieces[0]
+            for piece in pieces[1:]:
+                y = xp.maximum(y, piece)
         if kh * kw == 1:
             y = xp.asarray(y, copy=True)
         self.y = y
