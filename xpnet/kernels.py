@@ -197,7 +197,9 @@ def loops(loop_fn: Callable) -> Callable:
     arrays with the CPU compiler (``xpnet[fast]``) the call runs ``loop_fn`` compiled by Numba,
     one pass through memory; everywhere else ``fn`` runs, and it is the reference the compiled
     loops are tested against. Both forms write their results into argument arrays and return
-    nothing. Loops the compiler refuses run as ``fn``, with a warning, once.
+    nothing. Loops the compiler refuses run as ``fn``, with a warning, once. A function the
+    loops call (a scalar formula shared by two loop nests) is listed in ``loop_fn.helpers``
+    and compiled with them.
     """
     def wrap(fn):
         call = _kernel(LOOPS, fn, loop_fn, f"running {fn.__name__} as array calls")

@@ -558,16 +558,22 @@ def compile_loops(loops):
     :func:`xpnet.kernels.loops`), compiled by ``numba.njit``: its source is written as a small
     module to the cache folder, as the fused kernels are, so the machine code is cached on disk.
     It must be self-contained (no names from its module other than ``range``, builtins and
-    ``math``)."""
+    ``math``), except for the functions listed in its ``helpers`` attribute, which are compiled
+    with it and inlined."""
     import inspect
     import textwrap
     _, cache_ok = setup()
-    try:
-        source = textwrap.dedent(inspect.getsource(loops))
-    except (OSError, TypeError) as exc:       # installed without its .py files
-        raise Refused(f"no source for {loops.__name__}: {exc}") from None
-    source = source[source.index("def "):]          # without decorators
-    code = (f"import math\n\nfrom numba import njit\n\n\n{source}\n\n"
+
+    def source_of(fn):
+        try:
+            text = textwrap.dedent(inspect.getsource(fn))
+        except (OSError, TypeError) as exc:       # installed without its .py files
+            raise Refused(f"no source for {fn.__name__}: {exc}") from None
+        return text[text.index("def "):]          # without decorators
+
+    helpers = "".join(f"@njit(inline='always', cache={cache_ok})\n{source_of(h)}\n\n"
+                      for h in getattr(loops, "helpers", ()))
+    code = (f"import math\n\nfrom numba import njit\n\n\n{helpers}{source_of(loops)}\n\n"
             f"kernel = njit(cache={cache_ok}, error_model='numpy', nogil=True)"
             f"({loops.__name__})\n")
     return _load(code, loops.__name__)

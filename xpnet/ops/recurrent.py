@@ -75,28 +75,36 @@ _CONSTANTS_ON: dict = {}   # {device name: _LSTM_CONSTANTS as a float32 array th
 _MIN_PIECE_ROWS = 16       # the fewest batch rows a thread's piece of a recurrence gets
 
 
+def _tanh_f32(x, rational):
+    """Eigen's float32 tanh with its constants ``rational`` = k[0:13] (above), for the loop
+    nests: a helper that :func:`xpnet.kernels.loops` compiles with them (``loops.helpers``)."""
+    c0, c1, a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3 = rational
+    if x != x:
+        return x
+    x = max(min(x, c0), -c0)
+    if abs(x) < c1:
+        return x
+    x2 = x * x
+    num = x2 * a0 + a1
+    num = num * x2 + a2
+    num = num * x2 + a3
+    num = num * x2 + a4
+    num = num * x2 + a5
+    num = num * x2 + a6
+    num = num * x
+    den = x2 * b0 + b1
+    den = den * x2 + b2
+    den = den * x2 + b3
+    return num / den
+
+
 def _lstm_step_loops(z, p, c_prev, gates, c, tanh_c, h, k):
-    c0, c1, a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, half = (
-        k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13])
+    rational = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11],
+                k[12])
+    half = k[13]
 
     def tanh(x):
-        if x != x:
-            return x
-        x = max(min(x, c0), -c0)
-        if abs(x) < c1:
-            return x
-        x2 = x * x
-        num = x2 * a0 + a1
-        num = num * x2 + a2
-        num = num * x2 + a3
-        num = num * x2 + a4
-        num = num * x2 + a5
-        num = num * x2 + a6
-        num = num * x
-        den = x2 * b0 + b1
-        den = den * x2 + b2
-        den = den * x2 + b3
-        return num / den
+        return _tanh_f32(x, rational)
 
     n, hid = c.shape
     for r in range(n):
@@ -187,27 +195,12 @@ def gru_cell_backward(xp, grad_out, grad_h_matmul, grad_h_direct, r, z, n, h_n, 
 
 
 def _gru_step_loops(a, u, b_hh, h_prev, gates, h, k):
-    c0, c1, a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, half = (
-        k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13])
+    rational = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11],
+                k[12])
+    half = k[13]
 
-    def tanh(x):             # the LSTM loops' tanh (a loop nest is compiled on its own)
-        if x != x:
-            return x
-        x = max(min(x, c0), -c0)
-        if abs(x) < c1:
-            return x
-        x2 = x * x
-        num = x2 * a0 + a1
-        num = num * x2 + a2
-        num = num * x2 + a3
-        num = num * x2 + a4
-        num = num * x2 + a5
-        num = num * x2 + a6
-        num = num * x
-        den = x2 * b0 + b1
-        den = den * x2 + b2
-        den = den * x2 + b3
-        return num / den
+    def tanh(x):
+        return _tanh_f32(x, rational)
 
     rows, hid = h.shape
     br, bz, bn = b_hh[:hid], b_hh[hid:2 * hid], b_hh[2 * hid:]
@@ -228,6 +221,9 @@ def _gru_step_loops(a, u, b_hh, h_prev, gates, h, k):
             gn[j] = n
             ghn[j] = h_n
             hq[j] = n + z * (hp[j] - n)
+
+
+_lstm_step_loops.helpers = _gru_step_loops.helpers = (_tanh_f32,)
 
 
 @kernels.loops(_gru_step_loops)
