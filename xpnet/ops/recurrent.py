@@ -480,12 +480,12 @@ class _Recurrent(Function):
         The rows of a recurrence are independent: in host memory the batch is cut into one
         piece per slab thread and each piece runs all its steps on its own thread, its GEMMs
         single-threaded. A step's GEMM is small (64×128 by 128×512 for the LSTM at batch 64):
-        spread over two BLAS threads it synchronised them twice a step, and the step's speed
-        depended on how quickly the second core answered (8.5 to 13 ms for the LSTM's training
-        step from one process to the next on the 2-core VM); in pieces there is no
-        synchronisation until the end, and the cells run on every core too. The pieces' rows
-        are the same sums as the whole batch's (a GEMM's rows do not depend on the others).
-        Elsewhere (a GPU, one thread) the whole batch is one piece, run in the caller."""
+        spread over two BLAS threads it synchronised them twice a step, and ran the cells on
+        one core; in pieces there is no synchronisation until the end, and the cells run on
+        every core too (the LSTM's training step on the 2-core VM: 12.7–13.1 ms in two-thread
+        GEMMs, then 8.1–8.3 ms in pieces, in the same few minutes). The pieces' rows are the
+        same sums as the whole batch's (a GEMM's rows do not depend on the others). Elsewhere
+        (a GPU, one thread) the whole batch is one piece, run in the caller."""
         threads = SLAB_THREADS.threads(self.xp) if batch >= 2 * _MIN_PIECE_ROWS else 1
         pieces = min(threads, batch // _MIN_PIECE_ROWS) if threads > 1 else 1
         if pieces < 2:
