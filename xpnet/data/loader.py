@@ -3,8 +3,8 @@
 A dataset exposing ``.arrays`` (an :class:`ArrayDataset`) is copied to the device once (on
 'cpu' its NumPy arrays are used as they are) and batches are gathered or copied there, so an
 epoch costs no host-to-device copies except one index permutation, and no host synchronisation;
-a batch is a new array, never a view of the data. Shuffling is drawn on the host from a NumPy generator,
-so one seed gives the same batch order on every device. A ``sampler`` (such as
+a batch is a new array, never a view of the data. Shuffling is drawn on the host from a NumPy
+generator, so one seed gives the same batch order on every device. A ``sampler`` (such as
 :class:`~xpnet.data.DistributedSampler`) replaces the shuffle: its indices of the epoch are
 copied to the device once, the same way.
 """
