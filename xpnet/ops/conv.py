@@ -48,9 +48,10 @@ class Conv2d(Function):
     In host memory each slab's columns are built again for the weight gradient, in cache, rather
     than kept from the forward (KH·KW times the input's memory, written out and read back: the
     MNIST CNN's step 5-7 % slower and 42 MB more at batch 64); off the host (one slab, the whole
-    batch: a launch saved) and when the batch is one cache-sized slab they are kept. Backward multiplies slab by slab and adds each
-    tap's block back (col2im). Windows that tile the input (stride = kernel, or a single window) skip
-    the taps: one reshape.
+    batch: a launch saved) and when the batch is one cache-sized slab they are kept. The bias
+    is added, and its gradient summed, slab by slab too. Backward multiplies slab by slab and
+    adds each tap's block back (col2im). Windows that tile the input (stride = kernel, or a
+    single window) skip the taps: one reshape.
     """
     name = "conv2d"
 
