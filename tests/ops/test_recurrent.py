@@ -5,6 +5,8 @@ import xpnet
 import xpnet.functional as F
 from xpnet.testing import assert_close, gradcheck, random_inputs
 
+from ..kernels.test_loops import _ran_compiled
+
 T, N, IN, H = 3, 2, 3, 2   # tiny, so that finite differences stay fast
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -152,7 +154,7 @@ def test_the_lstm_step_loops_give_the_fused_cells_bits():
         args = _lstm_step_arrays(np.random.default_rng(7), n, hid)
         fn(xp, *args, k)
         forward[name] = args[3:]
-    assert recurrent.lstm_step.kernels.get("numpy") is not None
+    assert _ran_compiled(recurrent.lstm_step)
     for got, expected in zip(forward["loops"], forward["reference"]):
         np.testing.assert_array_equal(got, expected)
     gates, c, tanh_c, _ = forward["reference"]
@@ -167,7 +169,7 @@ def test_the_lstm_step_loops_give_the_fused_cells_bits():
         grad_z = np.full((n, 4 * hid), np.nan, np.float32)
         fn(xp, grad_out, grad_h, grad_c, gates, c_prev, tanh_c, grad_z, k)
         backward[name] = (grad_c, grad_z)
-    assert recurrent.lstm_step_backward.kernels.get("numpy") is not None
+    assert _ran_compiled(recurrent.lstm_step_backward)
     for got, expected in zip(backward["loops"], backward["reference"]):
         np.testing.assert_array_equal(got, expected)
 
@@ -203,7 +205,7 @@ def test_the_gru_step_loops_give_the_fused_cells_bits():
         args = _gru_step_arrays(np.random.default_rng(9), n, hid)
         fn(xp, *args, k)
         forward[name] = args[4:]
-    assert recurrent.gru_step.kernels.get("numpy") is not None
+    assert _ran_compiled(recurrent.gru_step)
     for got, expected in zip(forward["loops"], forward["reference"]):
         np.testing.assert_array_equal(got, expected)
     gates, _ = forward["reference"]
@@ -219,7 +221,7 @@ def test_the_gru_step_loops_give_the_fused_cells_bits():
         grad_a, grad_u = (np.full((n, 3 * hid), np.nan, np.float32) for _ in range(2))
         fn(xp, grad_out, grad_h, grad_h_direct, gates, h_prev, grad_a, grad_u, k)
         backward[name] = (grad_h_direct, grad_a, grad_u)
-    assert recurrent.gru_step_backward.kernels.get("numpy") is not None
+    assert _ran_compiled(recurrent.gru_step_backward)
     for got, expected in zip(backward["loops"], backward["reference"]):
         np.testing.assert_array_equal(got, expected)
 

@@ -65,13 +65,16 @@ ADD_COLUMNS = Source(
     """)
 
 
-def _per_unit(state):
+def _per_unit(state, *blocks):
     """The start of a recurrent cell's body: thread i is unit j of row r of the (N, H) array
-    ``state``; ``at`` indexes the (N, H) arrays, ``{r, k·hid + j}`` the k-th gate block."""
+    ``state``; ``at`` indexes the (N, H) arrays, and the k-th name of ``blocks`` indexes unit j
+    of the k-th gate block, ``{r, k·hid + j}``."""
+    gates = ", ".join(f"{name}[2] = {{r, {k} * hid + j}}" for k, name in enumerate(blocks))
     return f"""
     const ptrdiff_t hid = {state}.shape()[1];
     const ptrdiff_t r = i / hid, j = i % hid;
-    const ptrdiff_t at[2] = {{r, j}};"""
+    const ptrdiff_t at[2] = {{r, j}};
+    const ptrdiff_t {gates};"""
 
 
 # the LSTM cell on whole (N, 4H) gate blocks: 7 arrays a launch instead of the fused cell's 16
@@ -80,9 +83,7 @@ def _per_unit(state):
 LSTM_STEP = Source(
     "xpnet_lstm_step",
     "raw T z, raw T p, raw T c_prev", "raw T gates, raw T c, raw T tanh_c, raw T h",
-    _per_unit("c") + """
-    const ptrdiff_t ai[2] = {r, j}, af[2] = {r, hid + j}, ag[2] = {r, 2 * hid + j},
-                    ao[2] = {r, 3 * hid + j};
+    _per_unit("c", "ai", "af", "ag", "ao") + """
     const T half = (T)0.5;
     const T gi = half * tanh(half * (z[ai] + p[ai])) + half;
     const T gf = half * tanh(half * (z[af] + p[af])) + half;
@@ -103,9 +104,7 @@ LSTM_STEP_BACKWARD = Source(
     "xpnet_lstm_step_backward",
     "raw T grad_out, raw T grad_h, raw T gates, raw T c_prev, raw T tanh_c",
     "raw T grad_c, raw T grad_z",
-    _per_unit("grad_c") + """
-    const ptrdiff_t ai[2] = {r, j}, af[2] = {r, hid + j}, ag[2] = {r, 2 * hid + j},
-                    ao[2] = {r, 3 * hid + j};
+    _per_unit("grad_c", "ai", "af", "ag", "ao") + """
     const T one = (T)1.0;
     const T gi = gates[ai], gf = gates[af], gg = gates[ag], go = gates[ao], t = tanh_c[at];
     const T grad_h_total = grad_out[at] + grad_h[at];
@@ -122,9 +121,7 @@ LSTM_STEP_BACKWARD = Source(
 GRU_STEP = Source(
     "xpnet_gru_step",
     "raw T a, raw T u, raw T b_hh, raw T h_prev", "raw T gates, raw T h",
-    _per_unit("h") + """
-    const ptrdiff_t ar[2] = {r, j}, az[2] = {r, hid + j}, an[2] = {r, 2 * hid + j},
-                    ahn[2] = {r, 3 * hid + j};
+    _per_unit("h", "ar", "az", "an", "ahn") + """
     const ptrdiff_t br[1] = {j}, bz[1] = {hid + j}, bn[1] = {2 * hid + j};
     const T half = (T)0.5;
     const T gr = half * tanh(half * (a[ar] + u[ar] + b_hh[br])) + half;
@@ -142,9 +139,7 @@ GRU_STEP_BACKWARD = Source(
     "xpnet_gru_step_backward",
     "raw T grad_out, raw T grad_h, raw T gates, raw T h_prev",
     "raw T grad_h_direct, raw T grad_a, raw T grad_u",
-    _per_unit("grad_h_direct") + """
-    const ptrdiff_t ar[2] = {r, j}, az[2] = {r, hid + j}, an[2] = {r, 2 * hid + j},
-                    ahn[2] = {r, 3 * hid + j};
+    _per_unit("grad_h_direct", "ar", "az", "an", "ahn") + """
     const T one = (T)1.0;
     const T gr = gates[ar], gz = gates[az], gn = gates[an];
     const T grad_h_total = grad_out[at] + grad_h[at] + grad_h_direct[at];
