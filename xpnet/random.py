@@ -273,13 +273,13 @@ def _generator(backend):
     if gen is not None:
         return gen
     words = _seed_sequence(_seed[0], *_device_key(backend))
+    key = int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0])   # Philox, torch
     if backend.library in _COUNTER_BASED:
-        gen = Philox(backend, int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0]))
+        gen = Philox(backend, key)
     elif backend.library == "torch":
         import torch
         gen = torch.Generator(device=backend.device)
-        gen.manual_seed(int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0]
-                            % (1 << 63)))
+        gen.manual_seed(key % (1 << 63))
     else:
         gen = np.random.default_rng(words)
     _devices[backend.name] = gen
@@ -333,18 +333,24 @@ def integers(backend, low: int, high: int, shape, dtype="int64"):
 
 # -- the whole state ------------------------------------------------------------------------
 
+def _kind(backend, gen) -> str:
+    """The kind of a device's generator, as its saved state names it."""
+    return "philox" if isinstance(gen, Philox) else \
+        "torch" if backend.library == "torch" else "numpy"
+
+
 def _device_state(backend, gen):
-    if isinstance(gen, Philox):
+    kind = _kind(backend, gen)
+    if kind == "philox":
         return {"philox": gen.state}
-    if backend.library == "torch":
+    if kind == "torch":
         return {"torch": gen.get_state().numpy().copy()}
     return {"numpy": gen.bit_generator.state}
 
 
 def _restore_device(backend, saved):
     gen = _generator(backend)
-    kind = "philox" if isinstance(gen, Philox) else \
-        "torch" if backend.library == "torch" else "numpy"
+    kind = _kind(backend, gen)
     if kind not in saved:
         raise ValueError(f"set_rng_state: device {backend.name!r} draws from a {kind} "
                          f"generator, but the saved state is of a {'/'.join(saved)} one")
