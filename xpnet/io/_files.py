@@ -44,6 +44,17 @@ def host_array(value, where: str):
     return host, bfloat16
 
 
+def bfloat16_bits(host: np.ndarray) -> np.ndarray:
+    """float32 values that are bfloat16 ones (:func:`host_array`'s) as the bfloat16 bits a file
+    stores: each float32's top half, little-endian uint16."""
+    return (np.ascontiguousarray(host, "<f4").view("<u4") >> 16).astype("<u2")
+
+
+def from_bfloat16_bits(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 bits (uint16) widened exactly to float32 (little-endian): a float32's top half."""
+    return (bits.astype("<u4") << 16).view("<f4")
+
+
 def looks_like(head: bytes) -> str:
     if not head:
         return "is empty"

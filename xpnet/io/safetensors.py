@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ._files import host_array
+from ._files import bfloat16_bits, from_bfloat16_bits, host_array
 
 __all__ = ["read", "write"]
 
@@ -57,7 +57,7 @@ def write(file, tensors, metadata=None) -> None:
         host, bfloat16 = host_array(value, name)
         if bfloat16:
             dtype = "BF16"   # float32 from bfloat16 is exact, so its top half is the bfloat16
-            data = (np.ascontiguousarray(host, "<f4").view("<u4") >> 16).astype("<u2")
+            data = bfloat16_bits(host)
         else:
             dtype = _NAMES.get(host.dtype.newbyteorder("<") if host.dtype.byteorder == ">"
                                else host.dtype)
@@ -153,6 +153,6 @@ def read(file, name: str):
         data = np.frombuffer(buffer, DTYPES[dtype], (end - begin) // np.dtype(
             DTYPES[dtype]).itemsize, begin).reshape(shape)
         if dtype == "BF16":   # widened exactly: the bfloat16 bits are a float32's top half
-            data = (data.astype("<u4") << 16).view("<f4")
+            data = from_bfloat16_bits(data)
         arrays[key] = data.astype(data.dtype.newbyteorder("="))
     return arrays, metadata

@@ -25,7 +25,7 @@ import zipfile
 
 import numpy as np
 
-from ._files import file_name, host_array, key_path
+from ._files import bfloat16_bits, file_name, from_bfloat16_bits, host_array, key_path
 
 __all__ = ["read", "write", "is_torch_zip"]
 
@@ -146,7 +146,7 @@ class _Unpickler(pickle.Unpickler):
             array = np.lib.stride_tricks.as_strided(
                 flat[offset:], size, tuple(s * flat.itemsize for s in stride)).copy()
         if storage.kind.code == "bfloat16":   # widened exactly: bfloat16 is a float32's top half
-            array = (array.astype(np.uint32) << 16).view(np.float32)
+            array = from_bfloat16_bits(array)
         return array.astype(array.dtype.newbyteorder("="), copy=False)
 
     def rebuild_parameter(self, data, requires_grad=False, hooks=None, state=None):
@@ -284,7 +284,7 @@ class _Writer:
             raise TypeError(f"save: a PyTorch file cannot hold dtype {host.dtype} (at "
                             f"'{key_path(path)}')")
         if bfloat16:   # float32 that holds bfloat16 values exactly: its top halves
-            host = (host.view(np.uint32) >> 16).astype(np.uint16)
+            host = bfloat16_bits(host)
         if key is None:   # the same array under two names (tied weights): one storage
             key = self.keys[id(array)] = str(len(self.storages))
             self.storages.append(host.astype(host.dtype.newbyteorder("<"), copy=False))
