@@ -236,12 +236,13 @@ class Backend:
                          f"({library} has no {name}); supported floating dtypes: "
                          f"{', '.join(self.floating_names())}")
 
-    def dtype(self, name):
-        """The namespace's dtype object for any spelling (``'float32'``, ``xpnet.float32``)."""
+    def dtype(self, name, op="dtype"):
+        """The namespace's dtype object for any spelling (``'float32'``, ``xpnet.float32``); a
+        TypeError naming ``op`` and this device's floating dtypes when its library lacks it."""
         name = as_dtype(name).name
         found = getattr(self.xp, name, None)
         if found is None:
-            raise self.missing_dtype("dtype", name)
+            raise self.missing_dtype(op, name)
         return found
 
     # ``with xpnet.device("cuda"): ...`` makes this the default device inside the block; the

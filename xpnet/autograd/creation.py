@@ -31,11 +31,7 @@ def device_dtype(op, backend, dtype):
         ...
     TypeError: zeros: dtype bfloat16 is not supported on device 'cpu' (NumPy has no bfloat16); supported floating dtypes: float16, float32, float64
     """
-    name = _backend.as_dtype(dtype).name
-    found = getattr(backend.xp, name, None)
-    if found is None:
-        raise backend.missing_dtype(op, name)
-    return found
+    return backend.dtype(dtype, op)
 
 
 def float_name(op, backend, dtype, default="float32") -> str:

@@ -10,7 +10,23 @@ def is_grad_enabled() -> bool:
     return _enabled[0]
 
 
-class no_grad(contextlib.ContextDecorator):
+class _Recording(contextlib.ContextDecorator):
+    """Recording switched to :meth:`_mode` for a block, the previous mode back at its end."""
+
+    def _mode(self) -> bool:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._prev = _enabled[0]
+        _enabled[0] = self._mode()
+        return self
+
+    def __exit__(self, *exc):
+        _enabled[0] = self._prev
+        return False
+
+
+class no_grad(_Recording):
     """Context manager and decorator: ops inside record no graph.
 
     >>> import xpnet
@@ -21,30 +37,18 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
-    def __enter__(self):
-        self._prev = _enabled[0]
-        _enabled[0] = False
-        return self
-
-    def __exit__(self, *exc):
-        _enabled[0] = self._prev
+    def _mode(self):
         return False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_Recording):
     """Turn recording back on inside a ``no_grad`` block."""
 
-    def __enter__(self):
-        self._prev = _enabled[0]
-        _enabled[0] = True
-        return self
-
-    def __exit__(self, *exc):
-        _enabled[0] = self._prev
-        return False
+    def _mode(self):
+        return True
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
+class set_grad_enabled(_Recording):
     """Recording on or off, as PyTorch's: called, it sets the mode at once
     (``set_grad_enabled(False)``); as a context manager the previous mode comes back at the
     end (``with set_grad_enabled(phase == 'train'):``).
@@ -61,30 +65,19 @@ class set_grad_enabled(contextlib.ContextDecorator):
         self._prev = _enabled[0]
         _enabled[0] = bool(mode)
 
-    def __enter__(self):
+    def __enter__(self):     # the mode was set when called
         return self
 
-    def __exit__(self, *exc):
-        _enabled[0] = self._prev
-        return False
 
-
-class inference_mode(contextlib.ContextDecorator):
+class inference_mode(_Recording):
     """PyTorch's ``inference_mode``: here the same as :class:`no_grad` (``mode=False`` leaves
     recording as it is); xpnet keeps no version counters, so there is nothing more to skip."""
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
 
-    def __enter__(self):
-        self._prev = _enabled[0]
-        if self.mode:
-            _enabled[0] = False
-        return self
-
-    def __exit__(self, *exc):
-        _enabled[0] = self._prev
-        return False
+    def _mode(self):
+        return False if self.mode else _enabled[0]
 
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "inference_mode"]
