@@ -34,10 +34,7 @@ def host_array(value, where: str):
     """
     data = value.array if isinstance(value, Tensor) else value
     bfloat16 = _backend.dtype_name(data.dtype) == "bfloat16"
-    if bfloat16:
-        xp = _backend.backend_of(data).xp
-        data = xp.astype(data, xp.float32)
-    host = _backend.to_numpy(data)
+    host = _backend.to_numpy(data)             # bfloat16 comes back as float32, exactly
     if host.dtype.hasobject or host.dtype.kind not in NUMERIC_KINDS:
         raise TypeError(f"save: the array at '{where}' has dtype {host.dtype}; only bool, "
                         f"integer, float and complex arrays can be saved")

@@ -113,13 +113,10 @@ class _KeyMismatch(KeyError):
 def _move(t: Tensor, backend, dtype):
     data = t.array
     if backend is not t.backend:
-        if _backend.dtype_name(data.dtype) == "bfloat16":   # no host array holds bfloat16
-            data = backend.asarray(_backend.to_numpy(t.backend.xp.astype(data,
-                                                                         t.backend.xp.float32)))
-            if dtype is None:
-                data = backend.xp.astype(data, backend.dtype("bfloat16"))
-        else:
-            data = backend.asarray(_backend.to_numpy(data))
+        bfloat16 = _backend.dtype_name(data.dtype) == "bfloat16"
+        data = backend.asarray(_backend.to_numpy(data))   # bfloat16 comes back as float32
+        if bfloat16 and dtype is None:
+            data = backend.xp.astype(data, backend.dtype("bfloat16"))
     if dtype is not None and backend.xp.isdtype(data.dtype, "real floating"):
         data = backend.xp.astype(data, backend.dtype(dtype))
     return data
@@ -130,10 +127,7 @@ def _loadable(value, target: Tensor, what: str, where: str) -> np.ndarray:
     if isinstance(value, Tensor):
         value = value.array
     if _backend.is_array(value):
-        if _backend.dtype_name(value.dtype) == "bfloat16":   # NumPy has no bfloat16
-            xp = _backend.backend_of(value).xp
-            value = xp.astype(value, xp.float32)
-        host = _backend.to_numpy(value)
+        host = _backend.to_numpy(value)         # bfloat16 comes back as float32, exactly
     elif isinstance(value, (numbers.Number, list, tuple)):
         host = np.asarray(value)
     else:
