@@ -15,6 +15,13 @@ def _apply(x, fn, inplace, op):
     return _in_place(x, op, fn)
 
 
+def _dim(owner, dim):
+    """A softmax layer's ``dim``: a Python int, or None (PyTorch's legacy default)."""
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
+        raise TypeError(f"{owner}: dim must be an int, got {dim!r} ({type(dim).__name__})")
+    return dim
+
+
 def _flag(owner, name, value):
     if not isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be True or False, got {value!r} "
@@ -83,9 +90,7 @@ class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``dim``. Shape: any -> same"""
 
     def __init__(self, dim: int = -1):
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
-            raise TypeError(f"Softmax: dim must be an int, got {dim!r} ({type(dim).__name__})")
-        self.dim = dim
+        self.dim = _dim("Softmax", dim)
 
     def forward(self, x):
         return ops.softmax(x, self.dim)
@@ -98,9 +103,7 @@ class LogSoftmax(Module):
     """log(softmax(x)) along ``dim``. Shape: any -> same"""
 
     def __init__(self, dim: int = -1):
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
-            raise TypeError(f"LogSoftmax: dim must be an int, got {dim!r} ({type(dim).__name__})")
-        self.dim = dim
+        self.dim = _dim("LogSoftmax", dim)
 
     def forward(self, x):
         return ops.log_softmax(x, self.dim)
