@@ -7,6 +7,8 @@ import pytest
 
 import xpnet
 from xpnet import kernels
+from xpnet.cpu import blas
+from xpnet.cpu.blas import matmul_into  # noqa: F401  (the compiled helper's name)
 from xpnet.ops import conv, loss, pool, recurrent
 
 # (groups, samples, Ho, Wo, KH, KW, channels per group, stride, dilation): a 3×3 stride-1 conv,
@@ -263,10 +265,126 @@ def test_gru_step_loops_equal_the_fused_cells(n, hid):
         np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-7)
 
 
+def _blas_on():
+    _compiler_on()
+    from xpnet.cpu import blas
+    if blas.library() is None:
+        pytest.skip("NumPy's BLAS is not the OpenBLAS of its wheels: the recurrences run per step")
+
+
+def _lstm_buffers(rng, steps, n, hid):
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    return dict(states=f32(steps + 1, n, hid), proj=f32(steps, n, 4 * hid),
+                w_hh_t=(0.3 * f32(hid, 4 * hid)).astype(np.float32), cells=f32(steps + 1, n, hid),
+                gates=np.full((steps, n, 4 * hid), np.nan, np.float32),
+                tanh_c=np.full((steps, n, hid), np.nan, np.float32))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("start, stop", [(0, 5), (2, 5), (1, 3)])
+def test_lstm_recurrence_loops_give_the_per_step_calls_bits(reverse, start, stop):
+    """The LSTM's whole recurrence over rows start:stop as one compiled loop nest, its GEMMs
+    NumPy's own sgemm: the same bits as the per-step calls (np.matmul, then the step), the
+    other rows untouched, forward and backward, with and without h0's gradient."""
+    _blas_on()
+    steps, n, hid = 4, 5, 8
+    k = np.asarray(recurrent._LSTM_CONSTANTS, dtype=np.float32)
+    forward = []
+    for run in (recurrent.lstm_forward, recurrent.lstm_forward.reference):
+        b = _lstm_buffers(np.random.default_rng(3), steps, n, hid)
+        z = np.full((stop - start, 4 * hid), np.nan, np.float32)
+        run(_host(), b["states"], b["proj"], b["w_hh_t"], b["cells"], b["gates"], b["tanh_c"], z,
+            k, reverse, start, stop)
+        forward.append(b)
+    assert _ran_compiled(recurrent.lstm_forward), "lstm_forward ran uncompiled"
+    for name in forward[0]:
+        np.testing.assert_array_equal(forward[0][name], forward[1][name], err_msg=name)
+    done = forward[1]
+    assert not np.isnan(done["gates"][:, start:stop]).any()
+    assert np.isnan(done["gates"][:, :start]).all() and np.isnan(done["gates"][:, stop:]).all()
+    rng = np.random.default_rng(4)
+    grad_out = rng.standard_normal((steps, n, hid)).astype(np.float32)
+    grad_h_last, grad_c_start = (rng.standard_normal((n, hid)).astype(np.float32)
+                                 for _ in range(2))
+    w_hh = np.ascontiguousarray(done["w_hh_t"].T)
+    for want_h0 in (True, False):
+        backward = []
+        for run in (recurrent.lstm_backward, recurrent.lstm_backward.reference):
+            grad_c = grad_c_start.copy()
+            grad_z = np.full((steps, n, 4 * hid), np.nan, np.float32)
+            grad_h = np.empty((stop - start, hid), np.float32)
+            grad_h0 = np.full((n, hid), np.nan, np.float32)
+            run(_host(), grad_out, grad_h_last, grad_c, done["gates"], done["cells"],
+                done["tanh_c"], grad_z, w_hh, grad_h, grad_h0, k, reverse, want_h0, start, stop)
+            backward.append((grad_c, grad_z, grad_h0))
+        assert _ran_compiled(recurrent.lstm_backward), "lstm_backward ran uncompiled"
+        for got, expected in zip(*backward):
+            np.testing.assert_array_equal(got, expected)
+        grad_c, grad_z, grad_h0 = backward[1]
+        assert not np.isnan(grad_z[:, start:stop]).any()
+        assert np.isnan(grad_h0[start:stop]).any() != want_h0
+        np.testing.assert_array_equal(grad_c[:start], grad_c_start[:start])
+
+
+def _product_loops(c, a, b):
+    matmul_into(c, a, b)
+
+
+_product_loops.helpers = (blas.matmul_into,)
+_product_loops.blas = True
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (5, 1, 6), (0, 3, 4), (64, 128, 512)],
+                         ids=str)
+def test_matmul_into_is_numpys_own_sgemm(shape):
+    """blas.matmul_into in a compiled loop nest: numpy.matmul's bits, for row views of wider
+    arrays (leading dimensions larger than a row), no rows, an inner dimension of one."""
+    _blas_on()
+
+    @kernels.loops(_product_loops)
+    def product(xp, c, a, b):
+        c[...] = a @ b
+
+    m, k, n = shape
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((m + 2, k + 3)).astype(np.float32)[1:m + 1, 2:k + 2]
+    b = rng.standard_normal((k, n + 5)).astype(np.float32)[:, :n]
+    c = np.full((m, n + 1), np.nan, np.float32)
+    product(_host(), c[:, :n], a, b)
+    assert _ran_compiled(product)
+    np.testing.assert_array_equal(c[:, :n], np.matmul(a, b))
+    assert np.isnan(c[:, n]).all()
+    kernels.forget(product)
+
+
+def test_without_numpys_openblas_the_recurrences_run_per_step_silently(monkeypatch):
+    """No ILP64 OpenBLAS in NumPy (MKL, Accelerate, a system BLAS): the loop nests that call
+    sgemm are not compiled, without a warning, and their references give the results."""
+    _compiler_on()
+    from xpnet.cpu import blas, numba as cpu_numba
+    monkeypatch.setattr(blas, "_FOUND", [None])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cpu_numba.compile_loops(recurrent._lstm_forward_loops) is None
+        assert cpu_numba.compile_loops(recurrent._lstm_backward_loops) is None
+    assert cpu_numba.compile_loops(_scale_loops) is not None    # the others are compiled
+
+
+def test_numpys_openblas_is_found_when_numpy_brings_it():
+    from xpnet.cpu import blas
+    from xpnet.cpu.threads import SLAB_THREADS
+    own = SLAB_THREADS.numpy_blas()
+    if own is None:
+        pytest.skip("NumPy's BLAS is not the OpenBLAS of its Linux wheels")
+    path, symbol = blas.library()
+    assert path == own.filepath and symbol.endswith("64_") and hasattr(own.dynlib, symbol)
+
+
 def test_every_compiled_function_is_tested_here():
     tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient,
               loss.log_softmax_nll, loss.cross_entropy_grad, recurrent.lstm_step,
-              recurrent.lstm_step_backward, recurrent.gru_step, recurrent.gru_step_backward}
+              recurrent.lstm_step_backward, recurrent.gru_step, recurrent.gru_step_backward,
+              recurrent.lstm_forward, recurrent.lstm_backward}
     missing = sorted(f.__qualname__ for f in kernels.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 

@@ -8,6 +8,7 @@ module              what it does
 ``memory``          one host allocator: a step's large arrays kept for the next (:func:`empty_cache`)
 ``slabs``           a batch cut into cache-sized slabs, run on the slab threads
 ``numba``           the Numba compiler of :mod:`xpnet.kernels` for NumPy (``xpnet[fast]``)
+``blas``            NumPy's own sgemm, for compiled loop nests (a recurrence's whole time loop)
 ==================  ======================================================================
 
 Importing this package plugs it in: the namespace into :mod:`xpnet.backend`, the compiler into

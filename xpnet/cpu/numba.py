@@ -559,10 +559,18 @@ def compile_loops(loops):
     module to the cache folder, as the fused kernels are, so the machine code is cached on disk.
     It must be self-contained (no names from its module other than ``range``, builtins and
     ``math``), except for the functions listed in its ``helpers`` attribute, which are compiled
-    with it and inlined."""
+    with it and inlined. A loop nest with ``loops.blas = True`` may call
+    :func:`xpnet.cpu.blas.matmul_into` (listed among its helpers), NumPy's own sgemm; where that
+    is not found it is not compiled, and its reference runs, without a warning."""
     import inspect
     import textwrap
     _, cache_ok = setup()
+    prelude = ""
+    if getattr(loops, "blas", False):
+        from . import blas
+        prelude = blas.numba_declaration()
+        if prelude is None:
+            return None
 
     def source_of(fn):
         try:
@@ -573,7 +581,7 @@ def compile_loops(loops):
 
     helpers = "".join(f"@njit(inline='always', cache={cache_ok})\n{source_of(h)}\n\n"
                       for h in getattr(loops, "helpers", ()))
-    code = (f"import math\n\nfrom numba import njit\n\n\n{helpers}{source_of(loops)}\n\n"
+    code = (f"import math\n\nfrom numba import njit\n{prelude}\n\n{helpers}{source_of(loops)}\n\n"
             f"kernel = njit(cache={cache_ok}, error_model='numpy', nogil=True)"
             f"({loops.__name__})\n")
     return _load(code, loops.__name__)
