@@ -272,58 +272,84 @@ def _blas_on():
         pytest.skip("NumPy's BLAS is not the OpenBLAS of its wheels: the recurrences run per step")
 
 
-def _lstm_buffers(rng, steps, n, hid):
+def _recurrence_arguments(op, rng, steps, n, hid, start, stop):
+    """Whole-batch buffers for recurrent.lstm_forward / gru_forward (states, cells in slot
+    order; outputs NaN) and the backward's inputs, as the ops pass them."""
     f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
-    return dict(states=f32(steps + 1, n, hid), proj=f32(steps, n, 4 * hid),
-                w_hh_t=(0.3 * f32(hid, 4 * hid)).astype(np.float32), cells=f32(steps + 1, n, hid),
-                gates=np.full((steps, n, 4 * hid), np.nan, np.float32),
-                tanh_c=np.full((steps, n, hid), np.nan, np.float32))
+    gates = 4 if op == "lstm" else 3
+    nan = lambda *shape: np.full(shape, np.nan, np.float32)  # noqa: E731
+    w_hh_t = (0.3 * f32(hid, gates * hid)).astype(np.float32)
+    k = np.asarray(recurrent._LSTM_CONSTANTS, dtype=np.float32)
+    if op == "lstm":
+        forward = dict(states=f32(steps + 1, n, hid), proj=f32(steps, n, 4 * hid),
+                       w_hh_t=w_hh_t, cells=f32(steps + 1, n, hid), gates=nan(steps, n, 4 * hid),
+                       tanh_c=nan(steps, n, hid), z=nan(stop - start, 4 * hid))
+    else:
+        forward = dict(states=f32(steps + 1, n, hid), proj=f32(steps, n, 3 * hid),
+                       w_hh_t=w_hh_t, b_hh=f32(3 * hid), gates=nan(steps, n, 4 * hid),
+                       u=nan(stop - start, 3 * hid))
+    return forward, k
 
 
+def _recurrence_backward_arguments(op, done, rng, steps, n, hid, start, stop):
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    w_hh = np.ascontiguousarray(done["w_hh_t"].T)
+    grad_out, grad_h_last, carried = f32(steps, n, hid), f32(n, hid), f32(n, hid)
+    grad_h, grad_h0 = np.empty((stop - start, hid), np.float32), np.full((n, hid), np.nan,
+                                                                         np.float32)
+    if op == "lstm":       # carried: grad_c, updated in place
+        return dict(grad_out=grad_out, grad_h_last=grad_h_last, grad_c=carried,
+                    gates=done["gates"], cells=done["cells"], tanh_c=done["tanh_c"],
+                    grad_z=np.full((steps, n, 4 * hid), np.nan, np.float32), w_hh=w_hh,
+                    grad_h=grad_h, grad_h0=grad_h0)
+    return dict(grad_out=grad_out, grad_h_last=grad_h_last, grad_h_direct=carried,
+                gates=done["gates"], states=done["states"],
+                grad_a=np.full((steps, n, 3 * hid), np.nan, np.float32),
+                grad_u=np.full((steps, n, 3 * hid), np.nan, np.float32), w_hh=w_hh,
+                grad_h=grad_h, grad_h0=grad_h0)
+
+
+@pytest.mark.parametrize("op", ["lstm", "gru"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("start, stop", [(0, 5), (2, 5), (1, 3)])
-def test_lstm_recurrence_loops_give_the_per_step_calls_bits(reverse, start, stop):
-    """The LSTM's whole recurrence over rows start:stop as one compiled loop nest, its GEMMs
-    NumPy's own sgemm: the same bits as the per-step calls (np.matmul, then the step), the
-    other rows untouched, forward and backward, with and without h0's gradient."""
+def test_recurrence_loops_give_the_per_step_calls_bits(op, reverse, start, stop):
+    """The LSTM's and the GRU's whole recurrence over rows start:stop as one compiled loop
+    nest, its GEMMs NumPy's own sgemm: the same bits as the per-step calls (np.matmul, then the
+    step), the other rows untouched, forward and backward, with and without h0's gradient."""
     _blas_on()
     steps, n, hid = 4, 5, 8
-    k = np.asarray(recurrent._LSTM_CONSTANTS, dtype=np.float32)
+    forward_op, backward_op = (getattr(recurrent, f"{op}_{way}")
+                               for way in ("forward", "backward"))
     forward = []
-    for run in (recurrent.lstm_forward, recurrent.lstm_forward.reference):
-        b = _lstm_buffers(np.random.default_rng(3), steps, n, hid)
-        z = np.full((stop - start, 4 * hid), np.nan, np.float32)
-        run(_host(), b["states"], b["proj"], b["w_hh_t"], b["cells"], b["gates"], b["tanh_c"], z,
-            k, reverse, start, stop)
-        forward.append(b)
-    assert _ran_compiled(recurrent.lstm_forward), "lstm_forward ran uncompiled"
+    for run in (forward_op, forward_op.reference):
+        args, k = _recurrence_arguments(op, np.random.default_rng(3), steps, n, hid, start, stop)
+        run(_host(), *args.values(), k, reverse, start, stop)
+        forward.append(args)
+    assert _ran_compiled(forward_op), f"{op}_forward ran uncompiled"
     for name in forward[0]:
         np.testing.assert_array_equal(forward[0][name], forward[1][name], err_msg=name)
-    done = forward[1]
-    assert not np.isnan(done["gates"][:, start:stop]).any()
-    assert np.isnan(done["gates"][:, :start]).all() and np.isnan(done["gates"][:, stop:]).all()
-    rng = np.random.default_rng(4)
-    grad_out = rng.standard_normal((steps, n, hid)).astype(np.float32)
-    grad_h_last, grad_c_start = (rng.standard_normal((n, hid)).astype(np.float32)
-                                 for _ in range(2))
-    w_hh = np.ascontiguousarray(done["w_hh_t"].T)
+    gates = forward[1]["gates"]
+    assert not np.isnan(gates[:, start:stop]).any()
+    assert np.isnan(gates[:, :start]).all() and np.isnan(gates[:, stop:]).all()
     for want_h0 in (True, False):
         backward = []
-        for run in (recurrent.lstm_backward, recurrent.lstm_backward.reference):
-            grad_c = grad_c_start.copy()
-            grad_z = np.full((steps, n, 4 * hid), np.nan, np.float32)
-            grad_h = np.empty((stop - start, hid), np.float32)
-            grad_h0 = np.full((n, hid), np.nan, np.float32)
-            run(_host(), grad_out, grad_h_last, grad_c, done["gates"], done["cells"],
-                done["tanh_c"], grad_z, w_hh, grad_h, grad_h0, k, reverse, want_h0, start, stop)
-            backward.append((grad_c, grad_z, grad_h0))
-        assert _ran_compiled(recurrent.lstm_backward), "lstm_backward ran uncompiled"
-        for got, expected in zip(*backward):
-            np.testing.assert_array_equal(got, expected)
-        grad_c, grad_z, grad_h0 = backward[1]
-        assert not np.isnan(grad_z[:, start:stop]).any()
-        assert np.isnan(grad_h0[start:stop]).any() != want_h0
-        np.testing.assert_array_equal(grad_c[:start], grad_c_start[:start])
+        for run in (backward_op, backward_op.reference):
+            args = _recurrence_backward_arguments(op, forward[1], np.random.default_rng(4),
+                                                  steps, n, hid, start, stop)
+            carried = args["grad_c" if op == "lstm" else "grad_h_direct"].copy()
+            run(_host(), *args.values(), k, reverse, want_h0, start, stop)
+            backward.append(args)
+        assert _ran_compiled(backward_op), f"{op}_backward ran uncompiled"
+        for name in backward[0]:
+            if name != "grad_h":                     # scratch
+                np.testing.assert_array_equal(backward[0][name], backward[1][name],
+                                              err_msg=name)
+        done = backward[1]
+        written = done["grad_z" if op == "lstm" else "grad_u"]
+        assert not np.isnan(written[:, start:stop]).any()
+        assert np.isnan(done["grad_h0"][start:stop]).any() != want_h0
+        np.testing.assert_array_equal(done["grad_c" if op == "lstm" else "grad_h_direct"][:start],
+                                      carried[:start])
 
 
 def _product_loops(c, a, b):
@@ -367,6 +393,7 @@ def test_without_numpys_openblas_the_recurrences_run_per_step_silently(monkeypat
         warnings.simplefilter("error")
         assert cpu_numba.compile_loops(recurrent._lstm_forward_loops) is None
         assert cpu_numba.compile_loops(recurrent._lstm_backward_loops) is None
+        assert cpu_numba.compile_loops(recurrent._gru_forward_loops) is None
     assert cpu_numba.compile_loops(_scale_loops) is not None    # the others are compiled
 
 
@@ -384,7 +411,8 @@ def test_every_compiled_function_is_tested_here():
     tested = {conv.add_columns, conv.gather_columns, pool.route_max_gradient,
               loss.log_softmax_nll, loss.cross_entropy_grad, recurrent.lstm_step,
               recurrent.lstm_step_backward, recurrent.gru_step, recurrent.gru_step_backward,
-              recurrent.lstm_forward, recurrent.lstm_backward}
+              recurrent.lstm_forward, recurrent.lstm_backward,
+              recurrent.gru_forward, recurrent.gru_backward}
     missing = sorted(f.__qualname__ for f in kernels.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 
