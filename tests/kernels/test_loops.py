@@ -276,10 +276,15 @@ def _recurrence_arguments(op, rng, steps, n, hid, start, stop):
     """Whole-batch buffers for recurrent.lstm_forward / gru_forward (states, cells in slot
     order; outputs NaN) and the backward's inputs, as the ops pass them."""
     f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
-    gates = 4 if op == "lstm" else 3
+    gates = {"lstm": 4, "gru": 3}.get(op, 1)
     nan = lambda *shape: np.full(shape, np.nan, np.float32)  # noqa: E731
     w_hh_t = (0.3 * f32(hid, gates * hid)).astype(np.float32)
     k = np.asarray(recurrent._LSTM_CONSTANTS, dtype=np.float32)
+    if op.startswith("rnn"):     # the cell's constants and which nonlinearity
+        proj = 3 * f32(steps, n, hid)
+        proj[0, start, :3] = [0.0, -0.0, np.nan]    # relu's zeros and NaN
+        return (dict(states=f32(steps + 1, n, hid), proj=proj, w_hh_t=w_hh_t,
+                     z=nan(stop - start, hid)), (k, op == "rnn-relu"))
     if op == "lstm":
         forward = dict(states=f32(steps + 1, n, hid), proj=f32(steps, n, 4 * hid),
                        w_hh_t=w_hh_t, cells=f32(steps + 1, n, hid), gates=nan(steps, n, 4 * hid),
@@ -288,7 +293,7 @@ def _recurrence_arguments(op, rng, steps, n, hid, start, stop):
         forward = dict(states=f32(steps + 1, n, hid), proj=f32(steps, n, 3 * hid),
                        w_hh_t=w_hh_t, b_hh=f32(3 * hid), gates=nan(steps, n, 4 * hid),
                        u=nan(stop - start, 3 * hid))
-    return forward, k
+    return forward, (k,)
 
 
 def _recurrence_backward_arguments(op, done, rng, steps, n, hid, start, stop):
@@ -297,6 +302,10 @@ def _recurrence_backward_arguments(op, done, rng, steps, n, hid, start, stop):
     grad_out, grad_h_last, carried = f32(steps, n, hid), f32(n, hid), f32(n, hid)
     grad_h, grad_h0 = np.empty((stop - start, hid), np.float32), np.full((n, hid), np.nan,
                                                                          np.float32)
+    if op.startswith("rnn"):
+        return dict(grad_out=grad_out, grad_h_last=grad_h_last, states=done["states"],
+                    grad_z=np.full((steps, n, hid), np.nan, np.float32), w_hh=w_hh,
+                    grad_h=grad_h, grad_h0=grad_h0)
     if op == "lstm":       # carried: grad_c, updated in place
         return dict(grad_out=grad_out, grad_h_last=grad_h_last, grad_c=carried,
                     gates=done["gates"], cells=done["cells"], tanh_c=done["tanh_c"],
@@ -309,35 +318,37 @@ def _recurrence_backward_arguments(op, done, rng, steps, n, hid, start, stop):
                 grad_h=grad_h, grad_h0=grad_h0)
 
 
-@pytest.mark.parametrize("op", ["lstm", "gru"])
+@pytest.mark.parametrize("op", ["lstm", "gru", "rnn-tanh", "rnn-relu"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("start, stop", [(0, 5), (2, 5), (1, 3)])
 def test_recurrence_loops_give_the_per_step_calls_bits(op, reverse, start, stop):
-    """The LSTM's and the GRU's whole recurrence over rows start:stop as one compiled loop
-    nest, its GEMMs NumPy's own sgemm: the same bits as the per-step calls (np.matmul, then the
-    step), the other rows untouched, forward and backward, with and without h0's gradient."""
+    """Each recurrence over rows start:stop as one compiled loop nest, its GEMMs NumPy's own
+    sgemm: the same bits as the per-step calls (np.matmul, then the cell), the other rows
+    untouched, forward and backward, with and without h0's gradient."""
     _blas_on()
     steps, n, hid = 4, 5, 8
-    forward_op, backward_op = (getattr(recurrent, f"{op}_{way}")
+    forward_op, backward_op = (getattr(recurrent, f"{op[:4].rstrip('-')}_{way}")
                                for way in ("forward", "backward"))
     forward = []
     for run in (forward_op, forward_op.reference):
-        args, k = _recurrence_arguments(op, np.random.default_rng(3), steps, n, hid, start, stop)
-        run(_host(), *args.values(), k, reverse, start, stop)
+        args, constants = _recurrence_arguments(op, np.random.default_rng(3), steps, n, hid,
+                                                start, stop)
+        run(_host(), *args.values(), *constants, reverse, start, stop)
         forward.append(args)
     assert _ran_compiled(forward_op), f"{op}_forward ran uncompiled"
     for name in forward[0]:
         np.testing.assert_array_equal(forward[0][name], forward[1][name], err_msg=name)
-    gates = forward[1]["gates"]
-    assert not np.isnan(gates[:, start:stop]).any()
-    assert np.isnan(gates[:, :start]).all() and np.isnan(gates[:, stop:]).all()
+    written = forward[1]["gates" if "gates" in forward[1] else "states"][-1]
+    assert not np.isnan(written[start + 1:stop]).any()
+    if "gates" in forward[1]:
+        gates = forward[1]["gates"]
+        assert np.isnan(gates[:, :start]).all() and np.isnan(gates[:, stop:]).all()
     for want_h0 in (True, False):
         backward = []
         for run in (backward_op, backward_op.reference):
             args = _recurrence_backward_arguments(op, forward[1], np.random.default_rng(4),
                                                   steps, n, hid, start, stop)
-            carried = args["grad_c" if op == "lstm" else "grad_h_direct"].copy()
-            run(_host(), *args.values(), k, reverse, want_h0, start, stop)
+            run(_host(), *args.values(), *constants, reverse, want_h0, start, stop)
             backward.append(args)
         assert _ran_compiled(backward_op), f"{op}_backward ran uncompiled"
         for name in backward[0]:
@@ -345,11 +356,10 @@ def test_recurrence_loops_give_the_per_step_calls_bits(op, reverse, start, stop)
                 np.testing.assert_array_equal(backward[0][name], backward[1][name],
                                               err_msg=name)
         done = backward[1]
-        written = done["grad_z" if op == "lstm" else "grad_u"]
-        assert not np.isnan(written[:, start:stop]).any()
-        assert np.isnan(done["grad_h0"][start:stop]).any() != want_h0
-        np.testing.assert_array_equal(done["grad_c" if op == "lstm" else "grad_h_direct"][:start],
-                                      carried[:start])
+        written = done["grad_u" if op == "gru" else "grad_z"]
+        assert not np.isnan(written[:, start + 1:stop]).any()    # row start: rnn's NaN input
+        assert np.isnan(written[:, :start]).all() and np.isnan(written[:, stop:]).all()
+        assert np.isnan(done["grad_h0"][start + 1:stop]).any() != want_h0
 
 
 def _product_loops(c, a, b):
@@ -394,6 +404,7 @@ def test_without_numpys_openblas_the_recurrences_run_per_step_silently(monkeypat
         assert cpu_numba.compile_loops(recurrent._lstm_forward_loops) is None
         assert cpu_numba.compile_loops(recurrent._lstm_backward_loops) is None
         assert cpu_numba.compile_loops(recurrent._gru_forward_loops) is None
+        assert cpu_numba.compile_loops(recurrent._rnn_backward_loops) is None
     assert cpu_numba.compile_loops(_scale_loops) is not None    # the others are compiled
 
 
@@ -412,7 +423,8 @@ def test_every_compiled_function_is_tested_here():
               loss.log_softmax_nll, loss.cross_entropy_grad, recurrent.lstm_step,
               recurrent.lstm_step_backward, recurrent.gru_step, recurrent.gru_step_backward,
               recurrent.lstm_forward, recurrent.lstm_backward,
-              recurrent.gru_forward, recurrent.gru_backward}
+              recurrent.gru_forward, recurrent.gru_backward, recurrent.rnn_forward,
+              recurrent.rnn_backward}
     missing = sorted(f.__qualname__ for f in kernels.compiled_functions() if f not in tested)
     assert not missing, f"test these loop nests against their references here: {missing}"
 

@@ -21,13 +21,13 @@ of fourteen to sixteen views (Numba's per-array call cost was half the LSTM cell
 same arithmetic in the same order (on NumPy the same bits as the fused cell). In host memory
 each step's product is written into one buffer (``out=``).
 
-The LSTM's and the GRU's time loops are loop nests too (:func:`lstm_forward`,
-:func:`lstm_backward`, :func:`gru_forward`, :func:`gru_backward`):
-its reference is the per-step calls above; on NumPy with Numba the whole loop over one batch
-piece's steps is one compiled call, whose GEMMs are NumPy's own sgemm
+Each op's time loop is a loop nest too (:func:`lstm_forward` and :func:`lstm_backward`, and
+the same for gru and rnn): their reference is the per-step calls above; on NumPy with Numba the
+whole loop over one batch piece's steps is one compiled call, whose GEMMs are NumPy's own sgemm
 (:mod:`xpnet.cpu.blas`), so the two pieces' threads never wait for the GIL between steps
 (training steps at batch 64 on the 2-core VM: mnist-lstm 8.4 → 7.5 ms, the GRU 7.4 → 6.6 ms,
-the same bits).
+the tanh RNN 3.8 → 2.8 ms; the same bits). The RNN's cells are written out as loops there, with
+the fused cells' float32 arithmetic.
 
 Weights follow PyTorch: ``w_ih (G·H, in)``, ``w_hh (G·H, H)``, biases ``(G·H,)`` with the gates
 stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), so torch weights load unchanged.
@@ -477,6 +477,106 @@ def rnn_relu_cell_backward(xp, grad_out, grad_h, h, grad_z):
     grad_z[...] = xp.where(h > 0.0, grad_out + grad_h, 0.0)
 
 
+def _rnn_step_loops(z, p, h, k, relu):
+    rational = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11],
+                k[12])
+    rows, hid = h.shape
+    for q in range(rows):
+        zq, pq, hq = z[q], p[q], h[q]
+        for j in range(hid):
+            v = zq[j] + pq[j]
+            if relu:
+                hq[j] = v if (v >= 0.0 or v != v) else 0.0     # NaN propagates, as maximum
+            else:
+                hq[j] = _tanh_f32(v, rational)
+
+
+def _rnn_step_backward_loops(grad_out, grad_h, h, grad_z, k, relu):
+    one = k[14]
+    rows, hid = h.shape
+    for q in range(rows):
+        oq, gq, hq, dq = grad_out[q], grad_h[q], h[q], grad_z[q]
+        for j in range(hid):
+            if relu:
+                dq[j] = oq[j] + gq[j] if hq[j] > 0.0 else 0.0
+            else:
+                dq[j] = (oq[j] + gq[j]) * (one - hq[j] * hq[j])
+
+
+def _rnn_forward_loops(states, proj, w_hh_t, z, k, relu, reverse, start, stop):
+    steps = proj.shape[0]
+    for s in range(steps):
+        t = steps - 1 - s if reverse else s
+        prev = t + 1 if reverse else t
+        now = t if reverse else t + 1
+        matmul_into(z, states[prev, start:stop], w_hh_t)      # rows sliced here: see the LSTM's
+        _rnn_step_loops(z, proj[t, start:stop], states[now, start:stop], k, relu)
+
+
+_rnn_forward_loops.helpers = (_tanh_f32, _rnn_step_loops, matmul_into)
+_rnn_forward_loops.blas = True
+
+
+@kernels.loops(_rnn_forward_loops)
+def rnn_forward(xp, states, proj, w_hh_t, z, k, relu, reverse, start, stop):
+    """The Elman RNN's recurrence over the batch rows ``start:stop``, every step:
+    ``z = h_{t-1} @ W_hh^T`` (into the buffer ``z`` in host memory), then
+    :func:`rnn_tanh_cell` or :func:`rnn_relu_cell` (``relu``). ``states`` (T + 1, N, H) in slot
+    order, ``proj`` (T, N, H) the input projections with both biases. Compiled as
+    :func:`lstm_forward` is, the cells written as loops with the fused cells' float32
+    arithmetic (``k`` their constants)."""
+    cell = rnn_relu_cell if relu else rnn_tanh_cell
+    rows = slice(start, stop)
+    steps = proj.shape[0]
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        prev, now = (t + 1, t) if reverse else (t, t + 1)
+        cell(xp, _product(xp, states[prev, rows, :], w_hh_t, z), proj[t, rows, :],
+             states[now, rows, :])
+
+
+def _rnn_backward_loops(grad_out, grad_h_last, states, grad_z, w_hh, grad_h, grad_h0, k, relu,
+                        reverse, want_h0, start, stop):
+    steps = grad_z.shape[0]
+    for s in range(steps):
+        t = s if reverse else steps - 1 - s
+        now = t if reverse else t + 1
+        if s == 0:
+            _rnn_step_backward_loops(grad_out[t, start:stop], grad_h_last[start:stop],
+                                     states[now, start:stop], grad_z[t, start:stop], k, relu)
+        else:
+            _rnn_step_backward_loops(grad_out[t, start:stop], grad_h, states[now, start:stop],
+                                     grad_z[t, start:stop], k, relu)
+        if s < steps - 1:
+            matmul_into(grad_h, grad_z[t, start:stop], w_hh)
+        elif want_h0:
+            matmul_into(grad_h0[start:stop], grad_z[t, start:stop], w_hh)
+
+
+_rnn_backward_loops.helpers = (_rnn_step_backward_loops, matmul_into)
+_rnn_backward_loops.blas = True
+
+
+@kernels.loops(_rnn_backward_loops)
+def rnn_backward(xp, grad_out, grad_h_last, states, grad_z, w_hh, grad_h, grad_h0, k, relu,
+                 reverse, want_h0, start, stop):
+    """Backpropagation through time over the batch rows ``start:stop``, the steps in reverse
+    order: the cell's backward (``grad_z`` (T, N, H) written), then
+    ``grad_{h_{t-1}} = grad_z_t @ W_hh`` into ``grad_h`` (host memory; None elsewhere); the
+    first step's into ``grad_h0`` when ``want_h0``."""
+    cell_backward = rnn_relu_cell_backward if relu else rnn_tanh_cell_backward
+    rows = slice(start, stop)
+    steps = grad_z.shape[0]
+    grad_h_t = grad_h_last[rows, :]
+    for s, t in enumerate(range(steps) if reverse else range(steps - 1, -1, -1)):
+        now = t if reverse else t + 1
+        cell_backward(xp, grad_out[t, rows, :], grad_h_t, states[now, rows, :],
+                      grad_z[t, rows, :])
+        if s < steps - 1:
+            grad_h_t = _product(xp, grad_z[t, rows, :], w_hh, grad_h)
+        elif want_h0:
+            grad_h0[rows, :] = xp.matmul(grad_z[t, rows, :], w_hh)
+
+
 # -- shared plumbing --------------------------------------------------------------------------
 
 
@@ -624,20 +724,6 @@ class _Recurrent(Function):
                 _LSTM_CONSTANTS, dtype=xp.float32, device=like.device)
         return kernel, constants
 
-    def next_grad_h(self, grad_z_t, buffer, last, grad_h, grad_h0=None, rows=None):
-        """BPTT's grad_{h_{t-1}} = grad_z_t @ W_hh: into ``buffer`` for the next step's cell
-        (which has read the one before); after the last step h0's gradient, written into rows
-        ``rows`` of ``grad_h0`` (:meth:`first_state_gradient`) when given, else a new array
-        (returned), and nothing when h0 needs none."""
-        if not last:
-            return _product(self.xp, grad_z_t, self.w_hh, buffer)
-        if not self.needs_input_grad[1]:
-            return grad_h
-        if grad_h0 is None:
-            return self.xp.matmul(grad_z_t, self.w_hh)
-        grad_h0[rows, :] = self.xp.matmul(grad_z_t, self.w_hh)
-        return grad_h0[rows, :]
-
     def first_state_gradient(self, like):
         """The array h0's gradient is written into, piece by piece (:meth:`over_batch`); None
         when h0 needs none."""
@@ -743,15 +829,15 @@ class RNN(_Recurrent):
         xp = self.xp
         dims = self.check(x, (h0,), w_ih, w_hh, b_ih, b_hh)
         x = self.time_major(x)
-        cell = rnn_tanh_cell if self.nonlinearity == "tanh" else rnn_relu_cell
         proj = self.project(x, w_ih, _sum_biases(b_ih, b_hh))
         w_hh_t = self.transposed(w_hh)
         states = self.state_buffer(dims, h0, x)
+        recurrence, constants = self.step_kernel(rnn_forward, x)
+        relu = self.nonlinearity == "relu"
 
         def run(rows, z_buffer):
-            for t in self.order(dims.steps):
-                z = _product(xp, states[self.prev_slot(t), rows, :], w_hh_t, z_buffer)
-                cell(xp, z, proj[t, rows, :], states[self.slot(t), rows, :])
+            recurrence(xp, states, proj, w_hh_t, z_buffer, constants, relu, self.reverse,
+                       rows.start, rows.stop)
         self.over_batch(run, dims.batch, dims.hidden, x)
         self.save(x, w_ih, w_hh, states, dims, (b_ih, b_hh))
         return (self.outputs(states, dims.steps),
@@ -760,19 +846,15 @@ class RNN(_Recurrent):
     def backward(self, grad_out, grad_h_last):
         xp, dims = self.xp, self.dims
         grad_out = self.time_major_gradient(grad_out)
-        cell_backward = rnn_tanh_cell_backward if self.nonlinearity == "tanh" \
-            else rnn_relu_cell_backward
         grad_z = self.buffer(dims.steps, dims.batch, dims.hidden, grad_out)
         grad_h0 = self.first_state_gradient(grad_h_last)
-        steps = list(reversed(self.order(dims.steps)))
+        recurrence, constants = self.step_kernel(rnn_backward, grad_out)
+        relu = self.nonlinearity == "relu"
 
         def run(rows, h_buffer):
-            grad_h = grad_h_last[rows, :]
-            for k, t in enumerate(steps):
-                cell_backward(xp, grad_out[t, rows, :], grad_h, self.states[self.slot(t), rows, :],
-                              grad_z[t, rows, :])
-                grad_h = self.next_grad_h(grad_z[t, rows, :], h_buffer, k == len(steps) - 1,
-                                          grad_h, grad_h0, rows)
+            recurrence(xp, grad_out, grad_h_last, self.states, grad_z, self.w_hh, h_buffer,
+                       grad_z[0, ...] if grad_h0 is None else grad_h0, constants, relu,
+                       self.reverse, grad_h0 is not None, rows.start, rows.stop)
         self.over_batch(run, dims.batch, dims.hidden, grad_out)
         grad_x, grad_w_ih, grad_b, grad_w_hh = self.weight_grads(grad_z, grad_z)
         return (grad_x, grad_h0, grad_w_ih, grad_w_hh,
