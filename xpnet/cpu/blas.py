@@ -43,11 +43,12 @@ def _find():
         controllers = ThreadpoolController().select(user_api="blas").lib_controllers
     except Exception:       # threadpoolctl missing or confused: no compiled recurrences
         return None
-    home = os.path.dirname(os.path.dirname(np.__file__))
+    # numpy/ and numpy.libs/ (Linux and Windows wheels), numpy/.dylibs/ (macOS)
+    home = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy")
     for c in controllers:
         path = c.filepath or ""
         if c.internal_api != "openblas" or not path.startswith(home):
-            continue          # only NumPy's own OpenBLAS: another process-wide BLAS may differ
+            continue          # only NumPy's own: SciPy's or PyTorch's BLAS may differ
         for symbol in _SYMBOLS:
             if hasattr(c.dynlib, symbol):
                 return path, symbol
