@@ -185,6 +185,16 @@ def _product(xp, a, b, out):
     return out
 
 
+def _next_grad_h(grad_h, grad_h0, grad_z_t, w_hh, last, want_h0):
+    """BPTT's grad_{h_{t-1}} = grad_z_t @ W_hh, in a compiled backward loop: into ``grad_h``
+    for the next step's cell (which has read the one before); after the last step into h0's
+    gradient rows ``grad_h0``, when wanted."""
+    if not last:
+        matmul_into(grad_h, grad_z_t, w_hh)
+    elif want_h0:
+        matmul_into(grad_h0, grad_z_t, w_hh)
+
+
 def _lstm_forward_loops(states, proj, w_hh_t, cells, gates, tanh_c, z, k, reverse, start, stop):
     steps = gates.shape[0]
     for s in range(steps):
@@ -226,25 +236,18 @@ def lstm_forward(xp, states, proj, w_hh_t, cells, gates, tanh_c, z, k, reverse, 
 def _lstm_backward_loops(grad_out, grad_h_last, grad_c, gates, cells, tanh_c, grad_z, w_hh,
                          grad_h, grad_h0, k, reverse, want_h0, start, stop):
     steps = gates.shape[0]
+    grad_h[...] = grad_h_last[start:stop]
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         prev = t + 1 if reverse else t
-        if s == 0:
-            _lstm_step_backward_loops(grad_out[t, start:stop], grad_h_last[start:stop],
-                                      grad_c[start:stop], gates[t, start:stop],
-                                      cells[prev, start:stop], tanh_c[t, start:stop],
-                                      grad_z[t, start:stop], k)
-        else:
-            _lstm_step_backward_loops(grad_out[t, start:stop], grad_h, grad_c[start:stop],
-                                      gates[t, start:stop], cells[prev, start:stop],
-                                      tanh_c[t, start:stop], grad_z[t, start:stop], k)
-        if s < steps - 1:
-            matmul_into(grad_h, grad_z[t, start:stop], w_hh)
-        elif want_h0:
-            matmul_into(grad_h0[start:stop], grad_z[t, start:stop], w_hh)
+        _lstm_step_backward_loops(grad_out[t, start:stop], grad_h, grad_c[start:stop],
+                                  gates[t, start:stop], cells[prev, start:stop],
+                                  tanh_c[t, start:stop], grad_z[t, start:stop], k)
+        _next_grad_h(grad_h, grad_h0[start:stop], grad_z[t, start:stop], w_hh, s == steps - 1,
+                     want_h0)
 
 
-_lstm_backward_loops.helpers = (_lstm_step_backward_loops, matmul_into)
+_lstm_backward_loops.helpers = (_lstm_step_backward_loops, _next_grad_h, matmul_into)
 _lstm_backward_loops.blas = True
 
 
@@ -412,26 +415,18 @@ def gru_forward(xp, states, proj, w_hh_t, b_hh, gates, u, k, reverse, start, sto
 def _gru_backward_loops(grad_out, grad_h_last, grad_h_direct, gates, states, grad_a, grad_u,
                         w_hh, grad_h, grad_h0, k, reverse, want_h0, start, stop):
     steps = gates.shape[0]
+    grad_h[...] = grad_h_last[start:stop]
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         prev = t + 1 if reverse else t
-        if s == 0:
-            _gru_step_backward_loops(grad_out[t, start:stop], grad_h_last[start:stop],
-                                     grad_h_direct[start:stop], gates[t, start:stop],
-                                     states[prev, start:stop], grad_a[t, start:stop],
-                                     grad_u[t, start:stop], k)
-        else:
-            _gru_step_backward_loops(grad_out[t, start:stop], grad_h,
-                                     grad_h_direct[start:stop], gates[t, start:stop],
-                                     states[prev, start:stop], grad_a[t, start:stop],
-                                     grad_u[t, start:stop], k)
-        if s < steps - 1:
-            matmul_into(grad_h, grad_u[t, start:stop], w_hh)
-        elif want_h0:
-            matmul_into(grad_h0[start:stop], grad_u[t, start:stop], w_hh)
+        _gru_step_backward_loops(grad_out[t, start:stop], grad_h, grad_h_direct[start:stop],
+                                 gates[t, start:stop], states[prev, start:stop],
+                                 grad_a[t, start:stop], grad_u[t, start:stop], k)
+        _next_grad_h(grad_h, grad_h0[start:stop], grad_u[t, start:stop], w_hh, s == steps - 1,
+                     want_h0)
 
 
-_gru_backward_loops.helpers = (_gru_step_backward_loops, matmul_into)
+_gru_backward_loops.helpers = (_gru_step_backward_loops, _next_grad_h, matmul_into)
 _gru_backward_loops.blas = True
 
 
@@ -537,22 +532,17 @@ def rnn_forward(xp, states, proj, w_hh_t, z, k, relu, reverse, start, stop):
 def _rnn_backward_loops(grad_out, grad_h_last, states, grad_z, w_hh, grad_h, grad_h0, k, relu,
                         reverse, want_h0, start, stop):
     steps = grad_z.shape[0]
+    grad_h[...] = grad_h_last[start:stop]
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         now = t if reverse else t + 1
-        if s == 0:
-            _rnn_step_backward_loops(grad_out[t, start:stop], grad_h_last[start:stop],
-                                     states[now, start:stop], grad_z[t, start:stop], k, relu)
-        else:
-            _rnn_step_backward_loops(grad_out[t, start:stop], grad_h, states[now, start:stop],
-                                     grad_z[t, start:stop], k, relu)
-        if s < steps - 1:
-            matmul_into(grad_h, grad_z[t, start:stop], w_hh)
-        elif want_h0:
-            matmul_into(grad_h0[start:stop], grad_z[t, start:stop], w_hh)
+        _rnn_step_backward_loops(grad_out[t, start:stop], grad_h, states[now, start:stop],
+                                 grad_z[t, start:stop], k, relu)
+        _next_grad_h(grad_h, grad_h0[start:stop], grad_z[t, start:stop], w_hh, s == steps - 1,
+                     want_h0)
 
 
-_rnn_backward_loops.helpers = (_rnn_step_backward_loops, matmul_into)
+_rnn_backward_loops.helpers = (_rnn_step_backward_loops, _next_grad_h, matmul_into)
 _rnn_backward_loops.blas = True
 
 
