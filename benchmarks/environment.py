@@ -22,11 +22,45 @@ import subprocess
 import sys
 
 __all__ = ["RESULTS_DIR", "slug", "slab_threads", "cpu_model", "cpu_flags", "blas_info", "git_commit",
-           "machine_name", "result_path", "pythonpath_first", "xpnet_source", "environment"]
+           "machine_name", "result_path", "pythonpath_first", "xpnet_source", "environment",
+           "MALLOC_MODES", "settle_malloc"]
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni",
                 "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+# glibc's malloc in a process that has loaded a dataset, against a fresh one. Freeing a large
+# block (MNIST's 31 MB test images, a dataset's temporaries) raises glibc's mmap threshold to
+# that block's size, and its trim threshold to twice it: later arrays up to that size come from
+# the heap and are reused, instead of being mapped, page-faulted and unmapped every time.
+# PyTorch has no caching allocator on the CPU, so its step depends on this state: on the 2-core
+# VM of RESULTS.md, mnist-cnn's PyTorch step took 38-43 ms settled and 44-58 ms fresh (xpnet's,
+# whose large arrays come from its own pool, did not move). The twin of the epoch benchmark is
+# settled by its own data loading; the workers are put in the same state ("settled", the
+# default) unless asked for a fresh process's ("fresh").
+MALLOC_MODES = {"settled": {"mmap_threshold": 32 * 2**20, "trim_threshold": 64 * 2**20},
+                "fresh": None}
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3            # glibc's mallopt parameters
+
+
+def settle_malloc(mode: str) -> dict | None:
+    """Put this process's glibc malloc in ``mode`` (:data:`MALLOC_MODES`), with ``mallopt``;
+    what was set, or None (fresh, or not glibc)."""
+    wanted = MALLOC_MODES[mode]
+    if wanted is None or not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):          # musl and others: no mallopt
+        return None
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if not (mallopt(_M_MMAP_THRESHOLD, wanted["mmap_threshold"])
+            and mallopt(_M_TRIM_THRESHOLD, wanted["trim_threshold"])):
+        return None
+    return dict(wanted)
 
 
 def slug(text: str) -> str:

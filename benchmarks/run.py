@@ -58,7 +58,8 @@ import traceback
 import numpy as np
 
 from benchmarks import flops as flop_count
-from benchmarks.environment import environment, pythonpath_first, result_path
+from benchmarks.environment import (MALLOC_MODES, environment, pythonpath_first,
+                                    result_path, settle_malloc)
 
 HARNESS_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDLE_S = 0.5     # the other library's idle threads spin for a while after their last work
@@ -460,6 +461,7 @@ def worker_main(framework):
 
     try:
         spec = json.loads(sys.stdin.readline())
+        settle_malloc(spec.get("malloc", "settled"))      # before the pool and the model
         runner = InProcess(framework, spec)
         ready = {"ready": True}
         if framework == "xpnet":
@@ -536,14 +538,14 @@ def sgemm_peak(device, size=2048, tries=5):
 
 def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch=True,
             processes="same", pool_bytes=POOL_MB * 2**20, peak_gflops=None, threads=None,
-            xpnet_root=None, tf32=False, **kw):
+            xpnet_root=None, tf32=False, malloc="settled", **kw):
     """Alternating xpnet / torch repeats; one JSON line each and a summary line per batch."""
     summaries = []
     names = ["xpnet"] + (["torch"] if with_torch else [])
     for batch in batches:
         spec = {"kind": kind, "device": device, "batch": batch, "optimizer": optimizer,
                 "steps": steps, "warmup": warmup, "pool_bytes": pool_bytes, "kw": kw,
-                "threads": threads, "tf32": tf32}
+                "threads": threads, "tf32": tf32, "malloc": malloc}
         step_flops = flop_count.step_flops(kind, batch, **kw)
         pool = {"pool_batches": pool_size(kind, batch, pool_bytes, **kw),
                 "pool_mb": round(pool_size(kind, batch, pool_bytes, **kw)
@@ -576,7 +578,7 @@ def compare(kind, device, batches, optimizer, steps, warmup, repeats, with_torch
         memory = {name: runners[name].close() for name in names}
         summary = {"bench": kind, "summary": True, "device": device, "batch": batch,
                    "optimizer": optimizer, "repeats": repeats, "steps": steps,
-                   "processes": processes, **pool, **kw,
+                   "processes": processes, "malloc": malloc, **pool, **kw,
                    "flop_per_step": step_flops, "sgemm_peak_gflops": peak_gflops}
         if device.startswith("cuda"):
             summary["precision"] = "tf32" if tf32 else "fp32"
@@ -848,6 +850,11 @@ def parse_args(argv=None):
                         help="result file (default benchmarks/results/<date>_<device>_<machine>"
                              "_<commit>[_<label>].jsonl; '-': print only)")
     parser.add_argument("--label", default=None, help="added to the default result file's name")
+    parser.add_argument("--malloc", choices=sorted(MALLOC_MODES), default="settled",
+                        help="glibc malloc's thresholds in the processes that train: 'settled' "
+                             "(the default), as in a process that has loaded a dataset (the "
+                             "epoch's programs are), or a fresh process's 'fresh' (PyTorch's "
+                             "CPU step is slower there; see benchmarks/environment.py)")
     parser.add_argument("--seq-len", type=int, nargs="+", default=[28, 100])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
     parser.add_argument("--no-torch", action="store_true")
@@ -880,6 +887,7 @@ def main(argv=None):
         return 0
     pythonpath_first()
     args = parse_args(argv)
+    settled = settle_malloc(args.malloc)     # this process too: it trains with --processes same
     cpu = not args.device.startswith("cuda")
     tf32 = args.tf32 == "on"
     set_precision(args.device, tf32, torch_too=not args.no_torch)   # before any GEMM
@@ -903,13 +911,15 @@ def main(argv=None):
     if args.peak_size and args.bench != "epoch":
         peak = round(sgemm_peak(args.device, args.peak_size), 1)
     emit({"environment": env, "bench": args.bench, "argv": argv, "processes": processes,
+          "malloc": args.malloc if args.bench != "epoch" else "the programs' own",
+          "malloc_thresholds": settled,
           "pool_mb": args.pool_mb, "sgemm_peak_gflops": peak,
           "sgemm_peak_size": args.peak_size or None, "result_file": path})
     if path:
         print(f"results: {path}", file=sys.stderr)
     common = dict(with_torch=with_torch, processes=processes,
                   pool_bytes=int(args.pool_mb * 2**20), peak_gflops=peak,
-                  threads=threads, xpnet_root=env["xpnet_path"], tf32=tf32)
+                  threads=threads, xpnet_root=env["xpnet_path"], tf32=tf32, malloc=args.malloc)
     repeats = args.repeats or (1 if args.bench == "epoch" else 3)
     if args.bench == "epoch":
         compare_epoch(args.epochs, os.path.abspath(args.data), args.limit, args.device, repeats,

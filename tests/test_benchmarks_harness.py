@@ -94,6 +94,43 @@ def test_torch_twin_reads_the_same_mnist_as_xpnet():
     np.testing.assert_array_equal(y, np.asarray(theirs.labels[:10]))
 
 
+_MAPPED_BYTES = """
+import ctypes, json, sys
+import numpy as np
+from benchmarks.environment import settle_malloc
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+info = ctypes.CDLL(None).mallinfo2
+info.restype = MallInfo2
+settled = settle_malloc(sys.argv[1])
+before = info().hblkhd
+kept = np.ones(8 * 2**20, np.uint8)          # 8 MB, alive
+print(json.dumps({"settled": settled, "mapped": info().hblkhd - before}))
+"""
+
+
+def test_settled_malloc_serves_a_training_steps_arrays_from_the_heap():
+    """--malloc settled: an 8 MB array comes from glibc's heap, as in a process that has loaded
+    a dataset; in a fresh process glibc maps it (and unmaps it when freed)."""
+    import ctypes
+    import subprocess
+    if not sys.platform.startswith("linux") or not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("needs glibc 2.33 or later (mallinfo2)")
+    got = {}
+    for mode in ("settled", "fresh"):
+        out = subprocess.run([sys.executable, "-c", _MAPPED_BYTES, mode], cwd=REPO, check=True,
+                             capture_output=True, text=True).stdout
+        got[mode] = json.loads(out)
+    assert got["settled"]["settled"] == {"mmap_threshold": 32 * 2**20,
+                                         "trim_threshold": 64 * 2**20}
+    assert got["settled"]["mapped"] == 0
+    assert got["fresh"]["settled"] is None and got["fresh"]["mapped"] >= 8 * 2**20
+
+
 def test_tf32_is_off_on_both_sides_by_default_and_on_for_both_when_asked(monkeypatch):
     from benchmarks.run import parse_args, precision_flags, set_precision
     assert parse_args(["cnn"]).tf32 == "off"
