@@ -18,9 +18,7 @@ references, per-step NumPy calls, with the same results.
 """
 from __future__ import annotations
 
-import os
-
-import numpy as np
+from .threads import numpy_openblas
 
 __all__ = ["library", "numba_declaration", "matmul_into", "sgemm"]
 
@@ -39,19 +37,13 @@ def library():
 
 def _find():
     try:
-        from threadpoolctl import ThreadpoolController
-        controllers = ThreadpoolController().select(user_api="blas").lib_controllers
-    except Exception:       # threadpoolctl missing or confused: no compiled recurrences
+        own = numpy_openblas()     # only NumPy's own: SciPy's or PyTorch's BLAS may differ
+    except Exception:              # threadpoolctl confused: no compiled recurrences
         return None
-    # numpy/ and numpy.libs/ (Linux and Windows wheels), numpy/.dylibs/ (macOS)
-    home = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy")
-    for c in controllers:
-        path = c.filepath or ""
-        if c.internal_api != "openblas" or not path.startswith(home):
-            continue          # only NumPy's own: SciPy's or PyTorch's BLAS may differ
+    for c in own:
         for symbol in _SYMBOLS:
             if hasattr(c.dynlib, symbol):
-                return path, symbol
+                return c.filepath, symbol
     return None
 
 

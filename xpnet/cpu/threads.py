@@ -14,7 +14,7 @@ import numpy as np
 from .namespace import is_cpu
 
 __all__ = ["set_num_threads", "get_num_threads", "SlabThreads", "SLAB_THREADS",
-           "threads_from_environment"]
+           "threads_from_environment", "numpy_openblas"]
 
 _THREADS_VAR = "XPNET_NUM_THREADS"
 
@@ -44,6 +44,19 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The BLAS thread count in use (the largest, if several BLAS libraries are loaded)."""
     return max((pool.num_threads for pool in _blas_pools().lib_controllers), default=1)
+
+
+def numpy_openblas() -> list:
+    """threadpoolctl's controllers of the OpenBLAS in NumPy's own install, its wheels'
+    (numpy/ and numpy.libs/ on Linux and Windows, numpy/.dylibs/ on macOS): not SciPy's or
+    PyTorch's BLAS in the same process. Empty without threadpoolctl or with another BLAS."""
+    try:
+        controllers = _blas_pools().lib_controllers
+    except RuntimeError:
+        return []
+    home = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy")
+    return [c for c in controllers
+            if c.internal_api == "openblas" and (c.filepath or "").startswith(home)]
 
 
 def threads_from_environment() -> None:
@@ -100,15 +113,7 @@ class SlabThreads:
         it can be driven as above; None otherwise."""
         if not self._blas_found:
             self._blas_found = True
-            try:
-                controllers = _blas_pools().lib_controllers
-            except RuntimeError:
-                controllers = []
-            # numpy/ and numpy.libs/ (Linux wheels), numpy/.dylibs/ (macOS)
-            home = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy")
-            own = [c for c in controllers if sys.platform.startswith("linux")
-                   and (c.filepath or "").startswith(home)
-                   and c.internal_api == "openblas"
+            own = [c for c in numpy_openblas() if sys.platform.startswith("linux")
                    and getattr(c, "threading_layer", None) == "pthreads"
                    and hasattr(c.dynlib, "blas_thread_shutdown_")]
             self._blas = own[0] if own else None
