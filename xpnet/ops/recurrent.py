@@ -195,6 +195,17 @@ def _next_grad_h(grad_h, grad_h0, grad_z_t, w_hh, last, want_h0):
         matmul_into(grad_h0, grad_z_t, w_hh)
 
 
+def _next_grad_h_array(xp, grad_z_t, w_hh, grad_h, grad_h0, rows, last, want_h0):
+    """:func:`_next_grad_h` for the references: the next step's grad_{h_{t-1}} (into the
+    buffer ``grad_h`` in host memory, a new array elsewhere); after the last step, h0's
+    gradient rows ``rows`` written into ``grad_h0`` when wanted, and None."""
+    if not last:
+        return _product(xp, grad_z_t, w_hh, grad_h)
+    if want_h0:
+        grad_h0[rows, :] = xp.matmul(grad_z_t, w_hh)
+    return None
+
+
 def _lstm_forward_loops(states, proj, w_hh_t, cells, gates, tanh_c, z, k, reverse, start, stop):
     steps = gates.shape[0]
     for s in range(steps):
@@ -267,10 +278,8 @@ def lstm_backward(xp, grad_out, grad_h_last, grad_c, gates, cells, tanh_c, grad_
         prev = t + 1 if reverse else t
         step(xp, grad_out[t, rows, :], grad_h_t, grad_c[rows, :], gates[t, rows, :],
              cells[prev, rows, :], tanh_c[t, rows, :], grad_z[t, rows, :], k)
-        if s < steps - 1:
-            grad_h_t = _product(xp, grad_z[t, rows, :], w_hh, grad_h)
-        elif want_h0:
-            grad_h0[rows, :] = xp.matmul(grad_z[t, rows, :], w_hh)
+        grad_h_t = _next_grad_h_array(xp, grad_z[t, rows, :], w_hh, grad_h, grad_h0, rows,
+                                      s == steps - 1, want_h0)
 
 
 @kernels.fuse
@@ -445,10 +454,8 @@ def gru_backward(xp, grad_out, grad_h_last, grad_h_direct, gates, states, grad_a
         prev = t + 1 if reverse else t
         step(xp, grad_out[t, rows, :], grad_h_t, grad_h_direct[rows, :], gates[t, rows, :],
              states[prev, rows, :], grad_a[t, rows, :], grad_u[t, rows, :], k)
-        if s < steps - 1:
-            grad_h_t = _product(xp, grad_u[t, rows, :], w_hh, grad_h)
-        elif want_h0:
-            grad_h0[rows, :] = xp.matmul(grad_u[t, rows, :], w_hh)
+        grad_h_t = _next_grad_h_array(xp, grad_u[t, rows, :], w_hh, grad_h, grad_h0, rows,
+                                      s == steps - 1, want_h0)
 
 
 @kernels.fuse
@@ -561,10 +568,8 @@ def rnn_backward(xp, grad_out, grad_h_last, states, grad_z, w_hh, grad_h, grad_h
         now = t if reverse else t + 1
         cell_backward(xp, grad_out[t, rows, :], grad_h_t, states[now, rows, :],
                       grad_z[t, rows, :])
-        if s < steps - 1:
-            grad_h_t = _product(xp, grad_z[t, rows, :], w_hh, grad_h)
-        elif want_h0:
-            grad_h0[rows, :] = xp.matmul(grad_z[t, rows, :], w_hh)
+        grad_h_t = _next_grad_h_array(xp, grad_z[t, rows, :], w_hh, grad_h, grad_h0, rows,
+                                      s == steps - 1, want_h0)
 
 
 # -- shared plumbing --------------------------------------------------------------------------
